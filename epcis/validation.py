@@ -1,0 +1,120 @@
+"""Validation against GS1's EPCIS 2.0 JSON Schema (shipped in ``epcis/schema/``).
+
+Two validators are compiled once, lazily, per process:
+
+* a fastjsonschema validator (the schema compiled to Python code) answers the hot-path
+  question "is this valid?" -- what the server asks of every incoming document;
+* a jsonschema ``Draft7Validator`` explains failures: every error with the JSON path it is
+  at. It only runs for documents the fast validator rejected.
+
+Both check the ``uri`` and ``date-time`` formats with the same two rules (RFC 3986 URI
+characters with a scheme; RFC 3339 date-time), which jsonschema would otherwise skip
+without its optional format packages.
+"""
+
+from __future__ import annotations
+
+import json
+import re
+from collections.abc import Callable, Iterable
+from datetime import datetime
+from functools import cache
+from importlib.resources import files
+from typing import Any, Final
+
+import fastjsonschema
+from jsonschema import FormatChecker, ValidationError, validators
+from jsonschema.exceptions import best_match
+
+from epcis._time import RFC3339
+from epcis.errors import SchemaValidationError
+
+_URI: Final = re.compile(
+    r"[A-Za-z][A-Za-z0-9+.\-]*:(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*\Z"
+)
+
+
+def is_uri(value: object) -> bool:
+    """RFC 3986 ``URI``: a scheme, ``:``, then only URI characters and %-escapes."""
+    return not isinstance(value, str) or _URI.match(value) is not None
+
+
+def is_date_time(value: object) -> bool:
+    """RFC 3339 ``date-time`` that names a real instant."""
+    if not isinstance(value, str):
+        return True
+    if RFC3339.match(value) is None:
+        return False
+    try:
+        datetime.fromisoformat(value.upper())
+    except ValueError:
+        return False
+    return True
+
+
+_FORMATS: Final[dict[str, Callable[[object], bool]]] = {"uri": is_uri, "date-time": is_date_time}
+
+
+@cache
+def schema() -> dict[str, Any]:
+    """GS1's EPCIS 2.0 JSON Schema, parsed."""
+    text = files("epcis").joinpath("schema/EPCIS-JSON-Schema.json").read_text(encoding="utf-8")
+    loaded: dict[str, Any] = json.loads(text)
+    return loaded
+
+
+@cache
+def _fast_validator() -> Callable[[object], object]:
+    validate: Callable[[object], object] = fastjsonschema.compile(schema(), formats=dict(_FORMATS))
+    return validate
+
+
+@cache
+def _explaining_validator() -> Any:
+    checker = FormatChecker(formats=())
+    for name, check in _FORMATS.items():
+        checker.checks(name)(check)
+    cls = validators.validator_for(schema())
+    return cls(schema(), format_checker=checker)
+
+
+def _json_path(path: Iterable[str | int]) -> str:
+    out = "$"
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else f".{part}"
+    return out
+
+
+def _describe(error: ValidationError) -> str:
+    """The most specific cause of one top-level error, with the JSON path it is at."""
+    cause = best_match([error])
+    path = _json_path(cause.absolute_path)
+    if "propertyNames" in cause.absolute_schema_path:
+        return (
+            f"{path}: field name {cause.instance!r} is not allowed here "
+            "(expected a standard EPCIS field or a namespaced extension such as 'ex:name')"
+        )
+    message = cause.message
+    shown = repr(cause.instance)
+    if len(shown) > 80:  # jsonschema quotes the whole failing object; keep messages short
+        message = message.replace(shown, shown[:60] + "...}" if shown[0] == "{" else "...")
+    return f"{path}: {message}"
+
+
+def validate_document(doc: object) -> list[str]:
+    """Schema errors of an EPCIS document (or standalone event) as text; empty when valid."""
+    try:
+        _fast_validator()(doc)
+    except fastjsonschema.JsonSchemaException as fast_error:
+        errors = list(dict.fromkeys(_describe(e) for e in _explaining_validator().iter_errors(doc)))
+        # The two validators agree on GS1's examples and on our own events (tests); should
+        # they ever disagree, the fast validator's own message still explains the refusal.
+        return errors or [f"$: {fast_error}"]
+    return []
+
+
+def check_document(doc: object) -> None:
+    """Raise :class:`SchemaValidationError` listing every error unless ``doc`` is valid."""
+    errors = validate_document(doc)
+    if errors:
+        raise SchemaValidationError(errors)

@@ -1,0 +1,76 @@
+"""gs1: GS1 identifiers for pharmaceutical serialization. Pure: no I/O, no imports of ours.
+
+Keys and values (valid or raise)::
+
+    Gtin, Sscc, Gln           identification keys with valid check digits
+    Expiry                    AI 17 date, YYMMDD, day 00 allowed
+    UnitCode                  GTIN + serial + lot + expiry (+ extra AIs) of one unit
+    Element                   one (AI, value) pair; APPLICATION_IDENTIFIERS is the AI table
+
+Rendering a :class:`UnitCode`: ``element_string()`` (what a scanner transmits, GS between
+fields), ``datamatrix_data(fnc1)`` (what an encoder needs: FNC1 first), ``hri()``,
+``digital_link(domain)``, ``sgtin_uri(cpl)``, ``lgtin_uri(cpl)``; for other keys
+:func:`sscc_uri`, :func:`sgln_uri`, :func:`epc_uri`.
+
+Reading anything: :func:`parse` returns the :data:`Code` a string identifies
+(``UnitCode | Sscc | Gln``); :func:`read` returns a :class:`Reading` with the code, the form
+(:class:`CodeForm`: element_string, hri, digital_link, epc_uri, key), every element, the
+symbology identifier and, for EPC URIs, the company prefix length.
+
+Errors (see :mod:`gs1.errors`)::
+
+    Gs1Error(ValueError)
+     ├── FormatError       wrong length, character set, date or layout
+     ├── CheckDigitError   wrong GS1 check digit
+     └── RuleError         valid elements in a combination GS1 forbids (21 without 01)
+"""
+
+from __future__ import annotations
+
+from gs1.ai import APPLICATION_IDENTIFIERS, BY_AI, ApplicationIdentifier, Charset, Check
+from gs1.checkdigit import check_digit
+from gs1.cset82 import CSET82, is_cset82, validate_cset82
+from gs1.dates import Expiry
+from gs1.digital_link import DEFAULT_DOMAIN
+from gs1.elements import GS, Element
+from gs1.epc import EpcIdentity, lgtin_uri, parse_epc_uri, sgln_uri, sgtin_uri, sscc_uri
+from gs1.errors import CheckDigitError, FormatError, Gs1Error, RuleError
+from gs1.keys import Gln, Gtin, Sscc
+from gs1.reading import Code, CodeForm, Reading, epc_uri, parse, read
+from gs1.unit import UnitCode
+
+__all__ = [
+    "APPLICATION_IDENTIFIERS",
+    "BY_AI",
+    "CSET82",
+    "DEFAULT_DOMAIN",
+    "GS",
+    "ApplicationIdentifier",
+    "Charset",
+    "Check",
+    "CheckDigitError",
+    "Code",
+    "CodeForm",
+    "Element",
+    "EpcIdentity",
+    "Expiry",
+    "FormatError",
+    "Gln",
+    "Gs1Error",
+    "Gtin",
+    "Reading",
+    "RuleError",
+    "Sscc",
+    "UnitCode",
+    "check_digit",
+    "epc_uri",
+    "is_cset82",
+    "lgtin_uri",
+    "parse",
+    "parse_epc_uri",
+    "read",
+    "sgln_uri",
+    "sgtin_uri",
+    "sscc_uri",
+    "validate_cset82",
+]

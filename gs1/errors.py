@@ -1,0 +1,51 @@
+"""The exceptions of :mod:`gs1`: one small, flat tree.
+
+::
+
+    ValueError
+     └── Gs1Error            bad GS1 data; names the field, quotes the input, expected vs got
+          ├── FormatError    wrong length, character set, date or layout
+          ├── CheckDigitError  digits are well formed but the mod-10 check digit is wrong
+          └── RuleError      each element is valid but the combination is not (21 without 01)
+
+Every message has the shape ``"{field}: expected {expected}, got {got}"`` so a command line
+can print it as its one-line error as it is. Foreign exceptions (biip's) are translated at
+the boundary with ``raise ... from exc``.
+"""
+
+from __future__ import annotations
+
+_QUOTE_LIMIT = 80
+
+
+def quote(value: str) -> str:
+    """``repr`` of ``value``, shortened so that hostile input cannot flood a log line."""
+    if len(value) <= _QUOTE_LIMIT:
+        return repr(value)
+    return f"{value[:_QUOTE_LIMIT]!r}… ({len(value)} characters)"
+
+
+class Gs1Error(ValueError):
+    """Bad GS1 data. ``field`` names what was wrong, ``value`` is the input as given."""
+
+    def __init__(self, field: str, value: str, expected: str, got: str | None = None) -> None:
+        self.field = field
+        self.value = value
+        self.expected = expected
+        self.got = quote(value) if got is None else got
+        super().__init__(f"{field}: expected {expected}, got {self.got}")
+
+    def __reduce__(self) -> tuple[type[Gs1Error], tuple[str, str, str, str]]:
+        return (type(self), (self.field, self.value, self.expected, self.got))
+
+
+class FormatError(Gs1Error):
+    """Wrong length, character set, date or layout."""
+
+
+class CheckDigitError(Gs1Error):
+    """The digits are well formed but the GS1 mod-10 check digit does not match."""
+
+
+class RuleError(Gs1Error):
+    """Every element is valid on its own, but the combination breaks a GS1 rule."""

@@ -1,0 +1,52 @@
+"""Fixtures shared by every test package."""
+
+from __future__ import annotations
+
+import os
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+from playwright.sync_api import Browser, sync_playwright
+
+from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
+from tests.support.services import Broker, start_mosquitto
+
+REPO = Path(__file__).resolve().parent.parent
+
+
+@pytest.fixture(scope="session")
+def refdata() -> Path:
+    """GS1's EPCIS schema and examples, and the DataMatrix samples (shared/refdata)."""
+    path = Path(os.environ.get("SERIALTRACE_REFDATA", REPO.parent / "shared" / "refdata"))
+    if not path.is_dir():
+        pytest.fail(f"reference data not found at {path}; set SERIALTRACE_REFDATA")
+    return path
+
+
+@pytest.fixture(scope="session")
+def mosquitto(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Broker]:
+    """A real Mosquitto broker of this test session's own, on a free 127.0.0.1 port."""
+    broker = start_mosquitto(tmp_path_factory.mktemp("mosquitto"))
+    yield broker
+    broker.stop()
+
+
+@pytest.fixture(scope="session")
+def pg_url() -> str:
+    """SQLAlchemy URL of the PostgreSQL test database (quickstart.sh makes sure it runs)."""
+    return os.environ.get("SERIALTRACE_TEST_PG_URL", "postgresql+psycopg:///test")
+
+
+@pytest.fixture(scope="session")
+def browser() -> Iterator[Browser]:
+    """Debian's headless Chromium (quickstart.sh installs it; CI must have it)."""
+    if not CHROMIUM.exists():
+        message = f"Debian chromium not found at {CHROMIUM} (apt-get install chromium)"
+        if os.environ.get("CI"):
+            pytest.fail(message)
+        pytest.skip(message)
+    with sync_playwright() as playwright:
+        chromium = playwright.chromium.launch(executable_path=str(CHROMIUM), args=CHROMIUM_ARGS)
+        yield chromium
+        chromium.close()
