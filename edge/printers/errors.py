@@ -1,0 +1,80 @@
+"""Errors of the label printer drivers and the ZPL label builder.
+
+::
+
+    LabelError (ValueError)          bad template or label data: fix the input
+    ├── TemplateError                a template file or mapping that is not valid
+    └── LabelDataError               data a template cannot print (missing field, wrong kind)
+
+    PrinterError (Exception)         a fault of the printer or of the line to it
+    ├── PaperOut                     ~HS paper out flag
+    ├── RibbonOut                    ~HS ribbon out flag
+    ├── HeadOpen                     ~HS head up flag
+    ├── Paused                       ~HS pause flag
+    ├── BufferFull                   ~HS buffer full flag, or labels that never drain
+    ├── PrinterTimeout               no (complete) answer, or a job not printed in time
+    ├── PrinterDisconnected          the port cannot be (re)opened or written
+    └── PrinterProtocolError         an answer that is not what the protocol says
+
+Each fault error carries the :class:`~edge.printers.status.HostStatus` that showed it, when
+there was one.
+"""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING
+
+if TYPE_CHECKING:
+    from edge.printers.status import HostStatus
+
+
+class LabelError(ValueError):
+    """Base of every error about label templates and label data."""
+
+
+class TemplateError(LabelError):
+    """A label template that is not valid; the message names the field and the template."""
+
+
+class LabelDataError(LabelError):
+    """Label data that the template cannot print."""
+
+
+class PrinterError(Exception):
+    """Base of every printer fault."""
+
+    def __init__(self, message: str, status: HostStatus | None = None) -> None:
+        super().__init__(message)
+        self.status = status
+
+
+class PaperOut(PrinterError):
+    """The printer reports that it is out of labels."""
+
+
+class RibbonOut(PrinterError):
+    """The printer reports that it is out of ribbon."""
+
+
+class HeadOpen(PrinterError):
+    """The printer reports that its print head is up."""
+
+
+class Paused(PrinterError):
+    """The printer is paused (operator or ``~PP``) and prints nothing."""
+
+
+class BufferFull(PrinterError):
+    """The printer's receive buffer is full."""
+
+
+class PrinterTimeout(PrinterError):
+    """The printer did not answer, or did not print a job, within the time allowed."""
+
+
+class PrinterDisconnected(PrinterError):
+    """The port to the printer is gone and could not be opened again."""
+
+
+class PrinterProtocolError(PrinterError):
+    """The printer answered something that its protocol does not allow."""

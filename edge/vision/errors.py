@@ -1,0 +1,29 @@
+"""Exceptions of :mod:`edge.vision`: faults of the infrastructure, never verification outcomes.
+
+A code that does not read, reads the wrong data or prints badly is a
+:class:`~edge.vision.verify.VerifyResult` value. These exceptions are for what a caller must
+handle as a fault::
+
+    VisionError
+     ├── ConfigError         a setting is out of range or unknown (raised at construction)
+     ├── FrameSourceError    a camera, stream or folder cannot be opened or read
+     └── DecoderError        a decoder library is missing or failed outside a normal "no read"
+"""
+
+from __future__ import annotations
+
+
+class VisionError(Exception):
+    """Base of every :mod:`edge.vision` exception."""
+
+
+class ConfigError(VisionError, ValueError):
+    """A vision setting is unknown or out of range; the message names the setting."""
+
+
+class FrameSourceError(VisionError):
+    """A frame source cannot be opened or has failed."""
+
+
+class DecoderError(VisionError):
+    """A decoder library could not be loaded or failed in a way that is not a plain no-read."""

@@ -1,0 +1,233 @@
+"""Verification of one printed unit code: decode, GS1 check, parse, match, print quality.
+
+:meth:`Verifier.verify` never raises for anything the frame contains; every outcome is a
+:class:`VerifyResult` value::
+
+    verifier = Verifier(make_decoder(DecoderKind.ZXING))
+    result = verifier.verify(frame, expected=unit_code)
+    if result.outcome is Outcome.OK: ...
+    result.save(qa_folder)           # image + JSON, for QA
+
+Order of checks: nothing reads -> ``no_read``; not a GS1 DataMatrix (``]d2``) or GS1 data
+that does not parse -> ``not_gs1``; parsed data differs from the expected unit (GTIN,
+serial, lot, expiry) -> ``wrong_data``; any quality check fails -> ``poor_quality``; else
+``ok``. Quality is measured whenever a symbol was decoded, so a wrong-data result still
+records it.
+"""
+
+from __future__ import annotations
+
+import json
+import time
+from dataclasses import dataclass, field
+from datetime import UTC, datetime
+from enum import StrEnum
+from pathlib import Path
+from typing import Any
+
+import cv2
+
+from edge.vision.decoding import GS1_DATAMATRIX, Decoded, Decoder, GreyImage
+from edge.vision.quality import Quality, QualityThresholds, measure_quality
+from gs1 import Gs1Error, UnitCode
+from gs1 import parse as parse_gs1
+
+
+class Outcome(StrEnum):
+    OK = "ok"
+    NO_READ = "no_read"
+    WRONG_DATA = "wrong_data"
+    NOT_GS1 = "not_gs1"
+    POOR_QUALITY = "poor_quality"
+
+
+@dataclass(frozen=True)
+class VerifyResult:
+    """The verdict on one frame, with everything needed to explain it.
+
+    ``parsed`` is what :func:`gs1.parse` made of the symbol (a :class:`gs1.UnitCode` for a
+    unit label); ``mismatches`` name each expected field that differs, as
+    ``"serial: expected 'A1', got 'A2'"``; ``error`` says why a symbol was not accepted as
+    GS1 or why decoding failed. ``image`` is the frame verified (kept for :meth:`save`,
+    left out of comparisons and ``repr``).
+    """
+
+    outcome: Outcome
+    decoded: Decoded | None
+    parsed: object | None
+    expected: UnitCode | None
+    mismatches: tuple[str, ...]
+    quality: Quality | None
+    elapsed_ms: float
+    error: str | None = None
+    source: str = ""
+    image: GreyImage | None = field(default=None, compare=False, repr=False)
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome is Outcome.OK
+
+    def to_dict(self) -> dict[str, Any]:
+        """JSON-ready form (the ``serialtrace vision read`` line and the QA record)."""
+        decoded = self.decoded
+        return {
+            "source": self.source,
+            "outcome": self.outcome.value,
+            "symbology_identifier": decoded.symbology_identifier if decoded else None,
+            "data": decoded.data if decoded else None,
+            "decoder": decoded.decoder if decoded else None,
+            "corners": [[round(p.x, 1), round(p.y, 1)] for p in decoded.corners]
+            if decoded
+            else None,
+            "symbol_size": f"{decoded.rows}x{decoded.columns}" if decoded else None,
+            "parsed": code_fields(self.parsed),
+            "expected": code_fields(self.expected),
+            "mismatches": list(self.mismatches),
+            "quality": _quality_dict(self.quality),
+            "elapsed_ms": round(self.elapsed_ms, 3),
+            "error": self.error,
+        }
+
+    def save(self, folder: Path | str) -> Path:
+        """Write ``<time>-<outcome>.png`` (when the image is kept) and ``.json`` to ``folder``.
+
+        Returns the JSON file's path. Names are unique per call (UTC time to the microsecond
+        plus a counter on collision).
+        """
+        target = Path(folder)
+        target.mkdir(parents=True, exist_ok=True)
+        stamp = datetime.now(UTC).strftime("%Y%m%dT%H%M%S.%fZ")
+        stem = f"{stamp}-{self.outcome.value}"
+        counter = 0
+        while (target / f"{stem}.json").exists():
+            counter += 1
+            stem = f"{stamp}-{self.outcome.value}-{counter}"
+        record = self.to_dict()
+        if self.image is not None:
+            image_path = target / f"{stem}.png"
+            cv2.imwrite(str(image_path), self.image)
+            record["image"] = image_path.name
+        json_path = target / f"{stem}.json"
+        json_path.write_text(json.dumps(record, indent=2) + "\n", encoding="utf-8")
+        return json_path
+
+
+class Verifier:
+    """Verifies frames with one decoder and one set of quality thresholds.
+
+    ``keep_images``: keep each verified frame in its result (needed for
+    :meth:`VerifyResult.save`; the frame is referenced, not copied).
+    """
+
+    def __init__(
+        self,
+        decoder: Decoder,
+        thresholds: QualityThresholds | None = None,
+        *,
+        keep_images: bool = True,
+    ) -> None:
+        self.decoder = decoder
+        self.thresholds = thresholds or QualityThresholds()
+        self.keep_images = keep_images
+
+    def verify(
+        self, image: GreyImage, expected: UnitCode | None = None, *, source: str = ""
+    ) -> VerifyResult:
+        started = time.perf_counter()
+        kept = image if self.keep_images else None
+
+        def result(
+            outcome: Outcome,
+            decoded: Decoded | None = None,
+            parsed: object | None = None,
+            mismatches: tuple[str, ...] = (),
+            quality: Quality | None = None,
+            error: str | None = None,
+        ) -> VerifyResult:
+            elapsed = (time.perf_counter() - started) * 1000.0
+            return VerifyResult(
+                outcome,
+                decoded,
+                parsed,
+                expected,
+                mismatches,
+                quality,
+                elapsed,
+                error,
+                source,
+                kept,
+            )
+
+        try:
+            decoded = self.decoder.decode(image)
+        except Exception as exc:  # a decoder library fault must not stop the line
+            return result(Outcome.NO_READ, error=f"decoder {self.decoder.name}: {exc}")
+        if decoded is None:
+            return result(Outcome.NO_READ)
+        quality = measure_quality(image, decoded, self.thresholds)
+        if not decoded.is_gs1:
+            return result(
+                Outcome.NOT_GS1,
+                decoded,
+                quality=quality,
+                error=f"symbology_identifier: expected {GS1_DATAMATRIX!r}, "
+                f"got {decoded.symbology_identifier!r}",
+            )
+        try:
+            parsed = parse_gs1(decoded.transmitted)
+        except Gs1Error as exc:
+            return result(Outcome.NOT_GS1, decoded, quality=quality, error=str(exc))
+        if expected is not None:
+            mismatches = compare_unit(expected, parsed)
+            if mismatches:
+                return result(Outcome.WRONG_DATA, decoded, parsed, mismatches, quality)
+        if not quality.ok:
+            return result(Outcome.POOR_QUALITY, decoded, parsed, quality=quality)
+        return result(Outcome.OK, decoded, parsed, quality=quality)
+
+
+def compare_unit(expected: UnitCode, parsed: object) -> tuple[str, ...]:
+    """Each field of ``expected`` that ``parsed`` does not carry, as a mismatch message."""
+    if not isinstance(parsed, UnitCode):
+        return (f"code: expected a unit code (GTIN), got {type(parsed).__name__}",)
+    pairs = (
+        ("gtin", expected.gtin.value, parsed.gtin.value),
+        ("expiry", _expiry(expected), _expiry(parsed)),
+        ("lot", expected.lot, parsed.lot),
+        ("serial", expected.serial, parsed.serial),
+    )
+    return tuple(
+        f"{name}: expected {want!r}, got {got!r}" for name, want, got in pairs if want != got
+    )
+
+
+def code_fields(code: object | None) -> dict[str, Any] | None:
+    """The GS1 fields of a parsed code as plain JSON values."""
+    if code is None:
+        return None
+    if isinstance(code, UnitCode):
+        return {
+            "gtin": code.gtin.value,
+            "expiry": _expiry(code),
+            "lot": code.lot,
+            "serial": code.serial,
+            "hri": code.hri(),
+        }
+    value = getattr(code, "value", None)
+    return {"type": type(code).__name__, "value": value if value is not None else str(code)}
+
+
+def _expiry(code: UnitCode) -> str | None:
+    return code.expiry.yymmdd() if code.expiry is not None else None
+
+
+def _quality_dict(quality: Quality | None) -> dict[str, Any] | None:
+    if quality is None:
+        return None
+    return {
+        "symbol_contrast": quality.symbol_contrast,
+        "module_px": quality.module_px,
+        "quiet_zone_dark": quality.quiet_zone_dark,
+        "angle_deg": quality.angle_deg,
+        "failures": list(quality.failures),
+    }

@@ -1,0 +1,276 @@
+"""Published FF3 / FF3-1 test vectors.
+
+``NIST_FF3_SAMPLES``: NIST's FF3 samples (64-bit tweaks), csrc.nist.gov
+"FF3samples.pdf" (Cryptographic Standards and Guidelines, examples). FF3-1 is the same Feistel
+network with a 56-bit tweak expanded to 64 bits, so these check the network itself.
+
+``ACVP_FF3_1``: FF3-1 vectors with 56-bit tweaks from NIST's ACVP (draft-celi-acvp-symmetric,
+AES-FF3-1 test groups 1-9), as used by the mysto ff3 reference implementations. NIST has not
+published FF3-1 samples in an SP 800-38G document.
+
+Each row: (radix, alphabet, key hex, tweak hex, plaintext, ciphertext).
+"""
+
+from __future__ import annotations
+
+Vector = tuple[int, str, str, str, str, str]
+
+_B26 = "0123456789abcdefghijklmnop"
+_B64 = "0123456789ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz+/"
+_AZ = "abcdefghijklmnopqrstuvwxyz"
+
+NIST_FF3_SAMPLES: list[Vector] = [
+    (
+        10,
+        "0123456789",
+        "EF4359D8D580AA4F7F036D6F04FC6A94",
+        "D8E7920AFA330A73",
+        "890121234567890000",
+        "750918814058654607",
+    ),
+    (
+        10,
+        "0123456789",
+        "EF4359D8D580AA4F7F036D6F04FC6A94",
+        "9A768A92F60E12D8",
+        "890121234567890000",
+        "018989839189395384",
+    ),
+    (
+        10,
+        "0123456789",
+        "EF4359D8D580AA4F7F036D6F04FC6A94",
+        "D8E7920AFA330A73",
+        "89012123456789000000789000000",
+        "48598367162252569629397416226",
+    ),
+    (
+        10,
+        "0123456789",
+        "EF4359D8D580AA4F7F036D6F04FC6A94",
+        "0000000000000000",
+        "89012123456789000000789000000",
+        "34695224821734535122613701434",
+    ),
+    (
+        26,
+        _B26,
+        "EF4359D8D580AA4F7F036D6F04FC6A94",
+        "9A768A92F60E12D8",
+        "0123456789abcdefghi",
+        "g2pk40i992fn20cjakb",
+    ),
+    (
+        10,
+        "0123456789",
+        "EF4359D8D580AA4F7F036D6F04FC6A942B7E151628AED2A6",
+        "D8E7920AFA330A73",
+        "890121234567890000",
+        "646965393875028755",
+    ),
+    (
+        10,
+        "0123456789",
+        "EF4359D8D580AA4F7F036D6F04FC6A942B7E151628AED2A6",
+        "9A768A92F60E12D8",
+        "890121234567890000",
+        "961610514491424446",
+    ),
+    (
+        10,
+        "0123456789",
+        "EF4359D8D580AA4F7F036D6F04FC6A942B7E151628AED2A6",
+        "D8E7920AFA330A73",
+        "89012123456789000000789000000",
+        "53048884065350204541786380807",
+    ),
+    (
+        10,
+        "0123456789",
+        "EF4359D8D580AA4F7F036D6F04FC6A942B7E151628AED2A6",
+        "0000000000000000",
+        "89012123456789000000789000000",
+        "98083802678820389295041483512",
+    ),
+    (
+        26,
+        _B26,
+        "EF4359D8D580AA4F7F036D6F04FC6A942B7E151628AED2A6",
+        "9A768A92F60E12D8",
+        "0123456789abcdefghi",
+        "i0ihe2jfj7a9opf9p88",
+    ),
+    (
+        10,
+        "0123456789",
+        "EF4359D8D580AA4F7F036D6F04FC6A942B7E151628AED2A6ABF7158809CF4F3C",
+        "D8E7920AFA330A73",
+        "890121234567890000",
+        "922011205562777495",
+    ),
+    (
+        10,
+        "0123456789",
+        "EF4359D8D580AA4F7F036D6F04FC6A942B7E151628AED2A6ABF7158809CF4F3C",
+        "9A768A92F60E12D8",
+        "890121234567890000",
+        "504149865578056140",
+    ),
+    (
+        10,
+        "0123456789",
+        "EF4359D8D580AA4F7F036D6F04FC6A942B7E151628AED2A6ABF7158809CF4F3C",
+        "D8E7920AFA330A73",
+        "89012123456789000000789000000",
+        "04344343235792599165734622699",
+    ),
+    (
+        10,
+        "0123456789",
+        "EF4359D8D580AA4F7F036D6F04FC6A942B7E151628AED2A6ABF7158809CF4F3C",
+        "0000000000000000",
+        "89012123456789000000789000000",
+        "30859239999374053872365555822",
+    ),
+    (
+        26,
+        _B26,
+        "EF4359D8D580AA4F7F036D6F04FC6A942B7E151628AED2A6ABF7158809CF4F3C",
+        "9A768A92F60E12D8",
+        "0123456789abcdefghi",
+        "p0b2godfja9bhb7bk38",
+    ),
+]
+
+ACVP_FF3_1: list[Vector] = [
+    (
+        10,
+        "0123456789",
+        "2DE79D232DF5585D68CE47882AE256D6",
+        "CBD09280979564",
+        "3992520240",
+        "8901801106",
+    ),
+    (
+        10,
+        "0123456789",
+        "01C63017111438F7FC8E24EB16C71AB5",
+        "C4E822DCD09F27",
+        "60761757463116869318437658042297305934914824457484538562",
+        "35637144092473838892796702739628394376915177448290847293",
+    ),
+    (26, _AZ, "718385E6542534604419E83CE387A437", "B6F35084FA90E1", "wfmwlrorcd", "ywowehycyd"),
+    (
+        26,
+        _AZ,
+        "DB602DFF22ED7E84C8D8C865A941A238",
+        "EBEFD63BCC2083",
+        "kkuomenbzqvggfbteqdyanwpmhzdmoicekiihkrm",
+        "belcfahcwwytwrckieymthabgjjfkxtxauipmjja",
+    ),
+    (64, _B64, "AEE87D0D485B3AFD12BD1E0B9D03D50D", "5F9140601D224B", "ixvuuIHr0e", "GR90R1q838"),
+    (
+        64,
+        _B64,
+        "7B6C88324732F7F4AD435DA9AD77F917",
+        "3F42102C0BAB39",
+        "21q1kbbIVSrAFtdFWzdMeIDpRqpo",
+        "cvQ/4aGUV4wRnyO3CHmgEKW5hk8H",
+    ),
+    (
+        10,
+        "0123456789",
+        "F62EDB777A671075D47563F3A1E9AC797AA706A2D8E02FC8",
+        "493B8451BF6716",
+        "4406616808",
+        "1807744762",
+    ),
+    (
+        10,
+        "0123456789",
+        "0951B475D1A327C52756F2624AF224C80E9BE85F09B2D44F",
+        "D679E2EA3054E1",
+        "99980459818278359406199791971849884432821321826358606310",
+        "84359031857952748660483617398396641079558152339419110919",
+    ),
+    (
+        26,
+        _AZ,
+        "49CCB8F62D941E5684599ECA0300937B5C766D053E109777",
+        "0BFCF75CDC2FC1",
+        "jaxlrchjjx",
+        "kjdbfqyahd",
+    ),
+    (
+        26,
+        _AZ,
+        "03D253674A9309FF07ED0E71B24CBFE769025E09FCE544D7",
+        "B33176B1DA0F6C",
+        "tafzrybuvhiqvcyztuxfnwfprmqlwpayphxbawpl",
+        "loaemzbgqkywkdhmncrijzildzleoqibtthdiliv",
+    ),
+    (
+        64,
+        _B64,
+        "1C24B74B7C1B9969314CB53E92F98EFD620D5520017FB076",
+        "0380341C425A6F",
+        "6np8r2t8zo",
+        "HgpCXoA1Rt",
+    ),
+    (
+        64,
+        _B64,
+        "C0ABADFC071379824A070E8C3FD40DD9BFD7A3C99A0D5FE3",
+        "6C2926C705DDAF",
+        "GKB6sa9g56BSJ09iJ4dsaxRdsMvo",
+        "gC0tTSdDPxM79QOWi+z+SNL9C4V+",
+    ),
+    (
+        10,
+        "0123456789",
+        "1FAA03EFF55A06F8FAB3F1DC57127D493E2F8F5C365540467A3A055BDBE6481D",
+        "4D67130C030445",
+        "3679409436",
+        "1735794859",
+    ),
+    (
+        10,
+        "0123456789",
+        "9CE16E125BD422A011408EB083355E7089E70A4CD2F59E141D0B94A74BCC5967",
+        "4684635BD2C821",
+        "85783290820098255530464619643265070052870796363685134012",
+        "75104723514036464144839960480545848044718729603261409917",
+    ),
+    (
+        26,
+        _AZ,
+        "6187F8BDE99F7DAF9E3EE8A8654308E7E51D31FA88AFFAEB5592041C033B736B",
+        "5820812B3D5DD1",
+        "mkblaoiyfd",
+        "ifpyiihvvq",
+    ),
+    (
+        26,
+        _AZ,
+        "F6807FB9688937E4D4956006C8F0CB2394148A5F4B14666CF353F4941428FFD7",
+        "30C87B99890096",
+        "wrammvhudopmaazlsxevzwzwpezzmghwfnmkitnk",
+        "nzftnfkliuctlmtdfrxfhwgevrbcbgljurnytxkj",
+    ),
+    (
+        64,
+        _B64,
+        "9C2B69F7DDF181C54398E345BE04C2F6B00B9DD1679200E1E04C4FF961AE0F09",
+        "103C238B4B1E44",
+        "H2/c6FblSA",
+        "EOg4H1bE+8",
+    ),
+    (
+        64,
+        _B64,
+        "C58BCBD08B90006CEC7E82B2D987D79F6A21111DEF0CEBB273CBAEB2D6CD4044",
+        "7036604882667B",
+        "bz5TcS1krnD8IOLdrQeKzXkLAa6h",
+        "Z6x3/9LPW8SZunRezRM8J68Q4J03",
+    ),
+]
