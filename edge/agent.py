@@ -1,0 +1,456 @@
+"""The edge agent: one packaging line's controller (ISA-95 level 2).
+
+:class:`Agent` puts the parts together: the database and its group-committing writer, the
+ledger (batches, units) and aggregation (cases, pallets), the unit pipeline, the container
+packer, the outbox publisher and the PLC link. Devices come in through the small protocols
+of :mod:`edge.devices`; :mod:`edge.wiring` builds the real ones from the configuration.
+
+On start the agent recovers: every unit that was in flight when it stopped (crash included) is
+scrapped, never commissioned; cases caught half-labelled are labelled again with a fresh SSCC.
+The batch that was open is still open and goes on.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import logging
+import sqlite3
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from functools import partial
+from typing import Any, TypeVar
+
+import gs1
+from edge import store
+from edge.aggregation import CASE, PALLET, Aggregation, Packer, Packing
+from edge.batch import BatchAction, BatchState, next_state
+from edge.config import EdgeConfig
+from edge.devices import ContainerLabeller, SerialSource, SsccSource, UnitPrinter, UnitVerifier
+from edge.errors import BatchStateError, PayloadError, ReconciliationError
+from edge.events import EventFactory, MaterialLot
+from edge.ledger import Batch, BatchStart, Ledger
+from edge.pipeline import GateFinding, Pipeline
+from edge.plc import GateReport, PlcLink
+from edge.publisher import Publisher, state_payload
+from edge.topics import LineTopics
+from edge.writer import Writer, WriterStopped
+
+log = logging.getLogger(__name__)
+
+T = TypeVar("T")
+
+
+@dataclass
+class Devices:
+    """The line's devices and identifier sources, as the agent sees them."""
+
+    printer: UnitPrinter
+    verifier: UnitVerifier
+    serials: Callable[[str], SerialSource]
+    ssccs: SsccSource
+    labeller: ContainerLabeller | None = None
+
+    def close(self) -> None:
+        """Release every device port, each even if another fails."""
+        for device in (self.printer, self.verifier, self.labeller):
+            if device is None:
+                continue
+            try:
+                device.close()
+            except Exception:  # a port that is already gone must not stop the rest
+                log.exception("closing %s failed", type(device).__name__)
+
+
+class Agent:
+    def __init__(self, config: EdgeConfig, devices: Devices, events: EventFactory) -> None:
+        self.config = config
+        self.devices = devices
+        self.topics = LineTopics(config.agent.site, config.agent.line)
+        self.db_path = config.data_path / "edge.sqlite"
+        self._conn = store.connect(self.db_path)
+        self._reader = store.connect(self.db_path)
+        self._reader_lock = threading.Lock()
+        self.publisher = Publisher(
+            self.db_path,
+            config.mqtt,
+            config.client_id,
+            self.topics.state,
+            events.envelope,
+            config.outbox,
+            offline_payload=state_payload(
+                "offline", site=config.agent.site, line=config.agent.line
+            ),
+            on_alarm=self._outbox_alarm,
+        )
+        self.writer = Writer(
+            self._conn,
+            gather_s=config.agent.commit_interval_ms / 1000,
+            after_commit=self.publisher.wake,
+        )
+        products = {p.gtin: p.company_prefix_length for p in config.products}
+        self.ledger = Ledger(events, products, self.topics.events)
+        self.aggregation = Aggregation(
+            self.ledger,
+            Packing(
+                units_per_case=config.packing.units_per_case,
+                cases_per_pallet=config.packing.cases_per_pallet,
+                sscc_company_prefix_length=len(config.packing.sscc_company_prefix),
+            ),
+        )
+        self.plc = PlcLink(
+            config.mqtt,
+            f"{config.client_id}-plc",
+            self.topics,
+            on_trigger=self.trigger,
+            on_batch=self.handle_batch_command,
+            on_plc_fault=self._device_fault,
+            on_gate=self._gate_report,
+        )
+        self.packer = Packer(
+            self.aggregation,
+            self.writer,
+            devices.labeller,
+            devices.ssccs,
+            on_fault=self._device_fault,
+        )
+        self.pipeline = Pipeline(
+            ledger=self.ledger,
+            aggregation=self.aggregation,
+            writer=self.writer,
+            printer=devices.printer,
+            verifier=devices.verifier,
+            serials=devices.serials,
+            plc=self.plc,
+            packer=self.packer,
+            images_dir=config.data_path / "rejects",
+            on_fault=self._device_fault,
+        )
+        self._alarms: dict[str, str] = {}
+        self._stopping = threading.Event()
+        self._state_changed = threading.Event()
+        self._threads: list[threading.Thread] = []
+        self.recovered: dict[str, int] = {}
+        self.started_at = time.time()
+
+    # -- lifecycle ----------------------------------------------------------------------------
+
+    def start(self) -> None:
+        self.writer.start()
+        fresh = self.writer.call(self.ledger.prepare)
+        self.recovered = self.writer.call(self.ledger.recover)
+        if self.recovered:
+            log.warning("recovered after restart: scrapped %s", self.recovered)
+        self.publisher.start()
+        self.packer.start()
+        self.pipeline.start()
+        for container_id in self.writer.call(lambda conn: self.aggregation.waiting(conn)):
+            self.packer.submit(container_id)
+        self.plc.start(resume_gate_session=not fresh)
+        self._spawn("edge-state", self._state_loop)
+        if self.config.trigger.source == "timer":
+            self._spawn("edge-timer", self._timer_loop)
+
+    def _spawn(self, name: str, target: Callable[[], None]) -> None:
+        thread = threading.Thread(target=target, name=name, daemon=True)
+        thread.start()
+        self._threads.append(thread)
+
+    def stop(self, *, drain_timeout_s: float = 5.0) -> None:
+        """Stop cleanly: finish the units in flight, publish what the broker will take."""
+        self._stopping.set()
+        self._state_changed.set()
+        for thread in self._threads:
+            thread.join(timeout=5)
+        self.plc.stop()
+        self.pipeline.wait_idle(timeout=drain_timeout_s)
+        self.pipeline.stop()
+        self.packer.stop()
+        self.writer.stop()
+        self.publisher.stop(
+            drain_timeout_s=drain_timeout_s,
+            offline_payload=state_payload(
+                "offline", site=self.config.agent.site, line=self.config.agent.line
+            ),
+        )
+        self._conn.close()
+        self._reader.close()
+        self.devices.close()
+
+    # -- triggers -----------------------------------------------------------------------------
+
+    def trigger(self, trigger: str | None) -> None:
+        self.pipeline.trigger(trigger)
+
+    def _gate_report(self, report: GateReport, answer: Callable[[str | None], None]) -> None:
+        """The reject gate's report on one unit (PLC link thread: never blocks)."""
+
+        def found(finding: GateFinding) -> None:
+            if finding is GateFinding.UNKNOWN:
+                answer(f"id: no unit on this line has trigger id {report.id!r}")
+            elif finding is GateFinding.PASSED_UNACCEPTED:
+                problem = f"the reject gate passed unit {report.id!r}, which was not accepted"
+                log.error("%s: the fail-safe gate is not fail-safe", problem)
+                self._alarms["gate"] = problem
+                self._state_changed.set()
+                answer(f"outcome: {problem}")
+            else:
+                if finding is GateFinding.DECOMMISSIONED:
+                    log.warning("unit %s: rejected at the gate after commissioning", report.id)
+                answer(None)
+
+        def failed(future: Future[GateFinding]) -> None:
+            exc = future.exception()
+            if exc is not None:
+                log.error("gate report %s not recorded: %s", report, exc)
+                answer(f"gate report not recorded: {exc}")
+
+        with contextlib.suppress(WriterStopped):  # not acknowledged: delivered again later
+            self.pipeline.gate(report, found).add_done_callback(failed)
+
+    def _timer_loop(self) -> None:
+        interval = 60.0 / self.config.trigger.rate_per_minute
+        next_at = time.monotonic()
+        count = 0
+        while not self._stopping.is_set():
+            next_at += interval
+            delay = next_at - time.monotonic()
+            if delay > 0:
+                self._stopping.wait(delay)
+            elif delay < -1.0:  # fell far behind (machine busy): do not burst
+                next_at = time.monotonic()
+            batch = self.current_batch()
+            if batch is not None and batch.state is BatchState.RUNNING:
+                count += 1
+                self.pipeline.trigger(f"t{count}")
+
+    # -- batch control (API, CLI, PLC) ------------------------------------------------------
+
+    def current_batch(self) -> Batch | None:
+        return self.read(self.ledger.current_batch)
+
+    def start_batch(self, request: BatchStart) -> Batch:
+        batch = self.writer.call(lambda conn: self.ledger.start_batch(conn, request))
+        self.pipeline.resume()
+        self.plc.start_line()
+        self._clear_alarm("device")
+        self._state_changed.set()
+        log.info("batch %s started: GTIN %s, %d planned", batch.lot, batch.gtin, batch.planned)
+        return batch
+
+    def transition(self, action: BatchAction, reason: str | None = None) -> Batch:
+        if action is BatchAction.CLOSE:
+            return self.close_batch()
+        batch = self.writer.call(lambda conn: self.ledger.transition(conn, action, reason))
+        if action is BatchAction.RESUME:
+            self.pipeline.resume()
+            self.plc.start_line()
+            self._clear_alarm("device")
+        self._state_changed.set()
+        return batch
+
+    def close_batch(self, timeout_s: float = 60.0) -> Batch:
+        """Close the stopped batch: reconcile, pack partial case and pallet, record the close.
+
+        Refused (nothing changes) when the counts do not balance."""
+        self.pipeline.wait_idle(timeout=min(timeout_s, 10.0))
+        batch = self.writer.call(self._check_closable)
+        if self.packer.enabled:
+            for level in (CASE, PALLET):
+                ready = self.writer.call(
+                    partial(self.aggregation.close_partial, batch_id=batch.id, level=level)
+                )
+                for container_id in ready:
+                    self.packer.submit(container_id)
+                if not self.packer.wait_idle(timeout_s):
+                    raise BatchStateError(
+                        f"batch {batch.lot!r}: cases and pallets not packed after {timeout_s} s"
+                    )
+        closed = self.writer.call(self.ledger.close)
+        self._state_changed.set()
+        log.info("batch %s closed", closed.lot)
+        return closed
+
+    def _check_closable(self, conn: sqlite3.Connection) -> Batch:
+        batch = self.ledger.require_current(conn)
+        next_state(batch.lot, batch.state, BatchAction.CLOSE)
+        reconciliation = self.ledger.reconciliation(conn, batch.id)
+        if not reconciliation.balanced:
+            raise ReconciliationError(batch.lot, reconciliation)
+        return batch
+
+    def handle_batch_command(self, data: dict[str, Any]) -> dict[str, Any]:
+        """A batch command from the PLC (``…/plc/batch``); the reply's fields."""
+        command = data.pop("command", None)
+        if command == "start":
+            batch = self.start_batch(parse_batch_start(data))
+        elif command in {a.value for a in BatchAction}:
+            reason = data.pop("reason", None)
+            if data:
+                raise PayloadError(f"{command}: unknown fields {sorted(data)}; expected 'reason'")
+            if reason is not None and not isinstance(reason, str):
+                raise PayloadError(f"reason: expected a string, got {reason!r}")
+            batch = self.transition(BatchAction(command), reason)
+        else:
+            raise PayloadError(
+                f"command: expected one of start, pause, resume, stop, close, got {command!r}"
+            )
+        return {"batch": batch.as_dict()}
+
+    # -- reading ------------------------------------------------------------------------------
+
+    def read(self, query: Callable[[sqlite3.Connection], T]) -> T:
+        """Run a read-only query on the reader connection (sees committed data only)."""
+        with self._reader_lock:
+            return query(self._reader)
+
+    def status(self) -> dict[str, Any]:
+        def query(conn: sqlite3.Connection) -> dict[str, Any]:
+            batch = self.ledger.current_batch(conn)
+            if batch is None:
+                return {"batch": None}
+            return {
+                "batch": batch.as_dict(),
+                "counts": self.ledger.counts(conn, batch.id),
+                "reconciliation": self.ledger.reconciliation(conn, batch.id).as_dict(),
+                "cases": _container_counts(conn, batch.id),
+            }
+
+        return {
+            "site": self.config.agent.site,
+            "line": self.config.agent.line,
+            **self.read(query),
+            "pipeline": {**self.pipeline.stats.as_dict(), "in_flight": self.pipeline.in_flight},
+            "packer": {
+                "enabled": self.packer.enabled,
+                "packed_cases": self.packer.packed_cases,
+                "packed_pallets": self.packer.packed_pallets,
+                "failed_labels": self.packer.failed_labels,
+            },
+            "outbox": self.publisher.stats.as_dict(),
+            "writer": self.writer.stats.as_dict(),
+            "plc": {"connected": self.plc.connected, "errors": self.plc.errors},
+            "alarms": dict(self._alarms),
+            "recovered": self.recovered,
+        }
+
+    # -- alarms and state -----------------------------------------------------------------
+
+    def _device_fault(self, reason: str) -> None:
+        self._alarms["device"] = reason
+        with contextlib.suppress(BatchStateError):  # already paused or stopped
+            self.writer.call(lambda conn: self.ledger.transition(conn, BatchAction.PAUSE, reason))
+        self._state_changed.set()
+
+    def _outbox_alarm(self, raised: bool, depth: int) -> None:
+        if raised:
+            self._alarms["outbox"] = f"{depth} events waiting for the broker"
+        else:
+            self._alarms.pop("outbox", None)
+        self._state_changed.set()
+
+    def _clear_alarm(self, name: str) -> None:
+        self._alarms.pop(name, None)
+
+    def _state_loop(self) -> None:
+        last = b""
+        next_full = 0.0
+        while not self._stopping.is_set():
+            self._state_changed.wait(timeout=1.0)
+            self._state_changed.clear()
+            if self._stopping.is_set():
+                return
+            try:
+                payload = self._line_state()
+            except sqlite3.Error as exc:
+                log.error("line state: %s", exc)
+                continue
+            now = time.monotonic()
+            if payload != last or now >= next_full:
+                self.publisher.publish_state(payload)
+                last, next_full = payload, now + 30.0
+
+    def _line_state(self) -> bytes:
+        batch = self.current_batch()
+        counts: dict[str, int] = {}
+        if batch is not None:
+            counts = self.read(lambda conn: self.ledger.counts(conn, batch.id))
+        return state_payload(
+            "online",
+            site=self.config.agent.site,
+            line=self.config.agent.line,
+            batch=None
+            if batch is None
+            else {"lot": batch.lot, "gtin": batch.gtin, "state": batch.state.value},
+            counts=counts,
+            outbox=self.publisher.stats.depth,
+            alarms=sorted(self._alarms.values()),
+            ts=datetime.now(UTC).isoformat(timespec="seconds"),
+        )
+
+
+def _container_counts(conn: sqlite3.Connection, batch_id: int) -> dict[str, int]:
+    rows = conn.execute(
+        "SELECT level || ':' || state, count(*) FROM containers WHERE batch_id = ? "
+        "GROUP BY level, state",
+        (batch_id,),
+    )
+    return {key: count for key, count in rows}
+
+
+def parse_batch_start(data: dict[str, Any]) -> BatchStart:
+    """A BatchStart from a JSON object (PLC or API), or PayloadError naming the field."""
+    allowed = {"gtin", "lot", "expiry", "planned", "materials"}
+    unknown = sorted(set(data) - allowed)
+    problems = [f"start: unknown fields {unknown}"] if unknown else []
+    values: dict[str, Any] = {}
+    for name in ("gtin", "lot", "expiry"):
+        value = data.get(name)
+        if not isinstance(value, str):
+            problems.append(f"{name}: expected a string, got {value!r}")
+        values[name] = value
+    planned = data.get("planned")
+    if isinstance(planned, bool) or not isinstance(planned, int):
+        problems.append(f"planned: expected a whole number, got {planned!r}")
+    materials: list[MaterialLot] = []
+    raw = data.get("materials", [])
+    if not isinstance(raw, list):
+        problems.append(f"materials: expected a list, got {raw!r}")
+        raw = []
+    for index, item in enumerate(raw):
+        try:
+            materials.append(_material(item))
+        except PayloadError as exc:
+            problems.append(f"materials.{index}.{exc}")
+    if problems:
+        raise PayloadError("; ".join(problems))
+    assert isinstance(planned, int)  # checked above
+    return BatchStart(values["gtin"], values["lot"], values["expiry"], planned, tuple(materials))
+
+
+def _material(item: Any) -> MaterialLot:
+    if not isinstance(item, dict):
+        raise PayloadError(f"item: expected an object, got {item!r}")
+    unknown = sorted(set(item) - {"gtin", "lot", "company_prefix_length", "quantity", "uom"})
+    if unknown:
+        raise PayloadError(f"item: unknown fields {unknown}")
+    try:
+        gtin = gs1.Gtin.parse(str(item.get("gtin", ""))).value
+        lot = gs1.validate_cset82(str(item.get("lot", "")), field="lot")
+    except gs1.Gs1Error as exc:
+        raise PayloadError(str(exc)) from None
+    cpl = item.get("company_prefix_length")
+    if isinstance(cpl, bool) or not isinstance(cpl, int) or not 6 <= cpl <= 12:
+        raise PayloadError(f"company_prefix_length: expected a whole number 6..12, got {cpl!r}")
+    quantity = item.get("quantity")
+    if quantity is not None and (
+        isinstance(quantity, bool) or not isinstance(quantity, int | float)
+    ):
+        raise PayloadError(f"quantity: expected a number, got {quantity!r}")
+    uom = item.get("uom")
+    if uom is not None and not isinstance(uom, str):
+        raise PayloadError(f"uom: expected a string such as 'KGM', got {uom!r}")
+    return MaterialLot(gtin, lot, cpl, None if quantity is None else float(quantity), uom)

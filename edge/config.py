@@ -1,0 +1,370 @@
+"""Edge agent configuration: one TOML file, overridable by environment variables.
+
+The file is read, environment overrides are merged in, and the result is validated as a
+whole: :func:`load_config` either returns a complete, valid :class:`EdgeConfig` or raises
+:class:`ConfigError` listing *every* problem (``section.field: what was expected, got 'x'``),
+so an operator fixes a file in one go instead of one error per start.
+
+Environment overrides use ``SERIALTRACE_EDGE__`` followed by the path in upper case, parts
+joined by a double underscore; list items are addressed by their index::
+
+    SERIALTRACE_EDGE__MQTT__URL=mqtts://broker.plant:8883
+    SERIALTRACE_EDGE__MQTT__PASSWORD=secret
+    SERIALTRACE_EDGE__PRODUCTS__0__LOT_TEMPLATE=unit-large
+
+See ``docs/edge.md`` for the reference and ``docs/examples/edge.toml`` for a full example.
+"""
+
+from __future__ import annotations
+
+import os
+import tomllib
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Annotated, Any, Literal
+from urllib.parse import urlsplit
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    ValidationError,
+    field_validator,
+    model_validator,
+)
+
+import gs1
+
+ENV_PREFIX = "SERIALTRACE_EDGE__"
+
+
+class ConfigError(Exception):
+    """The configuration is invalid; ``problems`` holds one line per problem."""
+
+    def __init__(self, source: str, problems: list[str]) -> None:
+        self.source = source
+        self.problems = problems
+        listing = "\n".join(f"  - {problem}" for problem in problems)
+        super().__init__(f"invalid configuration {source} ({len(problems)} problems):\n{listing}")
+
+
+class _Section(BaseModel):
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+
+Identifier = Annotated[str, Field(pattern=r"^[A-Za-z0-9][A-Za-z0-9._-]{0,63}$")]
+"""A site or line id: it becomes an MQTT topic level, so no ``/``, ``+``, ``#`` or spaces
+(the rule of :func:`epcis.topics.validate_id`)."""
+
+
+class ReadPointConfig(_Section):
+    """Where the line is: an SGLN built from a GLN and an extension."""
+
+    gln: str
+    extension: Annotated[str, Field(pattern=r"^[0-9A-Za-z]{1,20}$")] = "0"
+    company_prefix_length: Annotated[int, Field(ge=6, le=12)]
+
+    @field_validator("gln")
+    @classmethod
+    def _valid_gln(cls, value: str) -> str:
+        return gs1.Gln.parse(value).value
+
+    @property
+    def uri(self) -> str:
+        """The read point as an EPC URI (``urn:epc:id:sgln:…``)."""
+        return gs1.sgln_uri(gs1.Gln.parse(self.gln), self.company_prefix_length, self.extension)
+
+
+class ProductConfig(_Section):
+    """One product the line can pack, with the label templates it uses."""
+
+    gtin: str
+    company_prefix_length: Annotated[int, Field(ge=6, le=12)]
+    name: str = ""
+    unit_template: str = "unit-50x30-203"
+    """A built-in template name or a TOML file (see docs/printers.md)."""
+    case_template: str = "sscc-100x150-203"
+    pallet_template: str = "sscc-100x150-203"
+
+    @field_validator("gtin")
+    @classmethod
+    def _valid_gtin(cls, value: str) -> str:
+        return gs1.Gtin.parse(value).value
+
+
+class PackingConfig(_Section):
+    """The packing hierarchy and where SSCCs come from."""
+
+    units_per_case: Annotated[int, Field(ge=1, le=10_000)] = 10
+    cases_per_pallet: Annotated[int, Field(ge=1, le=10_000)] = 20
+    sscc_company_prefix: Annotated[str, Field(pattern=r"^[0-9]{6,12}$")]
+    sscc_extension: Annotated[int, Field(ge=0, le=9)] = 0
+
+
+def _check_serial_url(value: str) -> str:
+    """A pyserial URL (``socket://``, ``loop://``, ``rfc2217://``, …) or a device path."""
+    if not value.strip():
+        raise ValueError("expected a pyserial URL or device path, got ''")
+    return value
+
+
+class PrinterConfig(_Section):
+    """A ZPL label printer on a pyserial URL (``socket://127.0.0.1:9100``, ``/dev/ttyUSB0``)."""
+
+    url: str
+    baudrate: Annotated[int, Field(ge=1)] = 9600
+    confirm_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
+    max_in_flight: Annotated[int, Field(ge=1, le=64)] = 8
+
+    _url = field_validator("url")(_check_serial_url)
+
+
+class CameraConfig(_Section):
+    """The verification camera: a device index, a folder of frames, or a stream URL."""
+
+    url: str
+    decoder: Literal["zxing", "libdmtx"] = "zxing"
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+    min_symbol_contrast: Annotated[float, Field(ge=0, le=1)] = 0.40
+
+
+class ScannerConfig(_Section):
+    """The case/pallet label scanner (serial line scanner) on a pyserial URL."""
+
+    url: str
+    baudrate: Annotated[int, Field(ge=1)] = 9600
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+
+    _url = field_validator("url")(_check_serial_url)
+
+
+class DevicesConfig(_Section):
+    printer: PrinterConfig | None = None
+    case_printer: PrinterConfig | None = None
+    camera: CameraConfig | None = None
+    scanner: ScannerConfig | None = None
+
+
+class SerialsConfig(_Section):
+    """The serial pool: where counter ranges are leased, the key and the serial scheme.
+
+    The FF3-1 key comes from ``key_file`` (hex, mode 0600) or, when that is not set, from the
+    ``SERIALTRACE_SERIAL_KEY`` environment variable."""
+
+    allocator: str = "serials.sqlite"
+    key_file: str | None = None
+    alphabet: Literal["numeric", "safe", "cset82"] = "numeric"
+    length: Annotated[int, Field(ge=6, le=20)] = 12
+    lease_size: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
+    sscc_lease_size: Annotated[int, Field(ge=1, le=100_000)] = 100
+
+
+class MqttConfig(_Section):
+    """The broker link; ``mqtts://`` turns TLS on."""
+
+    url: str = "mqtt://127.0.0.1:1883"
+    client_id: str | None = None
+    username: str | None = None
+    password: str | None = None
+    ca_file: str | None = None
+    cert_file: str | None = None
+    key_file: str | None = None
+    keepalive_s: Annotated[int, Field(ge=5, le=3600)] = 30
+    session_expiry_s: Annotated[int, Field(ge=1, le=4_294_967_295)] = 7 * 24 * 3600
+    max_inflight: Annotated[int, Field(ge=1, le=20)] = 20
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("mqtt", "mqtts") or not parts.hostname:
+            raise ValueError(f"expected mqtt://host[:port] or mqtts://host[:port], got {value!r}")
+        try:
+            _ = parts.port
+        except ValueError:
+            raise ValueError(f"expected a port number in 1..65535, got {value!r}") from None
+        return value
+
+    @property
+    def host(self) -> str:
+        return urlsplit(self.url).hostname or "127.0.0.1"
+
+    @property
+    def port(self) -> int:
+        parts = urlsplit(self.url)
+        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+
+    @property
+    def tls(self) -> bool:
+        return urlsplit(self.url).scheme == "mqtts"
+
+
+class OutboxConfig(_Section):
+    """How events are batched into EPCIS documents and when the depth raises an alarm."""
+
+    max_events_per_message: Annotated[int, Field(ge=1, le=1000)] = 100
+    max_delay_ms: Annotated[int, Field(ge=0, le=10_000)] = 50
+    alarm_depth: Annotated[int, Field(ge=1)] = 10_000
+
+
+class TriggerConfig(_Section):
+    """Where unit triggers come from: the PLC over MQTT or an internal timer."""
+
+    source: Literal["plc", "timer"] = "plc"
+    rate_per_minute: Annotated[float, Field(gt=0, le=100_000)] = 600.0
+
+
+class ApiConfig(_Section):
+    """The agent's local control API (``serialtrace edge batch …`` talks to it)."""
+
+    host: Literal["127.0.0.1", "localhost", "::1"] = "127.0.0.1"
+    port: Annotated[int, Field(ge=1, le=65535)] = 8710
+
+
+class AgentConfig(_Section):
+    site: Identifier
+    line: Identifier
+    data_dir: str
+    read_point: ReadPointConfig
+    commit_interval_ms: Annotated[float, Field(ge=0, le=1000)] = 0.0
+
+
+class EdgeConfig(_Section):
+    """The whole edge agent configuration."""
+
+    agent: AgentConfig
+    products: Annotated[list[ProductConfig], Field(min_length=1)]
+    packing: PackingConfig
+    devices: DevicesConfig = DevicesConfig()
+    serials: SerialsConfig = SerialsConfig()
+    mqtt: MqttConfig = MqttConfig()
+    outbox: OutboxConfig = OutboxConfig()
+    trigger: TriggerConfig = TriggerConfig()
+    api: ApiConfig = ApiConfig()
+
+    @model_validator(mode="after")
+    def _unique_products(self) -> EdgeConfig:
+        seen: set[str] = set()
+        for index, product in enumerate(self.products):
+            if product.gtin in seen:
+                raise ValueError(f"products.{index}.gtin: duplicate GTIN {product.gtin!r}")
+            seen.add(product.gtin)
+        return self
+
+    @property
+    def data_path(self) -> Path:
+        return Path(self.agent.data_dir)
+
+    @property
+    def client_id(self) -> str:
+        return self.mqtt.client_id or f"serialtrace-edge-{self.agent.site}-{self.agent.line}"
+
+    def product(self, gtin: str) -> ProductConfig | None:
+        """The product with this GTIN (any GTIN form), or None if the line does not pack it."""
+        try:
+            wanted = gs1.Gtin.parse(gtin).value
+        except gs1.Gs1Error:
+            return None
+        return next((p for p in self.products if p.gtin == wanted), None)
+
+    def resolve(self, path: str) -> Path:
+        """A path from the config: relative paths are relative to the data directory."""
+        candidate = Path(path)
+        return candidate if candidate.is_absolute() else self.data_path / candidate
+
+
+def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> EdgeConfig:
+    """Read, override from the environment, and validate; raise ConfigError with every problem."""
+    source = str(path)
+    try:
+        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+    except FileNotFoundError:
+        raise ConfigError(source, [f"file: no such file {source!r}"]) from None
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigError(source, [f"file: cannot read {source!r}: {exc}"]) from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ConfigError(source, [f"file: not valid TOML: {exc}"]) from None
+    return parse_config(raw, environ=os.environ if environ is None else environ, source=source)
+
+
+def parse_config(
+    raw: dict[str, Any], *, environ: Mapping[str, str] | None = None, source: str = "<dict>"
+) -> EdgeConfig:
+    """Validate a configuration mapping (as read from TOML) with environment overrides."""
+    problems: list[str] = []
+    merged = apply_env_overrides(raw, environ or {}, problems)
+    try:
+        config = EdgeConfig.model_validate(merged)
+    except ValidationError as exc:
+        problems.extend(_describe(error) for error in exc.errors())
+        raise ConfigError(source, problems) from None
+    if problems:
+        raise ConfigError(source, problems)
+    return config
+
+
+def apply_env_overrides(
+    raw: dict[str, Any], environ: Mapping[str, str], problems: list[str]
+) -> dict[str, Any]:
+    """A copy of ``raw`` with every ``SERIALTRACE_EDGE__A__B=value`` set at ``a.b``."""
+    merged: dict[str, Any] = _deep_copy(raw)
+    for name in sorted(environ):
+        if not name.startswith(ENV_PREFIX):
+            continue
+        keys = [part.lower() for part in name[len(ENV_PREFIX) :].split("__")]
+        if not all(keys):
+            problems.append(f"environment: {name}: expected SECTION__FIELD, got an empty part")
+            continue
+        node: Any = merged
+        for depth, key in enumerate(keys[:-1]):
+            node = _step(node, key, name, keys[: depth + 1], problems)
+            if node is None:
+                break
+        else:
+            last = keys[-1]
+            if isinstance(node, list):
+                if not last.isdigit() or int(last) >= len(node):
+                    problems.append(f"environment: {name}: no list item {last!r}")
+                    continue
+                node[int(last)] = environ[name]
+            else:
+                node[last] = environ[name]
+    return merged
+
+
+def _step(node: Any, key: str, name: str, path: list[str], problems: list[str]) -> Any:
+    if isinstance(node, list):
+        if not key.isdigit() or int(key) >= len(node):
+            problems.append(f"environment: {name}: no list item {key!r} at {'.'.join(path)}")
+            return None
+        return node[int(key)]
+    child = node.setdefault(key, {})
+    if not isinstance(child, dict | list):
+        problems.append(f"environment: {name}: {'.'.join(path)} is a value, not a section")
+        return None
+    return child
+
+
+def _deep_copy(value: Any) -> Any:
+    if isinstance(value, dict):
+        return {key: _deep_copy(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return [_deep_copy(item) for item in value]
+    return value
+
+
+def _describe(error: Any) -> str:
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if not error["loc"]:  # a whole-config rule: the message names its own field
+        return message
+    location = ".".join(str(part) for part in error["loc"])
+    if error["type"] == "missing":
+        return f"{location}: required, missing"
+    if error["type"] == "extra_forbidden":
+        return f"{location}: unknown setting (typo?)"
+    if message.startswith(location + ":"):
+        return message
+    got = error.get("input")
+    if isinstance(got, dict | list) or got is None or repr(got) in message:
+        return f"{location}: {message}"
+    return f"{location}: {message}, got {got!r}"

@@ -1,0 +1,103 @@
+"""What the agent needs from its devices: small protocols, so any driver (or a test double
+that is just a function) plugs in. The adapters to the real drivers are in
+:mod:`edge.wiring`.
+
+Device faults are exceptions (:class:`DeviceFault`); outcomes are values (:class:`Verdict`).
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Protocol
+
+import numpy as np
+import numpy.typing as npt
+
+import gs1
+
+
+class DeviceFault(Exception):
+    """A device cannot do its job (offline, ribbon out, timeout): the line must stop.
+
+    ``stop_line`` False means the fault concerns this one item only (e.g. one label
+    refused) and the line can go on.
+    """
+
+    def __init__(self, device: str, message: str, *, stop_line: bool = True) -> None:
+        self.device = device
+        self.stop_line = stop_line
+        super().__init__(f"{device}: {message}")
+
+
+@dataclass(frozen=True)
+class Verdict:
+    """What the camera said about one printed code.
+
+    ``outcome`` is ``ok`` for a code that was read, is GS1 and carries exactly the expected
+    data at an acceptable grade; otherwise the reason (``no_read``, ``wrong_data``,
+    ``not_gs1``, ``poor_quality``, …) and a human-readable ``detail``.
+    """
+
+    outcome: str
+    detail: str = ""
+    grade: str | None = None
+    image: npt.NDArray[np.uint8] | None = None
+
+    @property
+    def ok(self) -> bool:
+        return self.outcome == "ok"
+
+
+@dataclass(frozen=True, slots=True)
+class PrintTicket:
+    """A label handed to the printer: its number and when it was sent (``time.time()``)."""
+
+    sequence: int
+    sent_at: float
+
+
+class UnitPrinter(Protocol):
+    """Prints unit labels: ``send`` returns at once, ``confirm`` waits until that label is out.
+
+    Both raise DeviceFault; they are called from two threads (print and verify stages)."""
+
+    def send(self, code: gs1.UnitCode) -> PrintTicket: ...
+
+    def confirm(self, ticket: PrintTicket) -> None: ...
+
+    def close(self) -> None:
+        """Release the port; called once when the agent stops."""
+
+
+class UnitVerifier(Protocol):
+    """Captures the label printed after ``printed_after`` and checks it against ``expected``."""
+
+    def verify(self, expected: gs1.UnitCode, printed_after: float) -> Verdict: ...
+
+    def close(self) -> None:
+        """Release the camera; called once when the agent stops."""
+
+
+class ContainerLabeller(Protocol):
+    """Prints a case or pallet label (SSCC) and reads it back."""
+
+    def print_container(self, sscc: gs1.Sscc, level: str, children: int) -> None: ...
+
+    def read_back(self, timeout_s: float) -> str | None:
+        """The data read from the label just printed (any GS1 form), None if nothing read."""
+        ...
+
+    def close(self) -> None:
+        """Release the printer and scanner ports; called once when the agent stops."""
+
+
+class SerialSource(Protocol):
+    """Durably allocated serials of one GTIN (``edge.serials.SerialPool``)."""
+
+    def take(self) -> str: ...
+
+
+class SsccSource(Protocol):
+    """Durably allocated SSCCs (``edge.serials.SsccPool``)."""
+
+    def take(self) -> gs1.Sscc: ...

@@ -1,0 +1,133 @@
+"""Routes of the operator HMI: the page, its assets and the read-only views it needs.
+
+Batch control goes through the agent API (``/status``, ``/batch/…``); this router adds what
+that API lacks, read from the agent's committed data with :meth:`Agent.read`:
+
+* ``GET /hmi/api/line``: site, line, the configured products and the outbox alarm depth;
+* ``GET /hmi/api/rejects?limit=N``: the current batch's latest rejected and scrapped units
+  with their reasons, and the reject count per outcome (``no_read``, ``wrong_data`` …);
+* ``GET /hmi/api/units/{gtin}/{serial}/image``: the camera image saved for a rejected unit.
+
+``/`` and ``/hmi`` redirect to the page. Errors are JSON ``{"error": "…"}`` like the agent
+API's.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+from pathlib import Path
+from typing import Annotated, Any
+
+from fastapi import APIRouter, Query
+from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+
+from edge.agent import Agent
+
+STATIC = Path(__file__).resolve().parent / "static"
+_MEDIA_TYPES = {
+    ".html": "text/html",
+    ".css": "text/css",
+    ".js": "text/javascript",
+    ".svg": "image/svg+xml",
+}
+_NO_STORE = {"Cache-Control": "no-store"}
+MAX_REJECTS = 200
+
+
+def hmi_router(agent: Agent) -> APIRouter:
+    """The HMI of ``agent``: include it in the agent's app (``app.include_router``)."""
+    router = APIRouter(tags=["hmi"])
+    assets = {path.name: path for path in STATIC.iterdir() if path.suffix in _MEDIA_TYPES}
+    rejects_dir = (agent.config.data_path / "rejects").resolve()
+
+    @router.get("/", include_in_schema=False)
+    @router.get("/hmi", include_in_schema=False)
+    def to_page() -> RedirectResponse:
+        return RedirectResponse("/hmi/")
+
+    @router.get("/hmi/", include_in_schema=False)
+    def page() -> FileResponse:
+        return FileResponse(assets["index.html"], media_type="text/html", headers=_NO_STORE)
+
+    @router.get("/hmi/static/{name}", include_in_schema=False)
+    def asset(name: str) -> Response:
+        path = assets.get(name)  # only files that exist in static/: no path from the request
+        if path is None:
+            return _error(404, f"asset: no file {name!r} in the HMI")
+        return FileResponse(path, media_type=_MEDIA_TYPES[path.suffix], headers=_NO_STORE)
+
+    @router.get("/hmi/api/line")
+    def line() -> dict[str, Any]:
+        config = agent.config
+        return {
+            "site": config.agent.site,
+            "line": config.agent.line,
+            "products": [{"gtin": p.gtin, "name": p.name} for p in config.products],
+            "outbox_alarm_depth": config.outbox.alarm_depth,
+            "trigger": config.trigger.source,
+        }
+
+    @router.get("/hmi/api/rejects")
+    def rejects(
+        limit: Annotated[int, Query(ge=1, le=MAX_REJECTS)] = 20,
+    ) -> dict[str, Any]:
+        result: dict[str, Any] = agent.read(lambda conn: _rejects(conn, limit))
+        return result
+
+    @router.get("/hmi/api/units/{gtin}/{serial}/image")
+    def image(gtin: str, serial: str) -> Response:
+        row = agent.read(
+            lambda conn: conn.execute(
+                "SELECT image FROM units WHERE gtin = ? AND serial = ?", (gtin, serial)
+            ).fetchone()
+        )
+        if row is None:
+            return _error(404, f"serial: no unit with GTIN {gtin!r} and serial {serial!r}")
+        if row["image"] is None:
+            return _error(404, f"image: no camera image was saved for serial {serial!r}")
+        path = Path(row["image"]).resolve()
+        if not path.is_relative_to(rejects_dir) or not path.is_file():
+            return _error(404, f"image: the image of serial {serial!r} is no longer on disk")
+        return FileResponse(path, media_type="image/png")
+
+    return router
+
+
+def _rejects(conn: sqlite3.Connection, limit: int) -> dict[str, Any]:
+    batch = conn.execute(
+        "SELECT id, lot FROM batches WHERE state != 'closed' ORDER BY id DESC LIMIT 1"
+    ).fetchone()
+    if batch is None:
+        return {"lot": None, "units": [], "reasons": {}}
+    units = [
+        {
+            "gtin": row["gtin"],
+            "serial": row["serial"],
+            "state": row["state"],
+            "reason": row["reason"],
+            "at": row["updated_at"],
+            "image": row["image"] is not None,
+        }
+        for row in conn.execute(
+            "SELECT gtin, serial, state, reason, image, updated_at FROM units "
+            "WHERE batch_id = ? AND state IN ('rejected', 'scrapped') "
+            "ORDER BY updated_at DESC, id DESC LIMIT ?",
+            (batch["id"], limit),
+        )
+    ]
+    # The outcome is the reason up to its first colon: "no_read: no code found" -> "no_read".
+    reasons = {
+        outcome: count
+        for outcome, count in conn.execute(
+            "SELECT substr(r, 1, instr(r || ':', ':') - 1) AS outcome, count(*) FROM "
+            "(SELECT coalesce(reason, 'unknown') AS r FROM units "
+            "WHERE batch_id = ? AND state IN ('rejected', 'scrapped')) "
+            "GROUP BY outcome ORDER BY count(*) DESC, outcome",
+            (batch["id"],),
+        )
+    }
+    return {"lot": batch["lot"], "units": units, "reasons": reasons}
+
+
+def _error(status: int, message: str) -> JSONResponse:
+    return JSONResponse({"error": message}, status_code=status)

@@ -1,0 +1,489 @@
+// Operator HMI: polls the agent every POLL_MS and drives its batch API. Plain JS, no build.
+"use strict";
+
+const POLL_MS = 500;
+const REQUEST_TIMEOUT_MS = 3000;
+const RATE_WINDOW_S = 15;
+const REJECT_ROWS = 12;
+const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
+
+const $ = (id) => document.getElementById(id);
+
+const hmi = {
+  line: null, // /hmi/api/line
+  status: null, // last /status, null while offline
+  samples: [], // [seconds, printed] of the current batch, for the rate
+  batchId: null,
+  rejectsKey: "",
+  busy: false, // a batch command is on its way
+};
+
+// --- HTTP -----------------------------------------------------------------------------
+
+class ApiError extends Error {
+  constructor(status, body) {
+    super((body && body.error) || `HTTP ${status}`);
+    this.status = status;
+    this.body = body || {};
+  }
+}
+
+async function request(method, path, body) {
+  const controller = new AbortController();
+  const timer = setTimeout(() => controller.abort(), REQUEST_TIMEOUT_MS);
+  const options = { method, signal: controller.signal, headers: {} };
+  if (body !== undefined) {
+    options.headers["Content-Type"] = "application/json";
+    options.body = JSON.stringify(body);
+  }
+  try {
+    const response = await fetch(path, options);
+    let data = null;
+    try {
+      data = await response.json();
+    } catch (_) {
+      data = null;
+    }
+    if (!response.ok) throw new ApiError(response.status, data);
+    return data;
+  } finally {
+    clearTimeout(timer);
+  }
+}
+
+// Batch commands can wait for units in flight (close waits up to ~10 s): no short timeout.
+async function command(path, body) {
+  const response = await fetch(path, {
+    method: "POST",
+    headers: { "Content-Type": "application/json" },
+    body: JSON.stringify(body || {}),
+  });
+  let data = null;
+  try {
+    data = await response.json();
+  } catch (_) {
+    data = null;
+  }
+  if (!response.ok) throw new ApiError(response.status, data);
+  return data;
+}
+
+// --- polling ---------------------------------------------------------------------------
+
+async function poll() {
+  try {
+    if (hmi.line === null) {
+      hmi.line = await request("GET", "/hmi/api/line");
+      renderLine();
+    }
+    const [status, rejects] = await Promise.all([
+      request("GET", "/status"),
+      request("GET", `/hmi/api/rejects?limit=${REJECT_ROWS}`),
+    ]);
+    hmi.status = status;
+    render(status);
+    renderRejects(rejects);
+  } catch (error) {
+    hmi.status = null;
+    renderOffline(error);
+  } finally {
+    setTimeout(poll, POLL_MS);
+  }
+}
+
+// --- rendering -------------------------------------------------------------------------
+
+function renderLine() {
+  const line = hmi.line;
+  $("where").textContent = `${line.site} / ${line.line}`;
+  document.title = `${line.line} · Line HMI · serialtrace`;
+  const select = $("start-gtin");
+  select.replaceChildren();
+  for (const product of line.products) {
+    const option = document.createElement("option");
+    option.value = product.gtin;
+    option.textContent = product.name ? `${product.name} — ${product.gtin}` : product.gtin;
+    select.append(option);
+  }
+}
+
+function productName(gtin) {
+  const product = hmi.line && hmi.line.products.find((p) => p.gtin === gtin);
+  return product && product.name ? product.name : "—";
+}
+
+function render(status) {
+  const batch = status.batch;
+  const alarms = Object.entries(status.alarms || {});
+  const state = batch ? batch.state : "idle";
+  const view = $("line-state");
+  if (alarms.length > 0) {
+    view.dataset.state = "alarm";
+    $("state-text").textContent = "ALARM";
+    $("state-note").textContent = `${batch ? batch.state : "no batch"} · ${alarms[0][1]}`;
+  } else {
+    view.dataset.state = state;
+    $("state-text").textContent = batch ? state.toUpperCase() : "NO BATCH";
+    $("state-note").textContent = batch
+      ? (batch.reason ? `Reason: ${batch.reason}` : `Lot ${batch.lot}`)
+      : "Start a batch to run the line";
+  }
+
+  setLink("link-agent", true);
+  setLink("link-broker", status.outbox.connected);
+  setLink("link-plc", status.plc.connected);
+
+  $("batch-product").textContent = batch ? productName(batch.gtin) : "—";
+  $("batch-gtin").textContent = batch ? batch.gtin : "—";
+  $("batch-lot").textContent = batch ? batch.lot : "—";
+  $("batch-expiry").textContent = batch ? `${batch.expiry} (${expiryText(batch.expiry)})` : "—";
+  $("batch-planned").textContent = batch ? batch.planned.toLocaleString("en") : "—";
+  $("batch-state").textContent = batch ? batch.state : "no batch";
+
+  const rec = status.reconciliation || {};
+  const counts = {
+    printed: rec.printed || 0,
+    commissioned: rec.commissioned || 0,
+    rejected: rec.rejected || 0,
+    sampled: rec.sampled || 0,
+    scrapped: rec.scrapped || 0,
+    "in-flight": rec.in_flight || 0,
+  };
+  for (const [name, value] of Object.entries(counts)) {
+    $(`count-${name}`).textContent = value.toLocaleString("en");
+  }
+  const done = batch && batch.planned > 0 ? Math.min(100, (100 * counts.commissioned) / batch.planned) : 0;
+  $("progress-bar").style.width = `${done}%`;
+  $("progress-text").textContent = batch
+    ? `${counts.commissioned.toLocaleString("en")} of ${batch.planned.toLocaleString("en")} · ${done.toFixed(0)} %`
+    : "—";
+
+  $("rate").textContent = rate(batch, counts.printed);
+
+  const alarmList = $("alarms");
+  alarmList.replaceChildren();
+  if (alarms.length === 0) {
+    alarmList.append(item("No alarms", "none"));
+  }
+  for (const [name, text] of alarms) {
+    const li = document.createElement("li");
+    const label = document.createElement("b");
+    label.textContent = name;
+    li.append(label, document.createTextNode(text));
+    alarmList.append(li);
+  }
+
+  const outbox = status.outbox;
+  const alarmDepth = hmi.line ? hmi.line.outbox_alarm_depth : Infinity;
+  $("outbox-depth").textContent = outbox.depth.toLocaleString("en");
+  $("outbox").dataset.alarm = String(Boolean(outbox.alarm) || outbox.depth >= alarmDepth);
+  const age = outbox.depth > 0 ? ` · oldest ${Math.round(outbox.oldest_age_s)} s` : "";
+  $("outbox-detail").textContent =
+    `${outbox.connected ? "broker connected" : "broker NOT connected"}${age} · alarm at ${alarmDepth.toLocaleString("en")}`;
+
+  setButtons(batch ? batch.state : null);
+}
+
+function renderOffline(error) {
+  const view = $("line-state");
+  view.dataset.state = "offline";
+  $("state-text").textContent = "OFFLINE";
+  $("state-note").textContent = `No answer from the agent (${error.message})`;
+  setLink("link-agent", false);
+  setLink("link-broker", false);
+  setLink("link-plc", false);
+  $("rate").textContent = "—";
+  setButtons(undefined);
+}
+
+function renderRejects(data) {
+  const key = JSON.stringify(data);
+  if (key === hmi.rejectsKey) return; // unchanged: keep the images, no flicker
+  hmi.rejectsKey = key;
+  const total = Object.values(data.reasons).reduce((a, b) => a + b, 0);
+  $("reject-summary").textContent = total > 0 ? `· ${total} in lot ${data.lot}` : "";
+  const chips = $("reasons");
+  chips.replaceChildren();
+  for (const [outcome, count] of Object.entries(data.reasons)) {
+    const chip = document.createElement("span");
+    chip.className = "reason-chip";
+    chip.dataset.outcome = outcome;
+    chip.textContent = `${outcome.replaceAll("_", " ")}: ${count}`;
+    chips.append(chip);
+  }
+  const rows = $("reject-rows");
+  rows.replaceChildren();
+  if (data.units.length === 0) {
+    const tr = document.createElement("tr");
+    tr.className = "none";
+    tr.append(cell("No rejects in this batch", ""));
+    tr.firstChild.colSpan = 4;
+    rows.append(tr);
+  }
+  for (const unit of data.units) {
+    const tr = document.createElement("tr");
+    tr.dataset.serial = unit.serial;
+    tr.dataset.state = unit.state;
+    tr.append(
+      cell(clockTime(unit.at), "mono"),
+      cell(unit.serial, "mono"),
+      cell(unit.state === "scrapped" ? `scrapped: ${unit.reason}` : unit.reason, "reason"),
+    );
+    const image = document.createElement("td");
+    if (unit.image) {
+      const url = `/hmi/api/units/${encodeURIComponent(unit.gtin)}/${encodeURIComponent(unit.serial)}/image`;
+      const link = document.createElement("a");
+      link.href = url;
+      link.target = "_blank";
+      link.rel = "noopener";
+      const img = document.createElement("img");
+      img.src = url;
+      img.alt = `Camera image of ${unit.serial}`;
+      link.append(img);
+      image.append(link);
+    } else {
+      image.textContent = "—";
+    }
+    tr.append(image);
+    rows.append(tr);
+  }
+}
+
+function setLink(id, ok) {
+  $(id).dataset.ok = String(Boolean(ok));
+}
+
+function setButtons(state) {
+  // state: undefined offline, null no batch, else the batch state
+  const online = state !== undefined;
+  $("btn-start").disabled = hmi.busy || !online || state !== null;
+  $("btn-pause").disabled = hmi.busy || state !== "running";
+  $("btn-resume").disabled = hmi.busy || !(state === "paused" || state === "stopped");
+  $("btn-stop").disabled = hmi.busy || !(state === "running" || state === "paused");
+  $("btn-close").disabled = hmi.busy || state !== "stopped";
+}
+
+function rate(batch, printed) {
+  if (!batch) {
+    hmi.samples = [];
+    hmi.batchId = null;
+    return "0";
+  }
+  const now = performance.now() / 1000;
+  if (batch.id !== hmi.batchId) {
+    hmi.batchId = batch.id;
+    hmi.samples = [];
+  }
+  hmi.samples.push([now, printed]);
+  while (hmi.samples.length > 2 && now - hmi.samples[0][0] > RATE_WINDOW_S) hmi.samples.shift();
+  const [t0, p0] = hmi.samples[0];
+  const span = now - t0;
+  if (span < 2) return "…";
+  return Math.round(((printed - p0) / span) * 60).toLocaleString("en");
+}
+
+function item(text, className) {
+  const li = document.createElement("li");
+  li.className = className;
+  li.textContent = text;
+  return li;
+}
+
+function cell(text, className) {
+  const td = document.createElement("td");
+  td.className = className;
+  td.textContent = text;
+  return td;
+}
+
+function clockTime(iso) {
+  const at = new Date(iso);
+  return Number.isNaN(at.getTime()) ? iso : at.toLocaleTimeString("en-GB");
+}
+
+// GS1 expiry YYMMDD, year in the window of -49..+50 years around now; day 00: end of month.
+function expiryText(value) {
+  const match = /^(\d\d)(\d\d)(\d\d)$/.exec(value || "");
+  if (!match) return "expected YYMMDD";
+  const [yy, mm, dd] = [Number(match[1]), Number(match[2]), Number(match[3])];
+  const current = new Date().getFullYear();
+  let year = Math.floor(current / 100) * 100 + yy;
+  if (year - current > 50) year -= 100;
+  if (year - current < -49) year += 100;
+  if (mm < 1 || mm > 12) return "month must be 01..12";
+  const last = new Date(Date.UTC(year, mm, 0)).getUTCDate();
+  if (dd > last) return `day must be 00..${last}`;
+  return dd === 0 ? `end of ${MONTHS[mm - 1]} ${year}` : `${dd} ${MONTHS[mm - 1]} ${year}`;
+}
+
+function showMessage(text, kind) {
+  const message = $("message");
+  message.textContent = text;
+  message.dataset.kind = kind;
+}
+
+// --- commands ----------------------------------------------------------------------------
+
+async function run(path, body, done) {
+  hmi.busy = true;
+  setButtons(hmi.status ? (hmi.status.batch ? hmi.status.batch.state : null) : undefined);
+  try {
+    const result = await command(path, body);
+    done(result);
+    return result;
+  } finally {
+    hmi.busy = false;
+  }
+}
+
+async function simple(action) {
+  try {
+    await run(`/batch/${action}`, {}, (result) =>
+      showMessage(`Batch ${result.batch.lot}: ${result.batch.state}`, "ok"));
+  } catch (error) {
+    showMessage(error.message, "error");
+  }
+}
+
+function openStart() {
+  $("start-error").textContent = "";
+  $("start-lot").value = "";
+  $("start-expiry").value = "";
+  $("start-expiry-text").textContent = "";
+  $("start-planned").value = "";
+  $("start-dialog").showModal();
+  $("start-lot").focus();
+}
+
+async function submitStart(event) {
+  event.preventDefault();
+  const body = {
+    gtin: $("start-gtin").value,
+    lot: $("start-lot").value.trim(),
+    expiry: $("start-expiry").value.trim(),
+    planned: Number.parseInt($("start-planned").value, 10),
+  };
+  try {
+    await run("/batch/start", body, (result) => {
+      $("start-dialog").close();
+      showMessage(`Batch ${result.batch.lot} started`, "ok");
+    });
+  } catch (error) {
+    $("start-error").textContent = error.message;
+  }
+}
+
+function openStop() {
+  $("stop-error").textContent = "";
+  $("stop-reason").value = "";
+  $("stop-dialog").showModal();
+}
+
+async function submitStop(event) {
+  event.preventDefault();
+  const reason = $("stop-reason").value.trim();
+  try {
+    await run("/batch/stop", reason ? { reason } : {}, (result) => {
+      $("stop-dialog").close();
+      showMessage(`Batch ${result.batch.lot}: stopped`, "ok");
+    });
+  } catch (error) {
+    $("stop-error").textContent = error.message;
+  }
+}
+
+function showReconciliation(rec) {
+  for (const name of ["printed", "commissioned", "rejected", "sampled", "scrapped"]) {
+    $(`rec-${name}`).textContent = rec[name].toLocaleString("en");
+  }
+  const difference = $("rec-difference");
+  difference.textContent = rec.difference > 0 ? `+${rec.difference}` : String(rec.difference);
+  difference.dataset.off = String(rec.difference !== 0);
+  $("rec-in-flight").textContent = String(rec.in_flight);
+  $("rec-in-flight").dataset.off = String(rec.in_flight !== 0);
+}
+
+function equation(rec) {
+  return `printed ${rec.printed} = commissioned ${rec.commissioned} + rejected ${rec.rejected}` +
+    ` + sampled ${rec.sampled} + scrapped ${rec.scrapped}`;
+}
+
+function setVerdict(text, balanced) {
+  const verdict = $("close-verdict");
+  verdict.textContent = text;
+  verdict.dataset.balanced = String(balanced);
+}
+
+async function openClose() {
+  let status;
+  try {
+    status = await request("GET", "/status"); // the counts of this moment, not of the last poll
+  } catch (error) {
+    showMessage(error.message, "error");
+    return;
+  }
+  if (!status.batch) return;
+  const rec = status.reconciliation;
+  $("close-lot").textContent = status.batch.lot;
+  $("close-error").textContent = "";
+  $("close-submit").hidden = false;
+  $("close-cancel").textContent = "Cancel";
+  showReconciliation(rec);
+  setVerdict(rec.balanced ? "Balanced: the batch can be closed." : "Does not balance yet.", rec.balanced);
+  $("close-dialog").showModal();
+}
+
+async function submitClose(event) {
+  event.preventDefault();
+  $("close-error").textContent = "";
+  setVerdict("Closing: packing the partial case and pallet…", true);
+  try {
+    await run("/batch/close", undefined, (result) => {
+      const rec = result.reconciliation;
+      showReconciliation(rec);
+      setVerdict(`Batch ${result.batch.lot} closed. ${equation(rec)} (balanced)`, true);
+      $("close-submit").hidden = true;
+      $("close-cancel").textContent = "Done";
+      showMessage(`Batch ${result.batch.lot} closed`, "ok");
+    });
+  } catch (error) {
+    const rec = error.body && error.body.reconciliation;
+    if (rec) {
+      showReconciliation(rec);
+      const off = [];
+      if (rec.difference !== 0) off.push(`difference ${rec.difference > 0 ? "+" : ""}${rec.difference}`);
+      if (rec.in_flight !== 0) off.push(`${rec.in_flight} in flight`);
+      setVerdict(`Close refused: ${off.join(", ")}. A QA deviation is needed.`, false);
+    } else {
+      setVerdict("Close refused.", false);
+    }
+    $("close-error").textContent = error.message;
+    showMessage(`Close refused: ${error.message}`, "error");
+  }
+}
+
+// --- wiring ---------------------------------------------------------------------------------
+
+function tick() {
+  $("clock").textContent = new Date().toLocaleTimeString("en-GB");
+}
+
+document.addEventListener("DOMContentLoaded", () => {
+  $("btn-start").addEventListener("click", openStart);
+  $("btn-pause").addEventListener("click", () => simple("pause"));
+  $("btn-resume").addEventListener("click", () => simple("resume"));
+  $("btn-stop").addEventListener("click", openStop);
+  $("btn-close").addEventListener("click", openClose);
+  $("start-form").addEventListener("submit", submitStart);
+  $("start-cancel").addEventListener("click", () => $("start-dialog").close());
+  $("start-expiry").addEventListener("input", () => {
+    $("start-expiry-text").textContent = expiryText($("start-expiry").value.trim());
+  });
+  $("stop-form").addEventListener("submit", submitStop);
+  $("stop-cancel").addEventListener("click", () => $("stop-dialog").close());
+  $("close-form").addEventListener("submit", submitClose);
+  $("close-cancel").addEventListener("click", () => $("close-dialog").close());
+  tick();
+  setInterval(tick, 1000);
+  poll();
+});

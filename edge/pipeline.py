@@ -1,0 +1,403 @@
+"""Per unit: trigger → serial (durable) → print → capture + verify → commission or reject.
+
+Three stages, each on its own thread, connected by queues, so unit *n* is verified while unit
+*n+1* prints and unit *n+2* gets its serial: the line speed is set by the devices.
+
+* **allocate** (the writer thread): take a serial from the pool and record the unit as
+  ``allocated``; only after that commit does the job reach the printer.
+* **print**: send the label; record ``encoded`` (group-committed, not waited for).
+* **verify**: capture and verify; ``ok`` commissions the unit (ObjectEvent in the same
+  transaction) and puts it in the open case; anything else rejects it: the PLC is told at once,
+  the reason and the image are recorded.
+
+The PLC gate is fail-safe: it lets a unit through only on an ``accept`` for its trigger, so a
+unit whose decision was lost (crash, fault) is rejected physically and scrapped on record.
+The gate reports what it did with each unit (``plc/gate``, :meth:`Pipeline.gate`): a unit that
+was commissioned but went to the reject bin anyway (the accept was lost or came late) is
+decommissioned, and taken out of its case; a unit the gate rejected before its verdict is
+rejected, not commissioned, when the verdict comes.
+"""
+
+from __future__ import annotations
+
+import collections
+import logging
+import queue
+import threading
+import time
+from collections.abc import Callable
+from concurrent.futures import Future
+from dataclasses import dataclass, field
+from enum import StrEnum
+from functools import partial
+from pathlib import Path
+from typing import Any, Protocol
+
+from edge.aggregation import Aggregation, Packer
+from edge.batch import IN_FLIGHT, BatchState, UnitState
+from edge.devices import (
+    DeviceFault,
+    PrintTicket,
+    SerialSource,
+    UnitPrinter,
+    UnitVerifier,
+    Verdict,
+)
+from edge.errors import BatchStateError
+from edge.ledger import Ledger, UnitJob
+from edge.plc import GateReport
+from edge.writer import Writer, WriterStopped
+
+log = logging.getLogger(__name__)
+
+
+class PlcCommands(Protocol):
+    """What the pipeline tells the PLC."""
+
+    def accept(self, trigger: str | None, serial: str) -> None: ...
+
+    def reject(self, trigger: str | None, serial: str | None, reason: str) -> None: ...
+
+    def stop_line(self, reason: str) -> None: ...
+
+
+class GateFinding(StrEnum):
+    """What a gate report meant for the unit's record."""
+
+    AS_DECIDED = "as_decided"  # passed an accepted unit, or rejected one not commissioned
+    DECOMMISSIONED = "decommissioned"  # commissioned, yet in the reject bin: decommissioned now
+    BEFORE_VERDICT = "before_verdict"  # rejected while in flight: rejected when verified
+    PASSED_UNACCEPTED = "passed_unaccepted"  # a fail-safe gate never does this: alarm
+    UNKNOWN = "unknown"  # no unit has this trigger id
+
+
+#: How many trigger ids rejected at the gate before their verdict are remembered.
+MAX_EARLY_GATE_REJECTS = 4096
+
+
+@dataclass
+class PipelineStats:
+    triggers: int = 0
+    refused_triggers: int = 0
+    printed: int = 0
+    print_faults: int = 0
+    commissioned: int = 0
+    rejected: int = 0
+    gate_decommissioned: int = 0
+    gate_before_verdict: int = 0
+    gate_passed_unaccepted: int = 0
+    latencies: collections.deque[float] = field(
+        default_factory=lambda: collections.deque(maxlen=100_000)
+    )
+
+    def percentile(self, fraction: float) -> float | None:
+        values = sorted(self.latencies)
+        if not values:
+            return None
+        return values[min(len(values) - 1, int(fraction * len(values)))]
+
+    def as_dict(self) -> dict[str, Any]:
+        p50, p99 = self.percentile(0.5), self.percentile(0.99)
+        return {
+            "triggers": self.triggers,
+            "refused_triggers": self.refused_triggers,
+            "printed": self.printed,
+            "print_faults": self.print_faults,
+            "commissioned": self.commissioned,
+            "rejected": self.rejected,
+            "gate_decommissioned": self.gate_decommissioned,
+            "gate_before_verdict": self.gate_before_verdict,
+            "gate_passed_unaccepted": self.gate_passed_unaccepted,
+            "decision_ms_p50": None if p50 is None else round(p50 * 1000, 2),
+            "decision_ms_p99": None if p99 is None else round(p99 * 1000, 2),
+        }
+
+
+class Pipeline:
+    def __init__(
+        self,
+        *,
+        ledger: Ledger,
+        aggregation: Aggregation,
+        writer: Writer,
+        printer: UnitPrinter,
+        verifier: UnitVerifier,
+        serials: Callable[[str], SerialSource],
+        plc: PlcCommands,
+        packer: Packer,
+        images_dir: Path,
+        max_in_flight: int = 64,
+        on_fault: Callable[[str], None] | None = None,
+    ) -> None:
+        self._ledger = ledger
+        self._aggregation = aggregation
+        self._writer = writer
+        self._printer = printer
+        self._verifier = verifier
+        self._serials = serials
+        self._plc = plc
+        self._packer = packer
+        self._images_dir = images_dir
+        self._max_in_flight = max_in_flight
+        self._on_fault = on_fault
+        self._print_queue: queue.SimpleQueue[UnitJob | None] = queue.SimpleQueue()
+        self._verify_queue: queue.SimpleQueue[tuple[UnitJob, PrintTicket] | None] = (
+            queue.SimpleQueue()
+        )
+        self._in_flight = 0
+        self._lock = threading.Lock()
+        self._idle = threading.Event()
+        self._idle.set()
+        self._halted = threading.Event()  # set after a device fault until the batch resumes
+        self._threads: list[threading.Thread] = []
+        # trigger ids the gate rejected before their verdict; only the writer thread uses it
+        self._early_rejects: collections.OrderedDict[str, str] = collections.OrderedDict()
+        self.stats = PipelineStats()
+
+    def start(self) -> None:
+        self._images_dir.mkdir(parents=True, exist_ok=True)
+        for name, target in (("edge-print", self._print_loop), ("edge-verify", self._verify_loop)):
+            thread = threading.Thread(target=target, name=name, daemon=True)
+            thread.start()
+            self._threads.append(thread)
+
+    def stop(self) -> None:
+        self._print_queue.put(None)
+        for thread in self._threads:
+            thread.join(timeout=30)
+
+    def resume(self) -> None:
+        """The operator cleared the fault and resumed the batch."""
+        self._halted.clear()
+
+    @property
+    def in_flight(self) -> int:
+        return self._in_flight
+
+    def wait_idle(self, timeout: float) -> bool:
+        """Wait until no unit is between trigger and decision."""
+        return self._idle.wait(timeout)
+
+    # -- allocate ---------------------------------------------------------------------------
+
+    def trigger(self, trigger: str | None) -> None:
+        """A unit arrived at the printer (PLC photo-eye or the timer). Never blocks."""
+        self.stats.triggers += 1
+        triggered_at = time.monotonic()
+        with self._lock:
+            if self._in_flight >= self._max_in_flight:
+                full = True
+            else:
+                full = False
+                self._in_flight += 1
+                self._idle.clear()
+        if full:
+            self._refuse(trigger, f"{self._max_in_flight} units already in flight; line too fast")
+            return
+        try:
+            future = self._writer.submit(
+                lambda conn: self._allocate(conn, trigger, triggered_at),
+                then=self._print_queue.put,
+            )
+        except WriterStopped:
+            self._finished()
+            self._refuse(trigger, "the agent is stopping")
+            return
+        future.add_done_callback(lambda f: self._allocation_failed(f, trigger))
+
+    def _allocate(self, conn: Any, trigger: str | None, triggered_at: float) -> UnitJob:
+        batch = self._ledger.require_current(conn)
+        if batch.state is not BatchState.RUNNING:
+            raise BatchStateError(f"batch {batch.lot!r} is {batch.state.value}, not running")
+        serial = self._serials(batch.gtin).take()
+        return self._ledger.allocate(conn, batch, serial, trigger, triggered_at)
+
+    def _allocation_failed(self, future: Future[UnitJob], trigger: str | None) -> None:
+        exc = future.exception()
+        if exc is not None:
+            self._finished()
+            self._refuse(trigger, str(exc))
+
+    def _refuse(self, trigger: str | None, reason: str) -> None:
+        self.stats.refused_triggers += 1
+        log.warning("trigger %s refused: %s", trigger, reason)
+        self._plc.reject(trigger, None, reason)
+
+    def _finished(self) -> None:
+        with self._lock:
+            self._in_flight -= 1
+            if self._in_flight == 0:
+                self._idle.set()
+
+    # -- print -------------------------------------------------------------------------------
+
+    def _print_loop(self) -> None:
+        while True:
+            job = self._print_queue.get()
+            if job is None:
+                self._verify_queue.put(None)
+                return
+            if self._halted.is_set():
+                self._void(job, "line stopped after a device fault")
+                continue
+            try:
+                ticket = self._printer.send(job.code)
+            except Exception as exc:
+                self._print_failed(job, exc)
+                continue
+            self.stats.printed += 1
+            self._writer.submit(partial(self._ledger.encoded, unit_id=job.unit_id))
+            self._verify_queue.put((job, ticket))
+
+    def _print_failed(self, job: UnitJob, exc: Exception) -> None:
+        self.stats.print_faults += 1
+        if isinstance(exc, DeviceFault):
+            self._scrap(job, f"print fault: {exc}")
+            if exc.stop_line:
+                self._fault(str(exc))
+        else:  # a driver bug must not stop the line thread
+            log.error("printer driver failed: %r", exc)
+            self._scrap(job, f"print fault: {exc!r}")
+            self._fault(f"printer: {exc!r}")
+
+    def _scrap(self, job: UnitJob, reason: str) -> None:
+        self._plc.reject(job.trigger, job.serial, reason)
+        self._writer.submit(
+            lambda conn: self._ledger.scrap(conn, job.unit_id, reason),
+            then=lambda _: self._finished(),
+        ).add_done_callback(self._log_failure)
+
+    def _void(self, job: UnitJob, reason: str) -> None:
+        self._plc.reject(job.trigger, job.serial, reason)
+        self._writer.submit(
+            lambda conn: self._ledger.void(conn, job.unit_id, reason),
+            then=lambda _: self._finished(),
+        ).add_done_callback(self._log_failure)
+
+    def _fault(self, reason: str) -> None:
+        """A device cannot go on: pause the batch, stop the line, raise the alarm."""
+        if self._halted.is_set():
+            return
+        self._halted.set()
+        log.error("line stopped: %s", reason)
+        self._plc.stop_line(reason)
+        if self._on_fault is not None:
+            self._on_fault(reason)
+
+    # -- verify ------------------------------------------------------------------------------
+
+    def _verify_loop(self) -> None:
+        while True:
+            item = self._verify_queue.get()
+            if item is None:
+                return
+            job, ticket = item
+            try:
+                self._printer.confirm(ticket)
+            except Exception as exc:
+                self._print_failed(job, exc)
+                continue
+            try:
+                verdict = self._verifier.verify(job.code, ticket.sent_at)
+            except DeviceFault as exc:
+                verdict = Verdict("camera_fault", str(exc))
+                if exc.stop_line:
+                    self._fault(str(exc))
+            except Exception as exc:
+                log.exception("verifier failed")
+                verdict = Verdict("camera_fault", repr(exc))
+            if verdict.ok:
+                self._commission(job)
+            else:
+                self._reject(job, verdict)
+
+    def _commission(self, job: UnitJob) -> None:
+        def command(conn: Any) -> int | bool | None:
+            gate = None if job.trigger is None else self._early_rejects.pop(job.trigger, None)
+            if gate is not None:  # already in the reject bin: never commissioned
+                reason = f"verified, but the reject gate had already rejected it ({gate})"
+                self._ledger.reject(conn, job.unit_id, reason, None)
+                return False
+            self._ledger.commission(conn, job)
+            if not self._packer.enabled:  # no case labeller: units are not aggregated here
+                return None
+            return self._aggregation.add_unit(conn, job.batch_id, job.unit_id)
+
+        def committed(full_case: int | bool | None) -> None:
+            self.stats.latencies.append(time.monotonic() - job.triggered_at)
+            self._finished()
+            if full_case is False:
+                self.stats.rejected += 1
+                return
+            self._plc.accept(job.trigger, job.serial)
+            self.stats.commissioned += 1
+            if full_case is not None:
+                self._packer.submit(full_case)
+
+        self._writer.submit(command, then=committed).add_done_callback(self._log_failure)
+
+    def _reject(self, job: UnitJob, verdict: Verdict) -> None:
+        reason = f"{verdict.outcome}: {verdict.detail}" if verdict.detail else verdict.outcome
+        self._plc.reject(job.trigger, job.serial, reason)
+        self.stats.rejected += 1
+        self.stats.latencies.append(time.monotonic() - job.triggered_at)
+        image = self._save_image(job, verdict)
+        self._writer.submit(
+            lambda conn: self._ledger.reject(conn, job.unit_id, reason, image),
+            then=lambda _: self._finished(),
+        ).add_done_callback(self._log_failure)
+
+    # -- the reject gate's reports -------------------------------------------------------
+
+    def gate(self, report: GateReport, then: Callable[[GateFinding], None]) -> Future[GateFinding]:
+        """The PLC's gate passed or rejected the unit of ``report.id``: bring the records in
+        line, then call ``then`` (after the commit). Raises WriterStopped if stopping."""
+        return self._writer.submit(partial(self._gate, report=report), then=then)
+
+    def _gate(self, conn: Any, report: GateReport) -> GateFinding:
+        unit = self._ledger.unit_by_trigger(conn, report.id)
+        if unit is None:
+            return GateFinding.UNKNOWN
+        state = UnitState(unit["state"])
+        if report.passed:
+            if state is UnitState.COMMISSIONED:
+                return GateFinding.AS_DECIDED
+            self.stats.gate_passed_unaccepted += 1
+            self._ledger.note(conn, unit["id"], "the reject gate passed it without an accept")
+            return GateFinding.PASSED_UNACCEPTED
+        if state in IN_FLIGHT:  # verdict still to come: the unit is already in the bin
+            self._early_rejects[report.id] = report.reason or "rejected"
+            while len(self._early_rejects) > MAX_EARLY_GATE_REJECTS:
+                self._early_rejects.popitem(last=False)
+            self.stats.gate_before_verdict += 1
+            return GateFinding.BEFORE_VERDICT
+        if state is not UnitState.COMMISSIONED:
+            return GateFinding.AS_DECIDED
+        if unit["case_id"] is not None:
+            if self._ledger.container_state(conn, unit["case_id"]) == "closed":
+                self._aggregation.remove_unit(conn, unit["serial"])  # AggregationEvent DELETE
+            else:  # not packed yet: its packing event will not name the unit
+                self._ledger.leave_unpacked_case(conn, unit["id"], unit["case_id"])
+        reason = f"rejected at the reject gate after commissioning ({report.reason})"
+        self._ledger.decommission(conn, unit["id"], reason)
+        self.stats.gate_decommissioned += 1
+        return GateFinding.DECOMMISSIONED
+
+    def _save_image(self, job: UnitJob, verdict: Verdict) -> str | None:
+        if verdict.image is None:
+            return None
+        path = self._images_dir / f"{job.code.gtin.value}-{job.serial}.png"
+        try:
+            import cv2  # only needed for rejects
+
+            cv2.imwrite(str(path), verdict.image)
+        except Exception as exc:  # a full disk must not stop the decision
+            log.error("cannot save reject image %s: %s", path, exc)
+            return None
+        return str(path)
+
+    def _log_failure(self, future: Future[Any]) -> None:
+        exc = future.exception()
+        if exc is not None:
+            log.error("unit record failed: %s", exc)
+            self._finished()

@@ -1,0 +1,300 @@
+"""Adapters from the real drivers to the agent's device protocols, and building them from the
+configuration: ZPL printers (:mod:`edge.printers`), the camera and verifier
+(:mod:`edge.vision`), the case scanner (:mod:`edge.scanners`), the serial and SSCC pools
+(:mod:`edge.serials`). Driver errors become :class:`edge.devices.DeviceFault` here, at the
+boundary.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import socket
+import threading
+import time
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import serial
+
+import gs1
+from edge.agent import Agent, Devices
+from edge.config import CameraConfig, EdgeConfig, PrinterConfig, ScannerConfig
+from edge.devices import DeviceFault, PrintTicket, Verdict
+from edge.epcis_events import EpcisEvents
+from edge.printers import (
+    LabelBuilder,
+    LabelDataError,
+    PrinterError,
+    PrintJob,
+    TemplateError,
+    ZplPrinter,
+    load_template,
+)
+from edge.printers import PrinterConfig as DriverConfig
+from edge.scanners import ScannerConfig as ScannerFraming
+from edge.scanners import ScannerError, ScanOutcome, SerialScanner
+from edge.serials import (
+    CounterAllocator,
+    SerialGenerator,
+    SerialKey,
+    SerialPool,
+    SerialScheme,
+    SerialsError,
+    SsccPool,
+    alphabet_named,
+)
+from edge.vision import (
+    FrameSource,
+    QualityThresholds,
+    Trigger,
+    TriggeredCapture,
+    Verifier,
+    VisionError,
+    make_decoder,
+    open_source,
+)
+
+
+def open_port(url: str, **kwargs: Any) -> serial.SerialBase:
+    """``serial.serial_for_url`` with Nagle off on TCP ports (``socket://``).
+
+    A printer driver writes a label and then a short status request; with Nagle on, the
+    request waits for the label's ACK, which the printer delays (delayed ACK): about 40 ms
+    per status round trip instead of well under one."""
+    port = serial.serial_for_url(url, **kwargs)
+    sock = getattr(port, "_socket", None)
+    if isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+    return port
+
+
+def printer_driver(config: PrinterConfig) -> ZplPrinter:
+    return ZplPrinter(
+        DriverConfig(
+            url=config.url,
+            baudrate=config.baudrate,
+            confirm_timeout=config.confirm_timeout_s,
+            max_in_flight=config.max_in_flight,
+        ),
+        port_factory=open_port,
+    )
+
+
+class ZplUnitPrinter:
+    """:class:`edge.devices.UnitPrinter` on a ZPL printer; one label template per GTIN."""
+
+    def __init__(self, driver: ZplPrinter, builders: dict[str, LabelBuilder]) -> None:
+        self._driver = driver
+        self._builders = builders
+        self._lock = threading.Lock()  # send (print stage) and confirm (verify stage)
+
+    def send(self, code: gs1.UnitCode) -> PrintTicket:
+        builder = self._builders.get(code.gtin.value)
+        if builder is None:
+            raise DeviceFault("printer", f"no label template for GTIN {code.gtin.value}")
+        try:
+            label = builder.unit_label(code)
+        except LabelDataError as exc:
+            raise DeviceFault("printer", str(exc), stop_line=False) from exc
+        sent_at = time.time()
+        try:
+            with self._lock:
+                job = self._driver.send(label)
+        except PrinterError as exc:
+            raise DeviceFault("printer", str(exc)) from exc
+        return PrintTicket(job.sequence, sent_at)
+
+    def confirm(self, ticket: PrintTicket) -> None:
+        try:
+            with self._lock:
+                self._driver.confirm(PrintJob(ticket.sequence, 0))
+        except PrinterError as exc:
+            raise DeviceFault("printer", str(exc)) from exc
+
+    def close(self) -> None:
+        self._driver.close()
+
+
+class CameraVerifier:
+    """:class:`edge.devices.UnitVerifier`: the first frame after the label was sent, verified
+    against the code printed."""
+
+    def __init__(self, source: FrameSource, verifier: Verifier, timeout_s: float) -> None:
+        self._capture = TriggeredCapture(source)
+        self._verifier = verifier
+        self._timeout_s = timeout_s
+
+    def verify(self, expected: gs1.UnitCode, printed_after: float) -> Verdict:
+        trigger = Trigger(expected.serial or "", printed_after, origin="printer")
+        try:
+            frame = self._capture.capture(trigger, self._timeout_s)
+        except VisionError as exc:
+            raise DeviceFault("camera", str(exc)) from exc
+        if frame is None:
+            return Verdict("no_read", f"no frame within {self._timeout_s} s")
+        result = self._verifier.verify(frame.image, expected, source=frame.source)
+        detail = "; ".join(result.mismatches) or (result.error or "")
+        if result.quality is not None and not result.ok and not detail:
+            detail = str(result.quality)
+        return Verdict(result.outcome.value, detail, None, result.image)
+
+    def close(self) -> None:
+        self._capture.source.close()
+
+
+class ZplContainerLabeller:
+    """:class:`edge.devices.ContainerLabeller`: SSCC label on a ZPL printer, read back by a
+    serial scanner."""
+
+    def __init__(
+        self,
+        driver: ZplPrinter,
+        case_builder: LabelBuilder,
+        pallet_builder: LabelBuilder,
+        scanner: SerialScanner,
+    ) -> None:
+        self._driver = driver
+        self._builders = {"case": case_builder, "pallet": pallet_builder}
+        self._scanner = scanner
+
+    def print_container(self, sscc: gs1.Sscc, level: str, children: int) -> None:
+        while self._scanner.get(timeout=0) is not None:  # forget scans of earlier labels
+            pass
+        builder = self._builders[level]
+        content = f"{children} {'units' if level == 'case' else 'cases'}"
+        variables = {"content": content} if "content" in builder.template.variables else {}
+        try:
+            self._driver.print_label(builder.logistic_label(sscc, variables))
+        except (PrinterError, LabelDataError) as exc:
+            raise DeviceFault("case printer", str(exc)) from exc
+
+    def read_back(self, timeout_s: float) -> str | None:
+        deadline = time.monotonic() + timeout_s
+        while (remaining := deadline - time.monotonic()) > 0:
+            scan = self._scanner.get(timeout=remaining)
+            if scan is None:
+                return None
+            if scan.outcome is ScanOutcome.OK and scan.data is not None:
+                return scan.data
+            return None if scan.outcome is ScanOutcome.NO_READ else scan.raw.decode("latin-1")
+        return None
+
+    def close(self) -> None:
+        self._scanner.close()
+        self._driver.close()
+
+
+def serial_key(config: EdgeConfig) -> SerialKey:
+    if config.serials.key_file is not None:
+        return SerialKey.from_file(config.resolve(config.serials.key_file))
+    return SerialKey.from_env()
+
+
+def serial_sources(
+    config: EdgeConfig,
+) -> tuple[Callable[[str], SerialPool], SsccPool]:
+    """One serial pool per product GTIN and the SSCC pool, on the configured allocator."""
+    allocator = CounterAllocator(config.resolve(config.serials.allocator))
+    key = serial_key(config)
+    scheme = SerialScheme(alphabet_named(config.serials.alphabet), config.serials.length)
+    line = f"{config.agent.site}/{config.agent.line}"
+    pools = {
+        product.gtin: SerialPool(
+            allocator,
+            SerialGenerator(key, gs1.Gtin.parse(product.gtin), scheme),
+            line=line,
+            range_size=config.serials.lease_size,
+        )
+        for product in config.products
+    }
+    ssccs = SsccPool(
+        allocator,
+        extension=config.packing.sscc_extension,
+        company_prefix=config.packing.sscc_company_prefix,
+        line=line,
+        range_size=config.serials.sscc_lease_size,
+    )
+    return pools.__getitem__, ssccs
+
+
+def unit_builders(config: EdgeConfig) -> dict[str, LabelBuilder]:
+    return {
+        p.gtin: LabelBuilder(load_template(_template(config, p.unit_template)))
+        for p in config.products
+    }
+
+
+def _template(config: EdgeConfig, name: str) -> str | Path:
+    """A template name is built in; anything with a suffix is a file (relative: data dir)."""
+    return config.resolve(name) if name.endswith(".toml") else name
+
+
+def camera_verifier(camera: CameraConfig, source: FrameSource | None = None) -> CameraVerifier:
+    verifier = Verifier(
+        make_decoder(camera.decoder),
+        QualityThresholds(min_symbol_contrast=camera.min_symbol_contrast),
+    )
+    source = source or open_source(camera.url, watch=True)  # watch: a folder fills as it goes
+    return CameraVerifier(source, verifier, camera.timeout_s)
+
+
+def container_labeller(
+    config: EdgeConfig, printer: PrinterConfig, scanner: ScannerConfig
+) -> ZplContainerLabeller:
+    product = config.products[0]
+    return ZplContainerLabeller(
+        printer_driver(printer),
+        LabelBuilder(load_template(_template(config, product.case_template))),
+        LabelBuilder(load_template(_template(config, product.pallet_template))),
+        SerialScanner(scanner.url, ScannerFraming(), baudrate=scanner.baudrate).start(),
+    )
+
+
+class WiringError(Exception):
+    """A device or identifier source named in the configuration cannot be set up."""
+
+
+def build_devices(config: EdgeConfig, *, frame_source: FrameSource | None = None) -> Devices:
+    """The real devices of the configuration (printer and camera are required).
+
+    ``frame_source`` replaces the camera URL's source (e.g. a ``QueueSource`` fed in-process
+    by the camera simulator)."""
+    devices = config.devices
+    if devices.printer is None or devices.camera is None:
+        raise WiringError("devices: expected [devices.printer] and [devices.camera], got neither")
+    try:
+        serials, ssccs = serial_sources(config)
+        labeller = None
+        if devices.case_printer is not None and devices.scanner is not None:
+            labeller = container_labeller(config, devices.case_printer, devices.scanner)
+        return Devices(
+            printer=ZplUnitPrinter(printer_driver(devices.printer), unit_builders(config)),
+            verifier=camera_verifier(devices.camera, frame_source),
+            serials=serials,
+            ssccs=ssccs,
+            labeller=labeller,
+        )
+    except (
+        SerialsError,
+        PrinterError,
+        TemplateError,
+        ScannerError,
+        VisionError,
+        OSError,
+    ) as exc:
+        raise WiringError(str(exc)) from exc
+
+
+def events_for(config: EdgeConfig) -> EpcisEvents:
+    read_point = config.agent.read_point
+    gln = gs1.Gln.parse(read_point.gln)
+    return EpcisEvents(
+        read_point=read_point.uri,
+        biz_location=gs1.sgln_uri(gln, read_point.company_prefix_length, "0"),
+    )
+
+
+def build_agent(config: EdgeConfig, devices: Devices | None = None) -> Agent:
+    return Agent(config, devices or build_devices(config), events_for(config))

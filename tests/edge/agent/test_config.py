@@ -1,0 +1,166 @@
+"""Configuration: the example loads; every problem of a bad file is listed at once."""
+
+from __future__ import annotations
+
+import copy
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from edge.config import ConfigError, load_config, parse_config
+
+REPO = Path(__file__).resolve().parents[3]
+EXAMPLE = REPO / "docs" / "examples" / "edge.toml"
+
+MINIMAL: dict[str, Any] = {
+    "agent": {
+        "site": "plant1",
+        "line": "line3",
+        "data_dir": "/tmp/x",
+        "read_point": {"gln": "9506000000008", "company_prefix_length": 7},
+    },
+    "products": [{"gtin": "09506000134352", "company_prefix_length": 7}],
+    "packing": {"sscc_company_prefix": "9506000"},
+}
+
+
+def with_changes(**sections: dict[str, Any]) -> dict[str, Any]:
+    raw = copy.deepcopy(MINIMAL)
+    for name, values in sections.items():
+        if isinstance(raw.get(name), dict):
+            raw[name].update(values)
+        else:
+            raw[name] = values
+    return raw
+
+
+def problems_of(raw: dict[str, Any], environ: dict[str, str] | None = None) -> list[str]:
+    with pytest.raises(ConfigError) as caught:
+        parse_config(raw, environ=environ)
+    return caught.value.problems
+
+
+def test_example_config_loads() -> None:
+    config = load_config(EXAMPLE, environ={})
+    assert config.agent.read_point.uri == "urn:epc:id:sgln:9506000.00000.3"
+    assert config.mqtt.port == 1883 and not config.mqtt.tls
+    assert config.devices.printer is not None
+    assert config.devices.printer.url == "socket://127.0.0.1:9100"
+    assert config.client_id == "serialtrace-edge-plant1-line3"
+
+
+def test_minimal_config_takes_defaults() -> None:
+    config = parse_config(MINIMAL)
+    assert config.mqtt.max_inflight == 20
+    assert config.mqtt.session_expiry_s > 0
+    assert config.outbox.max_events_per_message == 100
+    assert config.products[0].gtin == "09506000134352"
+    assert config.product("9506000134352") is config.products[0]
+    assert config.product("not a gtin") is None
+
+
+@pytest.mark.parametrize(
+    ("changes", "expected"),
+    [
+        (
+            {"products": [{"gtin": "09506000134353", "company_prefix_length": 7}]},
+            "products.0.gtin: gtin: expected check digit 2, got 3 in '09506000134353'",
+        ),
+        (
+            {"mqtt": {"url": "http://broker"}},
+            "mqtt.url: expected mqtt://host[:port] or mqtts://host[:port], got 'http://broker'",
+        ),
+        (
+            {"mqtt": {"url": "mqtt://broker:99999"}},
+            "mqtt.url: expected a port number in 1..65535, got 'mqtt://broker:99999'",
+        ),
+        (
+            {"mqtt": {"max_inflight": 50}},
+            "mqtt.max_inflight: Input should be less than or equal to 20, got 50",
+        ),
+        ({"mqtt": {"clientid": "x"}}, "mqtt.clientid: unknown setting (typo?)"),
+        (
+            {"api": {"host": "0.0.0.0"}},
+            "api.host: Input should be '127.0.0.1', 'localhost' or '::1', got '0.0.0.0'",
+        ),
+        (
+            {"packing": {"units_per_case": 0, "sscc_company_prefix": "9506000"}},
+            "packing.units_per_case: Input should be greater than or equal to 1, got 0",
+        ),
+    ],
+)
+def test_one_problem_is_named_precisely(changes: dict[str, Any], expected: str) -> None:
+    assert problems_of(with_changes(**changes)) == [expected]
+
+
+def test_every_problem_is_listed_at_once() -> None:
+    raw = with_changes(
+        agent={"site": "plant/1", "line": ""},
+        mqtt={"url": "tcp://x"},
+        products=[
+            {"gtin": "09506000134352", "company_prefix_length": 7},
+            {"gtin": "09506000134352", "company_prefix_length": 7},
+        ],
+    )
+    del raw["packing"]
+    problems = problems_of(raw)
+    assert "packing: required, missing" in problems
+    assert any(p.startswith("agent.site: String should match pattern") for p in problems)
+    assert any(p.startswith("agent.line: String should match pattern") for p in problems)
+    assert any(p.startswith("mqtt.url: expected mqtt://") for p in problems)
+    assert len(problems) == 4
+    message = str(ConfigError("edge.toml", problems))
+    assert message.startswith("invalid configuration edge.toml (4 problems):\n  - ")
+
+
+def test_duplicate_products_are_refused() -> None:
+    product = {"gtin": "09506000134352", "company_prefix_length": 7}
+    assert problems_of(with_changes(products=[product, product])) == [
+        "products.1.gtin: duplicate GTIN '09506000134352'"
+    ]
+
+
+def test_environment_overrides_file_values() -> None:
+    environ = {
+        "SERIALTRACE_EDGE__MQTT__URL": "mqtts://broker.plant:8883",
+        "SERIALTRACE_EDGE__MQTT__PASSWORD": "s3cret",
+        "SERIALTRACE_EDGE__PRODUCTS__0__NAME": "Paracetamol",
+        "SERIALTRACE_EDGE__OUTBOX__ALARM_DEPTH": "500",
+        "OTHER": "ignored",
+    }
+    config = parse_config(MINIMAL, environ=environ)
+    assert config.mqtt.tls and config.mqtt.port == 8883 and config.mqtt.host == "broker.plant"
+    assert config.mqtt.password == "s3cret"
+    assert config.products[0].name == "Paracetamol"
+    assert config.outbox.alarm_depth == 500
+
+
+def test_bad_environment_overrides_are_listed() -> None:
+    environ = {
+        "SERIALTRACE_EDGE__PRODUCTS__3__NAME": "x",
+        "SERIALTRACE_EDGE__AGENT__SITE__X": "y",
+        "SERIALTRACE_EDGE__OUTBOX__ALARM_DEPTH": "many",
+    }
+    problems = problems_of(MINIMAL, environ)
+    assert "environment: SERIALTRACE_EDGE__PRODUCTS__3__NAME: no list item '3' at products.3" in (
+        problems
+    )
+    assert (
+        "environment: SERIALTRACE_EDGE__AGENT__SITE__X: agent.site is a value, not a section"
+        in (problems)
+    )
+    assert any(
+        p.startswith("outbox.alarm_depth: Input should be a valid integer") for p in problems
+    )
+
+
+def test_missing_and_unreadable_files(tmp_path: Path) -> None:
+    with pytest.raises(ConfigError) as missing:
+        load_config(tmp_path / "nope.toml", environ={})
+    assert missing.value.problems == [f"file: no such file {str(tmp_path / 'nope.toml')!r}"]
+    bad = tmp_path / "bad.toml"
+    bad.write_text("[agent\nsite = 1")
+    with pytest.raises(ConfigError) as invalid:
+        load_config(bad, environ={})
+    assert invalid.value.problems[0].startswith("file: not valid TOML: ")

@@ -1,0 +1,162 @@
+"""A whole simulated line: PLC, printers, camera, scanner, Mosquitto and the real agent.
+
+A batch of 2,000 units with injected print defects (smudged, void, missed labels), camera
+no-reads, a ribbon running out half way and case-label no-reads still reconciles exactly, and
+what reached the broker matches the agent's records one for one.
+"""
+
+from __future__ import annotations
+
+import json
+import sqlite3
+import time
+from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+import gs1
+from edge.agent import Agent
+from edge.batch import BatchAction
+from edge.wiring import build_agent
+from simulators.plc import Conveyor
+from tests.edge.agent.line import GTIN, SimLine, config_for, sim_devices, start_line
+from tests.edge.agent.subscriber import Subscriber
+from tests.support.services import Broker
+
+pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
+
+UNITS = 2000
+EVENTS = "serialtrace/v1/plant1/line3/events"
+STATE = "serialtrace/v1/plant1/line3/state"
+
+
+@pytest.fixture
+def line() -> Iterator[SimLine]:
+    sim = start_line(
+        label_faults={"smudge": {"every": 97}, "void": {"every": 131}, "missed": {"every": 151}},
+        scanner_no_read_rate=0.1,
+    )
+    yield sim
+    sim.close()
+
+
+def wait(condition, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-def]
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if condition():
+            return True
+        time.sleep(0.05)
+    return bool(condition())
+
+
+def test_a_batch_with_faults_reconciles_and_every_event_arrives_once(
+    tmp_path: Path, mosquitto: Broker, line: SimLine
+) -> None:
+    config = config_for(
+        tmp_path / "edge", mosquitto.url, line, units_per_case=10, cases_per_pallet=5
+    )
+    subscriber = Subscriber(mosquitto.host, mosquitto.port, [EVENTS, STATE], client_id="line-sub")
+    agent: Agent = build_agent(config, sim_devices(config, line))
+    agent.start()
+    plc = Conveyor(mosquitto.url, "plant1", "line3", rate_per_minute=3000, gate_delay_s=1.0)
+    plc.start()
+    try:
+        assert agent.publisher.wait_connected(10) and agent.plc.wait_connected(10)
+        assert plc.wait_connected(10)
+        plc.send_batch(
+            {
+                "command": "start",
+                "gtin": GTIN,
+                "lot": "LOT-A1",
+                "expiry": "281130",
+                "planned": UNITS,
+                "request_id": "r1",
+            }
+        )
+        assert wait(lambda: plc.replies, 10)
+        assert plc.replies[0]["ok"] is True and plc.replies[0]["request_id"] == "r1"
+
+        line.printer.fail_after("ribbon_out", UNITS // 2)
+        plc.run(UNITS)
+        # the ribbon runs out: the agent pauses the batch and stops the belt
+        assert wait(lambda: plc.stop_reason is not None and "ribbon" in plc.stop_reason, 120)
+        assert wait(lambda: agent.current_batch().state.value == "paused", 10)
+        assert "device" in agent.status()["alarms"]
+        assert agent.pipeline.wait_idle(10)
+        line.printer.clear_faults()  # the operator changes the ribbon and resumes
+        agent.transition(BatchAction.RESUME)
+        assert plc.wait_done(120)
+        assert agent.pipeline.wait_idle(20)
+
+        agent.transition(BatchAction.STOP)
+        closed = agent.close_batch()
+        assert closed.state.value == "closed"
+        assert wait(
+            lambda: agent.publisher.stats.depth == 0 and agent.publisher.stats.rows_acked > 0
+        )
+        status = agent.status()
+    finally:
+        plc.close()
+        agent.stop()
+
+    db = sqlite3.connect(config.data_path / "edge.sqlite")
+    states = Counter(dict(db.execute("SELECT state, count(*) FROM units GROUP BY state")))
+    printed = db.execute("SELECT printed FROM batches").fetchone()[0]
+    # serials allocated while the ribbon-out stopped the line were never printed: voided
+    assert printed == sum(states.values()) - states["voided"]
+    assert printed == states["commissioned"] + states["rejected"] + states["scrapped"]
+    assert states["commissioned"] > 0.9 * printed and states["rejected"] > 0
+    assert states["scrapped"] >= 1  # the label the ribbon ran out on
+    images = [i for (i,) in db.execute("SELECT image FROM units WHERE state='rejected'") if i]
+    assert images and all(Path(image).is_file() for image in images)  # why, with the picture
+    reasons = {
+        r.split(":")[0] for (r,) in db.execute("SELECT reason FROM units WHERE state='rejected'")
+    }
+    assert reasons <= {"no_read", "wrong_data", "not_gs1", "poor_quality"}
+    # the printer printed no label the agent does not count as printed
+    assert line.printer.status().labels_printed <= printed
+    gate = plc.counts()
+    refused = status["pipeline"]["refused_triggers"]
+    assert gate["triggered"] == UNITS
+    assert gate["passed"] == states["commissioned"]
+    assert gate["rejected"] + gate["no_verdict"] == (
+        states["rejected"] + states["scrapped"] + states["voided"] + refused
+    )
+
+    # the broker side: after de-duplication by eventID, one event per recorded change
+    assert wait(lambda: len(subscriber.events(EVENTS)) >= states["commissioned"], 20)
+    events = {e["eventID"]: e for e in subscriber.events(EVENTS)}
+    commissioned = [
+        epc
+        for e in events.values()
+        if e["type"] == "ObjectEvent" and e.get("bizStep") == "commissioning"
+        for epc in e.get("epcList", [])
+    ]
+    assert len(commissioned) == len(set(commissioned)) == states["commissioned"]
+    expected = {
+        gs1.UnitCode.create(gtin=gtin, serial=serial).sgtin_uri(7)
+        for gtin, serial in db.execute("SELECT gtin, serial FROM units WHERE state='commissioned'")
+    }
+    assert set(commissioned) == expected
+    packing = [e for e in events.values() if e["type"] == "AggregationEvent"]
+    cases = db.execute(
+        "SELECT count(*), sum(children) FROM containers WHERE level='case' AND state='closed'"
+    ).fetchone()
+    pallets = db.execute(
+        "SELECT count(*) FROM containers WHERE level='pallet' AND state='closed'"
+    ).fetchone()[0]
+    assert len(packing) == cases[0] + pallets
+    assert (
+        sum(len(e["childEPCs"]) for e in packing if "sgtin" in e["childEPCs"][0])
+        == (states["commissioned"])
+        == cases[1]
+    )
+    assert db.execute("SELECT count(*) FROM containers WHERE state='scrapped'").fetchone()[0] > 0
+    assert len({e["parentID"] for e in packing}) == len(packing)  # a voided SSCC is never reused
+    closing = [e for e in events.values() if e.get("bizStep") == "inspecting"]
+    assert closing[0]["serialtrace:reconciliation"]["printed"] == printed
+    last_state = json.loads(subscriber.on(STATE)[-1])
+    assert last_state["status"] == "offline"
+    subscriber.close()

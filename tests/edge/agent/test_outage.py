@@ -1,0 +1,75 @@
+"""The broker goes away mid-batch: the line keeps running and nothing is lost."""
+
+from __future__ import annotations
+
+import sqlite3
+import time
+from pathlib import Path
+
+import pytest
+
+import gs1
+from edge.batch import BatchAction
+from edge.ledger import BatchStart
+from edge.wiring import build_agent
+from tests.edge.agent.line import GTIN, config_for, sim_devices, start_line
+from tests.edge.agent.subscriber import Subscriber, persistent_broker
+
+pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
+
+EVENTS = "serialtrace/v1/plant1/line3/events"
+
+
+def test_broker_stopped_and_restarted_mid_batch_loses_nothing(tmp_path: Path) -> None:
+    line = start_line()
+    with persistent_broker() as broker:
+        config = config_for(
+            tmp_path / "edge",
+            broker.url,
+            line,
+            trigger="timer",
+            rate_per_minute=1200,
+            extra={"outbox": {"alarm_depth": 20}},
+        )
+        subscriber = Subscriber(
+            broker.host, broker.port, [EVENTS], client_id="outage-sub", persistent=True
+        )
+        agent = build_agent(config, sim_devices(config, line))
+        agent.start()
+        try:
+            assert agent.publisher.wait_connected(10)
+            agent.start_batch(BatchStart(GTIN, "OUT1", "281130", 1000))
+            time.sleep(2.0)
+            broker.stop()
+            time.sleep(3.0)  # offline: the line goes on, the outbox grows
+            offline = agent.status()
+            assert offline["outbox"]["connected"] is False
+            assert offline["outbox"]["depth"] > 20
+            assert offline["alarms"]["outbox"].endswith("events waiting for the broker")
+            broker.restart()
+            time.sleep(2.0)
+            agent.transition(BatchAction.STOP)
+            agent.close_batch()
+            deadline = time.monotonic() + 30
+            while agent.publisher.stats.depth and time.monotonic() < deadline:
+                time.sleep(0.1)
+            assert agent.publisher.stats.depth == 0
+            assert "outbox" not in agent.status()["alarms"]
+        finally:
+            agent.stop()
+            line.close()
+        db = sqlite3.connect(config.data_path / "edge.sqlite")
+        serials = [s for (s,) in db.execute("SELECT serial FROM units WHERE state='commissioned'")]
+        expected = {gs1.UnitCode.create(gtin=GTIN, serial=s).sgtin_uri(7) for s in serials}
+
+        def commissioned() -> set[str]:
+            return {
+                epc
+                for e in subscriber.events(EVENTS)
+                if e.get("bizStep") == "commissioning"
+                for epc in e.get("epcList", [])
+            }
+
+        assert subscriber.wait_for(lambda: commissioned() == expected, 20)
+        assert len(serials) > 80
+        subscriber.close()
