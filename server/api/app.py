@@ -1,0 +1,130 @@
+"""App factory: settings, engine, ingest and MQTT are built in the lifespan, never at import."""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from dataclasses import dataclass
+
+from fastapi import FastAPI, Request
+from fastapi.exceptions import RequestValidationError
+from fastapi.responses import JSONResponse
+from sqlalchemy import Engine
+from sqlalchemy.exc import DataError
+
+from server.api.routes import (
+    audit_routes,
+    auth_routes,
+    batches,
+    containers,
+    epcis_routes,
+    health,
+    qa_complaints,
+    qa_drills,
+    qa_genealogy,
+    qa_recalls,
+    qa_release,
+    shipments,
+    units,
+    verify,
+)
+from server.config import ServerSettings
+from server.errors import RejectedDocument, StoreError
+from server.ingest.mqtt import MqttIngest
+from server.ingest.service import Ingestor
+from server.store import create_store_engine, upgrade
+from server.web import router as web_ui_router
+
+log = logging.getLogger(__name__)
+
+
+@dataclass
+class Services:
+    """What the routes need, built once per app in the lifespan."""
+
+    settings: ServerSettings
+    engine: Engine
+    ingestor: Ingestor
+    mqtt: MqttIngest | None
+
+
+def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> FastAPI:
+    """The ASGI app; ``engine`` lets tests pass one (e.g. a PostgreSQL test schema)."""
+
+    @asynccontextmanager
+    async def lifespan(app: FastAPI) -> AsyncIterator[None]:
+        own_engine = engine is None
+        store = engine if engine is not None else create_store_engine(settings.db_url)
+        if settings.migrate_on_start:
+            upgrade(store)
+        ingestor = Ingestor(store, max_payload_bytes=settings.max_payload_bytes)
+        mqtt = None
+        if settings.mqtt_url:
+            mqtt = MqttIngest(
+                ingestor,
+                settings.mqtt_url,
+                client_id=settings.mqtt_client_id,
+                share_group=settings.mqtt_share_group,
+                max_inflight=settings.mqtt_max_inflight,
+                session_expiry_seconds=settings.mqtt_session_expiry_seconds,
+            )
+            mqtt.start()
+        app.state.services = Services(settings, store, ingestor, mqtt)
+        try:
+            yield
+        finally:
+            if mqtt is not None:
+                mqtt.stop()
+            if own_engine:
+                store.dispose()
+
+    app = FastAPI(
+        title="serialtrace trace server",
+        version="1",
+        summary="Unit trace, recall, verification and EPCIS 2.0 for serialised packs.",
+        lifespan=lifespan,
+    )
+    for module in (
+        health,
+        auth_routes,
+        epcis_routes,
+        units,
+        containers,
+        batches,
+        verify,
+        shipments,
+        audit_routes,
+        qa_release,
+        qa_genealogy,
+        qa_recalls,
+        qa_drills,
+        qa_complaints,
+    ):
+        app.include_router(module.router)
+    app.include_router(web_ui_router)  # QA web UI under /ui/, and / redirects there
+
+    @app.exception_handler(RejectedDocument)
+    async def _rejected(_request: Request, exc: RejectedDocument) -> JSONResponse:
+        return JSONResponse(status_code=400, content={"detail": exc.reason})
+
+    @app.exception_handler(DataError)
+    async def _unstorable(_request: Request, exc: DataError) -> JSONResponse:
+        # The database refused a value the request carried (a NUL byte in text, a number
+        # beyond its column): the client's input, not a server fault.
+        reason = str(exc.orig).splitlines()[0] if exc.orig is not None else str(exc)
+        return JSONResponse(status_code=422, content={"detail": f"value not storable: {reason}"})
+
+    @app.exception_handler(StoreError)
+    async def _store_down(_request: Request, exc: StoreError) -> JSONResponse:
+        return JSONResponse(status_code=503, content={"detail": str(exc)})
+
+    @app.exception_handler(RequestValidationError)
+    async def _invalid(_request: Request, exc: RequestValidationError) -> JSONResponse:
+        messages = []
+        for error in exc.errors():
+            where = ".".join(str(part) for part in error.get("loc", ()))
+            messages.append(f"{where}: {error.get('msg')}")
+        return JSONResponse(status_code=422, content={"detail": "; ".join(messages)})
+
+    return app

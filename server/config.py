@@ -1,0 +1,76 @@
+"""Server settings: defaults < TOML file < environment (``SERIALTRACE_SERVER_*``) < arguments.
+
+A TOML file holds the keys below at top level or under a ``[server]`` table::
+
+    db_url = "postgresql://trace@db.example/serialtrace"
+    mqtt_url = "mqtt://127.0.0.1:1883"
+    mqtt_share_group = "ingest"
+"""
+
+from __future__ import annotations
+
+import socket
+import tomllib
+from pathlib import Path
+from typing import Any
+
+from pydantic import Field, ValidationError, field_validator
+from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+
+from server.errors import ConfigError
+from server.store.engine import normalize_url
+
+ENV_PREFIX = "SERIALTRACE_SERVER_"
+
+
+class ServerSettings(BaseSettings):
+    """Everything the trace server reads from its configuration."""
+
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+
+    db_url: str = "sqlite:///serialtrace.db"
+    mqtt_url: str | None = None  # no MQTT ingest when unset (HTTP capture only)
+    mqtt_share_group: str | None = None  # e.g. "ingest" for $share/ingest/…
+    mqtt_client_id: str = Field(
+        default_factory=lambda: f"serialtrace-server-{socket.gethostname()}"
+    )
+    mqtt_max_inflight: int = Field(default=20, ge=1, le=65535)
+    mqtt_session_expiry_seconds: int = Field(default=3600, ge=0)
+    host: str = "127.0.0.1"
+    port: int = Field(default=8000, ge=0, le=65535)
+    max_payload_bytes: int = Field(default=1024 * 1024, ge=1024)
+    token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
+    page_size_max: int = Field(default=1000, ge=1)
+    migrate_on_start: bool = True
+
+    @field_validator("db_url")
+    @classmethod
+    def _check_db_url(cls, value: str) -> str:
+        normalize_url(value)  # raises ConfigError naming the field
+        return value
+
+
+def load_settings(config_file: Path | None = None, **overrides: Any) -> ServerSettings:
+    """Settings from ``config_file`` (TOML), the environment and ``overrides`` (non-None)."""
+    file_values: dict[str, Any] = {}
+    if config_file is not None:
+        try:
+            data = tomllib.loads(config_file.read_text(encoding="utf-8"))
+        except OSError as exc:
+            raise ConfigError(f"config: cannot read {str(config_file)!r}: {exc.strerror}") from exc
+        except tomllib.TOMLDecodeError as exc:
+            raise ConfigError(f"config: {str(config_file)!r} is not valid TOML: {exc}") from exc
+        section = data.get("server", data)
+        if not isinstance(section, dict):
+            raise ConfigError(f"config: expected a [server] table, got {section!r}")
+        file_values = section
+    env_values = EnvSettingsSource(ServerSettings)()
+    values = {**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}}
+    try:
+        return ServerSettings(**values)
+    except ValidationError as exc:
+        first = exc.errors()[0]
+        where = ".".join(str(part) for part in first["loc"]) or "config"
+        raise ConfigError(f"{where}: {first['msg']}, got {first.get('input')!r}") from None
+    except ConfigError:
+        raise

@@ -1,0 +1,1 @@
+"""Ingest of EPCIS documents: validation, apply logic, MQTT consumer."""

@@ -1,0 +1,807 @@
+"""Apply a checked EPCIS document to the store, in the caller's transaction.
+
+Shared by the MQTT consumer and ``POST /epcis/capture``. One call stores every new event
+(idempotent by eventID; a missing eventID gets the CBV 2.0 event hash) and derives the
+trace tables from them:
+
+* commissioning ObjectEvent (ADD): one unit per SGTIN, its batch from ``ilmd`` lot/expiry;
+  a serial already commissioned raises a ``duplicate_commission`` alert, never a second unit;
+* packing AggregationEvent (ADD): units / SSCCs into a container (case, pallet, …);
+  unpacking (DELETE) takes them out again;
+* decommissioning / destroying / dispensing ObjectEvents, and any ObjectEvent with action
+  DELETE: the unit leaves the active state with the bizStep as reason;
+* shipping ObjectEvent: a shipment with destination, customer and business transaction;
+* TransformationEvent: raw-material lots (inputs) of the batch its output LGTIN names.
+
+An event that names units not commissioned yet is parked (``parked_events``/``parked_refs``)
+and applied again in the transaction that commissions them, so the final state does not
+depend on arrival order. Statements are bulk (one per table and document, not per unit).
+"""
+
+from __future__ import annotations
+
+import json
+from collections import Counter, defaultdict
+from collections.abc import Iterable, Sequence
+from dataclasses import dataclass, field
+from datetime import datetime
+from operator import itemgetter
+from typing import Any
+
+from sqlalchemy import Connection, and_, case, delete, exists, select, update
+
+import epcis
+from server.cbv import cbv_term, parse_time
+from server.identifiers import (
+    SGTIN_URN,
+    UnitKey,
+    canonical,
+    lot_key,
+    parse_lot_class,
+    parse_sscc,
+    parse_unit,
+)
+from server.ingest.validation import event_list
+from server.store.dialect import bulk_insert, chunks, insert_ignore, upsert
+from server.store.schema import (
+    alerts,
+    batch_inputs,
+    batch_lines,
+    batches,
+    containers,
+    event_epcs,
+    events,
+    parked_events,
+    parked_refs,
+    shipments,
+    units,
+)
+
+STANDARD_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+DECOMMISSIONING_STEPS = frozenset(
+    {"decommissioning", "destroying", "dispensing", "sampling", "stolen", "retail_selling"}
+)
+# Which list of an event fills which role in event_epcs (EPCIS query MATCH_* parameters).
+EPC_ROLES = (
+    ("epcList", "epc"),
+    ("childEPCs", "child"),
+    ("inputEPCList", "input"),
+    ("outputEPCList", "output"),
+)
+CLASS_ROLES = (
+    ("quantityList", "class"),
+    ("childQuantityList", "childClass"),
+    ("inputQuantityList", "inputClass"),
+    ("outputQuantityList", "outputClass"),
+)
+
+
+UNIT_COLUMNS = (
+    "gtin",
+    "serial",
+    "batch_id",
+    "parent_id",
+    "shipment_id",
+    "status",
+    "status_reason",
+    "disposition",
+    "commission_event",
+)
+
+_UNIT_ROW = itemgetter(*UNIT_COLUMNS)  # a pending unit's dict -> its row tuple, in C
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a document came from: ``mqtt`` (with the topic's site and line) or ``http``."""
+
+    source: str
+    site: str | None = None
+    line: str | None = None
+
+
+@dataclass(frozen=True)
+class ApplyResult:
+    """What one document changed."""
+
+    stored: int  # new events stored
+    duplicates: int  # events already stored under the same eventID (ignored)
+    commissioned: int  # new units
+    parked: int  # events waiting for units not commissioned yet
+    alerts: int
+    event_ids: tuple[str, ...] = ()  # every eventID of the document, in order
+
+
+def apply_document(
+    conn: Connection, document: dict[str, Any], origin: Origin, *, now: datetime
+) -> ApplyResult:
+    """Store and apply every event of a schema-checked ``document`` in ``conn``'s transaction.
+
+    Raises :class:`RejectedDocument` for content the schema lets through but the store
+    cannot use (an unreadable eventTime); the caller's transaction then rolls back whole.
+    """
+    return _Applier(conn, origin, now, _extra_context(document)).run(event_list(document))
+
+
+def _extra_context(document: dict[str, Any]) -> list[Any] | None:
+    """The document's @context if it declares more than the standard EPCIS context."""
+    context = document.get("@context")
+    if context is None or context == STANDARD_CONTEXT or context == [STANDARD_CONTEXT]:
+        return None
+    return context if isinstance(context, list) else [context]
+
+
+def _ilmd_value(ilmd: Any, suffix: str) -> str | None:
+    if not isinstance(ilmd, dict):
+        return None
+    for key, value in ilmd.items():
+        if (key == suffix or key.endswith(":" + suffix)) and isinstance(value, str):
+            return value
+    return None
+
+
+def _site_line(event: dict[str, Any], origin: Origin) -> tuple[str, str]:
+    if origin.site is not None:
+        return origin.site, origin.line or "-"
+    read_point = (event.get("readPoint") or {}).get("id")
+    if isinstance(read_point, str) and read_point.startswith("urn:epc:id:sgln:"):
+        site, _, line = read_point[len("urn:epc:id:sgln:") :].rpartition(".")
+        return site or "-", line or "-"
+    return "-", "-"
+
+
+@dataclass
+class _Container:
+    id: int
+    level: int
+
+
+@dataclass
+class _Applier:
+    conn: Connection
+    origin: Origin
+    now: datetime
+    context: list[Any] | None
+    pending: dict[UnitKey, dict[str, Any]] = field(default_factory=dict)
+    batch_ids: dict[tuple[str, str], int] = field(default_factory=dict)
+    container_cache: dict[str, _Container] = field(default_factory=dict)
+    alert_rows: list[dict[str, Any]] = field(default_factory=list)
+    parked: set[int] = field(default_factory=set)
+    line_counts: Counter[tuple[int, str, str]] = field(default_factory=Counter)
+    line_times: dict[tuple[int, str, str], tuple[datetime, datetime]] = field(default_factory=dict)
+
+    # -- the document -------------------------------------------------------------------
+
+    def run(self, event_dicts: list[dict[str, Any]]) -> ApplyResult:
+        rows, bodies, ids = self._event_rows(event_dicts)
+        new_pks = self._store_events(rows, bodies)
+        duplicates = len(event_dicts) - len(new_pks)
+        fresh = [
+            (new_pks[row["event_id"]], body, row)
+            for row, body in zip(rows, bodies, strict=True)
+            if row["event_id"] in new_pks
+        ]
+        self._prepare_containers([body for _, body, _ in fresh])
+        # Commissioning first: later events of the same document may pack those units.
+        for pk, body, row in fresh:
+            if self._is_commissioning(body):
+                self._commission(pk, body, row)
+        for pk, body, row in fresh:
+            if not self._is_commissioning(body):
+                self._derive(pk, body, row["event_time"])
+        commissioned = self._flush_units()
+        if commissioned:
+            self._resolve_parked(commissioned)
+        self._flush_batch_lines()
+        if self.alert_rows:
+            self.conn.execute(alerts.insert(), self.alert_rows)
+        return ApplyResult(
+            stored=len(fresh),
+            duplicates=duplicates,
+            commissioned=len(commissioned),
+            parked=len(self.parked),
+            alerts=len(self.alert_rows),
+            event_ids=tuple(ids),
+        )
+
+    def _event_rows(
+        self, event_dicts: list[dict[str, Any]]
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+        rows: list[dict[str, Any]] = []
+        bodies: list[dict[str, Any]] = []
+        ids: list[str] = []
+        seen: set[str] = set()
+        for index, event in enumerate(event_dicts):
+            event_id = event.get("eventID")
+            if not isinstance(event_id, str) or not event_id:
+                event_id = epcis.event_hash(event)
+                event = {**event, "eventID": event_id}
+            ids.append(event_id)
+            if event_id in seen:
+                continue
+            seen.add(event_id)
+            if self.context is not None and "@context" not in event:
+                event = {"@context": self.context, **event}
+            event_time = parse_time(event.get("eventTime"), f"eventList[{index}].eventTime")
+            site, line = _site_line(event, self.origin)
+            rows.append(
+                {
+                    "event_id": event_id,
+                    "event_type": event.get("type"),
+                    "action": event.get("action"),
+                    "event_time": event_time,
+                    "record_time": self.now,
+                    "biz_step": cbv_term(event.get("bizStep")),
+                    "disposition": cbv_term(event.get("disposition")),
+                    "read_point": (event.get("readPoint") or {}).get("id"),
+                    "biz_location": (event.get("bizLocation") or {}).get("id"),
+                    "site": site,
+                    "line": line,
+                    "source": self.origin.source,
+                    "body": json.dumps(event, separators=(",", ":"), ensure_ascii=False),
+                }
+            )
+            bodies.append(event)
+        return rows, bodies, ids
+
+    def _store_events(
+        self, rows: list[dict[str, Any]], bodies: list[dict[str, Any]]
+    ) -> dict[str, int]:
+        """Insert the events not stored yet; eventID -> pk of those inserted now."""
+        if not rows:
+            return {}
+        statement = insert_ignore(self.conn, events).returning(events.c.pk, events.c.event_id)
+        new = {event_id: pk for pk, event_id in self.conn.execute(statement, rows)}
+        epc_rows: list[tuple[int, str, str]] = []
+        for row, body in zip(rows, bodies, strict=True):
+            pk = new.get(row["event_id"])
+            if pk is not None:
+                epc_rows.extend(self._epc_rows(pk, body))
+        bulk_insert(self.conn, event_epcs, ("event_pk", "epc", "role"), epc_rows)
+        return new
+
+    @staticmethod
+    def _epc_rows(pk: int, event: dict[str, Any]) -> list[tuple[int, str, str]]:
+        rows = []
+        for list_name, role in EPC_ROLES:
+            for epc in event.get(list_name) or ():
+                rows.append((pk, canonical(epc), role))
+        parent = event.get("parentID")
+        if isinstance(parent, str):
+            rows.append((pk, canonical(parent), "parent"))
+        for list_name, role in CLASS_ROLES:
+            for item in event.get(list_name) or ():
+                epc_class = item.get("epcClass") if isinstance(item, dict) else None
+                if isinstance(epc_class, str):
+                    rows.append((pk, canonical(epc_class), role))
+        return rows
+
+    # -- commissioning ------------------------------------------------------------------
+
+    @staticmethod
+    def _is_commissioning(event: dict[str, Any]) -> bool:
+        return (
+            event.get("type") == "ObjectEvent"
+            and event.get("action") == "ADD"
+            and cbv_term(event.get("bizStep")) == "commissioning"
+        )
+
+    def _commission(self, pk: int, event: dict[str, Any], row: dict[str, Any]) -> None:
+        ilmd = event.get("ilmd")
+        lot = _ilmd_value(ilmd, "lotNumber")
+        expiry = _ilmd_value(ilmd, "itemExpirationDate")
+        disposition = cbv_term(event.get("disposition")) or "active"
+        site, line = row["site"], row["line"]
+        event_time = row["event_time"]
+        for epc in event.get("epcList") or ():
+            unit = parse_unit(epc)
+            if unit is None:
+                continue
+            if unit in self.pending:
+                self._alert(
+                    "duplicate_commission",
+                    unit.key,
+                    row["event_id"],
+                    "serial commissioned twice in one document; one unit kept",
+                )
+                continue
+            batch_id = None if lot is None else self._batch(unit.gtin, lot, expiry, row)
+            self.pending[unit] = {
+                "gtin": unit.gtin,
+                "serial": unit.serial,
+                "batch_id": batch_id,
+                "parent_id": None,
+                "shipment_id": None,
+                "status": "active",
+                "status_reason": None,
+                "disposition": disposition,
+                "commission_event": pk,
+                "_event_id": row["event_id"],
+                "_line": (site, line, event_time),
+            }
+
+    def _batch(self, gtin: str, lot: str, expiry: str | None, row: dict[str, Any]) -> int:
+        cached = self.batch_ids.get((gtin, lot))
+        if cached is not None:
+            return cached
+        where = and_(batches.c.gtin == gtin, batches.c.lot == lot)
+        found = self.conn.execute(select(batches.c.id, batches.c.expiry).where(where)).first()
+        if found is None:
+            self.conn.execute(
+                insert_ignore(self.conn, batches),
+                {
+                    "gtin": gtin,
+                    "lot": lot,
+                    "expiry": expiry,
+                    "site": row["site"],
+                    "line": row["line"],
+                    "first_seen": row["event_time"],
+                },
+            )
+            found = self.conn.execute(select(batches.c.id, batches.c.expiry).where(where)).one()
+        if expiry is not None and found.expiry is None:
+            # The batch was first named without its expiry (a transformation's output lot).
+            self.conn.execute(update(batches).where(batches.c.id == found.id).values(expiry=expiry))
+        elif expiry is not None and found.expiry != expiry:
+            self._alert(
+                "batch_mismatch",
+                lot_key(gtin, lot),
+                row["event_id"],
+                f"expiry {expiry!r} differs from the batch's {found.expiry!r}",
+            )
+        self.batch_ids[(gtin, lot)] = found.id
+        return int(found.id)
+
+    def _flush_units(self) -> list[UnitKey]:
+        """Insert the pending units; the keys of those that are new."""
+        if not self.pending:
+            return []
+        rows = list(map(_UNIT_ROW, self.pending.values()))
+        inserted = bulk_insert(self.conn, units, UNIT_COLUMNS, rows, ignore_conflicts=True)
+        # Fewer rows inserted than sent: some serials were commissioned before.
+        created = list(self.pending) if inserted == len(rows) else self._created_by(self.pending)
+        created_set = set(created) if len(created) < len(rows) else None
+        for unit, row in self.pending.items():
+            if created_set is not None and unit not in created_set:
+                self._alert(
+                    "duplicate_commission",
+                    unit.key,
+                    row["_event_id"],
+                    "serial already commissioned; no second unit created",
+                )
+                continue
+            if row["batch_id"] is not None:
+                site, line, at = row["_line"]
+                key = (row["batch_id"], site, line)
+                self.line_counts[key] += 1
+                first, last = self.line_times.get(key, (at, at))
+                self.line_times[key] = (min(first, at), max(last, at))
+        return created
+
+    def _created_by(self, pending: dict[UnitKey, dict[str, Any]]) -> list[UnitKey]:
+        """The pending units whose stored row is the one this document commissioned."""
+        by_gtin: defaultdict[str, list[str]] = defaultdict(list)
+        for unit in pending:
+            by_gtin[unit.gtin].append(unit.serial)
+        created = []
+        for gtin, serials in by_gtin.items():
+            for part in chunks(serials):
+                query = select(units.c.serial, units.c.commission_event).where(
+                    units.c.gtin == gtin, units.c.serial.in_(part)
+                )
+                for serial, event_pk in self.conn.execute(query):
+                    unit = UnitKey(gtin, serial)
+                    if pending[unit]["commission_event"] == event_pk:
+                        created.append(unit)
+        return created
+
+    def _flush_batch_lines(self) -> None:
+        if not self.line_counts:
+            return
+        statement = upsert(self.conn, batch_lines)
+        excluded = statement.excluded
+        statement = statement.on_conflict_do_update(
+            index_elements=["batch_id", "site", "line"],
+            set_={
+                "commissioned": batch_lines.c.commissioned + excluded.commissioned,
+                "first_at": case(
+                    (excluded.first_at < batch_lines.c.first_at, excluded.first_at),
+                    else_=batch_lines.c.first_at,
+                ),
+                "last_at": case(
+                    (excluded.last_at > batch_lines.c.last_at, excluded.last_at),
+                    else_=batch_lines.c.last_at,
+                ),
+            },
+        )
+        rows = [
+            {
+                "batch_id": batch_id,
+                "site": site,
+                "line": line,
+                "commissioned": count,
+                "first_at": self.line_times[(batch_id, site, line)][0],
+                "last_at": self.line_times[(batch_id, site, line)][1],
+            }
+            for (batch_id, site, line), count in sorted(self.line_counts.items())
+        ]
+        for row in rows:  # one row per batch and line: a handful per document
+            self.conn.execute(statement, row)
+
+    # -- every other event ----------------------------------------------------------------
+
+    def _derive(self, pk: int, event: dict[str, Any], event_time: datetime) -> None:
+        kind = event.get("type")
+        action = event.get("action")
+        step = cbv_term(event.get("bizStep"))
+        if kind == "AggregationEvent" and action == "ADD":
+            self._aggregate(pk, event)
+        elif kind == "AggregationEvent" and action == "DELETE":
+            self._disaggregate(event)
+        elif kind == "ObjectEvent" and step == "shipping":
+            self._ship(pk, event, event_time)
+        elif kind == "ObjectEvent" and (step in DECOMMISSIONING_STEPS or action == "DELETE"):
+            self._decommission(pk, event, step)
+        elif kind == "TransformationEvent":
+            self._transform(pk, event)
+
+    def _aggregate(self, pk: int, event: dict[str, Any]) -> None:
+        parent_epc = event.get("parentID")
+        parent_sscc = parse_sscc(parent_epc) if isinstance(parent_epc, str) else None
+        if parent_sscc is None:
+            return
+        parent = self._container(parent_sscc, str(parent_epc))
+        unit_children: list[UnitKey] = []
+        sscc_children: list[tuple[str, str]] = []
+        for epc in event.get("childEPCs") or ():
+            unit = parse_unit(epc)
+            if unit is not None:
+                unit_children.append(unit)
+                continue
+            sscc = parse_sscc(epc)
+            if sscc is not None:
+                sscc_children.append((sscc, epc))
+        level = 1 if unit_children else 0
+        if sscc_children:
+            children = [self._container(sscc, epc) for sscc, epc in sscc_children]
+            level = max(level, 1 + max(max(child.level, 1) for child in children))
+            ids = [child.id for child in children]
+            for part in chunks(ids):
+                self.conn.execute(
+                    update(containers).where(containers.c.id.in_(part)).values(parent_id=parent.id)
+                )
+        if level > parent.level:
+            self.conn.execute(
+                update(containers)
+                .where(containers.c.id == parent.id)
+                .values(level=level, status="packed")
+            )
+            parent.level = level
+        if unit_children:
+            self._update_units(pk, unit_children, {"parent_id": parent.id})
+
+    def _disaggregate(self, event: dict[str, Any]) -> None:
+        parent_epc = event.get("parentID")
+        parent_sscc = parse_sscc(parent_epc) if isinstance(parent_epc, str) else None
+        if parent_sscc is None:
+            return
+        parent = self._container(parent_sscc, str(parent_epc))
+        children = event.get("childEPCs") or []
+        if not children:  # everything out of the container
+            self.conn.execute(
+                update(units).where(units.c.parent_id == parent.id).values(parent_id=None)
+            )
+            self.conn.execute(
+                update(containers).where(containers.c.parent_id == parent.id).values(parent_id=None)
+            )
+            self.conn.execute(
+                update(containers).where(containers.c.id == parent.id).values(status="unpacked")
+            )
+            return
+        for epc in children:
+            unit = parse_unit(epc)
+            sscc = parse_sscc(epc) if unit is None else None
+            if unit is not None:
+                self.conn.execute(
+                    update(units)
+                    .where(
+                        units.c.gtin == unit.gtin,
+                        units.c.serial == unit.serial,
+                        units.c.parent_id == parent.id,
+                    )
+                    .values(parent_id=None)
+                )
+            elif sscc is not None:
+                self.conn.execute(
+                    update(containers)
+                    .where(containers.c.sscc == sscc, containers.c.parent_id == parent.id)
+                    .values(parent_id=None)
+                )
+
+    def _decommission(self, pk: int, event: dict[str, Any], step: str | None) -> None:
+        status = "destroyed" if step == "destroying" else "decommissioned"
+        values = {
+            "status": status,
+            "status_reason": step or "action DELETE",
+            "disposition": cbv_term(event.get("disposition")) or "inactive",
+        }
+        unit_keys = []
+        for epc in event.get("epcList") or ():
+            unit = parse_unit(epc)
+            if unit is not None:
+                unit_keys.append(unit)
+                continue
+            sscc = parse_sscc(epc)
+            if sscc is not None:
+                container = self._container(sscc, epc)
+                self.conn.execute(
+                    update(containers)
+                    .where(containers.c.id == container.id)
+                    .values(status="decommissioned")
+                )
+        if unit_keys:
+            self._update_units(pk, unit_keys, values)
+
+    def _ship(self, pk: int, event: dict[str, Any], event_time: datetime) -> None:
+        destinations = {
+            cbv_term(item.get("type")): item.get("destination")
+            for item in event.get("destinationList") or ()
+            if isinstance(item, dict)
+        }
+        transactions = [
+            item.get("bizTransaction")
+            for item in event.get("bizTransactionList") or ()
+            if isinstance(item, dict)
+        ]
+        unit_keys: list[UnitKey] = []
+        container_ids: list[int] = []
+        ssccs: list[str] = []
+        for epc in event.get("epcList") or ():
+            unit = parse_unit(epc)
+            if unit is not None:
+                unit_keys.append(unit)
+                continue
+            sscc = parse_sscc(epc)
+            if sscc is not None:
+                container_ids.append(self._container(sscc, epc).id)
+                ssccs.append(sscc)
+        existing = self.conn.execute(
+            select(shipments.c.id).where(shipments.c.event_pk == pk)
+        ).scalar()
+        if existing is None:
+            existing = self.conn.execute(
+                shipments.insert().returning(shipments.c.id),
+                {
+                    "event_pk": pk,
+                    "shipped_at": event_time,
+                    "destination": destinations.get("location") or destinations.get("owning_party"),
+                    "customer": destinations.get("owning_party")
+                    or destinations.get("possessing_party"),
+                    "biz_transaction": transactions[0] if transactions else None,
+                    "ssccs": json.dumps(ssccs),
+                    "detail": json.dumps(
+                        {
+                            "sourceList": event.get("sourceList") or [],
+                            "destinationList": event.get("destinationList") or [],
+                            "bizTransactionList": event.get("bizTransactionList") or [],
+                        }
+                    ),
+                },
+            ).scalar_one()
+        for part in chunks(container_ids):
+            self.conn.execute(
+                update(containers).where(containers.c.id.in_(part)).values(shipment_id=existing)
+            )
+        if unit_keys:
+            self._update_units(pk, unit_keys, {"shipment_id": existing})
+
+    def _transform(self, pk: int, event: dict[str, Any]) -> None:
+        outputs = [
+            item.get("epcClass")
+            for item in event.get("outputQuantityList") or ()
+            if isinstance(item, dict)
+        ]
+        lots = [parse_lot_class(epc_class) for epc_class in outputs if isinstance(epc_class, str)]
+        batch_ids = []
+        for lot in lots:
+            if lot is None:
+                continue
+            row = self.conn.execute(
+                select(batches.c.id).where(batches.c.gtin == lot[0], batches.c.lot == lot[1])
+            ).first()
+            if row is None:
+                self.conn.execute(
+                    insert_ignore(self.conn, batches),
+                    {
+                        "gtin": lot[0],
+                        "lot": lot[1],
+                        "expiry": _ilmd_value(event.get("ilmd"), "itemExpirationDate"),
+                        "site": None,
+                        "line": None,
+                        "first_seen": self.now,
+                    },
+                )
+                row = self.conn.execute(
+                    select(batches.c.id).where(batches.c.gtin == lot[0], batches.c.lot == lot[1])
+                ).one()
+            batch_ids.append(row.id)
+        inputs: list[dict[str, Any]] = []
+        for item in event.get("inputQuantityList") or ():
+            if isinstance(item, dict) and isinstance(item.get("epcClass"), str):
+                inputs.append(
+                    {
+                        "input": canonical(item["epcClass"]),
+                        "quantity": item.get("quantity"),
+                        "uom": item.get("uom"),
+                    }
+                )
+        for epc in event.get("inputEPCList") or ():
+            inputs.append({"input": canonical(epc), "quantity": None, "uom": None})
+        rows = [
+            {**item, "batch_id": batch_id, "event_pk": pk}
+            for batch_id in batch_ids
+            for item in inputs
+        ]
+        if rows:
+            self.conn.execute(batch_inputs.insert(), rows)
+
+    # -- helpers ---------------------------------------------------------------------------
+
+    def _update_units(self, pk: int, keys: Sequence[UnitKey], values: dict[str, Any]) -> None:
+        """Set ``values`` on units in this document or in the store; park the rest."""
+        stored: list[UnitKey] = []
+        for unit in keys:
+            row = self.pending.get(unit)
+            if row is not None:
+                row.update(values)
+            else:
+                stored.append(unit)
+        if not stored:
+            return
+        ids, missing = self._find_units(stored)
+        for part in chunks(ids):
+            self.conn.execute(update(units).where(units.c.id.in_(part)).values(**values))
+        if missing:
+            self._park(pk, missing)
+
+    def _find_units(self, keys: Iterable[UnitKey]) -> tuple[list[int], list[UnitKey]]:
+        by_gtin: defaultdict[str, list[str]] = defaultdict(list)
+        for unit in keys:
+            by_gtin[unit.gtin].append(unit.serial)
+        ids: list[int] = []
+        missing: list[UnitKey] = []
+        for gtin, serials in by_gtin.items():
+            found: set[str] = set()
+            for part in chunks(serials):
+                query = select(units.c.id, units.c.serial).where(
+                    units.c.gtin == gtin, units.c.serial.in_(part)
+                )
+                for unit_id, serial in self.conn.execute(query):
+                    ids.append(unit_id)
+                    found.add(serial)
+            missing.extend(UnitKey(gtin, serial) for serial in serials if serial not in found)
+        return ids, missing
+
+    def _prepare_containers(self, bodies: list[dict[str, Any]]) -> None:
+        """Look up, in one query, every container the document names, and create the new
+        ones in one statement with the level their packing events give them."""
+        named: dict[str, str] = {}
+        levels: dict[str, int] = {}
+        for event in bodies:
+            kind = event.get("type")
+            parent_epc = event.get("parentID")
+            parent = parse_sscc(parent_epc) if isinstance(parent_epc, str) else None
+            if parent is not None and kind == "AggregationEvent":
+                named.setdefault(parent, str(parent_epc))
+                level = levels.get(parent, 0)
+                for epc in event.get("childEPCs") or ():
+                    if epc.startswith(SGTIN_URN) or parse_unit(epc) is not None:
+                        level = max(level, 1)
+                    elif (child := parse_sscc(epc)) is not None:
+                        named.setdefault(child, epc)
+                        level = max(level, 1 + max(levels.get(child, 1), 1))
+                if event.get("action") == "ADD":
+                    levels[parent] = level
+            elif kind == "ObjectEvent":
+                for epc in event.get("epcList") or ():
+                    if not epc.startswith(SGTIN_URN) and (sscc := parse_sscc(epc)) is not None:
+                        named.setdefault(sscc, epc)
+        if not named:
+            return
+        self._load_containers(list(named))
+        new = [sscc for sscc in named if sscc not in self.container_cache]
+        if new:
+            rows = [
+                {
+                    "sscc": sscc,
+                    "epc": named[sscc],
+                    "level": levels.get(sscc, 0),
+                    "status": "packed",
+                    "site": self.origin.site,
+                    "line": self.origin.line,
+                    "created_at": self.now,
+                }
+                for sscc in new
+            ]
+            statement = insert_ignore(self.conn, containers).returning(
+                containers.c.id, containers.c.sscc, containers.c.level
+            )
+            for container_id, sscc, level in self.conn.execute(statement, rows):
+                self.container_cache[sscc] = _Container(int(container_id), int(level))
+            lost = [sscc for sscc in new if sscc not in self.container_cache]
+            if lost:  # created meanwhile by another ingest process
+                self._load_containers(lost)
+
+    def _load_containers(self, ssccs: Sequence[str]) -> None:
+        for part in chunks(ssccs):
+            query = select(containers.c.id, containers.c.sscc, containers.c.level).where(
+                containers.c.sscc.in_(part)
+            )
+            for container_id, sscc, level in self.conn.execute(query):
+                self.container_cache[sscc] = _Container(int(container_id), int(level))
+
+    def _container(self, sscc: str, epc: str) -> _Container:
+        cached = self.container_cache.get(sscc)
+        if cached is not None:
+            return cached
+        query = select(containers.c.id, containers.c.level).where(containers.c.sscc == sscc)
+        row = self.conn.execute(query).first()
+        if row is None:
+            self.conn.execute(
+                insert_ignore(self.conn, containers),
+                {
+                    "sscc": sscc,
+                    "epc": epc,
+                    "level": 0,
+                    "status": "packed",
+                    "site": self.origin.site,
+                    "line": self.origin.line,
+                    "created_at": self.now,
+                },
+            )
+            row = self.conn.execute(query).one()
+        container = _Container(int(row.id), int(row.level))
+        self.container_cache[sscc] = container
+        return container
+
+    def _park(self, pk: int, missing: Sequence[UnitKey]) -> None:
+        self.conn.execute(delete(parked_refs).where(parked_refs.c.event_pk == pk))
+        self.conn.execute(delete(parked_events).where(parked_events.c.event_pk == pk))
+        self.conn.execute(
+            parked_events.insert(), {"event_pk": pk, "parked_at": self.now, "waiting": len(missing)}
+        )
+        self.conn.execute(parked_refs.insert(), [{"event_pk": pk, "epc": u.key} for u in missing])
+        self.parked.add(pk)
+
+    def _resolve_parked(self, commissioned: Sequence[UnitKey]) -> None:
+        """Apply again the parked events that wait for any of the units just commissioned."""
+        if not self.conn.execute(select(exists().select_from(parked_events))).scalar():
+            return
+        keys = [unit.key for unit in commissioned]
+        waiting: set[int] = set()
+        for part in chunks(keys):
+            query = select(parked_refs.c.event_pk).where(parked_refs.c.epc.in_(part)).distinct()
+            waiting.update(self.conn.execute(query).scalars())
+        if not waiting:
+            return
+        self.pending = {}  # the units are in the store now
+        for pk, body, event_time in self.conn.execute(
+            select(events.c.pk, events.c.body, events.c.event_time)
+            .where(events.c.pk.in_(sorted(waiting)))
+            .order_by(events.c.pk)
+        ):
+            self.conn.execute(delete(parked_refs).where(parked_refs.c.event_pk == pk))
+            self.conn.execute(delete(parked_events).where(parked_events.c.event_pk == pk))
+            self.parked.discard(pk)
+            self._derive(pk, json.loads(body), event_time)
+
+    def _alert(self, kind: str, subject: str, event_id: str, detail: str) -> None:
+        self.alert_rows.append(
+            {
+                "at": self.now,
+                "kind": kind,
+                "subject": subject,
+                "event_id": event_id,
+                "detail": detail,
+            }
+        )

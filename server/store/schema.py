@@ -1,0 +1,263 @@
+"""The trace store's tables (SQLAlchemy Core).
+
+One ``MetaData`` holds every table; Alembic migrations in ``server/store/migrations`` create
+them, and a test checks that the migrations and these definitions never drift apart.
+
+Objects are keyed by their canonical GS1 key (see :mod:`server.identifiers`): a unit by
+``(gtin, serial)``, a container by its 18-digit SSCC, an event's EPCs by their key text in
+``event_epcs``, so a Digital Link and an EPC URI for the same object meet in one row.
+
+``units.parent_id`` and ``containers.parent_id`` point at ``containers.id`` WITHOUT a foreign
+key, on purpose: aggregation events may arrive before the commissioning they depend on (they
+are parked and applied later), containers are created on first sight in whatever order the
+events arrive, and on PostgreSQL the foreign-key check cost about 37 % of the bulk insert
+rate measured at 10 M units. Integrity comes from the ingest code, which creates a
+container before any row points at it, inside the same transaction.
+"""
+
+from __future__ import annotations
+
+from datetime import UTC, datetime
+from typing import Any
+
+from sqlalchemy import (
+    BigInteger,
+    Column,
+    DateTime,
+    Dialect,
+    Float,
+    Index,
+    Integer,
+    LargeBinary,
+    MetaData,
+    SmallInteger,
+    String,
+    Table,
+    Text,
+    UniqueConstraint,
+)
+from sqlalchemy.types import TypeDecorator
+
+metadata = MetaData(
+    naming_convention={
+        "ix": "ix_%(table_name)s_%(column_0_N_name)s",
+        "uq": "uq_%(table_name)s_%(column_0_N_name)s",
+        "pk": "pk_%(table_name)s",
+    }
+)
+
+# BIGINT on PostgreSQL; INTEGER on SQLite, where only INTEGER PRIMARY KEY is the rowid.
+Id = BigInteger().with_variant(Integer(), "sqlite")
+
+
+class UtcDateTime(TypeDecorator[datetime]):
+    """A timezone-aware UTC timestamp on both engines (SQLite keeps naive UTC text)."""
+
+    impl = DateTime(timezone=True)
+    cache_ok = True
+
+    def process_bind_param(self, value: datetime | None, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if value.tzinfo is None:
+            raise ValueError(f"timestamp {value.isoformat()!r} has no time zone")
+        value = value.astimezone(UTC)
+        return value.replace(tzinfo=None) if dialect.name == "sqlite" else value
+
+    def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
+        if value is None:
+            return None
+        if isinstance(value, str):  # pragma: no cover - SQLite without declared type
+            value = datetime.fromisoformat(value)
+        moment: datetime = value
+        return moment.replace(tzinfo=UTC) if moment.tzinfo is None else moment.astimezone(UTC)
+
+
+events = Table(
+    "events",
+    metadata,
+    Column("pk", Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(512), nullable=False, unique=True),
+    Column("event_type", String(32), nullable=False),
+    Column("action", String(8)),
+    Column("event_time", UtcDateTime, nullable=False, index=True),
+    Column("record_time", UtcDateTime, nullable=False),
+    Column("biz_step", String(256), index=True),
+    Column("disposition", String(256)),
+    Column("read_point", String(512)),
+    Column("biz_location", String(512)),
+    Column("site", String(64)),
+    Column("line", String(64)),
+    Column("source", String(16), nullable=False),
+    Column("body", Text, nullable=False),  # the event as received (JSON text)
+)
+
+# Which events name which object, and how (epc, child, parent, input, output, class, ...).
+event_epcs = Table(
+    "event_epcs",
+    metadata,
+    Column("event_pk", Id, nullable=False, index=True),
+    Column("epc", String(512), nullable=False),
+    Column("role", String(12), nullable=False),
+    Index("ix_event_epcs_epc", "epc"),
+)
+
+batches = Table(
+    "batches",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("gtin", String(14), nullable=False),
+    Column("lot", String(20), nullable=False),
+    Column("expiry", String(10)),  # ISO date YYYY-MM-DD; day 00 kept as written (YYYY-MM-00)
+    Column("site", String(64)),
+    Column("line", String(64)),
+    Column("first_seen", UtcDateTime, nullable=False),
+    Column("disposition", String(32), nullable=False, server_default="active"),
+    Column("recalled_at", UtcDateTime),
+    Column("recall_reason", Text),
+    UniqueConstraint("gtin", "lot"),
+)
+
+# Units commissioned per batch, site and line (one upsert per document and batch).
+batch_lines = Table(
+    "batch_lines",
+    metadata,
+    Column("batch_id", Id, primary_key=True),
+    Column("site", String(64), primary_key=True),
+    Column("line", String(64), primary_key=True),
+    Column("commissioned", BigInteger, nullable=False),
+    Column("first_at", UtcDateTime, nullable=False),
+    Column("last_at", UtcDateTime, nullable=False),
+)
+
+# Raw-material lots consumed by a batch (TransformationEvent inputs).
+batch_inputs = Table(
+    "batch_inputs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("batch_id", Id, nullable=False, index=True),
+    Column("input", String(512), nullable=False),  # canonical key of the input class / EPC
+    Column("quantity", Float),
+    Column("uom", String(8)),
+    Column("event_pk", Id, nullable=False),
+)
+
+units = Table(
+    "units",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("gtin", String(14), nullable=False),
+    Column("serial", String(20), nullable=False),
+    Column("batch_id", Id, index=True),
+    Column("parent_id", Id, index=True),  # containers.id, no FK (see module docstring)
+    Column("shipment_id", Id),
+    Column("status", String(16), nullable=False),  # active | decommissioned | destroyed
+    Column("status_reason", String(256)),
+    Column("disposition", String(256)),
+    Column("commission_event", Id, nullable=False),
+    UniqueConstraint("gtin", "serial"),
+)
+
+containers = Table(
+    "containers",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("sscc", String(18), nullable=False, unique=True),
+    Column("epc", String(512), nullable=False),  # the SSCC as first received (URI)
+    Column("level", SmallInteger, nullable=False),  # 0 unknown, 1 case, 2 pallet, ...
+    Column("parent_id", Id, index=True),
+    Column("shipment_id", Id, index=True),
+    Column("status", String(16), nullable=False),  # packed | unpacked | decommissioned
+    Column("site", String(64)),
+    Column("line", String(64)),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+shipments = Table(
+    "shipments",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_pk", Id, nullable=False, unique=True),
+    Column("shipped_at", UtcDateTime, nullable=False),
+    Column("destination", String(512)),
+    Column("customer", String(512)),
+    Column("biz_transaction", String(512)),
+    Column("ssccs", Text, nullable=False),  # JSON list of the SSCCs shipped
+    Column("detail", Text, nullable=False),  # JSON: source/destination/bizTransaction lists
+)
+
+# Events whose units were not commissioned yet; applied again when they arrive.
+parked_events = Table(
+    "parked_events",
+    metadata,
+    Column("event_pk", Id, primary_key=True),
+    Column("parked_at", UtcDateTime, nullable=False),
+    Column("waiting", Integer, nullable=False),
+)
+
+parked_refs = Table(
+    "parked_refs",
+    metadata,
+    Column("event_pk", Id, nullable=False, index=True),
+    Column("epc", String(512), nullable=False, index=True),
+)
+
+alerts = Table(
+    "alerts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("kind", String(32), nullable=False),
+    Column("subject", String(512), nullable=False),
+    Column("event_id", String(512), nullable=False),
+    Column("detail", Text, nullable=False),
+)
+
+dead_letters = Table(
+    "dead_letters",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("topic", String(512)),
+    Column("reason", Text, nullable=False),
+    Column("size", Integer, nullable=False),
+    Column("payload", LargeBinary, nullable=False),  # the first bytes only (see ingest)
+)
+
+users = Table(
+    "users",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("username", String(64), nullable=False, unique=True),
+    Column("password_hash", String(256), nullable=False),
+    Column("role", String(16), nullable=False),
+    Column("active", SmallInteger, nullable=False, server_default="1"),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+tokens = Table(
+    "tokens",
+    metadata,
+    Column("token_hash", String(64), primary_key=True),
+    Column("user_id", Id, nullable=False, index=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("expires_at", UtcDateTime, nullable=False),
+)
+
+# Append-only, hash-chained; UPDATE and DELETE are refused by triggers (see migrations).
+audit_trail = Table(
+    "audit_trail",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("at", UtcDateTime, nullable=False),
+    Column("actor", String(64), nullable=False),
+    Column("action", String(64), nullable=False),
+    Column("entity", String(32), nullable=False),
+    Column("entity_key", String(256), nullable=False),
+    Column("old_value", Text),
+    Column("new_value", Text),
+    Column("reason", Text, nullable=False),
+    Column("prev_hash", String(64), nullable=False),
+    Column("hash", String(64), nullable=False, unique=True),
+)

@@ -1,0 +1,96 @@
+"""Fixtures of the trace server tests: a migrated store on SQLite AND PostgreSQL."""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+
+import pytest
+from fastapi.testclient import TestClient
+from sqlalchemy import Engine, create_engine, text
+
+from server.api.app import create_app
+from server.auth import Role, User, hash_password, issue_token
+from server.config import ServerSettings
+from server.ingest.service import Ingestor
+from server.store import create_store_engine, upgrade, write_transaction
+from server.store.schema import users
+
+PASSWORD = "correct horse battery"
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty store: a SQLite file, or a PostgreSQL schema of this test's own."""
+    if request.param == "sqlite":
+        engine = create_store_engine(f"sqlite:///{tmp_path / 'trace.db'}")
+        upgrade(engine)
+        yield engine
+        engine.dispose()
+        return
+    pg_url: str = request.getfixturevalue("pg_url")
+    schema = f"t_{secrets.token_hex(6)}"
+    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    engine = create_store_engine(pg_url, schema=schema)
+    try:
+        upgrade(engine)
+        yield engine
+    finally:
+        engine.dispose()
+        with admin.connect() as conn:
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+@pytest.fixture
+def ingestor(store: Engine) -> Ingestor:
+    return Ingestor(store, max_payload_bytes=256 * 1024)
+
+
+def settings_for(store: Engine, **overrides: object) -> ServerSettings:
+    values: dict[str, object] = {
+        "db_url": store.url.render_as_string(hide_password=False),
+        "migrate_on_start": False,
+        "max_payload_bytes": 256 * 1024,
+    }
+    values.update(overrides)
+    return ServerSettings(**values)  # type: ignore[arg-type]
+
+
+@pytest.fixture
+def client(store: Engine) -> Iterator[TestClient]:
+    with TestClient(create_app(settings_for(store), engine=store)) as test_client:
+        yield test_client
+
+
+@pytest.fixture(scope="session")
+def password_hash() -> str:
+    return hash_password(PASSWORD)  # argon2 is slow on purpose: hash once per session
+
+
+@pytest.fixture
+def tokens(store: Engine, client: TestClient, password_hash: str) -> dict[str, dict[str, str]]:
+    """Authorization headers per role (one user each, named e.g. ``qa1``)."""
+    headers: dict[str, dict[str, str]] = {}
+    now = datetime.now(UTC)
+    with write_transaction(store) as conn:
+        for role in Role:
+            user_id = conn.execute(
+                users.insert().returning(users.c.id),
+                {
+                    "username": f"{role.value}1",
+                    "password_hash": password_hash,
+                    "role": role.value,
+                    "active": 1,
+                    "created_at": now,
+                },
+            ).scalar_one()
+            token = issue_token(
+                conn, User(user_id, f"{role.value}1", role), now=now, ttl=timedelta(hours=1)
+            )
+            headers[role.value] = {"Authorization": f"Bearer {token}"}
+    return headers

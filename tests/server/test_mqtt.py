@@ -1,0 +1,200 @@
+"""MQTT ingest from a real Mosquitto: ack after commit, shared subscriptions, SIGKILL."""
+
+from __future__ import annotations
+
+import os
+import signal
+import subprocess
+import sys
+import threading
+import time
+from collections.abc import Iterator
+from pathlib import Path
+
+import httpx
+import paho.mqtt.client as mqtt
+import pytest
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import Engine, func, select
+
+from server.errors import ConfigError
+from server.ingest.mqtt import BrokerAddress, MqttIngest, events_subscription, site_line
+from server.ingest.service import Ingestor
+from server.store import create_store_engine, read_transaction
+from server.store.schema import dead_letters, events, units
+from tests.server import factory as f
+from tests.support.services import Broker, free_port, start_mosquitto, wait_for_port
+
+pytestmark = pytest.mark.mqtt
+TOPIC = "serialtrace/v1/site1/line{}/events"
+
+
+def publisher(broker: Broker) -> Iterator[mqtt.Client]:
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.connect(broker.host, broker.port)
+    client.loop_start()
+    yield client
+    client.loop_stop()
+    client.disconnect()
+
+
+def publish_all(client: mqtt.Client, payloads: list[tuple[str, bytes]]) -> None:
+    infos = [client.publish(topic, payload, qos=1) for topic, payload in payloads]
+    for info in infos:
+        info.wait_for_publish(timeout=10)
+
+
+def count(store: Engine, table: object) -> int:
+    with read_transaction(store) as conn:
+        return int(conn.execute(select(func.count()).select_from(table)).scalar_one())  # type: ignore[arg-type]
+
+
+def wait_until(predicate: object, timeout: float = 20.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not predicate():  # type: ignore[operator]
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached in time")
+        time.sleep(0.05)
+
+
+def case_payloads(cases: int, prefix: str, line: int = 1) -> list[tuple[str, bytes]]:
+    out = []
+    for case in range(cases):
+        serials = [f"{prefix}{case:04d}{i:02d}" for i in range(10)]
+        out.append(
+            (
+                TOPIC.format(line),
+                f.payload(
+                    [f.commissioning(serials), f.packing(f.sscc(10_000 * line + case), serials)]
+                ),
+            )
+        )
+    return out
+
+
+def test_topic_helpers() -> None:
+    assert site_line("serialtrace/v1/s1/l2/events") == ("s1", "l2")
+    assert site_line("other/topic") == (None, None)
+    assert events_subscription("ingest") == "$share/ingest/serialtrace/v1/+/+/events"
+    assert BrokerAddress.parse("mqtt://127.0.0.1:1884") == BrokerAddress("127.0.0.1", 1884)
+    with pytest.raises(ConfigError, match="mqtt_url: expected mqtt://HOST"):
+        BrokerAddress.parse("http://x")
+    with pytest.raises(ConfigError, match="mqtt_share_group: "):
+        events_subscription("a/b")
+
+
+@pytest.mark.parametrize("check_in_process", [True, False], ids=["checker-process", "in-thread"])
+def test_ingest_acknowledges_after_commit_and_dead_letters(
+    store: Engine, mosquitto: Broker, check_in_process: bool
+) -> None:
+    ingest = MqttIngest(
+        Ingestor(store, max_payload_bytes=64 * 1024),
+        mosquitto.url,
+        client_id=f"test-{os.getpid()}-{store.dialect.name}-{check_in_process}",
+        check_in_process=check_in_process,
+    )
+    ingest.start()
+    try:
+        assert ingest.connected.wait(10)
+        time.sleep(0.2)  # subscription acknowledged
+        for client in publisher(mosquitto):
+            payloads = case_payloads(20, "M")
+            payloads.append((TOPIC.format(1), b"not json"))
+            payloads.append((TOPIC.format(1), b"{" + b" " * 70_000 + b"}"))
+            publish_all(client, payloads + payloads[:5])  # with duplicates
+            expected = len(payloads) + 5
+            wait_until(lambda n=expected: ingest.applied + ingest.dead_lettered == n)
+    finally:
+        ingest.stop()
+    assert count(store, units) == 200
+    assert count(store, events) == 40
+    with read_transaction(store) as conn:
+        reasons = conn.execute(select(dead_letters.c.reason).order_by(dead_letters.c.id)).all()
+        site = conn.execute(select(events.c.site, events.c.line).limit(1)).one()
+    assert [r[0].split(":")[0] for r in reasons] == ["payload", "payload"]
+    assert tuple(site) == ("site1", "line1")
+
+
+def test_shared_subscription_splits_the_load(store: Engine, mosquitto: Broker) -> None:
+    consumers = [
+        MqttIngest(
+            Ingestor(store, max_payload_bytes=64 * 1024),
+            mosquitto.url,
+            client_id=f"shared-{i}-{os.getpid()}-{store.dialect.name}",
+            share_group=f"g{os.getpid()}{store.dialect.name}",
+        )
+        for i in range(2)
+    ]
+    for consumer in consumers:
+        consumer.start()
+    try:
+        for consumer in consumers:
+            assert consumer.connected.wait(10)
+        time.sleep(0.3)
+        for client in publisher(mosquitto):
+            publish_all(client, case_payloads(40, "S", line=2))
+            wait_until(lambda: sum(c.applied for c in consumers) == 40)
+    finally:
+        for consumer in consumers:
+            consumer.stop()
+    assert all(c.applied > 0 for c in consumers)  # both got work
+    assert count(store, units) == 400
+
+
+def test_sigkill_during_ingest_loses_nothing(tmp_path: Path) -> None:
+    broker = start_mosquitto(tmp_path / "broker")
+    db = tmp_path / "trace.db"
+    port = free_port()
+
+    def server() -> subprocess.Popen[bytes]:
+        return subprocess.Popen(
+            [
+                sys.executable,
+                "-m",
+                "serialtrace",
+                "server",
+                "--db",
+                f"sqlite:///{db}",
+                "--mqtt",
+                broker.url,
+                "--port",
+                str(port),
+            ],
+            env={**os.environ, "SERIALTRACE_SERVER_MQTT_CLIENT_ID": "kill-test"},
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
+
+    process = server()
+    try:
+        wait_for_port("127.0.0.1", port, timeout=30)
+        time.sleep(0.5)
+        payloads = case_payloads(300, "K")
+        done = threading.Event()
+
+        def publish() -> None:
+            for client in publisher(broker):
+                publish_all(client, payloads)
+            done.set()
+
+        thread = threading.Thread(target=publish)
+        thread.start()
+        engine = create_store_engine(f"sqlite:///{db}")
+        wait_until(lambda: count(engine, units) >= 200)  # mid-ingest
+        process.send_signal(signal.SIGKILL)
+        process.wait()
+        killed_at = count(engine, units)
+        thread.join(timeout=30)
+        assert done.is_set()
+        process = server()
+        wait_until(lambda: count(engine, units) == 3000, timeout=60)
+        assert killed_at < 3000
+        assert count(engine, events) == 600
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+        assert health["mqtt"]["connected"] is True
+        assert httpx.get(f"http://127.0.0.1:{port}/batches", timeout=5).status_code == 401
+        engine.dispose()
+    finally:
+        process.kill()
+        process.wait()
+        broker.stop()
