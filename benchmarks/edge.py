@@ -1,0 +1,193 @@
+"""Edge agent throughput, CPU per unit and trigger-to-decision latency on simulated devices.
+
+The whole line runs in this process: Mosquitto (its own), the PLC simulator sending triggers
+over MQTT at a set rate, the virtual ZPL printer on TCP (print time off, so the print head is
+not the limit), the camera simulator photographing each label into an in-process queue, and
+the real agent with its real drivers (ZPL over ``socket://``, zxing-cpp decoding, SQLite with
+``synchronous=FULL``, QoS 1 publishing). Each offered rate runs for a while; a rate is
+*sustained* when every trigger got a decision, none was refused and the agent kept up.
+
+CPU seconds per unit count only the agent's own threads (``/proc/self/task``), not the
+simulators sharing the process.
+
+    .venv/bin/python benchmarks/edge.py            # 3000 to 9000 units/min, 20 s each
+    .venv/bin/python benchmarks/edge.py --quick    # < 30 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import os
+import sys
+import tempfile
+import threading
+import time
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+sys.path.insert(0, str(REPO))
+
+import gs1  # noqa: E402
+from edge import outbox, store  # noqa: E402
+from edge.batch import BatchAction  # noqa: E402
+from edge.config import MqttConfig, OutboxConfig  # noqa: E402
+from edge.epcis_events import EpcisEvents  # noqa: E402
+from edge.ledger import BatchStart  # noqa: E402
+from edge.publisher import Publisher  # noqa: E402
+from edge.wiring import build_agent  # noqa: E402
+from simulators.plc import Conveyor  # noqa: E402
+from tests.edge.agent.line import GTIN, config_for, sim_devices, start_line  # noqa: E402
+from tests.support.services import start_mosquitto  # noqa: E402
+
+AGENT_THREADS = ("edge-", "outbox-publisher", "plc-batch", "paho-mqtt-client-serialtrace-edge")
+TICKS = os.sysconf("SC_CLK_TCK")
+
+
+def agent_cpu_seconds() -> float:
+    """CPU time (user + system) of the agent's threads, by thread name."""
+    wanted = {
+        thread.native_id
+        for thread in threading.enumerate()
+        if thread.name.startswith(AGENT_THREADS) and thread.native_id is not None
+    }
+    total = 0
+    for tid in wanted:
+        try:
+            fields = Path(f"/proc/self/task/{tid}/stat").read_text().rsplit(")", 1)[1].split()
+        except OSError:
+            continue
+        total += int(fields[11]) + int(fields[12])  # utime, stime
+    return total / TICKS
+
+
+def run(rates: list[int], seconds: float) -> None:
+    logging.basicConfig(level=logging.ERROR)
+    tmp = Path(tempfile.mkdtemp(prefix="serialtrace-bench-"))
+    broker = start_mosquitto(tmp / "broker")
+    line = start_line()
+    config = config_for(tmp / "edge", broker.url, line, units_per_case=20, cases_per_pallet=40)
+    agent = build_agent(config, sim_devices(config, line))
+    agent.start()
+    plc = Conveyor(broker.url, "plant1", "line3", rate_per_minute=rates[0], gate_delay_s=2.0)
+    plc.start()
+    rows = []
+    try:
+        assert agent.publisher.wait_connected(10) and plc.wait_connected(10)
+        agent.start_batch(BatchStart(GTIN, f"BENCH{int(time.time())}", "281130", 1_000_000))
+        for rate in rates:
+            plc.interval = 60.0 / rate
+            agent.pipeline.stats.latencies.clear()
+            before = dict(agent.pipeline.stats.as_dict())
+            cpu_before = agent_cpu_seconds()
+            started = time.monotonic()
+            plc.run(int(rate * seconds / 60))
+            deadline = started + seconds * 3 + 10
+            while plc.running.is_set() and time.monotonic() < deadline:
+                time.sleep(0.001)  # the last trigger went out
+            while agent.pipeline.in_flight and time.monotonic() < deadline:
+                time.sleep(0.001)  # ... and got its decision
+            elapsed = time.monotonic() - started
+            plc.wait_done(30)
+            after = agent.pipeline.stats.as_dict()
+            decided = (after["commissioned"] - before["commissioned"]) + (
+                after["rejected"] - before["rejected"]
+            )
+            refused = after["refused_triggers"] - before["refused_triggers"]
+            cpu = agent_cpu_seconds() - cpu_before
+            p99 = agent.pipeline.stats.percentile(0.99)
+            p50 = agent.pipeline.stats.percentile(0.5)
+            achieved = decided / elapsed * 60
+            sustained = refused == 0 and decided >= 0.99 * int(rate * seconds / 60)
+            sustained = sustained and p99 is not None and p99 < 1.0
+            rows.append(
+                (rate, achieved, decided, refused, cpu / max(decided, 1), p50, p99, sustained)
+            )
+            print(
+                f"offered {rate:>6}/min  achieved {achieved:7.0f}/min  decided {decided:>6}  "
+                f"refused {refused:>4}  cpu {1000 * cpu / max(decided, 1):6.2f} ms/unit  "
+                f"p50 {1000 * (p50 or 0):6.1f} ms  p99 {1000 * (p99 or 0):6.1f} ms  "
+                f"{'sustained' if sustained else 'NOT sustained'}",
+                flush=True,
+            )
+            if not sustained:
+                break
+        agent.transition(BatchAction.STOP)
+        writer = agent.writer.stats.as_dict()
+        outbox = agent.publisher.stats.as_dict()
+    finally:
+        plc.close()
+        agent.stop()
+        line.close()
+        broker.stop()
+    best = max((r for r in rows if r[7]), key=lambda r: r[1], default=None)
+    print()
+    if best is None:
+        print("highest sustained rate: none of the offered rates was sustained")
+    else:
+        rate, achieved, _, _, cpu, _, p99, _ = best
+        print(f"highest sustained rate: {achieved:.0f} units/min (offered {rate}/min)")
+        print(f"agent CPU per unit at that rate: {1000 * cpu:.2f} ms")
+        print(f"p99 trigger -> commission/reject decision: {1000 * (p99 or 0):.1f} ms")
+    print(
+        f"group commit: {writer['commits']} commits for {writer['commands']} changes "
+        f"(mean {writer['mean_group']}, largest {writer['largest_group']}); "
+        f"MQTT: {outbox['events_sent']} events in {outbox['messages_sent']} messages"
+    )
+    print(f"machine: {os.cpu_count()} CPUs")
+
+
+def drain(events: int) -> None:
+    """An outbox backlog (the broker was away for hours) drained to a fresh broker."""
+    tmp = Path(tempfile.mkdtemp(prefix="serialtrace-drain-"))
+    broker = start_mosquitto(tmp / "broker")
+    factory = EpcisEvents("urn:epc:id:sgln:9506000.00000.3", "urn:epc:id:sgln:9506000.00000.0")
+    db = tmp / "edge.sqlite"
+    conn = store.connect(db)
+    topic = "serialtrace/v1/plant1/line3/events"
+    with store.transaction(conn):
+        for i in range(events):
+            code = gs1.UnitCode(gs1.Gtin.parse(GTIN), f"{100000000000 + i}", "L1")
+            outbox.append(conn, topic, factory.unit_commissioned(code, 7))
+    publisher = Publisher(
+        db,
+        MqttConfig(url=broker.url),
+        "bench-drain",
+        "serialtrace/v1/plant1/line3/state",
+        factory.envelope,
+        OutboxConfig(),
+    )
+    started = time.monotonic()
+    publisher.start()
+    try:
+        while outbox.depth(conn) and time.monotonic() - started < 600:
+            time.sleep(0.01)
+        elapsed = time.monotonic() - started
+    finally:
+        publisher.stop()
+        broker.stop()
+    stats = publisher.stats
+    print(
+        f"backlog drain: {events} events in {elapsed:.1f} s = {events / elapsed:,.0f} events/s "
+        f"({stats.messages_sent} messages, all acknowledged and deleted)"
+    )
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument("--quick", action="store_true", help="two short steps, < 30 s")
+    parser.add_argument("--seconds", type=float, default=None, help="seconds per rate")
+    parser.add_argument("--rates", default=None, help="offered units/min, comma-separated")
+    args = parser.parse_args()
+    if args.quick:
+        rates, seconds, backlog = [3000, 6000], 6.0, 20_000
+    else:
+        rates, seconds, backlog = [3000, 4500, 6000, 7500, 9000, 12000], 20.0, 200_000
+    if args.rates:
+        rates = [int(r) for r in args.rates.split(",")]
+    run(rates, args.seconds or seconds)
+    drain(backlog)
+
+
+if __name__ == "__main__":
+    main()

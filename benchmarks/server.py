@@ -1,0 +1,492 @@
+"""Trace server benchmark: MQTT ingest vs raw inserts, unit trace, recall, size.
+
+Loads N units (cases of 20, pallets of 50 cases, a shipment per pallet, a batch per
+100,000 units) as EPCIS documents through the real path: a Mosquitto of its own, MQTT 5
+QoS 1, :class:`server.ingest.mqtt.MqttIngest` (manual ack after commit) into SQLite and/or
+PostgreSQL. Documents carry 5 cases each (5 commissioning events of 20 EPCs + 5 packing
+events = 100 units), as the edge batches them. Prints, per engine:
+
+* units/s ingested through MQTT (the broker holds the messages for the server's persistent
+  session, published beforehand by a separate process, so publishing does not compete for
+  the CPU; the clock runs from the consumer's start until the last document is applied),
+* the raw insert rate of the same rows: every row ingest wrote (events with their bodies,
+  event_epcs, units, containers, batches, shipments, ...), read back and inserted with the
+  driver alone into empty twins of those tables (same keys and indexes), same database,
+  same run (SQLite: executemany; PostgreSQL: COPY; 20,000-row transactions),
+* unit trace p50/p99 (the full QA answer and the container chain alone) over random units,
+* time to build the recall set of one 100,000-unit batch,
+* database size per million units.
+
+    .venv/bin/python benchmarks/server.py                 # 1M units, both engines
+    .venv/bin/python benchmarks/server.py --units 10000000
+    .venv/bin/python benchmarks/server.py --quick         # 20k units, < 30 s
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import multiprocessing
+import os
+import random
+import secrets
+import string
+import sys
+import tempfile
+import time
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
+
+import paho.mqtt.client as mqtt
+from paho.mqtt.enums import CallbackAPIVersion
+from sqlalchemy import (
+    Column,
+    Engine,
+    Index,
+    MetaData,
+    Table,
+    UniqueConstraint,
+    create_engine,
+    select,
+    text,
+)
+
+import gs1
+from server.identifiers import UnitKey
+from server.ingest.mqtt import MqttIngest
+from server.ingest.service import Ingestor
+from server.store import create_store_engine, read_transaction, upgrade
+from server.store.queries import _container_chain, recall_set, trace_unit
+from server.store.schema import (
+    batch_lines,
+    batches,
+    containers,
+    event_epcs,
+    events,
+    shipments,
+    units,
+)
+from tests.support.services import start_mosquitto
+
+CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+PREFIX, ITEM = "0614141", "107346"
+GTIN = "1" + PREFIX + "07346"
+GTIN += gs1.check_digit(GTIN)
+UNITS_PER_CASE, CASES_PER_PALLET, CASES_PER_DOC = 20, 50, 5
+BATCH_UNITS = 100_000
+ROUND_UNITS = 500_000  # published, then drained, per round (bounded broker memory)
+ALPHABET = string.ascii_uppercase + string.digits
+
+
+def sscc_uri(number: int, extension: int) -> str:
+    return f"urn:epc:id:sscc:{PREFIX}.{extension}{number:09d}"
+
+
+def documents(first_case: int, cases: int, seed: int) -> Iterator[bytes]:
+    """Documents for cases [first_case, first_case + cases): 100 units each."""
+    rng = random.Random(seed)
+    events: list[dict[str, Any]] = []
+    for case in range(first_case, first_case + cases):
+        unit_index = case * UNITS_PER_CASE
+        lot = f"L{unit_index // BATCH_UNITS:05d}"
+        epcs = [
+            f"urn:epc:id:sgtin:{PREFIX}.{ITEM}.{''.join(rng.choices(ALPHABET, k=16))}"
+            for _ in range(UNITS_PER_CASE)
+        ]
+        base = {
+            "eventTimeZoneOffset": "+00:00",
+            "readPoint": {"id": "urn:epc:id:sgln:0614141.07346.1"},
+        }
+        events.append(
+            {
+                **base,
+                "type": "ObjectEvent",
+                "eventID": f"urn:uuid:c-{case}",
+                "eventTime": "2025-03-01T08:00:00Z",
+                "action": "ADD",
+                "bizStep": "commissioning",
+                "disposition": "active",
+                "epcList": epcs,
+                "ilmd": {"cbvmda:lotNumber": lot, "cbvmda:itemExpirationDate": "2027-12-31"},
+            }
+        )
+        events.append(
+            {
+                **base,
+                "type": "AggregationEvent",
+                "eventID": f"urn:uuid:a-{case}",
+                "eventTime": "2025-03-01T08:00:01Z",
+                "action": "ADD",
+                "bizStep": "packing",
+                "parentID": sscc_uri(case, 0),
+                "childEPCs": epcs,
+            }
+        )
+        if (case + 1) % CASES_PER_PALLET == 0:
+            pallet = case // CASES_PER_PALLET
+            children = [sscc_uri(c, 0) for c in range(case + 1 - CASES_PER_PALLET, case + 1)]
+            events.append(
+                {
+                    **base,
+                    "type": "AggregationEvent",
+                    "eventID": f"urn:uuid:p-{pallet}",
+                    "eventTime": "2025-03-01T08:10:00Z",
+                    "action": "ADD",
+                    "bizStep": "packing",
+                    "parentID": sscc_uri(pallet, 1),
+                    "childEPCs": children,
+                }
+            )
+            events.append(
+                {
+                    **base,
+                    "type": "ObjectEvent",
+                    "eventID": f"urn:uuid:s-{pallet}",
+                    "eventTime": "2025-03-02T08:00:00Z",
+                    "action": "OBSERVE",
+                    "bizStep": "shipping",
+                    "disposition": "in_transit",
+                    "epcList": [sscc_uri(pallet, 1)],
+                    "destinationList": [
+                        {
+                            "type": "owning_party",
+                            "destination": f"urn:epc:id:pgln:4012345.{pallet % 100:05d}",
+                        }
+                    ],
+                }
+            )
+        if (case + 1 - first_case) % CASES_PER_DOC == 0 or case == first_case + cases - 1:
+            yield json.dumps(
+                {
+                    "@context": CONTEXT,
+                    "type": "EPCISDocument",
+                    "schemaVersion": "2.0",
+                    "creationDate": "2025-03-01T08:00:00Z",
+                    "epcisBody": {"eventList": events},
+                }
+            ).encode()
+            events = []
+
+
+def publish(host: str, port: int, first_case: int, cases: int, seed: int) -> None:
+    """Publish documents with QoS 1 (runs in a child process)."""
+    client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
+    client.max_inflight_messages_set(100)
+    client.connect(host, port)
+    client.loop_start()
+    infos = [
+        client.publish("serialtrace/v1/bench/line1/events", payload, qos=1)
+        for payload in documents(first_case, cases, seed)
+    ]
+    for info in infos:
+        info.wait_for_publish(timeout=120)
+    client.loop_stop()
+    client.disconnect()
+
+
+def mqtt_ingest(
+    engine: Engine,
+    broker_url: str,
+    host: str,
+    port: int,
+    total_cases: int,
+    *,
+    window: int,
+    group: int,
+    check_in_process: bool,
+) -> float:
+    """Seconds to drain all documents through MQTT ingest (publishing excluded)."""
+    client_id = f"bench-{secrets.token_hex(4)}"
+    ingestor = Ingestor(engine, max_payload_bytes=1 << 20)
+    consumer = MqttIngest(
+        ingestor,
+        broker_url,
+        client_id=client_id,
+        max_inflight=window,
+        group_commit=group,
+        check_in_process=check_in_process,
+    )
+    consumer.start()  # create the persistent session and subscription
+    if not consumer.connected.wait(10):
+        raise SystemExit("broker not reachable")
+    time.sleep(0.3)
+    consumer.stop()
+    elapsed = 0.0
+    round_cases = ROUND_UNITS // UNITS_PER_CASE
+    applied = 0
+    for first in range(0, total_cases, round_cases):
+        cases = min(round_cases, total_cases - first)
+        child = multiprocessing.Process(target=publish, args=(host, port, first, cases, first))
+        child.start()
+        child.join()
+        expected = applied + -(-cases // CASES_PER_DOC)
+        consumer = MqttIngest(
+            ingestor,
+            broker_url,
+            client_id=client_id,
+            max_inflight=window,
+            group_commit=group,
+            check_in_process=check_in_process,
+        )
+        consumer.applied = applied
+        start = time.perf_counter()
+        consumer.start()
+        while consumer.applied + consumer.dead_lettered < expected:
+            time.sleep(0.005)
+        elapsed += time.perf_counter() - start
+        consumer.stop()
+        if consumer.dead_lettered:
+            raise SystemExit(f"{consumer.dead_lettered} documents dead-lettered")
+        applied = consumer.applied
+        print(
+            f"    {first * UNITS_PER_CASE + cases * UNITS_PER_CASE:>10,} units ingested, "
+            f"{(first + cases) * UNITS_PER_CASE / elapsed:,.0f} units/s so far",
+            flush=True,
+        )
+    return elapsed
+
+
+# Every table MQTT ingest writes to for these documents.
+INGEST_TABLES = (events, event_epcs, batches, batch_lines, units, containers, shipments)
+RAW_CHUNK_ROWS = 20_000
+
+
+def raw_copy(table: Table, metadata: MetaData) -> Table:
+    """An empty twin ``raw_<name>`` of ``table``: same columns, keys and indexes."""
+    copy = Table(
+        f"raw_{table.name}",
+        metadata,
+        *(
+            Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
+            for c in table.columns
+        ),
+    )
+    for index in table.indexes:
+        Index(f"raw_{index.name}", *(copy.c[c.name] for c in index.columns), unique=index.unique)
+    for constraint in table.constraints:
+        if isinstance(constraint, UniqueConstraint):
+            UniqueConstraint(
+                *(copy.c[c.name] for c in constraint.columns), name=f"raw_{constraint.name}"
+            )
+    return copy
+
+
+def raw_insert(engine: Engine, total_units: int) -> float:
+    """Units per second inserting, with the driver alone, the rows ingest wrote (every
+    table, every column, as stored) into empty twins of the tables (same keys and
+    indexes), in the same database: the ceiling for the ingest rate. SQLite: executemany,
+    one transaction per chunk of rows; PostgreSQL: COPY, one transaction per chunk."""
+    metadata = MetaData()
+    twins = [(table, raw_copy(table, metadata)) for table in INGEST_TABLES]
+    metadata.drop_all(engine)
+    metadata.create_all(engine)
+    postgres = engine.dialect.name == "postgresql"
+    elapsed = 0.0
+    reader = engine.raw_connection()
+    writer = engine.raw_connection()
+    try:
+        source = reader.cursor()
+        target = writer.cursor()
+        for table, twin in twins:
+            names = [c.name for c in table.columns]
+            for rows in _chunks(source, table.name, names, postgres=postgres):
+                start = time.perf_counter()
+                if postgres:
+                    statement = f"COPY {twin.name} ({', '.join(names)}) FROM STDIN"
+                    with target.copy(statement) as copy:
+                        for row in rows:
+                            copy.write_row(row)
+                    writer.commit()
+                else:
+                    marks = ", ".join("?" for _ in names)
+                    target.execute("BEGIN")
+                    target.executemany(f"INSERT INTO {twin.name} VALUES ({marks})", rows)
+                    target.execute("COMMIT")
+                elapsed += time.perf_counter() - start
+    finally:
+        reader.close()
+        writer.close()
+    metadata.drop_all(engine)
+    return total_units / elapsed
+
+
+def _chunks(source: Any, table: str, names: list[str], *, postgres: bool) -> Iterator[list[Any]]:
+    """The rows of ``table`` in chunks. On SQLite each chunk is its own short read (keyset on
+    rowid): one SELECT left open over the whole table would pin the WAL, so no checkpoint
+    could reset it while the twin is written, and at 10M units it grew past 50 GB."""
+    columns = ", ".join(names)
+    if postgres:
+        source.execute(f"SELECT {columns} FROM {table}")
+        while rows := source.fetchmany(RAW_CHUNK_ROWS):
+            yield rows
+        return
+    last = 0
+    while True:
+        source.execute(
+            f"SELECT rowid, {columns} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?",
+            (last, RAW_CHUNK_ROWS),
+        )
+        rows = source.fetchall()
+        if not rows:
+            return
+        last = rows[-1][0]
+        yield [row[1:] for row in rows]
+
+
+def percentile(values: list[float], q: float) -> float:
+    ordered = sorted(values)
+    return ordered[min(len(ordered) - 1, int(q * len(ordered)))]
+
+
+def trace_timings(engine: Engine, samples: int) -> tuple[list[float], list[float]]:
+    with read_transaction(engine) as conn:
+        count = conn.execute(text("SELECT max(id) FROM units")).scalar_one()
+        ids = random.Random(5).sample(range(1, count + 1), min(samples, count))
+        keys = [
+            (row.gtin, row.serial, row.parent_id)
+            for row in conn.execute(
+                select(units.c.gtin, units.c.serial, units.c.parent_id).where(units.c.id.in_(ids))
+            )
+        ]
+    full, chain = [], []
+    with engine.connect() as conn:
+        for gtin, serial, parent_id in keys:
+            start = time.perf_counter()
+            trace_unit(conn, UnitKey(gtin, serial))
+            full.append((time.perf_counter() - start) * 1000)
+            start = time.perf_counter()
+            _container_chain(conn, parent_id)
+            chain.append((time.perf_counter() - start) * 1000)
+            conn.rollback()
+    return full, chain
+
+
+def database_bytes(engine: Engine, sqlite_path: Path | None) -> int:
+    if sqlite_path is not None:
+        with engine.connect() as conn:
+            conn.exec_driver_sql("PRAGMA wal_checkpoint(TRUNCATE)")
+        return sum(p.stat().st_size for p in sqlite_path.parent.glob(sqlite_path.name + "*"))
+    with engine.connect() as conn:
+        return int(
+            conn.execute(
+                text(
+                    "SELECT sum(pg_total_relation_size(c.oid)) FROM pg_class c"
+                    " JOIN pg_namespace n ON n.oid = c.relnamespace"
+                    " WHERE n.nspname = current_schema() AND c.relkind = 'r'"
+                )
+            ).scalar_one()
+        )
+
+
+def run_engine(name: str, args: argparse.Namespace, workdir: Path) -> None:
+    print(f"\n== {name}: {args.units:,} units ==", flush=True)
+    sqlite_path = None
+    schema = None
+    admin = None
+    if name == "sqlite":
+        sqlite_path = workdir / "bench.db"
+        engine = create_store_engine(f"sqlite:///{sqlite_path}")
+    else:
+        schema = f"bench_{secrets.token_hex(4)}"
+        admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        engine = create_store_engine(args.pg_url, schema=schema)
+    try:
+        upgrade(engine)
+        broker = start_mosquitto(workdir / f"broker-{name}")
+        try:
+            cases = args.units // UNITS_PER_CASE
+            seconds = mqtt_ingest(
+                engine,
+                broker.url,
+                broker.host,
+                broker.port,
+                cases,
+                window=args.window,
+                group=args.group_commit,
+                check_in_process=not args.check_in_thread,
+            )
+        finally:
+            broker.stop()
+        if engine.dialect.name == "postgresql":
+            with engine.connect() as conn:
+                conn.execute(text("ANALYZE"))
+                conn.commit()
+        ingest_rate = cases * UNITS_PER_CASE / seconds
+        size = database_bytes(engine, sqlite_path)
+        raw_rate = raw_insert(engine, args.units)
+        full, chain = trace_timings(engine, args.trace_samples)
+        with read_transaction(engine) as conn:
+            start = time.perf_counter()
+            reach = recall_set(conn, GTIN, "L00000")
+            recall_seconds = time.perf_counter() - start
+        assert reach is not None
+        print(f"  MQTT ingest            {ingest_rate:>10,.0f} units/s  ({seconds:.1f} s)")
+        print(
+            f"  raw insert, same rows  {raw_rate:>10,.0f} units/s  "
+            f"(ingest = {ingest_rate / raw_rate:.0%} of raw)"
+        )
+        print(
+            f"  unit trace (full)      p50 {percentile(full, 0.5):.2f} ms  "
+            f"p99 {percentile(full, 0.99):.2f} ms  ({len(full)} units)"
+        )
+        print(
+            f"  unit trace (chain CTE) p50 {percentile(chain, 0.5):.2f} ms  "
+            f"p99 {percentile(chain, 0.99):.2f} ms"
+        )
+        print(
+            f"  recall set of a batch  {recall_seconds * 1000:,.0f} ms  "
+            f"({len(reach.units):,} units, {len(reach.containers):,} containers, "
+            f"{len(reach.shipments):,} shipments)"
+        )
+        print(
+            f"  database size          {size / args.units * 1e6 / 2**20:,.0f} MiB per million "
+            f"units ({size / 2**20:,.0f} MiB)",
+            flush=True,
+        )
+    finally:
+        engine.dispose()
+        if admin is not None and not args.keep:
+            with admin.connect() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+            admin.dispose()
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n")[0])
+    parser.add_argument("--units", type=int, default=1_000_000)
+    parser.add_argument("--quick", action="store_true", help="20,000 units, < 30 s")
+    parser.add_argument("--engine", choices=["sqlite", "postgresql", "both"], default="both")
+    parser.add_argument(
+        "--pg-url", default=os.environ.get("SERIALTRACE_TEST_PG_URL", "postgresql+psycopg:///test")
+    )
+    parser.add_argument(
+        "--window", type=int, default=100, help="MQTT receive window (max in flight)"
+    )
+    parser.add_argument(
+        "--group-commit", type=int, default=50, help="messages per ingest transaction"
+    )
+    parser.add_argument(
+        "--check-in-thread",
+        action="store_true",
+        help="schema-check in the server process instead of a checker process",
+    )
+    parser.add_argument("--trace-samples", type=int, default=2000)
+    parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema")
+    parser.add_argument("--workdir", type=Path, help="where the SQLite file goes")
+    args = parser.parse_args()
+    if args.quick:
+        args.units, args.trace_samples = 20_000, 300
+    args.units -= args.units % (UNITS_PER_CASE * CASES_PER_PALLET)
+    engines = ["sqlite", "postgresql"] if args.engine == "both" else [args.engine]
+    with tempfile.TemporaryDirectory(dir=args.workdir) as tmp:
+        for name in engines:
+            run_engine(name, args, Path(tmp))
+
+
+if __name__ == "__main__":
+    main()

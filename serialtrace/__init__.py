@@ -1,0 +1,3 @@
+"""serialtrace: serialization and traceability for pharmaceutical packaging lines."""
+
+__version__ = "0.1.0"

@@ -1,0 +1,5 @@
+import sys
+
+from serialtrace.cli import main
+
+sys.exit(main())

@@ -1,0 +1,283 @@
+"""``serialtrace edge …``: run a line's edge agent and control it.
+
+``edge run --config FILE`` runs the agent and its local HTTP API in the foreground (Ctrl-C or
+SIGTERM stops it cleanly). Every other sub-command talks to that running agent over its API
+(``--api URL``, or the address in ``--config FILE``).
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import logging
+from pathlib import Path
+from typing import Any
+
+from serialtrace.cli import CliError
+
+DEFAULT_API = "http://127.0.0.1:8710"
+
+
+def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
+    parser = subparsers.add_parser("edge", help="run and control a line's edge agent")
+    commands = parser.add_subparsers(dest="edge_command", metavar="COMMAND", required=True)
+
+    run = commands.add_parser("run", help="run the edge agent in the foreground")
+    run.add_argument("--config", required=True, type=Path, help="the agent's TOML file")
+    run.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
+    run.set_defaults(handler=run_agent)
+
+    check = commands.add_parser("check", help="validate a configuration file and exit")
+    check.add_argument("--config", required=True, type=Path)
+    check.set_defaults(handler=check_config)
+
+    batch = commands.add_parser("batch", help="start, pause, resume, stop, close a batch")
+    actions = batch.add_subparsers(dest="batch_command", metavar="ACTION", required=True)
+    start = actions.add_parser("start", help="start a batch")
+    _api_options(start)
+    start.add_argument("--gtin", required=True)
+    start.add_argument("--lot", required=True)
+    start.add_argument("--expiry", required=True, help="YYMMDD (day 00: end of month)")
+    start.add_argument("--planned", required=True, type=int, help="planned quantity")
+    start.add_argument(
+        "--material",
+        action="append",
+        default=[],
+        metavar="GTIN,LOT,CPL[,QUANTITY,UOM]",
+        help="a raw-material lot consumed (repeatable); CPL: its company prefix length",
+    )
+    start.set_defaults(handler=batch_start)
+    for action, text in (
+        ("pause", "pause the running batch"),
+        ("resume", "resume a paused or stopped batch"),
+        ("stop", "stop the batch (before closing it)"),
+    ):
+        sub = actions.add_parser(action, help=text)
+        _api_options(sub)
+        sub.add_argument("--reason", help="why (recorded with the batch)")
+        sub.set_defaults(handler=batch_transition, action=action)
+    close = actions.add_parser("close", help="reconcile and close the stopped batch")
+    _api_options(close)
+    close.set_defaults(handler=batch_close)
+    status = actions.add_parser("status", help="the line's batch, counts and health")
+    _api_options(status)
+    status.set_defaults(handler=batch_status)
+
+    unit = commands.add_parser("unit", help="sample, decommission or unpack one unit")
+    unit_actions = unit.add_subparsers(dest="unit_command", metavar="ACTION", required=True)
+    for action, text, needs_reason in (
+        ("sample", "QA takes a commissioned unit as a sample", True),
+        ("decommission", "take a unit out of the supply chain", True),
+        ("unpack", "take a unit out of its case", False),
+    ):
+        sub = unit_actions.add_parser(action, help=text)
+        _api_options(sub)
+        sub.add_argument("serial")
+        if needs_reason:
+            sub.add_argument("--reason", required=True)
+        sub.set_defaults(handler=unit_command, action=action)
+
+    case = commands.add_parser("case", help="put a unit into a case, or decommission a case")
+    case_actions = case.add_subparsers(dest="case_command", metavar="ACTION", required=True)
+    insert = case_actions.add_parser("insert", help="pack a unit into a packed case")
+    _api_options(insert)
+    insert.add_argument("sscc")
+    insert.add_argument("serial")
+    insert.set_defaults(handler=case_insert)
+    decommission = case_actions.add_parser("decommission", help="decommission a case and its units")
+    _api_options(decommission)
+    decommission.add_argument("sscc")
+    decommission.add_argument("--reason", required=True)
+    decommission.set_defaults(handler=case_decommission)
+
+
+def _api_options(parser: argparse.ArgumentParser) -> None:
+    where = parser.add_mutually_exclusive_group()
+    where.add_argument("--api", help=f"the agent's API URL (default {DEFAULT_API})")
+    where.add_argument("--config", type=Path, help="take the API address from this config file")
+    parser.add_argument("--json", action="store_true", help="print the raw JSON answer")
+
+
+# -- run ------------------------------------------------------------------------------------
+
+
+def _load(path: Path) -> Any:
+    from edge.config import ConfigError, load_config
+
+    try:
+        return load_config(path)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from None
+
+
+def check_config(args: argparse.Namespace) -> int:
+    config = _load(args.config)
+    print(f"{args.config}: valid (site {config.agent.site}, line {config.agent.line})")
+    return 0
+
+
+def run_agent(args: argparse.Namespace) -> int:
+    import uvicorn
+
+    from edge.api import create_app
+    from edge.wiring import WiringError, build_agent
+
+    logging.basicConfig(
+        level=args.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
+    config = _load(args.config)
+    try:
+        agent = build_agent(config)
+    except WiringError as exc:
+        raise CliError(f"devices: {exc}") from None
+    server = uvicorn.Server(
+        uvicorn.Config(
+            create_app(agent),
+            host=config.api.host,
+            port=config.api.port,
+            log_level="warning",
+            lifespan="on",
+        )
+    )
+    server.run()
+    return 0 if server.started else 1
+
+
+# -- control --------------------------------------------------------------------------------
+
+
+def _api_url(args: argparse.Namespace) -> str:
+    if getattr(args, "api", None):
+        return str(args.api).rstrip("/")
+    if getattr(args, "config", None):
+        config = _load(args.config)
+        return f"http://{config.api.host}:{config.api.port}"
+    return DEFAULT_API
+
+
+def call(args: argparse.Namespace, path: str, body: dict[str, Any] | None = None) -> Any:
+    """POST (with a body) or GET the agent's API; CliError with the agent's own message."""
+    import httpx
+
+    url = _api_url(args) + path
+    try:
+        with httpx.Client(timeout=120.0) as client:
+            response = client.post(url, json=body) if body is not None else client.get(url)
+    except httpx.HTTPError as exc:
+        raise CliError(
+            f"agent: cannot reach {url}: {exc} (is 'serialtrace edge run' up?)"
+        ) from None
+    try:
+        data = response.json()
+    except ValueError:
+        raise CliError(f"agent: {url} answered {response.status_code} without JSON") from None
+    if response.status_code >= 400:
+        message = data.get("error") if isinstance(data, dict) else None
+        if message is None and isinstance(data, dict) and "detail" in data:
+            message = "; ".join(_detail(item) for item in data["detail"])
+        raise CliError(message or f"agent answered {response.status_code}")
+    return data
+
+
+def _detail(item: Any) -> str:
+    if isinstance(item, dict):
+        where = ".".join(str(p) for p in item.get("loc", ()) if p != "body")
+        return f"{where}: {item.get('msg')}"
+    return str(item)
+
+
+def _show(args: argparse.Namespace, data: Any, summary: str) -> int:
+    print(json.dumps(data, indent=2, sort_keys=True) if args.json else summary)
+    return 0
+
+
+def _material(text: str) -> dict[str, Any]:
+    parts = text.split(",")
+    if len(parts) not in (3, 5) or not parts[2].isdigit():
+        raise CliError(
+            f"--material: expected GTIN,LOT,CPL or GTIN,LOT,CPL,QUANTITY,UOM, got {text!r}"
+        )
+    item: dict[str, Any] = {
+        "gtin": parts[0],
+        "lot": parts[1],
+        "company_prefix_length": int(parts[2]),
+    }
+    if len(parts) == 5:
+        try:
+            item["quantity"] = float(parts[3])
+        except ValueError:
+            raise CliError(f"--material: QUANTITY: expected a number, got {parts[3]!r}") from None
+        item["uom"] = parts[4]
+    return item
+
+
+def batch_start(args: argparse.Namespace) -> int:
+    body = {
+        "gtin": args.gtin,
+        "lot": args.lot,
+        "expiry": args.expiry,
+        "planned": args.planned,
+        "materials": [_material(text) for text in args.material],
+    }
+    data = call(args, "/batch/start", body)
+    batch = data["batch"]
+    return _show(
+        args,
+        data,
+        f"batch {batch['lot']} started (GTIN {batch['gtin']}, {batch['planned']} planned)",
+    )
+
+
+def batch_transition(args: argparse.Namespace) -> int:
+    data = call(args, f"/batch/{args.action}", {"reason": args.reason})
+    batch = data["batch"]
+    return _show(args, data, f"batch {batch['lot']}: {batch['state']}")
+
+
+def batch_close(args: argparse.Namespace) -> int:
+    data = call(args, "/batch/close", {})
+    r = data["reconciliation"]
+    return _show(
+        args,
+        data,
+        f"batch {data['batch']['lot']} closed: printed {r['printed']} = commissioned "
+        f"{r['commissioned']} + rejected {r['rejected']} + sampled {r['sampled']} + scrapped "
+        f"{r['scrapped']}",
+    )
+
+
+def batch_status(args: argparse.Namespace) -> int:
+    data = call(args, "/status")
+    batch = data.get("batch")
+    if batch is None:
+        summary = f"{data['site']}/{data['line']}: no open batch"
+    else:
+        counts = ", ".join(f"{k} {v}" for k, v in sorted(data.get("counts", {}).items()))
+        summary = (
+            f"{data['site']}/{data['line']}: batch {batch['lot']} {batch['state']} "
+            f"(GTIN {batch['gtin']}, planned {batch['planned']}): {counts or 'no units yet'}"
+        )
+    outbox = data["outbox"]
+    summary += (
+        f"\noutbox: {outbox['depth']} waiting, broker {'up' if outbox['connected'] else 'DOWN'}"
+    )
+    for name, alarm in sorted(data.get("alarms", {}).items()):
+        summary += f"\nALARM {name}: {alarm}"
+    return _show(args, data, summary)
+
+
+def unit_command(args: argparse.Namespace) -> int:
+    body = {"reason": args.reason} if args.action != "unpack" else {}
+    data = call(args, f"/units/{args.serial}/{args.action}", body)
+    return _show(args, data, f"unit {args.serial}: {args.action} done")
+
+
+def case_insert(args: argparse.Namespace) -> int:
+    data = call(args, f"/cases/{args.sscc}/units", {"serial": args.serial})
+    return _show(args, data, f"unit {args.serial} packed into {args.sscc}")
+
+
+def case_decommission(args: argparse.Namespace) -> int:
+    data = call(args, f"/cases/{args.sscc}/decommission", {"reason": args.reason})
+    return _show(args, data, f"case {args.sscc} and its {data['units']} units decommissioned")

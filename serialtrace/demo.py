@@ -1,0 +1,583 @@
+"""``serialtrace demo``: a simulated packaging line end to end, on this machine.
+
+What it starts, and owns until it exits (in this order, stopped in reverse):
+
+1. a Mosquitto broker of its own on a free 127.0.0.1 port (the system ``mosquitto`` binary);
+2. the trace server (``serialtrace server``, a child process) on SQLite in the data directory,
+   ingesting the line's events from that broker;
+3. the simulated line's devices (:mod:`simulators.line`): the unit printer on a pty, the
+   camera, the case printer and case scanner, the PLC conveyor with its reject gate;
+4. the edge agent with its real drivers pointed at those devices, and its operator HMI.
+
+Then it runs one batch: the PLC triggers ``units`` units at ``ppm``; the agent serializes,
+prints, verifies, commissions or rejects, aggregates cases and pallets, and publishes every
+step; the batch is stopped and closed (reconciled); the pallets are shipped to a few customers
+through the trace server's API. It prints the reconciliation, one unit's trace and the URLs.
+"""
+
+from __future__ import annotations
+
+import contextlib
+import json
+import os
+import shutil
+import subprocess
+import sys
+import time
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
+from pathlib import Path
+from typing import Any
+
+import httpx
+from rich.console import Console
+from rich.progress import BarColumn, Progress, TaskProgressColumn, TextColumn, TimeElapsedColumn
+from rich.table import Table
+
+from edge.agent import Agent
+from edge.api import create_app as create_edge_app
+from edge.config import EdgeConfig, parse_config
+from edge.serials import SerialKey
+from edge.vision import QueueSource
+from edge.wiring import WiringError, build_agent, build_devices
+from serialtrace.services import (
+    Broker,
+    free_port,
+    serve_asgi,
+    start_mosquitto,
+    wait_for_port,
+)
+from simulators.line import LineSimulator, Scenario
+
+MARKER = ".serialtrace-demo"
+GTIN = "09506000134352"
+COMPANY_PREFIX = "9506000"
+SITE, LINE = "plant1", "line1"
+USERS = {"qa": ("qa", "qa-demo-pass"), "operator": ("operator", "op-demo-pass")}
+ADMIN = ("admin", "admin-demo-pass")
+CUSTOMERS = (
+    ("Hospital pharmacy Nord", "9506000000107"),
+    ("Wholesaler Sud", "9506000000114"),
+    ("Pharmacy chain Ouest", "9506000000121"),
+)
+RAW_MATERIALS = (
+    {"gtin": "09506000111117", "lot": "API-2611-04", "company_prefix_length": 7},
+    {"gtin": "09506000111124", "lot": "EXC-2610-19", "company_prefix_length": 7},
+)
+
+
+class DemoError(Exception):
+    """The demo cannot go on; the message says what failed and where its log is."""
+
+
+@dataclass(frozen=True)
+class DemoOptions:
+    units: int = 1000
+    ppm: float = 600.0
+    defect_rate: float = 0.02
+    seed: int = 1
+    data_dir: Path = Path(".demo")
+    exit_after: bool = False
+    server_port: int = 8700
+    hmi_port: int = 8710
+    units_per_case: int = 20
+    cases_per_pallet: int = 10
+
+    def check(self) -> None:
+        if self.units < 1:
+            raise ValueError(f"--units: expected a whole number >= 1, got {self.units}")
+        if not 1 <= self.ppm <= 6000:
+            raise ValueError(f"--ppm: expected 1..6000 units per minute, got {self.ppm:g}")
+        if not 0 <= self.defect_rate <= 0.5:
+            raise ValueError(f"--defect-rate: expected 0..0.5, got {self.defect_rate:g}")
+        for name in ("server_port", "hmi_port"):
+            port = getattr(self, name)
+            if not 1 <= port <= 65535:
+                raise ValueError(f"--{name.replace('_', '-')}: expected 1..65535, got {port}")
+
+
+@dataclass
+class Summary:
+    """What the demo reports at the end (also returned to the caller and the tests)."""
+
+    batch: dict[str, Any]
+    reconciliation: dict[str, Any]
+    server_batch: dict[str, Any]
+    shipments: list[dict[str, Any]]
+    unit_trace: dict[str, Any]
+    gate: dict[str, int]
+    seconds: float
+    urls: dict[str, str] = field(default_factory=dict)
+
+
+def scenario_for(options: DemoOptions) -> Scenario:
+    """The line's devices: print defects at ``defect_rate``, split over the defect kinds."""
+    rate = options.defect_rate
+    faults = {
+        "smudge": {"probability": rate * 0.35},
+        "void": {"probability": rate * 0.35},
+        "missed": {"probability": rate * 0.30},
+    }
+    return Scenario.from_mapping(
+        {
+            "name": "demo",
+            "seed": options.seed,
+            "line": {
+                "site": SITE,
+                "line": LINE,
+                "rate_per_minute": options.ppm,
+                "gate_delay_s": 1.5,
+            },
+            # 14 in/s prints a 30 mm label in 85 ms: up to about 700 labels a minute.
+            "printer": {
+                "transport": "pty",
+                "print_speed": 14,
+                "print_time": options.ppm <= 600,
+                "faults": {"label": {k: v for k, v in faults.items() if v["probability"]}},
+            },
+            "camera": {"preset": "clean", "output": "queue"},
+        }
+    )
+
+
+def edge_config(
+    options: DemoOptions, data: Path, broker: Broker, line: LineSimulator
+) -> EdgeConfig:
+    ends = line.endpoints()
+    (data / "edge").mkdir(parents=True, exist_ok=True)
+    key_file = data / "serial.key"
+    if not key_file.exists():
+        key_file.write_text(SerialKey.generate().hex())
+        os.chmod(key_file, 0o600)
+    raw: dict[str, Any] = {
+        "agent": {
+            "site": SITE,
+            "line": LINE,
+            "data_dir": str(data / "edge"),
+            "read_point": {
+                "gln": "9506000000008",
+                "extension": "1",
+                "company_prefix_length": 7,
+            },
+        },
+        "products": [
+            {"gtin": GTIN, "company_prefix_length": 7, "name": "Paracetamol 500 mg, 20 tablets"}
+        ],
+        "packing": {
+            "units_per_case": options.units_per_case,
+            "cases_per_pallet": options.cases_per_pallet,
+            "sscc_company_prefix": COMPANY_PREFIX,
+        },
+        "devices": {
+            "printer": {"url": ends.printer, "baudrate": 115200, "confirm_timeout_s": 10.0},
+            "camera": {"url": "in-process", "timeout_s": 2.0},  # frames come from a queue
+            "case_printer": {"url": ends.case_printer},
+            "scanner": {"url": ends.case_scanner, "timeout_s": 3.0},
+        },
+        "serials": {"key_file": str(key_file), "lease_size": 1000},
+        "mqtt": {"url": broker.url},
+        "trigger": {"source": "plc", "rate_per_minute": options.ppm},
+        "api": {"host": "127.0.0.1", "port": options.hmi_port},
+    }
+    return parse_config(raw, source="serialtrace demo")
+
+
+def edge_agent(config: EdgeConfig, line: LineSimulator) -> Agent:
+    """The agent with its real drivers on the simulated devices (camera frames in-process)."""
+    if line.frames is None:
+        raise DemoError("the demo's camera must hand its frames over in-process")
+    try:
+        devices = build_devices(config, frame_source=QueueSource(line.frames, name="demo"))
+    except WiringError as exc:
+        raise DemoError(f"edge agent devices: {exc}") from exc
+    return build_agent(config, devices)
+
+
+class Demo:
+    """Starts everything, runs the batch, and stops everything it started."""
+
+    def __init__(self, options: DemoOptions, console: Console | None = None) -> None:
+        options.check()
+        self.options = options
+        self.console = console or Console()
+        self.data = options.data_dir.resolve()
+        self._stack = contextlib.ExitStack()
+        self.server_url = f"http://127.0.0.1:{options.server_port}"
+        self.hmi_url = f"http://127.0.0.1:{options.hmi_port}"
+        self.line: LineSimulator | None = None
+        self.agent: Agent | None = None
+
+    # -- life cycle ---------------------------------------------------------------------------
+
+    def __enter__(self) -> Demo:
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def close(self) -> None:
+        self._stack.close()
+
+    def start(self) -> None:
+        self._prepare_data_dir()
+        self._step("broker")
+        broker = start_mosquitto(self.data / "broker", persistence=True)
+        self._stack.callback(broker.stop)
+        self.broker = broker
+        self._step("trace server")
+        self._start_server(broker)
+        self._step("line simulators")
+        line = LineSimulator(scenario_for(self.options), broker.url, work_dir=self.data / "line")
+        self._stack.enter_context(line)
+        self.line = line
+        self._step("edge agent")
+        config = edge_config(self.options, self.data, broker, line)
+        self.agent = edge_agent(config, line)
+        self._serve_hmi(self.agent)
+        if not line.conveyor.wait_connected(10):
+            raise DemoError("PLC simulator: could not connect to the broker")
+
+    def _step(self, what: str) -> None:
+        self.console.log(f"starting {what}")
+
+    def _prepare_data_dir(self) -> None:
+        """A second run cleanly replaces the first: only a folder the demo made is emptied."""
+        data = self.data
+        if data.exists() and any(data.iterdir()):
+            if not (data / MARKER).exists():
+                raise DemoError(
+                    f"--data: {data} is not empty and was not made by serialtrace demo; "
+                    "choose another folder"
+                )
+            shutil.rmtree(data)
+        data.mkdir(parents=True, exist_ok=True)
+        (data / MARKER).write_text("made by serialtrace demo; emptied by the next run\n")
+
+    def _serialtrace(self, *args: str, stdin: str | None = None) -> None:
+        command = [sys.executable, "-m", "serialtrace", *args]
+        done = subprocess.run(command, input=stdin, capture_output=True, text=True, timeout=120)
+        if done.returncode != 0:
+            raise DemoError(f"{' '.join(args[:3])}: {done.stderr.strip() or done.stdout.strip()}")
+
+    def _start_server(self, broker: Broker) -> None:
+        db = f"sqlite:///{self.data / 'server.sqlite'}"
+        self._serialtrace("server", "migrate", "--db", db)
+        for role, (name, password) in {**USERS, "admin": ADMIN}.items():
+            self._serialtrace(
+                "server", "user", "add", name, "--role", role, "--db", db,
+                "--password-stdin", "--reason", "demo user", stdin=password + "\n",
+            )  # fmt: skip
+        log = open(self.data / "server.log", "ab")  # noqa: SIM115 - closed by the stack
+        self._stack.callback(log.close)
+        process = subprocess.Popen(
+            [sys.executable, "-m", "serialtrace", "server", "--db", db, "--mqtt", broker.url,
+             "--port", str(self.options.server_port)],
+            stdout=log,
+            stderr=subprocess.STDOUT,
+        )  # fmt: skip
+        self._stack.callback(_terminate, process)
+        try:
+            wait_for_port("127.0.0.1", self.options.server_port, timeout=30)
+        except TimeoutError:
+            raise DemoError(
+                f"trace server did not start on port {self.options.server_port}; "
+                f"see {self.data / 'server.log'}"
+            ) from None
+        self.api = httpx.Client(base_url=self.server_url, timeout=30)
+        self._stack.callback(self.api.close)
+        self.api.headers["Authorization"] = self._bearer(*ADMIN)
+        self.qa = httpx.Client(base_url=self.server_url, timeout=30)
+        self._stack.callback(self.qa.close)
+        self.qa.headers["Authorization"] = self._bearer(*USERS["qa"])
+
+    def _bearer(self, username: str, password: str) -> str:
+        response = self.api.post("/auth/token", data={"username": username, "password": password})
+        return f"Bearer {_ok(response, f'log in as {username}')['access_token']}"
+
+    def _serve_hmi(self, agent: Agent) -> None:
+        try:
+            self._stack.enter_context(
+                serve_asgi(create_edge_app(agent), self.options.hmi_port, name="edge-api")
+            )
+        except TimeoutError:
+            raise DemoError(
+                f"edge agent API did not start on port {self.options.hmi_port}"
+            ) from None
+        self.edge = httpx.Client(base_url=self.hmi_url, timeout=120)
+        self._stack.callback(self.edge.close)
+
+    # -- the batch ----------------------------------------------------------------------------
+
+    def run_batch(self) -> Summary:
+        assert self.line is not None and self.agent is not None
+        started = time.monotonic()
+        batch_started = datetime.now(UTC)
+        options = self.options
+        lot = "DEMO" + datetime.now(UTC).strftime("%y%m%d%H%M")
+        expiry = (datetime.now(UTC) + timedelta(days=730)).strftime("%y%m01")
+        _ok(
+            self.edge.post(
+                "/batch/start",
+                json={
+                    "gtin": GTIN,
+                    "lot": lot,
+                    "expiry": expiry,
+                    "planned": options.units,
+                    "materials": list(RAW_MATERIALS),
+                },
+            ),
+            "start the batch",
+        )
+        self.line.conveyor.run(options.units)
+        self._watch(options.units)
+        self.line.conveyor.wait_done(30)  # the last units reach the reject gate
+        _ok(self.edge.post("/batch/stop", json={"reason": "planned quantity reached"}), "stop")
+        closed = _ok(self.edge.post("/batch/close"), "close the batch")
+        self._wait(lambda: self._outbox_depth() == 0, "the outbox to drain", 120)
+        counts = closed["reconciliation"]
+        self._wait(
+            lambda: (
+                sum(self._server_batch(lot).get("counts", {}).values())
+                == counts.get("commissioned")
+            ),
+            "the trace server to ingest every unit",
+            120,
+        )
+        self._release(lot, counts, started_at=batch_started)
+        shipments = self._ship(lot)
+        server_batch = self._server_batch(lot)
+        unit = self._one_commissioned_serial()
+        trace = _ok(self.api.get(f"/units/{GTIN}/{unit}"), "trace a unit")
+        return Summary(
+            batch=closed["batch"],
+            reconciliation=counts,
+            server_batch=server_batch,
+            shipments=shipments,
+            unit_trace=trace,
+            gate=self.line.conveyor.counts(),
+            seconds=time.monotonic() - started,
+            urls={
+                "qa_web_ui": f"{self.server_url}/ui/",
+                "operator_hmi": f"{self.hmi_url}/hmi/",
+                "api_docs": f"{self.server_url}/docs",
+            },
+        )
+
+    def _watch(self, units: int) -> None:
+        """Live progress until every triggered unit has a final state at the agent."""
+        assert self.line is not None
+        columns = (
+            TextColumn("[bold]{task.description}"),
+            BarColumn(),
+            TaskProgressColumn(),
+            TextColumn("{task.fields[detail]}"),
+            TimeElapsedColumn(),
+        )
+        begin = time.monotonic()
+        with Progress(*columns, console=self.console) as progress:
+            bar = progress.add_task("units", total=units, detail="")
+            outbox = progress.add_task("outbox", total=None, detail="")
+            while True:
+                status = _ok(self.edge.get("/status"), "read the line status")
+                counts = status.get("counts") or {}
+                done = sum(counts.get(k, 0) for k in ("commissioned", "rejected", "scrapped"))
+                minutes = max(time.monotonic() - begin, 1e-6) / 60
+                progress.update(
+                    bar,
+                    completed=done,
+                    detail=f"{done / minutes:5.0f}/min  commissioned "
+                    f"{counts.get('commissioned', 0)}  rejected {counts.get('rejected', 0)}  "
+                    f"cases {status.get('packer', {}).get('packed_cases', 0)}",
+                )
+                depth = status.get("outbox", {}).get("depth", 0)
+                progress.update(outbox, detail=f"depth {depth}")
+                if done >= units or (self.line.conveyor.wait_done(0.05) and done >= self._gate()):
+                    break
+                time.sleep(0.25)
+
+    def _gate(self) -> int:
+        assert self.line is not None
+        return int(self.line.conveyor.counts().get("triggered", 0))
+
+    def _outbox_depth(self) -> int:
+        status = _ok(self.edge.get("/status"), "read the line status")
+        return int(status.get("outbox", {}).get("depth", 0))
+
+    def _server_batch(self, lot: str) -> dict[str, Any]:
+        response = self.api.get(f"/batches/{GTIN}/{lot}")
+        return response.json() if response.status_code == 200 else {}
+
+    def _pallets(self) -> list[str]:
+        assert self.agent is not None
+        rows = self.agent.read(
+            lambda conn: conn.execute(
+                "SELECT sscc FROM containers WHERE level = 'pallet' AND sscc IS NOT NULL "
+                "AND state != 'decommissioned' ORDER BY id"
+            ).fetchall()
+        )
+        return [row[0] for row in rows]
+
+    def _release(self, lot: str, counts: dict[str, Any], *, started_at: datetime) -> None:
+        """QA's batch release: production record, a QC result, the raw materials' origin,
+        then the e-signature (password re-entered). Unreleased batches cannot ship."""
+        base = f"/qa/batches/{GTIN}/{lot}"
+        now = datetime.now(UTC).isoformat()
+        production = {
+            "line": f"{SITE}/{LINE}",
+            "started_at": started_at.isoformat(),
+            "finished_at": now,
+            "planned": self.options.units,
+            "produced": counts["printed"],
+            "rejected": counts["rejected"],
+            "sampled": counts["sampled"],
+            "scrapped": counts["scrapped"],
+        }
+        _ok(self.qa.put(f"{base}/production", json=production), "record the production")
+        for material, supplier, lot_no in (
+            ("Paracetamol (API)", "Acme Pharma Chemicals", "AC-77812"),
+            ("Microcrystalline cellulose", "Excipia GmbH", "EX-20931"),
+        ):
+            body = {
+                "material": material,
+                "supplier": supplier,
+                "supplier_lot": lot_no,
+                "received_at": started_at.isoformat(),
+            }
+            _ok(self.qa.post(f"{base}/materials", json=body), "record a raw material")
+        inspection = {
+            "test": "Serialization and label verification",
+            "specification": "100 % of commissioned units verified by the line camera",
+            "result": f"{counts['commissioned']} verified, {counts['rejected']} rejected",
+            "passed": True,
+            "tested_at": now,
+        }
+        _ok(self.qa.post(f"{base}/inspections", json=inspection), "record the QC result")
+        signature = {
+            "status": "released",
+            "password": USERS["qa"][1],
+            "full_name": "Demo QA Person",
+            "reason": "Batch record reviewed; released for sale",
+        }
+        _ok(self.qa.post(f"{base}/status", json=signature), "release the batch")
+
+    def _ship(self, lot: str) -> list[dict[str, Any]]:
+        shipments = []
+        pallets = self._pallets()
+        for index, (name, gln) in enumerate(CUSTOMERS):
+            share = pallets[index :: len(CUSTOMERS)]
+            if not share:
+                continue
+            body = {
+                "ssccs": share,
+                "destination": f"urn:epc:id:sgln:{COMPANY_PREFIX}.{gln[7:12]}.0",
+                "customer": f"urn:epc:id:pgln:{COMPANY_PREFIX}.{gln[7:12]}",
+                "biz_transaction": f"urn:epcglobal:cbv:bt:{gln}:DESADV-{lot}-{index + 1}",
+                "reason": f"demo shipment to {name}",
+            }
+            created = _ok(self.api.post("/shipments", json=body), f"ship to {name}")
+            shipments.append({"customer": name, "pallets": share, "event_id": created["event_id"]})
+        return shipments
+
+    def _one_commissioned_serial(self) -> str:
+        assert self.agent is not None
+        row = self.agent.read(
+            lambda conn: conn.execute(
+                "SELECT serial FROM units WHERE state = 'commissioned' ORDER BY id LIMIT 1"
+            ).fetchone()
+        )
+        if row is None:
+            raise DemoError("no unit was commissioned")
+        return str(row[0])
+
+    def _wait(self, condition: Callable[[], bool], what: str, timeout: float) -> None:
+        deadline = time.monotonic() + timeout
+        with self.console.status(f"waiting for {what}"):
+            while not condition():
+                if time.monotonic() > deadline:
+                    raise DemoError(f"gave up waiting for {what} after {timeout:.0f} s")
+                time.sleep(0.2)
+
+    # -- the report ---------------------------------------------------------------------------
+
+    def report(self, summary: Summary) -> None:
+        console = self.console
+        rec = summary.reconciliation
+        table = Table(title=f"Batch {summary.batch.get('lot')} reconciliation", show_header=False)
+        for key in ("printed", "commissioned", "rejected", "sampled", "scrapped"):
+            table.add_row(key, str(rec.get(key, "")))
+        table.add_row("balanced", str(rec.get("balanced", "")))
+        console.print(table)
+        gate = summary.gate
+        console.print(
+            f"PLC reject gate: {gate.get('passed', 0)} passed, {gate.get('rejected', 0)} "
+            f"rejected, {gate.get('no_verdict', 0)} without a verdict"
+        )
+        console.print(
+            "Trace server batch: "
+            + json.dumps(summary.server_batch.get("counts", {}), sort_keys=True)
+        )
+        for shipment in summary.shipments:
+            console.print(f"Shipped {len(shipment['pallets'])} pallet(s) to {shipment['customer']}")
+        console.rule("One unit's trace")
+        console.print_json(data=_trace_digest(summary.unit_trace))
+        console.rule()
+        for name, url in summary.urls.items():
+            console.print(f"{name.replace('_', ' ')}: {url}")
+        console.print(
+            f"Log in to the QA web UI as {USERS['qa'][0]} / {USERS['qa'][1]} "
+            f"(operator: {USERS['operator'][0]} / {USERS['operator'][1]})."
+        )
+        console.print(f"Batch done in {summary.seconds:.1f} s; data in {self.data}")
+
+
+def _trace_digest(trace: dict[str, Any]) -> dict[str, Any]:
+    """The unit trace without its full event history (that is in the web UI)."""
+    digest = {k: v for k, v in trace.items() if k != "events"}
+    events = trace.get("events") or []
+    digest["events"] = [
+        {k: e.get(k) for k in ("event_time", "event_type", "action", "biz_step") if k in e}
+        for e in events
+    ]
+    return digest
+
+
+def _ok(response: httpx.Response, what: str) -> Any:
+    if response.status_code >= 400:
+        try:
+            detail = response.json().get("detail", response.text)
+        except ValueError:
+            detail = response.text
+        raise DemoError(f"{what}: HTTP {response.status_code}: {detail}")
+    return response.json()
+
+
+def _terminate(process: subprocess.Popen[bytes]) -> None:
+    if process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
+def run(options: DemoOptions, console: Console | None = None, *, serve: bool = True) -> Summary:
+    """Run the demo; with ``serve`` keep everything up until Ctrl-C after the report."""
+    with Demo(options, console) as demo:
+        demo.start()
+        summary = demo.run_batch()
+        demo.report(summary)
+        if serve and not options.exit_after:
+            demo.console.print("Serving until Ctrl-C.")
+            with contextlib.suppress(KeyboardInterrupt):
+                _forever()
+        return summary
+
+
+def _forever() -> None:
+    while True:
+        time.sleep(3600)
+
+
+__all__ = ["Demo", "DemoError", "DemoOptions", "Summary", "free_port", "run"]
