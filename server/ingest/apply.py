@@ -15,7 +15,9 @@ trace tables from them:
 
 An event that names units not commissioned yet is parked (``parked_events``/``parked_refs``)
 and applied again in the transaction that commissions them, so the final state does not
-depend on arrival order. Statements are bulk (one per table and document, not per unit).
+depend on arrival order. Statements are bulk: :func:`apply_documents` applies a group of
+documents (the MQTT consumer's group commit) with one statement per table for the whole
+group, not one per document or unit.
 """
 
 from __future__ import annotations
@@ -120,7 +122,23 @@ def apply_document(
     Raises :class:`RejectedDocument` for content the schema lets through but the store
     cannot use (an unreadable eventTime); the caller's transaction then rolls back whole.
     """
-    return _Applier(conn, origin, now, _extra_context(document)).run(event_list(document))
+    return apply_documents(conn, [(document, origin)], now=now)[0]
+
+
+def apply_documents(
+    conn: Connection, documents: Sequence[tuple[dict[str, Any], Origin]], *, now: datetime
+) -> list[ApplyResult]:
+    """Like :func:`apply_document` for several documents in ``conn``'s transaction, with one
+    statement per table for all of them; one result per document, in order.
+
+    The final state is the one applying them one by one gives (commissioning first, then
+    every other event in document order, as within one document).
+    """
+    docs = [
+        _Document(event_list(document), origin, _extra_context(document))
+        for document, origin in documents
+    ]
+    return _Applier(conn, now, docs).run()
 
 
 def _extra_context(document: dict[str, Any]) -> list[Any] | None:
@@ -157,92 +175,138 @@ class _Container:
 
 
 @dataclass
+class _Document:
+    events: list[dict[str, Any]]
+    origin: Origin
+    context: list[Any] | None
+    event_ids: list[str] = field(default_factory=list)
+    stored: int = 0
+    commissioned: int = 0
+    alerts: int = 0
+
+
+@dataclass(frozen=True)
+class _Fresh:
+    """A newly stored event: its pk, body, row and document."""
+
+    pk: int
+    body: dict[str, Any]
+    row: dict[str, Any]
+    doc: int
+
+
+@dataclass
 class _Applier:
     conn: Connection
-    origin: Origin
     now: datetime
-    context: list[Any] | None
+    docs: list[_Document]
+    doc: int = 0  # the document whose event is being applied
     pending: dict[UnitKey, dict[str, Any]] = field(default_factory=dict)
     batch_ids: dict[tuple[str, str], int] = field(default_factory=dict)
     container_cache: dict[str, _Container] = field(default_factory=dict)
     alert_rows: list[dict[str, Any]] = field(default_factory=list)
-    parked: set[int] = field(default_factory=set)
+    parked: dict[int, int] = field(default_factory=dict)  # event pk -> document
     line_counts: Counter[tuple[int, str, str]] = field(default_factory=Counter)
     line_times: dict[tuple[int, str, str], tuple[datetime, datetime]] = field(default_factory=dict)
 
     # -- the document -------------------------------------------------------------------
 
-    def run(self, event_dicts: list[dict[str, Any]]) -> ApplyResult:
-        rows, bodies, ids = self._event_rows(event_dicts)
+    def run(self) -> list[ApplyResult]:
+        rows, bodies, doc_of = self._event_rows()
         new_pks = self._store_events(rows, bodies)
-        duplicates = len(event_dicts) - len(new_pks)
         fresh = [
-            (new_pks[row["event_id"]], body, row)
-            for row, body in zip(rows, bodies, strict=True)
+            _Fresh(new_pks[row["event_id"]], body, row, doc)
+            for row, body, doc in zip(rows, bodies, doc_of, strict=True)
             if row["event_id"] in new_pks
         ]
-        self._prepare_containers([body for _, body, _ in fresh])
-        # Commissioning first: later events of the same document may pack those units.
-        for pk, body, row in fresh:
-            if self._is_commissioning(body):
-                self._commission(pk, body, row)
-        for pk, body, row in fresh:
-            if not self._is_commissioning(body):
-                self._derive(pk, body, row["event_time"])
+        for item in fresh:
+            self.docs[item.doc].stored += 1
+        self._prepare_containers(fresh)
+        # Commissioning first: later events may pack those units.
+        for item in fresh:
+            if self._is_commissioning(item.body):
+                self.doc = item.doc
+                self._commission(item.pk, item.body, item.row)
+        for item in fresh:
+            if not self._is_commissioning(item.body):
+                self.doc = item.doc
+                self._derive(item.pk, item.body, item.row["event_time"])
         commissioned = self._flush_units()
         if commissioned:
             self._resolve_parked(commissioned)
         self._flush_batch_lines()
         if self.alert_rows:
+            for row in self.alert_rows:
+                self.docs[row.pop("_doc")].alerts += 1
             self.conn.execute(alerts.insert(), self.alert_rows)
-        return ApplyResult(
-            stored=len(fresh),
-            duplicates=duplicates,
-            commissioned=len(commissioned),
-            parked=len(self.parked),
-            alerts=len(self.alert_rows),
-            event_ids=tuple(ids),
-        )
+        parked = Counter(self.parked.values())
+        return [
+            ApplyResult(
+                stored=doc.stored,
+                duplicates=len(doc.event_ids) - doc.stored,
+                commissioned=doc.commissioned,
+                parked=parked[index],
+                alerts=doc.alerts,
+                event_ids=tuple(doc.event_ids),
+            )
+            for index, doc in enumerate(self.docs)
+        ]
 
-    def _event_rows(
-        self, event_dicts: list[dict[str, Any]]
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str]]:
+    @property
+    def origin(self) -> Origin:
+        """Where the document being applied came from."""
+        return self.docs[self.doc].origin
+
+    def _event_rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[int]]:
+        """The events rows to store, their bodies and their documents' indexes; an eventID
+        repeated within the group is stored once (later copies count as duplicates)."""
         rows: list[dict[str, Any]] = []
         bodies: list[dict[str, Any]] = []
-        ids: list[str] = []
+        doc_of: list[int] = []
         seen: set[str] = set()
-        for index, event in enumerate(event_dicts):
-            event_id = event.get("eventID")
-            if not isinstance(event_id, str) or not event_id:
-                event_id = epcis.event_hash(event)
-                event = {**event, "eventID": event_id}
-            ids.append(event_id)
-            if event_id in seen:
-                continue
-            seen.add(event_id)
-            if self.context is not None and "@context" not in event:
-                event = {"@context": self.context, **event}
-            event_time = parse_time(event.get("eventTime"), f"eventList[{index}].eventTime")
-            site, line = _site_line(event, self.origin)
-            rows.append(
-                {
-                    "event_id": event_id,
-                    "event_type": event.get("type"),
-                    "action": event.get("action"),
-                    "event_time": event_time,
-                    "record_time": self.now,
-                    "biz_step": cbv_term(event.get("bizStep")),
-                    "disposition": cbv_term(event.get("disposition")),
-                    "read_point": (event.get("readPoint") or {}).get("id"),
-                    "biz_location": (event.get("bizLocation") or {}).get("id"),
-                    "site": site,
-                    "line": line,
-                    "source": self.origin.source,
-                    "body": json.dumps(event, separators=(",", ":"), ensure_ascii=False),
-                }
-            )
-            bodies.append(event)
-        return rows, bodies, ids
+        for doc_index, doc in enumerate(self.docs):
+            self.doc = doc_index
+            for index, event in enumerate(doc.events):
+                row = self._event_row(index, event, doc, seen)
+                if row is not None:
+                    rows.append(row[0])
+                    bodies.append(row[1])
+                    doc_of.append(doc_index)
+        return rows, bodies, doc_of
+
+    def _event_row(
+        self, index: int, event: dict[str, Any], doc: _Document, seen: set[str]
+    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
+        event_id = event.get("eventID")
+        if not isinstance(event_id, str) or not event_id:
+            event_id = epcis.event_hash(event)
+            event = {**event, "eventID": event_id}
+        doc.event_ids.append(event_id)
+        if event_id in seen:
+            return None
+        seen.add(event_id)
+        if doc.context is not None and "@context" not in event:
+            event = {"@context": doc.context, **event}
+        event_time = parse_time(event.get("eventTime"), f"eventList[{index}].eventTime")
+        site, line = _site_line(event, self.origin)
+        return (
+            {
+                "event_id": event_id,
+                "event_type": event.get("type"),
+                "action": event.get("action"),
+                "event_time": event_time,
+                "record_time": self.now,
+                "biz_step": cbv_term(event.get("bizStep")),
+                "disposition": cbv_term(event.get("disposition")),
+                "read_point": (event.get("readPoint") or {}).get("id"),
+                "biz_location": (event.get("bizLocation") or {}).get("id"),
+                "site": site,
+                "line": line,
+                "source": self.origin.source,
+                "body": json.dumps(event, separators=(",", ":"), ensure_ascii=False),
+            },
+            event,
+        )
 
     def _store_events(
         self, rows: list[dict[str, Any]], bodies: list[dict[str, Any]]
@@ -293,19 +357,24 @@ class _Applier:
         disposition = cbv_term(event.get("disposition")) or "active"
         site, line = row["site"], row["line"]
         event_time = row["event_time"]
+        batch_gtin, batch_id = "", None
         for epc in event.get("epcList") or ():
             unit = parse_unit(epc)
             if unit is None:
                 continue
-            if unit in self.pending:
+            earlier = self.pending.get(unit)
+            if earlier is not None:
                 self._alert(
                     "duplicate_commission",
                     unit.key,
                     row["event_id"],
-                    "serial commissioned twice in one document; one unit kept",
+                    "serial commissioned twice in one document; one unit kept"
+                    if earlier["_doc"] == self.doc
+                    else "serial already commissioned; no second unit created",
                 )
                 continue
-            batch_id = None if lot is None else self._batch(unit.gtin, lot, expiry, row)
+            if lot is not None and unit.gtin != batch_gtin:
+                batch_gtin, batch_id = unit.gtin, self._batch(unit.gtin, lot, expiry, row)
             self.pending[unit] = {
                 "gtin": unit.gtin,
                 "serial": unit.serial,
@@ -318,6 +387,7 @@ class _Applier:
                 "commission_event": pk,
                 "_event_id": row["event_id"],
                 "_line": (site, line, event_time),
+                "_doc": self.doc,
             }
 
     def _batch(self, gtin: str, lot: str, expiry: str | None, row: dict[str, Any]) -> int:
@@ -363,6 +433,7 @@ class _Applier:
         created_set = set(created) if len(created) < len(rows) else None
         for unit, row in self.pending.items():
             if created_set is not None and unit not in created_set:
+                self.doc = row["_doc"]
                 self._alert(
                     "duplicate_commission",
                     unit.key,
@@ -370,6 +441,7 @@ class _Applier:
                     "serial already commissioned; no second unit created",
                 )
                 continue
+            self.docs[row["_doc"]].commissioned += 1
             if row["batch_id"] is not None:
                 site, line, at = row["_line"]
                 key = (row["batch_id"], site, line)
@@ -682,23 +754,28 @@ class _Applier:
             missing.extend(UnitKey(gtin, serial) for serial in serials if serial not in found)
         return ids, missing
 
-    def _prepare_containers(self, bodies: list[dict[str, Any]]) -> None:
-        """Look up, in one query, every container the document names, and create the new
+    def _prepare_containers(self, fresh: list[_Fresh]) -> None:
+        """Look up, in one query, every container the documents name, and create the new
         ones in one statement with the level their packing events give them."""
         named: dict[str, str] = {}
+        origins: dict[str, Origin] = {}
         levels: dict[str, int] = {}
-        for event in bodies:
+        for item in fresh:
+            event = item.body
+            origin = self.docs[item.doc].origin
             kind = event.get("type")
             parent_epc = event.get("parentID")
             parent = parse_sscc(parent_epc) if isinstance(parent_epc, str) else None
             if parent is not None and kind == "AggregationEvent":
                 named.setdefault(parent, str(parent_epc))
+                origins.setdefault(parent, origin)
                 level = levels.get(parent, 0)
                 for epc in event.get("childEPCs") or ():
                     if epc.startswith(SGTIN_URN) or parse_unit(epc) is not None:
                         level = max(level, 1)
                     elif (child := parse_sscc(epc)) is not None:
                         named.setdefault(child, epc)
+                        origins.setdefault(child, origin)
                         level = max(level, 1 + max(levels.get(child, 1), 1))
                 if event.get("action") == "ADD":
                     levels[parent] = level
@@ -706,6 +783,7 @@ class _Applier:
                 for epc in event.get("epcList") or ():
                     if not epc.startswith(SGTIN_URN) and (sscc := parse_sscc(epc)) is not None:
                         named.setdefault(sscc, epc)
+                        origins.setdefault(sscc, origin)
         if not named:
             return
         self._load_containers(list(named))
@@ -717,8 +795,8 @@ class _Applier:
                     "epc": named[sscc],
                     "level": levels.get(sscc, 0),
                     "status": "packed",
-                    "site": self.origin.site,
-                    "line": self.origin.line,
+                    "site": origins[sscc].site,
+                    "line": origins[sscc].line,
                     "created_at": self.now,
                 }
                 for sscc in new
@@ -771,7 +849,7 @@ class _Applier:
             parked_events.insert(), {"event_pk": pk, "parked_at": self.now, "waiting": len(missing)}
         )
         self.conn.execute(parked_refs.insert(), [{"event_pk": pk, "epc": u.key} for u in missing])
-        self.parked.add(pk)
+        self.parked[pk] = self.doc
 
     def _resolve_parked(self, commissioned: Sequence[UnitKey]) -> None:
         """Apply again the parked events that wait for any of the units just commissioned."""
@@ -792,7 +870,7 @@ class _Applier:
         ):
             self.conn.execute(delete(parked_refs).where(parked_refs.c.event_pk == pk))
             self.conn.execute(delete(parked_events).where(parked_events.c.event_pk == pk))
-            self.parked.discard(pk)
+            self.parked.pop(pk, None)
             self._derive(pk, json.loads(body), event_time)
 
     def _alert(self, kind: str, subject: str, event_id: str, detail: str) -> None:
@@ -803,5 +881,6 @@ class _Applier:
                 "subject": subject,
                 "event_id": event_id,
                 "detail": detail,
+                "_doc": self.doc,
             }
         )

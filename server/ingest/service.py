@@ -21,7 +21,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from server.errors import RejectedDocument, StoreError
-from server.ingest.apply import ApplyResult, Origin, apply_document
+from server.ingest.apply import ApplyResult, Origin, apply_document, apply_documents
 from server.ingest.validation import check_document, decode_payload
 from server.store.engine import write_transaction
 from server.store.schema import dead_letters
@@ -128,10 +128,13 @@ class Ingestor:
         if len(documents) > 1:
             try:
                 with write_transaction(self.engine) as conn:
-                    now = self.clock()
-                    for index, document in documents:
-                        result = apply_document(conn, document, items[index].origin, now=now)
-                        outcomes[index] = Outcome(result=result)
+                    results = apply_documents(
+                        conn,
+                        [(document, items[index].origin) for index, document in documents],
+                        now=self.clock(),
+                    )
+                for (index, _), result in zip(documents, results, strict=True):
+                    outcomes[index] = Outcome(result=result)
                 documents = []
             except (RejectedDocument, IntegrityError, DataError):
                 pass  # one document's fault or a race: apply them one by one below

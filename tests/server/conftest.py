@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import secrets
 from collections.abc import Iterator
+from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -21,11 +22,11 @@ from server.store.schema import users
 PASSWORD = "correct horse battery"
 
 
-@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
-def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
-    """A migrated, empty store: a SQLite file, or a PostgreSQL schema of this test's own."""
-    if request.param == "sqlite":
-        engine = create_store_engine(f"sqlite:///{tmp_path / 'trace.db'}")
+@contextmanager
+def migrated_store(kind: str, folder: Path, request: pytest.FixtureRequest) -> Iterator[Engine]:
+    """A migrated, empty store: a SQLite file in ``folder``, or a PostgreSQL schema of its own."""
+    if kind == "sqlite":
+        engine = create_store_engine(f"sqlite:///{folder / f'trace-{secrets.token_hex(3)}.db'}")
         upgrade(engine)
         yield engine
         engine.dispose()
@@ -44,6 +45,20 @@ def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
         with admin.connect() as conn:
             conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
         admin.dispose()
+
+
+@pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])
+def store(request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A migrated, empty store: a SQLite file, or a PostgreSQL schema of this test's own."""
+    with migrated_store(request.param, tmp_path, request) as engine:
+        yield engine
+
+
+@pytest.fixture
+def other_store(store: Engine, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Engine]:
+    """A second empty store on the same engine as ``store`` (to compare two ingest paths)."""
+    with migrated_store(store.dialect.name, tmp_path, request) as engine:
+        yield engine
 
 
 @pytest.fixture

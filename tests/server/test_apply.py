@@ -5,6 +5,7 @@ from __future__ import annotations
 import itertools
 import json
 import random
+from dataclasses import replace
 from typing import Any
 
 import pytest
@@ -271,3 +272,59 @@ def test_checker_verdict_matches_the_in_process_check(store: Engine, ingestor: I
     assert rejection(good, ingestor.max_payload_bytes) is None
     assert rejection(b"not json", 1000) is not None
     assert rejection(good, 10) == f"payload: expected at most 10 bytes, got {len(good)} bytes"
+
+
+def test_a_group_gives_the_state_and_results_of_one_by_one(
+    store: Engine, ingestor: Ingestor, other_store: Engine
+) -> None:
+    """Group commit applies many documents with one statement per table; the final state
+    and each document's result must be those of applying the documents one by one, in
+    any order, with replays, duplicates and units packed before they were commissioned."""
+    line = f.Line(units_per_case=2, cases_per_pallet=2)
+    pallet, _, serials = line.pallet()
+    documents = [
+        *line.documents,
+        [f.shipping([pallet])],
+        [f.decommissioning(serials[:1])],
+        [f.commissioning(["Z1"]), f.commissioning(["Z1"], lot="LOT2")],  # twice in one doc
+        [f.commissioning([serials[1]], lot="LOT9")],  # a serial commissioned before
+    ]
+    shuffled = documents[:]
+    random.Random(3).shuffle(shuffled)
+    sequence = shuffled + documents  # the second half replays the first
+    payloads = [(f.payload(d), MQTT, "t") for d in sequence]
+
+    one_by_one = Ingestor(other_store, max_payload_bytes=ingestor.max_payload_bytes)
+    expected = [one_by_one.ingest_payload(p, o, topic=t).result for p, o, t in payloads]
+    grouped = [outcome.result for outcome in ingestor.ingest_many(payloads)]
+
+    assert final_state(store) == final_state(other_store)
+    # The same per document, except "parked": in a group, a packing that arrives before its
+    # units' commissioning in the same group is applied at once instead of parked.
+    assert [r and replace(r, parked=0) for r in grouped] == [
+        r and replace(r, parked=0) for r in expected
+    ]
+    assert any(r and r.parked for r in expected)
+    assert sum(r.alerts for r in grouped if r) == 2
+    with read_transaction(store) as conn:
+        details = sorted(conn.execute(select(alerts.c.detail)).scalars())
+    assert details == [
+        "serial already commissioned; no second unit created",
+        "serial commissioned twice in one document; one unit kept",
+    ]
+
+
+def test_a_group_with_a_bad_event_time_falls_back_to_one_by_one(
+    store: Engine, ingestor: Ingestor
+) -> None:
+    bad = f.commissioning(["T2"])
+    bad["eventTime"] = "2025-02-30T08:00:00Z"  # the schema's pattern lets it through
+    payloads = [
+        (f.payload([f.commissioning(["T1"])]), MQTT, "t"),
+        (f.payload([bad]), MQTT, "t"),
+        (f.payload([f.commissioning(["T3"])]), MQTT, "t"),
+    ]
+    outcomes = ingestor.ingest_many(payloads)
+    assert [o.accepted for o in outcomes] == [True, False, True]
+    assert outcomes[1].reason is not None and "eventList[0].eventTime" in outcomes[1].reason
+    assert set(final_state(store)["units"]) == {"T1", "T3"}
