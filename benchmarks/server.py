@@ -465,10 +465,10 @@ def main() -> None:
         "--pg-url", default=os.environ.get("SERIALTRACE_TEST_PG_URL", "postgresql+psycopg:///test")
     )
     parser.add_argument(
-        "--window", type=int, default=100, help="MQTT receive window (max in flight)"
+        "--window", type=int, default=400, help="MQTT receive window (max in flight)"
     )
     parser.add_argument(
-        "--group-commit", type=int, default=50, help="messages per ingest transaction"
+        "--group-commit", type=int, default=200, help="messages per ingest transaction"
     )
     parser.add_argument(
         "--check-in-thread",

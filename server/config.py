@@ -34,7 +34,9 @@ class ServerSettings(BaseSettings):
     mqtt_client_id: str = Field(
         default_factory=lambda: f"serialtrace-server-{socket.gethostname()}"
     )
-    mqtt_max_inflight: int = Field(default=20, ge=1, le=65535)
+    # MQTT 5 Receive Maximum: unacknowledged messages the broker may send (Mosquitto 2
+    # honours it for v5 clients whatever its max_inflight_messages); half is the group commit.
+    mqtt_max_inflight: int = Field(default=400, ge=1, le=65535)
     mqtt_session_expiry_seconds: int = Field(default=3600, ge=0)
     host: str = "127.0.0.1"
     port: int = Field(default=8000, ge=0, le=65535)

@@ -18,8 +18,8 @@ digit comes from :func:`gs1.check_digit`.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
 from functools import lru_cache
+from typing import NamedTuple
 from urllib.parse import unquote
 
 import gs1
@@ -30,9 +30,12 @@ LGTIN_URN = "urn:epc:class:lgtin:"
 SGTIN_PATTERN_URN = "urn:epc:idpat:sgtin:"
 
 
-@dataclass(frozen=True)
-class UnitKey:
-    """A serialised unit: GTIN (14 digits) and serial (AI 21)."""
+class UnitKey(NamedTuple):
+    """A serialised unit: GTIN (14 digits) and serial (AI 21).
+
+    A named tuple, not a dataclass: ingest hashes and compares one per EPC per event, and
+    a tuple does both in C.
+    """
 
     gtin: str
     serial: str

@@ -326,10 +326,11 @@ class _Applier:
 
     @staticmethod
     def _epc_rows(pk: int, event: dict[str, Any]) -> list[tuple[int, str, str]]:
-        rows = []
+        rows: list[tuple[int, str, str]] = []
         for list_name, role in EPC_ROLES:
-            for epc in event.get(list_name) or ():
-                rows.append((pk, canonical(epc), role))
+            epcs = event.get(list_name)
+            if epcs:  # the hot loop: 20-100 EPCs per event
+                rows += [(pk, key, role) for key in map(canonical, epcs)]
         parent = event.get("parentID")
         if isinstance(parent, str):
             rows.append((pk, canonical(parent), "parent"))
@@ -358,6 +359,7 @@ class _Applier:
         site, line = row["site"], row["line"]
         event_time = row["event_time"]
         batch_gtin, batch_id = "", None
+        line_key = (site, line, event_time)  # one tuple shared by the event's units
         for epc in event.get("epcList") or ():
             unit = parse_unit(epc)
             if unit is None:
@@ -386,7 +388,7 @@ class _Applier:
                 "disposition": disposition,
                 "commission_event": pk,
                 "_event_id": row["event_id"],
-                "_line": (site, line, event_time),
+                "_line": line_key,
                 "_doc": self.doc,
             }
 
@@ -430,9 +432,14 @@ class _Applier:
         inserted = bulk_insert(self.conn, units, UNIT_COLUMNS, rows, ignore_conflicts=True)
         # Fewer rows inserted than sent: some serials were commissioned before.
         created = list(self.pending) if inserted == len(rows) else self._created_by(self.pending)
-        created_set = set(created) if len(created) < len(rows) else None
-        for unit, row in self.pending.items():
-            if created_set is not None and unit not in created_set:
+        new_rows: Iterable[dict[str, Any]] = self.pending.values()
+        if len(created) < len(rows):
+            created_set = set(created)
+            kept = []
+            for unit, row in self.pending.items():
+                if unit in created_set:
+                    kept.append(row)
+                    continue
                 self.doc = row["_doc"]
                 self._alert(
                     "duplicate_commission",
@@ -440,12 +447,14 @@ class _Applier:
                     row["_event_id"],
                     "serial already commissioned; no second unit created",
                 )
-                continue
-            self.docs[row["_doc"]].commissioned += 1
-            if row["batch_id"] is not None:
-                site, line, at = row["_line"]
-                key = (row["batch_id"], site, line)
-                self.line_counts[key] += 1
+            new_rows = kept
+        # Counted per commissioning event (its units share one "_line" tuple), not per unit.
+        per_event = Counter((row["_doc"], row["batch_id"], row["_line"]) for row in new_rows)
+        for (doc, batch_id, (site, line, at)), count in per_event.items():
+            self.docs[doc].commissioned += count
+            if batch_id is not None:
+                key = (batch_id, site, line)
+                self.line_counts[key] += count
                 first, last = self.line_times.get(key, (at, at))
                 self.line_times[key] = (min(first, at), max(last, at))
         return created

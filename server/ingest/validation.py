@@ -83,7 +83,8 @@ def _fast_valid(document: dict[str, Any]) -> bool:
         # The envelope with no events, then each event against its own type only.
         _fast_validator()({**document, "epcisBody": {**body, "eventList": []}})
         for event in events:
-            check = validators.get(event.get("type")) if isinstance(event, dict) else None
+            kind = event.get("type") if isinstance(event, dict) else None
+            check = validators.get(kind) if isinstance(kind, str) else None
             if check is None:
                 return False
             check(event)
