@@ -10,9 +10,9 @@ events = 100 units), as the edge batches them. Prints, per engine:
   session, published beforehand by a separate process, so publishing does not compete for
   the CPU; the clock runs from the consumer's start until the last document is applied),
 * the raw insert rate of the same rows: every row ingest wrote (events with their bodies,
-  event_epcs, units, containers, batches, shipments, ...), read back and inserted with the
-  driver alone into empty twins of those tables (same keys and indexes), same database,
-  same run (SQLite: executemany; PostgreSQL: COPY; 20,000-row transactions),
+  event_epcs, unit_events, units, containers, batches, shipments, ...), read back and
+  inserted with the driver alone into empty twins of those tables (same keys and indexes),
+  same database, same run (SQLite: executemany; PostgreSQL: COPY; 20,000-row transactions),
 * unit trace p50/p99 (the full QA answer and the container chain alone) over random units,
 * time to build the recall set of one 100,000-unit batch,
 * database size per million units.
@@ -67,6 +67,7 @@ from server.store.schema import (
     event_epcs,
     events,
     shipments,
+    unit_events,
     units,
 )
 from tests.support.services import start_mosquitto
@@ -250,12 +251,22 @@ def mqtt_ingest(
 
 
 # Every table MQTT ingest writes to for these documents.
-INGEST_TABLES = (events, event_epcs, batches, batch_lines, units, containers, shipments)
+INGEST_TABLES = (
+    events,
+    event_epcs,
+    unit_events,
+    batches,
+    batch_lines,
+    units,
+    containers,
+    shipments,
+)
 RAW_CHUNK_ROWS = 20_000
 
 
 def raw_copy(table: Table, metadata: MetaData) -> Table:
-    """An empty twin ``raw_<name>`` of ``table``: same columns, keys and indexes."""
+    """An empty twin ``raw_<name>`` of ``table``: same columns, keys, indexes and layout
+    (a table without rowid on SQLite stays one)."""
     copy = Table(
         f"raw_{table.name}",
         metadata,
@@ -263,6 +274,7 @@ def raw_copy(table: Table, metadata: MetaData) -> Table:
             Column(c.name, c.type, primary_key=c.primary_key, nullable=c.nullable)
             for c in table.columns
         ),
+        **{f"sqlite_{k}": v for k, v in table.dialect_options["sqlite"].items() if v is not None},
     )
     for index in table.indexes:
         Index(f"raw_{index.name}", *(copy.c[c.name] for c in index.columns), unique=index.unique)
@@ -292,7 +304,7 @@ def raw_insert(engine: Engine, total_units: int) -> float:
         target = writer.cursor()
         for table, twin in twins:
             names = [c.name for c in table.columns]
-            for rows in _chunks(source, table.name, names, postgres=postgres):
+            for rows in _chunks(source, table, names, postgres=postgres):
                 start = time.perf_counter()
                 if postgres:
                     statement = f"COPY {twin.name} ({', '.join(names)}) FROM STDIN"
@@ -313,27 +325,33 @@ def raw_insert(engine: Engine, total_units: int) -> float:
     return total_units / elapsed
 
 
-def _chunks(source: Any, table: str, names: list[str], *, postgres: bool) -> Iterator[list[Any]]:
+def _chunks(source: Any, table: Table, names: list[str], *, postgres: bool) -> Iterator[list[Any]]:
     """The rows of ``table`` in chunks. On SQLite each chunk is its own short read (keyset on
-    rowid): one SELECT left open over the whole table would pin the WAL, so no checkpoint
-    could reset it while the twin is written, and at 10M units it grew past 50 GB."""
+    rowid, or on the primary key of a table without rowid): one SELECT left open over the
+    whole table would pin the WAL, so no checkpoint could reset it while the twin is
+    written, and at 10M units it grew past 50 GB."""
     columns = ", ".join(names)
     if postgres:
-        source.execute(f"SELECT {columns} FROM {table}")
+        source.execute(f"SELECT {columns} FROM {table.name}")
         while rows := source.fetchmany(RAW_CHUNK_ROWS):
             yield rows
         return
-    last = 0
+    rowid = table.dialect_options["sqlite"].get("with_rowid") is not False
+    key = ["rowid"] if rowid else [c.name for c in table.primary_key.columns]
+    keys = ", ".join(key)
+    marks = ", ".join("?" for _ in key)
+    last: tuple[Any, ...] | None = None
     while True:
+        after = "" if last is None else f"WHERE ({keys}) > ({marks})"
         source.execute(
-            f"SELECT rowid, {columns} FROM {table} WHERE rowid > ? ORDER BY rowid LIMIT ?",
-            (last, RAW_CHUNK_ROWS),
+            f"SELECT {keys}, {columns} FROM {table.name} {after} ORDER BY {keys} LIMIT ?",
+            (*(last or ()), RAW_CHUNK_ROWS),
         )
         rows = source.fetchall()
         if not rows:
             return
-        last = rows[-1][0]
-        yield [row[1:] for row in rows]
+        last = tuple(rows[-1][: len(key)])
+        yield [row[len(key) :] for row in rows]
 
 
 def percentile(values: list[float], q: float) -> float:

@@ -145,6 +145,13 @@ def canonical(epc: str) -> str:
     return epc
 
 
+def unit_of_key(key: str) -> UnitKey | None:
+    """The unit a canonical key ``(01){gtin}(21){serial}`` names; None for other keys."""
+    if len(key) > 22 and key.startswith("(01)") and key[18:22] == "(21)" and key[4:18].isdigit():
+        return UnitKey(key[4:18], key[22:])
+    return None
+
+
 def key_pattern(epc_pattern: str) -> str | None:
     """A SQL LIKE pattern for an EPC pattern URI (``urn:epc:idpat:sgtin:0614141.107346.*``).
 

@@ -56,6 +56,7 @@ from server.store.schema import (
     parked_events,
     parked_refs,
     shipments,
+    unit_events,
     units,
 )
 
@@ -78,7 +79,9 @@ CLASS_ROLES = (
 )
 
 
+EPC_COLUMNS = ("event_pk", "epc", "role")
 UNIT_COLUMNS = (
+    "id",
     "gtin",
     "serial",
     "batch_id",
@@ -206,6 +209,8 @@ class _Applier:
     container_cache: dict[str, _Container] = field(default_factory=dict)
     alert_rows: list[dict[str, Any]] = field(default_factory=list)
     parked: dict[int, int] = field(default_factory=dict)  # event pk -> document
+    unit_ids: dict[UnitKey, int] = field(default_factory=dict)  # known ids of stored units
+    unit_refs: list[tuple[UnitKey, int, str]] = field(default_factory=list)  # (unit, pk, role)
     line_counts: Counter[tuple[int, str, str]] = field(default_factory=Counter)
     line_times: dict[tuple[int, str, str], tuple[datetime, datetime]] = field(default_factory=dict)
 
@@ -234,6 +239,7 @@ class _Applier:
         commissioned = self._flush_units()
         if commissioned:
             self._resolve_parked(commissioned)
+        self._flush_unit_refs()
         self._flush_batch_lines()
         if self.alert_rows:
             for row in self.alert_rows:
@@ -320,26 +326,53 @@ class _Applier:
         for row, body in zip(rows, bodies, strict=True):
             pk = new.get(row["event_id"])
             if pk is not None:
-                epc_rows.extend(self._epc_rows(pk, body))
-        bulk_insert(self.conn, event_epcs, ("event_pk", "epc", "role"), epc_rows)
+                self._index_rows(pk, body, epc_rows)
+        bulk_insert(self.conn, event_epcs, EPC_COLUMNS, epc_rows)
         return new
 
-    @staticmethod
-    def _epc_rows(pk: int, event: dict[str, Any]) -> list[tuple[int, str, str]]:
-        rows: list[tuple[int, str, str]] = []
+    def _index_rows(self, pk: int, event: dict[str, Any], rows: list[tuple[int, str, str]]) -> None:
+        """The event's EPCs: units go to :attr:`unit_refs` (unit_events rows once their ids
+        are known), every other EPC and class to ``rows`` (event_epcs)."""
+        refs = self.unit_refs
         for list_name, role in EPC_ROLES:
-            epcs = event.get(list_name)
-            if epcs:  # the hot loop: 20-100 EPCs per event
-                rows += [(pk, key, role) for key in map(canonical, epcs)]
+            for epc in event.get(list_name) or ():  # the hot loop: 20-100 EPCs per event
+                unit = parse_unit(epc)
+                if unit is None:
+                    rows.append((pk, canonical(epc), role))
+                else:
+                    refs.append((unit, pk, role))
         parent = event.get("parentID")
         if isinstance(parent, str):
-            rows.append((pk, canonical(parent), "parent"))
+            unit = parse_unit(parent)
+            if unit is None:
+                rows.append((pk, canonical(parent), "parent"))
+            else:
+                refs.append((unit, pk, "parent"))
         for list_name, role in CLASS_ROLES:
             for item in event.get(list_name) or ():
                 epc_class = item.get("epcClass") if isinstance(item, dict) else None
                 if isinstance(epc_class, str):
                     rows.append((pk, canonical(epc_class), role))
-        return rows
+
+    def _flush_unit_refs(self) -> None:
+        """unit_events rows for the units the new events name; a unit not commissioned
+        (yet) is named by its key text in event_epcs instead."""
+        if not self.unit_refs:
+            return
+        unknown = list({unit for unit, _, _ in self.unit_refs if unit not in self.unit_ids})
+        if unknown:
+            self._find_units(unknown)  # records the ids of the stored ones
+        ids = self.unit_ids
+        rows: set[tuple[int, int, str]] = set()
+        text_rows: list[tuple[int, str, str]] = []
+        for unit, pk, role in self.unit_refs:
+            unit_id = ids.get(unit)
+            if unit_id is None:
+                text_rows.append((pk, unit.key, role))
+            else:
+                rows.add((unit_id, pk, role))
+        bulk_insert(self.conn, unit_events, ("unit_id", "event_pk", "role"), sorted(rows))
+        bulk_insert(self.conn, event_epcs, EPC_COLUMNS, text_rows)
 
     # -- commissioning ------------------------------------------------------------------
 
@@ -428,10 +461,15 @@ class _Applier:
         """Insert the pending units; the keys of those that are new."""
         if not self.pending:
             return []
+        for row, unit_id in zip(self.pending.values(), self._new_unit_ids(), strict=True):
+            row["id"] = unit_id
         rows = list(map(_UNIT_ROW, self.pending.values()))
         inserted = bulk_insert(self.conn, units, UNIT_COLUMNS, rows, ignore_conflicts=True)
-        # Fewer rows inserted than sent: some serials were commissioned before.
-        created = list(self.pending) if inserted == len(rows) else self._created_by(self.pending)
+        if inserted == len(rows):
+            created = list(self.pending)
+            self.unit_ids.update((unit, row["id"]) for unit, row in self.pending.items())
+        else:  # some serials were commissioned before
+            created = self._created_by(self.pending)
         new_rows: Iterable[dict[str, Any]] = self.pending.values()
         if len(created) < len(rows):
             created_set = set(created)
@@ -459,19 +497,37 @@ class _Applier:
                 self.line_times[key] = (min(first, at), max(last, at))
         return created
 
+    def _new_unit_ids(self) -> Sequence[int]:
+        """Ids for the pending units, taken before they are inserted so that their
+        unit_events rows can be written without reading the units back."""
+        count = len(self.pending)
+        if self.conn.dialect.name == "sqlite":
+            # One writer at a time (BEGIN IMMEDIATE; a deferred writer whose snapshot is
+            # stale is refused by SQLite): nobody else takes ids until this commits.
+            last = self.conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM units").scalar()
+            return range(int(last or 0) + 1, int(last or 0) + 1 + count)
+        result = self.conn.exec_driver_sql(
+            "SELECT nextval(pg_get_serial_sequence('units', 'id'))"
+            " FROM generate_series(1, %(count)s)",
+            {"count": count},
+        )
+        return [int(unit_id) for unit_id in result.scalars()]
+
     def _created_by(self, pending: dict[UnitKey, dict[str, Any]]) -> list[UnitKey]:
-        """The pending units whose stored row is the one this document commissioned."""
+        """The pending units whose stored row is the one this document commissioned (the
+        ids of all of them, created or commissioned before, go to :attr:`unit_ids`)."""
         by_gtin: defaultdict[str, list[str]] = defaultdict(list)
         for unit in pending:
             by_gtin[unit.gtin].append(unit.serial)
         created = []
         for gtin, serials in by_gtin.items():
             for part in chunks(serials):
-                query = select(units.c.serial, units.c.commission_event).where(
+                query = select(units.c.id, units.c.serial, units.c.commission_event).where(
                     units.c.gtin == gtin, units.c.serial.in_(part)
                 )
-                for serial, event_pk in self.conn.execute(query):
+                for unit_id, serial, event_pk in self.conn.execute(query):
                     unit = UnitKey(gtin, serial)
+                    self.unit_ids[unit] = unit_id
                     if pending[unit]["commission_event"] == event_pk:
                         created.append(unit)
         return created
@@ -760,6 +816,7 @@ class _Applier:
                 for unit_id, serial in self.conn.execute(query):
                     ids.append(unit_id)
                     found.add(serial)
+                    self.unit_ids[UnitKey(gtin, serial)] = unit_id
             missing.extend(UnitKey(gtin, serial) for serial in serials if serial not in found)
         return ids, missing
 

@@ -18,12 +18,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, Select, or_, select
+from sqlalchemy import (
+    ColumnElement,
+    CompoundSelect,
+    Connection,
+    Select,
+    and_,
+    false,
+    or_,
+    select,
+    union_all,
+)
 
 from server.cbv import cbv_term, parse_time
 from server.errors import RejectedDocument
-from server.identifiers import canonical, key_pattern
-from server.store.schema import event_epcs, events
+from server.identifiers import canonical, key_pattern, unit_of_key
+from server.store.schema import event_epcs, events, unit_events, units
 
 EVENT_TYPES = frozenset(
     {
@@ -110,18 +120,41 @@ def build_query(params: Mapping[str, Sequence[str]]) -> Select[Any]:
     return query
 
 
-def _matching(values: list[str], roles: tuple[str, ...]) -> Select[Any]:
+def _matching(values: list[str], roles: tuple[str, ...]) -> CompoundSelect[Any]:
+    """The pks of events naming any of ``values`` in one of ``roles``: by key text in
+    event_epcs, and, for commissioned units, by unit id in unit_events."""
     exact = []
     conditions = []
+    unit_conditions = []
     for value in values:
         pattern = key_pattern(value)
         if pattern is None:
-            exact.append(canonical(value))
+            key = canonical(value)
+            exact.append(key)
+            unit = unit_of_key(key)
+            if unit is not None:
+                unit_conditions.append(
+                    and_(units.c.gtin == unit.gtin, units.c.serial == unit.serial)
+                )
         else:
             conditions.append(event_epcs.c.epc.like(pattern, escape="\\"))
+            unit_conditions.append(_gtin_condition(pattern))
     if exact:
         conditions.append(event_epcs.c.epc.in_(exact))
-    return select(event_epcs.c.event_pk).where(event_epcs.c.role.in_(roles), or_(*conditions))
+    by_text = select(event_epcs.c.event_pk).where(event_epcs.c.role.in_(roles), or_(*conditions))
+    by_unit = select(unit_events.c.event_pk).where(
+        unit_events.c.role.in_(roles),
+        unit_events.c.unit_id.in_(select(units.c.id).where(or_(false(), *unit_conditions))),
+    )
+    return union_all(by_text, by_unit)
+
+
+def _gtin_condition(pattern: str) -> ColumnElement[bool]:
+    """The units an SGTIN key pattern of :func:`key_pattern` matches: ``(01){gtin}(21)%``
+    (one GTIN) or ``(01)_{prefix}%`` (any GTIN of a company prefix)."""
+    if pattern.endswith("(21)%"):
+        return units.c.gtin == pattern[len("(01)") : -len("(21)%")]
+    return units.c.gtin.like(pattern[len("(01)") :], escape="\\")
 
 
 def run_query(

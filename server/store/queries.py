@@ -18,7 +18,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, literal, select
+from sqlalchemy import Connection, bindparam, func, literal, select, union_all
 
 from server.identifiers import UnitKey, sscc_key
 from server.store.dialect import chunks
@@ -30,6 +30,7 @@ from server.store.schema import (
     event_epcs,
     events,
     shipments,
+    unit_events,
     units,
 )
 
@@ -87,6 +88,14 @@ class UnitTrace:
 
 
 @dataclass(frozen=True)
+class UnitRef:
+    """A unit in an answer (an object in JSON; :class:`UnitKey` is a tuple)."""
+
+    gtin: str
+    serial: str
+
+
+@dataclass(frozen=True)
 class ContainerTree:
     sscc: str
     level: str
@@ -94,7 +103,7 @@ class ContainerTree:
     parent: str | None
     shipment: Shipment | None
     containers: list[ContainerTree]
-    units: list[UnitKey]
+    units: list[UnitRef]
 
 
 @dataclass(frozen=True)
@@ -162,7 +171,7 @@ def trace_unit(conn: Connection, unit: UnitKey) -> UnitTrace | None:
         batch_disposition=row.batch_disposition,
         parents=parents,
         shipment=_shipment(conn, shipment_id),
-        events=events_naming(conn, keys),
+        events=events_naming(conn, keys, [row.id]),
     )
 
 
@@ -194,8 +203,15 @@ def _container_chain(conn: Connection, container_id: int | None) -> list[dict[st
     return [dict(row._mapping) for row in conn.execute(query)]
 
 
-def events_naming(conn: Connection, keys: Sequence[str], limit: int = 500) -> list[EventSummary]:
-    """Events that name any of the canonical ``keys``, oldest first."""
+def events_naming(
+    conn: Connection, keys: Sequence[str], unit_ids: Sequence[int] = (), limit: int = 500
+) -> list[EventSummary]:
+    """Events that name any of the canonical ``keys`` or of the units ``unit_ids``, oldest
+    first."""
+    naming = union_all(
+        select(event_epcs.c.event_pk).where(event_epcs.c.epc.in_(keys)),
+        select(unit_events.c.event_pk).where(unit_events.c.unit_id.in_(unit_ids)),
+    )
     query = (
         select(
             events.c.event_id,
@@ -208,7 +224,7 @@ def events_naming(conn: Connection, keys: Sequence[str], limit: int = 500) -> li
             events.c.site,
             events.c.line,
         )
-        .where(events.c.pk.in_(select(event_epcs.c.event_pk).where(event_epcs.c.epc.in_(keys))))
+        .where(events.c.pk.in_(naming))
         .order_by(events.c.event_time, events.c.pk)
         .limit(limit)
     )
@@ -266,7 +282,7 @@ def _tree(conn: Connection, row: Any, parent: str | None, max_units: int) -> Con
         parent=parent,
         shipment=_shipment(conn, row.shipment_id),
         containers=[_tree(conn, child, row.sscc, max_units) for child in children],
-        units=[UnitKey(gtin, serial) for gtin, serial in unit_rows],
+        units=[UnitRef(gtin, serial) for gtin, serial in unit_rows],
     )
 
 

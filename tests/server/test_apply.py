@@ -16,8 +16,9 @@ from server.ingest.apply import Origin
 from server.ingest.service import Ingestor
 from server.ingest.validation import rejection
 from server.store import read_transaction
+from server.store.event_query import run_query
 from server.store.queries import container_tree, recall_set, trace_unit
-from server.store.schema import alerts, dead_letters, events, parked_events, units
+from server.store.schema import alerts, dead_letters, events, parked_events, unit_events, units
 from tests.server import factory as f
 
 MQTT = Origin("mqtt", "site1", "line1")
@@ -328,3 +329,34 @@ def test_a_group_with_a_bad_event_time_falls_back_to_one_by_one(
     assert [o.accepted for o in outcomes] == [True, False, True]
     assert outcomes[1].reason is not None and "eventList[0].eventTime" in outcomes[1].reason
     assert set(final_state(store)["units"]) == {"T1", "T3"}
+
+
+def test_events_naming_a_unit_are_found_before_and_after_its_commissioning(
+    store: Engine, ingestor: Ingestor
+) -> None:
+    """A unit's EPC index rows are in unit_events once it is commissioned and in event_epcs
+    (key text) for events stored before; queries and the trace read both."""
+    case = f.sscc(4)
+    ingest(ingestor, [f.packing(case, ["E1", "E2"])])  # parked: E1, E2 unknown yet
+    ingest(ingestor, [f.commissioning(["E1", "E2", "E3"])])
+    ingest(ingestor, [f.decommissioning(["E1"])])
+    with read_transaction(store) as conn:
+        assert conn.execute(select(func.count()).select_from(unit_events)).scalar() == 4
+        trace = trace_unit(conn, UnitKey(f.GTIN, "E1"))
+        assert trace is not None
+        assert [e.biz_step for e in trace.events] == ["commissioning", "packing", "decommissioning"]
+
+        def matching(**params: str) -> list[str]:
+            page = run_query(conn, {k: [v] for k, v in params.items()}, per_page=50, after=None)
+            return [e.get("bizStep", "") for e in page.events]
+
+        assert sorted(matching(MATCH_epc=f.sgtin("E1"))) == [
+            "commissioning",
+            "decommissioning",
+            "packing",
+        ]
+        assert matching(MATCH_epc=f"https://id.gs1.org/01/{f.GTIN}/21/E3") == ["commissioning"]
+        assert len(matching(MATCH_epc="urn:epc:idpat:sgtin:0614141.107346.*")) == 3
+        assert len(matching(MATCH_anyEPC="urn:epc:idpat:sgtin:0614141.*.*")) == 3
+        assert matching(MATCH_epc="urn:epc:idpat:sgtin:0614142.*.*") == []
+        assert matching(MATCH_parentID=f.sgtin("E1")) == []

@@ -106,3 +106,55 @@ def test_settings_from_file_env_and_arguments(
         load_settings(config)
     with pytest.raises(ConfigError, match="expected a sqlite:// or postgresql:// URL"):
         load_settings(None, db_url="mysql://x")
+
+
+def test_migration_0003_moves_unit_rows_to_unit_events_and_back(store: Engine) -> None:
+    from alembic import command
+
+    from server.store.migrate import alembic_config
+
+    def migrate(step: str, revision: str) -> None:
+        config = alembic_config()
+        with store.begin() as conn:
+            config.attributes["connection"] = conn
+            getattr(command, step)(config, revision)
+
+    def rows(sql: str) -> list[tuple[object, ...]]:
+        with store.connect() as conn:
+            return sorted(tuple(row) for row in conn.execute(text(sql)))
+
+    migrate("downgrade", "0002")
+    with store.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO units (id, gtin, serial, status, commission_event)"
+                " VALUES (7, :gtin, 'A1', 'active', 1), (8, :gtin, 'A2', 'active', 1)"
+            ),
+            {"gtin": f.GTIN},
+        )
+        conn.execute(
+            text("INSERT INTO event_epcs (event_pk, epc, role) VALUES (:pk, :epc, :role)"),
+            [
+                {"pk": 1, "epc": f"(01){f.GTIN}(21)A1", "role": "epc"},
+                {"pk": 2, "epc": f"(01){f.GTIN}(21)A1", "role": "child"},
+                {"pk": 1, "epc": f"(01){f.GTIN}(21)A2", "role": "epc"},
+                {"pk": 3, "epc": f"(01){f.GTIN}(21)NEVER", "role": "epc"},  # no such unit
+                {"pk": 2, "epc": f"(00){f.sscc(1)}", "role": "parent"},
+                {"pk": 4, "epc": f"(01){f.GTIN}(10)LOT1", "role": "class"},
+            ],
+        )
+    before = rows("SELECT event_pk, epc, role FROM event_epcs")
+    migrate("upgrade", "head")
+    assert rows("SELECT unit_id, event_pk, role FROM unit_events") == [
+        (7, 1, "epc"),
+        (7, 2, "child"),
+        (8, 1, "epc"),
+    ]
+    assert rows("SELECT event_pk, epc FROM event_epcs") == [
+        (2, f"(00){f.sscc(1)}"),
+        (3, f"(01){f.GTIN}(21)NEVER"),
+        (4, f"(01){f.GTIN}(10)LOT1"),
+    ]
+    migrate("downgrade", "0002")
+    assert rows("SELECT event_pk, epc, role FROM event_epcs") == before
+    migrate("upgrade", "head")
