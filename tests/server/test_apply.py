@@ -360,3 +360,22 @@ def test_events_naming_a_unit_are_found_before_and_after_its_commissioning(
         assert len(matching(MATCH_anyEPC="urn:epc:idpat:sgtin:0614141.*.*")) == 3
         assert matching(MATCH_epc="urn:epc:idpat:sgtin:0614142.*.*") == []
         assert matching(MATCH_parentID=f.sgtin("E1")) == []
+
+
+def test_two_forms_of_one_unit_in_one_event_index_it_once(
+    store: Engine, ingestor: Ingestor
+) -> None:
+    digital_link = f"https://id.gs1.org/01/{f.GTIN}/21/W1"
+    commission = f.commissioning(["W1"])
+    commission["epcList"].append(digital_link)
+    packing = f.packing(f.sscc(9), ["W1"])
+    packing["childEPCs"].append(digital_link)
+    ingest(ingestor, [commission, packing])
+    with read_transaction(store) as conn:
+        assert conn.execute(select(func.count()).select_from(units)).scalar() == 1
+        assert conn.execute(select(func.count()).select_from(unit_events)).scalar() == 2
+        trace = trace_unit(conn, UnitKey(f.GTIN, "W1"))
+        assert trace is not None and [e.biz_step for e in trace.events] == [
+            "commissioning",
+            "packing",
+        ]
