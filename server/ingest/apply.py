@@ -45,7 +45,13 @@ from server.identifiers import (
     parse_unit,
 )
 from server.ingest.validation import event_list
-from server.store.dialect import bulk_insert, chunks, insert_ignore, upsert
+from server.store.dialect import (
+    bulk_insert,
+    chunks,
+    insert_ignore,
+    insert_ignore_returning,
+    upsert,
+)
 from server.store.schema import (
     alerts,
     batch_inputs,
@@ -81,6 +87,21 @@ CLASS_ROLES = (
 
 
 EPC_COLUMNS = ("event_pk", "epc", "role")
+EVENT_COLUMNS = (
+    "event_id",
+    "event_type",
+    "action",
+    "event_time",
+    "record_time",
+    "biz_step",
+    "disposition",
+    "read_point",
+    "biz_location",
+    "site",
+    "line",
+    "source",
+    "body",
+)
 UNIT_COLUMNS = (
     "id",
     "gtin",
@@ -321,8 +342,18 @@ class _Applier:
         """Insert the events not stored yet; eventID -> pk of those inserted now."""
         if not rows:
             return {}
-        statement = insert_ignore(self.conn, events).returning(events.c.pk, events.c.event_id)
-        new = {event_id: pk for pk, event_id in self.conn.execute(statement, rows)}
+        if self.conn.dialect.name == "postgresql":
+            inserted = insert_ignore_returning(
+                self.conn,
+                events,
+                EVENT_COLUMNS,
+                [tuple(row[name] for name in EVENT_COLUMNS) for row in rows],
+                ("pk", "event_id"),
+            )
+        else:
+            statement = insert_ignore(self.conn, events).returning(events.c.pk, events.c.event_id)
+            inserted = [tuple(row) for row in self.conn.execute(statement, rows)]
+        new = {event_id: pk for pk, event_id in inserted}
         epc_rows: list[tuple[int, str, str]] = []
         for row, body in zip(rows, bodies, strict=True):
             pk = new.get(row["event_id"])

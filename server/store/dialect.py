@@ -69,6 +69,36 @@ def bulk_insert(
     return int(result.rowcount)
 
 
+def insert_ignore_returning(
+    conn: Connection,
+    table: Table,
+    columns: Sequence[str],
+    rows: Sequence[Sequence[Any]],
+    returning: Sequence[str],
+) -> list[tuple[Any, ...]]:
+    """PostgreSQL: insert ``rows`` (tuples in ``columns`` order) skipping conflicts, in ONE
+    statement with one array per column; the ``returning`` columns of the rows inserted.
+
+    A multi-row ``VALUES`` list of thousands of rows costs psycopg a Python-level parse of
+    every placeholder (about a fifth of the ingest writer's time at 20,000 units a group);
+    thirteen array parameters cost nothing to parse.
+    """
+    if conn.dialect.name != "postgresql":
+        raise ValueError(f"insert_ignore_returning: PostgreSQL only, not {conn.dialect.name}")
+    if not rows:
+        return []
+    names = ", ".join(columns)
+    arrays = ", ".join(
+        f"%s::{table.c[name].type.compile(dialect=conn.dialect)}[]" for name in columns
+    )
+    sql = (
+        f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays})"
+        f" ON CONFLICT DO NOTHING RETURNING {', '.join(returning)}"
+    )
+    result = conn.exec_driver_sql(sql, tuple(list(column) for column in zip(*rows, strict=True)))
+    return [tuple(row) for row in result]
+
+
 def _copy(conn: Connection, table: Table, names: str, rows: Sequence[Sequence[Any]]) -> int:
     """PostgreSQL ``COPY … FROM STDIN`` (psycopg 3) in ``conn``'s transaction: several times
     faster than a multi-row INSERT for the index rows of ingest (no conflicts possible)."""
