@@ -58,6 +58,7 @@ from server.store.schema import (
     batch_lines,
     batches,
     containers,
+    event_bodies,
     event_epcs,
     events,
     parked_events,
@@ -100,7 +101,6 @@ EVENT_COLUMNS = (
     "site",
     "line",
     "source",
-    "body",
 )
 UNIT_COLUMNS = (
     "id",
@@ -239,8 +239,8 @@ class _Applier:
     # -- the document -------------------------------------------------------------------
 
     def run(self) -> list[ApplyResult]:
-        rows, bodies, doc_of = self._event_rows()
-        new_pks = self._store_events(rows, bodies)
+        rows, bodies, texts, doc_of = self._event_rows()
+        new_pks = self._store_events(rows, bodies, texts)
         fresh = [
             _Fresh(new_pks[row["event_id"]], body, row, doc)
             for row, body, doc in zip(rows, bodies, doc_of, strict=True)
@@ -285,11 +285,15 @@ class _Applier:
         """Where the document being applied came from."""
         return self.docs[self.doc].origin
 
-    def _event_rows(self) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[int]]:
-        """The events rows to store, their bodies and their documents' indexes; an eventID
-        repeated within the group is stored once (later copies count as duplicates)."""
+    def _event_rows(
+        self,
+    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str], list[int]]:
+        """The events rows to store, their bodies (as dicts and as JSON text) and their
+        documents' indexes; an eventID repeated within the group is stored once (later
+        copies count as duplicates)."""
         rows: list[dict[str, Any]] = []
         bodies: list[dict[str, Any]] = []
+        texts: list[str] = []
         doc_of: list[int] = []
         seen: set[str] = set()
         for doc_index, doc in enumerate(self.docs):
@@ -299,8 +303,9 @@ class _Applier:
                 if row is not None:
                     rows.append(row[0])
                     bodies.append(row[1])
+                    texts.append(json.dumps(row[1], separators=(",", ":"), ensure_ascii=False))
                     doc_of.append(doc_index)
-        return rows, bodies, doc_of
+        return rows, bodies, texts, doc_of
 
     def _event_row(
         self, index: int, event: dict[str, Any], doc: _Document, seen: set[str]
@@ -331,13 +336,12 @@ class _Applier:
                 "site": site,
                 "line": line,
                 "source": self.origin.source,
-                "body": json.dumps(event, separators=(",", ":"), ensure_ascii=False),
             },
             event,
         )
 
     def _store_events(
-        self, rows: list[dict[str, Any]], bodies: list[dict[str, Any]]
+        self, rows: list[dict[str, Any]], bodies: list[dict[str, Any]], texts: list[str]
     ) -> dict[str, int]:
         """Insert the events not stored yet; eventID -> pk of those inserted now."""
         if not rows:
@@ -355,10 +359,13 @@ class _Applier:
             inserted = [tuple(row) for row in self.conn.execute(statement, rows)]
         new = {event_id: pk for pk, event_id in inserted}
         epc_rows: list[tuple[int, str, str]] = []
-        for row, body in zip(rows, bodies, strict=True):
+        body_rows: list[tuple[int, str]] = []
+        for row, body, text in zip(rows, bodies, texts, strict=True):
             pk = new.get(row["event_id"])
             if pk is not None:
+                body_rows.append((pk, text))
                 self._index_rows(pk, body, epc_rows)
+        bulk_insert(self.conn, event_bodies, ("event_pk", "body"), body_rows)
         bulk_insert(self.conn, event_epcs, EPC_COLUMNS, epc_rows)
         return new
 
@@ -975,7 +982,8 @@ class _Applier:
             return
         self.pending = {}  # the units are in the store now
         for pk, body, event_time in self.conn.execute(
-            select(events.c.pk, events.c.body, events.c.event_time)
+            select(events.c.pk, event_bodies.c.body, events.c.event_time)
+            .join(event_bodies, event_bodies.c.event_pk == events.c.pk)
             .where(events.c.pk.in_(sorted(waiting)))
             .order_by(events.c.pk)
         ):

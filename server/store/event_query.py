@@ -33,7 +33,7 @@ from sqlalchemy import (
 from server.cbv import cbv_term, parse_time
 from server.errors import RejectedDocument
 from server.identifiers import canonical, key_pattern, unit_of_key
-from server.store.schema import event_epcs, events, unit_events, units
+from server.store.schema import event_bodies, event_epcs, events, unit_events, units
 
 EVENT_TYPES = frozenset(
     {
@@ -93,7 +93,9 @@ def build_query(params: Mapping[str, Sequence[str]]) -> Select[Any]:
             if "\x00" in value:  # no stored text holds one; PostgreSQL refuses it as a bind
                 shown = repr(value) if len(value) <= 80 else repr(value[:77]) + "..."
                 raise RejectedDocument(f"{name}: expected text without NUL characters, got {shown}")
-    query = select(events.c.pk, events.c.body, events.c.record_time)
+    query = select(events.c.pk, event_bodies.c.body, events.c.record_time).join(
+        event_bodies, event_bodies.c.event_pk == events.c.pk
+    )
     if "eventType" in params:
         kinds = _values(params["eventType"])
         bad = [kind for kind in kinds if kind not in EVENT_TYPES]

@@ -6,6 +6,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
+from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from hypothesis import given
@@ -17,7 +18,7 @@ from server.config import load_settings
 from server.errors import ConfigError
 from server.identifiers import UnitKey, canonical, key_pattern, parse_sscc, parse_unit
 from server.store import read_transaction, write_transaction
-from server.store.migrate import current_revision, head_revision
+from server.store.migrate import alembic_config, current_revision, head_revision
 from server.store.schema import metadata
 from tests.server import factory as f
 
@@ -108,20 +109,25 @@ def test_settings_from_file_env_and_arguments(
         load_settings(None, db_url="mysql://x")
 
 
+def migrate_store(store: Engine, step: str, revision: str) -> None:
+    """``alembic upgrade|downgrade revision`` on ``store``."""
+    config = alembic_config()
+    with store.begin() as conn:
+        config.attributes["connection"] = conn
+        getattr(command, step)(config, revision)
+
+
+def sorted_rows(store: Engine, sql: str) -> list[tuple[object, ...]]:
+    with store.connect() as conn:
+        return sorted(tuple(row) for row in conn.execute(text(sql)))
+
+
 def test_migration_0003_moves_unit_rows_to_unit_events_and_back(store: Engine) -> None:
-    from alembic import command
-
-    from server.store.migrate import alembic_config
-
     def migrate(step: str, revision: str) -> None:
-        config = alembic_config()
-        with store.begin() as conn:
-            config.attributes["connection"] = conn
-            getattr(command, step)(config, revision)
+        migrate_store(store, step, revision)
 
     def rows(sql: str) -> list[tuple[object, ...]]:
-        with store.connect() as conn:
-            return sorted(tuple(row) for row in conn.execute(text(sql)))
+        return sorted_rows(store, sql)
 
     migrate("downgrade", "0002")
     with store.begin() as conn:
@@ -158,3 +164,29 @@ def test_migration_0003_moves_unit_rows_to_unit_events_and_back(store: Engine) -
     migrate("downgrade", "0002")
     assert rows("SELECT event_pk, epc, role FROM event_epcs") == before
     migrate("upgrade", "head")
+
+
+def test_migration_0004_moves_event_bodies_out_and_back(store: Engine) -> None:
+    migrate_store(store, "downgrade", "0003")
+    row = {
+        "event_id": "urn:uuid:1",
+        "event_type": "ObjectEvent",
+        "event_time": datetime(2025, 3, 1, 8, 0),
+        "record_time": datetime(2025, 3, 1, 8, 0),
+        "source": "http",
+        "body": '{"type":"ObjectEvent"}',
+    }
+    with store.begin() as conn:
+        conn.execute(
+            text(
+                "INSERT INTO events (pk, event_id, event_type, event_time, record_time, source,"
+                " body) VALUES (5, :event_id, :event_type, :event_time, :record_time, :source,"
+                " :body)"
+            ),
+            row,
+        )
+    migrate_store(store, "upgrade", "head")
+    assert sorted_rows(store, "SELECT event_pk, body FROM event_bodies") == [(5, row["body"])]
+    migrate_store(store, "downgrade", "0003")
+    assert sorted_rows(store, "SELECT pk, body FROM events") == [(5, row["body"])]
+    migrate_store(store, "upgrade", "head")
