@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
@@ -568,21 +568,11 @@ class _Applier:
     def _created_by(self, pending: dict[UnitKey, dict[str, Any]]) -> list[UnitKey]:
         """The pending units whose stored row is the one this document commissioned (the
         ids of all of them, created or commissioned before, go to :attr:`unit_ids`)."""
-        by_gtin: defaultdict[str, list[str]] = defaultdict(list)
-        for unit in pending:
-            by_gtin[unit.gtin].append(unit.serial)
-        created = []
-        for gtin, serials in by_gtin.items():
-            for part in chunks(serials):
-                query = select(units.c.id, units.c.serial, units.c.commission_event).where(
-                    units.c.gtin == gtin, units.c.serial.in_(part)
-                )
-                for unit_id, serial, event_pk in self.conn.execute(query):
-                    unit = UnitKey(gtin, serial)
-                    self.unit_ids[unit] = unit_id
-                    if pending[unit]["commission_event"] == event_pk:
-                        created.append(unit)
-        return created
+        return [
+            unit
+            for unit, _, event_pk in self._stored_units(pending)
+            if pending[unit]["commission_event"] == event_pk
+        ]
 
     def _flush_batch_lines(self) -> None:
         if not self.line_counts:
@@ -854,23 +844,27 @@ class _Applier:
             self._park(pk, missing)
 
     def _find_units(self, keys: Iterable[UnitKey]) -> tuple[list[int], list[UnitKey]]:
+        """The ids of the stored units among ``keys``, and the keys not stored."""
+        keys = list(keys)
+        ids = [unit_id for _, unit_id, _ in self._stored_units(keys)]
+        missing = [unit for unit in keys if unit not in self.unit_ids]
+        return ids, missing
+
+    def _stored_units(self, keys: Iterable[UnitKey]) -> Iterator[tuple[UnitKey, int, int]]:
+        """(unit, id, commission event pk) of the stored units among ``keys``, one query per
+        GTIN and chunk; their ids go to :attr:`unit_ids`."""
         by_gtin: defaultdict[str, list[str]] = defaultdict(list)
         for unit in keys:
             by_gtin[unit.gtin].append(unit.serial)
-        ids: list[int] = []
-        missing: list[UnitKey] = []
         for gtin, serials in by_gtin.items():
-            found: set[str] = set()
             for part in chunks(serials):
-                query = select(units.c.id, units.c.serial).where(
+                query = select(units.c.id, units.c.serial, units.c.commission_event).where(
                     units.c.gtin == gtin, units.c.serial.in_(part)
                 )
-                for unit_id, serial in self.conn.execute(query):
-                    ids.append(unit_id)
-                    found.add(serial)
-                    self.unit_ids[UnitKey(gtin, serial)] = unit_id
-            missing.extend(UnitKey(gtin, serial) for serial in serials if serial not in found)
-        return ids, missing
+                for unit_id, serial, event_pk in self.conn.execute(query):
+                    unit = UnitKey(gtin, serial)
+                    self.unit_ids[unit] = unit_id
+                    yield unit, unit_id, event_pk
 
     def _prepare_containers(self, fresh: list[_Fresh]) -> None:
         """Look up, in one query, every container the documents name, and create the new

@@ -6,7 +6,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 
 import pytest
-from alembic import command
 from alembic.autogenerate import compare_metadata
 from alembic.runtime.migration import MigrationContext
 from hypothesis import given
@@ -18,7 +17,7 @@ from server.config import load_settings
 from server.errors import ConfigError
 from server.identifiers import UnitKey, canonical, key_pattern, parse_sscc, parse_unit
 from server.store import read_transaction, write_transaction
-from server.store.migrate import alembic_config, current_revision, head_revision
+from server.store.migrate import current_revision, downgrade, head_revision, upgrade
 from server.store.schema import metadata
 from tests.server import factory as f
 
@@ -110,11 +109,8 @@ def test_settings_from_file_env_and_arguments(
 
 
 def migrate_store(store: Engine, step: str, revision: str) -> None:
-    """``alembic upgrade|downgrade revision`` on ``store``."""
-    config = alembic_config()
-    with store.begin() as conn:
-        config.attributes["connection"] = conn
-        getattr(command, step)(config, revision)
+    """``upgrade`` or ``downgrade`` ``store`` to ``revision``."""
+    (upgrade if step == "upgrade" else downgrade)(store, revision)
 
 
 def sorted_rows(store: Engine, sql: str) -> list[tuple[object, ...]]:
