@@ -22,6 +22,7 @@ from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalErr
 
 from server.errors import RejectedDocument, StoreError
 from server.ingest.apply import ApplyResult, Origin, apply_document, apply_documents
+from server.ingest.collector import gc_paused
 from server.ingest.validation import check_document, decode_payload
 from server.store.engine import write_transaction
 from server.store.schema import dead_letters
@@ -114,6 +115,10 @@ class Ingestor:
         shared) and dead-letter the rejected ones; one outcome per item, in order. If the
         group fails for a reason of one document's own, each is applied again on its own
         so the others still land. Raises :class:`StoreError` only if the store is down."""
+        with gc_paused():
+            return self._apply_checked(items)
+
+    def _apply_checked(self, items: Sequence[Checked]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(items)
         documents: list[tuple[int, dict[str, Any]]] = []
         for index, item in enumerate(items):
@@ -158,6 +163,10 @@ class Ingestor:
 
     def apply(self, document: dict[str, Any], origin: Origin) -> ApplyResult:
         """Apply a checked document in one transaction, retrying lost races."""
+        with gc_paused():
+            return self._apply(document, origin)
+
+    def _apply(self, document: dict[str, Any], origin: Origin) -> ApplyResult:
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
                 with write_transaction(self.engine) as conn:
