@@ -201,7 +201,6 @@ def mqtt_ingest(
     *,
     window: int,
     group: int,
-    check_in_process: bool,
 ) -> float:
     """Seconds to drain all documents through MQTT ingest (publishing excluded)."""
     client_id = f"bench-{secrets.token_hex(4)}"
@@ -212,7 +211,6 @@ def mqtt_ingest(
         client_id=client_id,
         max_inflight=window,
         group_commit=group,
-        check_in_process=check_in_process,
     )
     consumer.start()  # create the persistent session and subscription
     if not consumer.connected.wait(10):
@@ -234,7 +232,6 @@ def mqtt_ingest(
             client_id=client_id,
             max_inflight=window,
             group_commit=group,
-            check_in_process=check_in_process,
         )
         consumer.applied = applied
         start = time.perf_counter()
@@ -367,8 +364,7 @@ def writer_only(engine: Engine, total_units: int, group: int) -> None:
     step = 100_000 // UNITS_PER_CASE
     for first in range(0, total_units // UNITS_PER_CASE, step):
         checked = [
-            ingestor.accept(payload, origin, "bench", None)
-            for payload in documents(first, step, first)
+            ingestor.check(payload, origin, "bench") for payload in documents(first, step, first)
         ]
         start = time.perf_counter()
         for index in range(0, len(checked), group):
@@ -452,7 +448,6 @@ def run_engine(name: str, args: argparse.Namespace, workdir: Path) -> None:
                 cases,
                 window=args.window,
                 group=args.group_commit,
-                check_in_process=not args.check_in_thread,
             )
         finally:
             broker.stop()
@@ -516,11 +511,6 @@ def main() -> None:
     )
     parser.add_argument(
         "--group-commit", type=int, default=200, help="messages per ingest transaction"
-    )
-    parser.add_argument(
-        "--check-in-thread",
-        action="store_true",
-        help="schema-check in the server process instead of a checker process",
     )
     parser.add_argument(
         "--writer-only",

@@ -1,15 +1,22 @@
 """Validation against GS1's EPCIS 2.0 JSON Schema (shipped in ``epcis/schema/``).
 
-Two validators are compiled once, lazily, per process:
+Three validators are compiled once, lazily, per process:
 
-* a fastjsonschema validator (the schema compiled to Python code) answers the hot-path
-  question "is this valid?" -- what the server asks of every incoming document;
+* a fastjsonschema validator (the schema compiled to Python code) is the authority on
+  "is this valid?";
 * a jsonschema ``Draft7Validator`` explains failures: every error with the JSON path it is
-  at. It only runs for documents the fast validator rejected.
+  at. It only runs for documents the authority rejected;
+* a jsonschema-rs validator (compiled Rust) goes first, on the hot path: a document it
+  accepts is valid and needs no other check (about 30 times faster than the authority on a
+  100-unit document). It is never more lenient than the authority: same schema, patterns
+  matched at least as strictly (a trailing newline never matches ``$``), its own RFC 3986
+  parser for ``uri`` (stricter than :func:`is_uri`: fuzzed in the tests) and our
+  :func:`is_date_time` for ``date-time`` (its own accepts ``202.-03-01T08:00:00Z``).
+  Anything it refuses goes to the authority, which decides.
 
-Both check the ``uri`` and ``date-time`` formats with the same two rules (RFC 3986 URI
-characters with a scheme; RFC 3339 date-time), which jsonschema would otherwise skip
-without its optional format packages.
+The authority and the explainer check the ``uri`` and ``date-time`` formats with the same
+two rules (RFC 3986 URI characters with a scheme; RFC 3339 date-time), which jsonschema
+would otherwise skip without its optional format packages.
 """
 
 from __future__ import annotations
@@ -23,6 +30,7 @@ from importlib.resources import files
 from typing import Any, Final
 
 import fastjsonschema
+import jsonschema_rs
 from jsonschema import FormatChecker, ValidationError, validators
 from jsonschema.exceptions import best_match
 
@@ -70,6 +78,21 @@ def _fast_validator() -> Callable[[object], object]:
 
 
 @cache
+def _certain_validator() -> Any:
+    return jsonschema_rs.validator_for(
+        schema(), formats={"date-time": is_date_time}, validate_formats=True
+    )
+
+
+def certainly_valid(doc: object) -> bool:
+    """True if ``doc`` is certainly valid (the fast check); False means "ask the authority"."""
+    try:
+        return bool(_certain_validator().is_valid(doc))
+    except Exception:  # a value the Rust side cannot take: the authority decides
+        return False
+
+
+@cache
 def _explaining_validator() -> Any:
     checker = FormatChecker(formats=())
     for name, check in _FORMATS.items():
@@ -103,6 +126,8 @@ def _describe(error: ValidationError) -> str:
 
 def validate_document(doc: object) -> list[str]:
     """Schema errors of an EPCIS document (or standalone event) as text; empty when valid."""
+    if certainly_valid(doc):
+        return []
     try:
         _fast_validator()(doc)
     except fastjsonschema.JsonSchemaException as fast_error:

@@ -9,11 +9,9 @@ again on reconnect; ingest is idempotent by eventID, so a redelivery changes not
 Three stages joined by bounded FIFO queues, so that order is kept end to end:
 
 * the paho network thread only queues messages;
-* a checker thread hands each payload to a checker PROCESS (``check_in_process``, spawned
-  at start, exits with the server) that decodes and schema-checks it, the costliest CPU
-  work per unit, on another core than the store work, and forwards the verdicts in arrival
-  order (an accepted payload is decoded again here, a small fraction of the check's cost;
-  if the process dies, checks run in this process);
+* a checker thread decodes and schema-checks each payload (about a microsecond a unit:
+  the compiled Rust schema check, see :mod:`server.ingest.validation`), while the writer
+  thread's database calls run without the GIL;
 * a writer thread applies whatever checked messages are waiting, up to ``group_commit``,
   in ONE transaction (one fsync for all of them), and after the commit acknowledges them
   in arrival order (MQTT requires PUBACKs in the order the PUBLISHes came).
@@ -29,15 +27,9 @@ message goes to exactly one of them.
 from __future__ import annotations
 
 import logging
-import multiprocessing
-import os
 import queue
 import socket
 import threading
-import time
-from collections import deque
-from concurrent.futures import Future, ProcessPoolExecutor
-from concurrent.futures.process import BrokenProcessPool
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
@@ -51,7 +43,7 @@ from epcis import TopicError, topics
 from server.errors import ConfigError, StoreError
 from server.ingest.apply import Origin
 from server.ingest.service import Checked, Ingestor
-from server.ingest.validation import rejection, warm_up
+from server.ingest.validation import warm_up
 
 log = logging.getLogger(__name__)
 
@@ -77,16 +69,6 @@ def site_line(topic: str) -> tuple[str | None, str | None]:
     if parsed.kind is not topics.TopicKind.EVENTS:
         return None, None
     return parsed.site, parsed.line
-
-
-@dataclass(frozen=True)
-class _InFlight:
-    """A message whose payload is being checked."""
-
-    message: mqtt.MQTTMessage
-    payload: bytes
-    origin: Origin
-    verdict: Future[str | None]  # the rejection reason, None when acceptable
 
 
 @dataclass(frozen=True)
@@ -120,7 +102,6 @@ class MqttIngest:
         session_expiry_seconds: int = 3600,
         keepalive: int = 30,
         group_commit: int | None = None,
-        check_in_process: bool = True,
     ) -> None:
         self.ingestor = ingestor
         self.address = BrokerAddress.parse(url)
@@ -143,8 +124,6 @@ class MqttIngest:
             maxsize=max_inflight
         )
         self._threads: list[threading.Thread] = []
-        self.check_in_process = check_in_process
-        self._pool: ProcessPoolExecutor | None = None
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id,
@@ -164,13 +143,7 @@ class MqttIngest:
     def start(self) -> None:
         """Connect (asynchronously; paho reconnects by itself) and start the stages."""
         self._stop.clear()
-        if self.check_in_process and self._pool is None:
-            self._pool = ProcessPoolExecutor(
-                max_workers=1,
-                mp_context=multiprocessing.get_context("spawn"),
-                initializer=_checker_start,
-                initargs=(os.getpid(),),
-            )
+        warm_up()  # compile the schema validators before the first message
         self._threads = [
             threading.Thread(target=self._check_loop, name="mqtt-ingest-check", daemon=True),
             threading.Thread(target=self._write_loop, name="mqtt-ingest-write", daemon=True),
@@ -197,9 +170,6 @@ class MqttIngest:
         for thread in self._threads:
             thread.join(timeout=10)
         self._threads = []
-        if self._pool is not None:
-            self._pool.shutdown(wait=True, cancel_futures=True)
-            self._pool = None
 
     # -- paho callbacks (network thread) ------------------------------------------------------
 
@@ -226,62 +196,31 @@ class MqttIngest:
     # -- checker and writer threads ------------------------------------------------------------
 
     def _check_loop(self) -> None:
-        """Hand payloads to the checker process as they come, and forward the verdicts in
-        arrival order."""
-        in_flight: deque[_InFlight] = deque()
+        """Decode and schema-check each message, in arrival order, for the writer."""
         while not self._stop.is_set():
-            if in_flight and in_flight[0].verdict.done():
-                self._forward(in_flight.popleft())
-                continue
             try:
-                message = self._received.get(timeout=0.005 if in_flight else 0.2)
+                message = self._received.get(timeout=0.2)
             except queue.Empty:
-                if in_flight:
-                    self._forward(in_flight.popleft())  # waits for its verdict
                 continue
+            payload = bytes(message.payload)
             site, line = site_line(message.topic)
-            in_flight.append(
-                _InFlight(
-                    message,
-                    bytes(message.payload),
-                    Origin("mqtt", site, line),
-                    self._submit(bytes(message.payload)),
+            origin = Origin("mqtt", site, line)
+            try:
+                checked = self.ingestor.check(payload, origin, message.topic)
+            except Exception:  # a bug must not stop ingest: keep the payload for replay
+                log.exception("check of a message on %s failed", message.topic)
+                checked = Checked(
+                    payload,
+                    origin,
+                    message.topic,
+                    reason="internal error while checking (see server log)",
                 )
-            )
-
-    def _submit(self, payload: bytes) -> Future[str | None]:
-        if self._pool is not None:
-            try:
-                return self._pool.submit(rejection, payload, self.ingestor.max_payload_bytes)
-            except (BrokenProcessPool, RuntimeError):
-                log.exception("checker process unavailable; checking in this process")
-                self._pool = None
-        verdict: Future[str | None] = Future()
-        verdict.set_result(rejection(payload, self.ingestor.max_payload_bytes))
-        return verdict
-
-    def _forward(self, item: _InFlight) -> None:
-        try:
-            reason = item.verdict.result()
-        except Exception:  # the checker process died: check here instead
-            log.exception("checker process failed; checking in this process")
-            reason = rejection(item.payload, self.ingestor.max_payload_bytes)
-        try:
-            checked = self.ingestor.accept(item.payload, item.origin, item.message.topic, reason)
-        except Exception:  # a bug must not stop ingest: keep the payload for replay
-            log.exception("check of a message on %s failed", item.message.topic)
-            checked = Checked(
-                item.payload,
-                item.origin,
-                item.message.topic,
-                reason="internal error while checking (see server log)",
-            )
-        while not self._stop.is_set():
-            try:
-                self._checked.put((item.message, checked), timeout=0.2)
-                return
-            except queue.Full:
-                continue
+            while not self._stop.is_set():
+                try:
+                    self._checked.put((message, checked), timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
 
     def _write_loop(self) -> None:
         while not self._stop.is_set():
@@ -332,19 +271,6 @@ class MqttIngest:
                     self.dead_lettered += 1
             return True
         return False
-
-
-def _checker_start(parent_pid: int) -> None:
-    """Initializer of the checker process: compile the schema, and exit when the server
-    process is gone (even SIGKILLed, which closes no pipe the pool would notice)."""
-    warm_up()
-    threading.Thread(target=_exit_with_parent, args=(parent_pid,), daemon=True).start()
-
-
-def _exit_with_parent(parent_pid: int) -> None:
-    while os.getppid() == parent_pid:
-        time.sleep(1.0)
-    os._exit(0)
 
 
 def _no_delay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:

@@ -9,7 +9,6 @@ broker delivers it again.
 
 from __future__ import annotations
 
-import json
 import logging
 import time
 from collections.abc import Callable, Sequence
@@ -95,16 +94,6 @@ class Ingestor:
         except RejectedDocument as exc:
             return Checked(payload, origin, topic, reason=exc.reason)
         return Checked(payload, origin, topic, document=document)
-
-    def accept(
-        self, payload: bytes, origin: Origin, topic: str | None, reason: str | None
-    ) -> Checked:
-        """``payload`` with the verdict a checker process gave (:func:`rejection`): the
-        rejection ``reason``, or the document, decoded again (the check passed, so it is a
-        valid EPCIS document)."""
-        if reason is not None:
-            return Checked(payload, origin, topic, reason=reason)
-        return Checked(payload, origin, topic, document=json.loads(payload))
 
     def ingest_many(self, items: Sequence[tuple[bytes, Origin, str | None]]) -> list[Outcome]:
         """Like :meth:`ingest_payload` for several payloads, applied in ONE transaction."""

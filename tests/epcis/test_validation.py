@@ -1,13 +1,18 @@
-"""Schema validation: messages name the JSON path; the two compiled validators agree."""
+"""Schema validation: messages name the JSON path; the compiled validators agree, and the
+certain (jsonschema-rs) check never accepts what the authority refuses."""
 
 from __future__ import annotations
 
 import copy
+import json
 from collections.abc import Callable
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 
 import epcis
 from epcis import validation
@@ -180,3 +185,116 @@ def _fast_ok(doc: object) -> bool:
     except Exception:
         return False
     return True
+
+
+# -- the certain (jsonschema-rs) check never accepts what the authority refuses ----------------
+
+
+def _examples(refdata: Path) -> list[dict[str, Any]]:
+    documents = []
+    for path in sorted((refdata / "epcis" / "examples").glob("*.jsonld")):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        if isinstance(document, dict) and document.get("type") == "EPCISDocument":
+            documents.append(document)
+    return documents
+
+
+def _event_mutations(document: dict[str, Any]) -> list[dict[str, Any]]:
+    """Broken copies of ``document``: each breaks one rule of the schema in one event."""
+    changes: list[Callable[[dict[str, Any]], object]] = [
+        lambda e: e.pop("eventTime"),
+        lambda e: e.__setitem__("eventTime", "202.-03-01T08:00:00Z"),
+        lambda e: e.__setitem__("eventTime", "2024-05-01T08:30:00Z\n"),
+        lambda e: e.__setitem__("eventTimeZoneOffset", "+25:00"),
+        lambda e: e.__setitem__("eventTimeZoneOffset", "+01:00\n"),
+        lambda e: e.__setitem__("action", "MAYBE"),
+        lambda e: e.__setitem__("action", "ADD\n"),
+        lambda e: e.__setitem__("bizStep", "urn:epcglobal:cbv:bizstep:nonsense"),
+        lambda e: e.__setitem__("disposition", "https://ns.gs1.org/cbv/Disp-nonsense"),
+        lambda e: e.__setitem__("epcList", "not a list"),
+        lambda e: e.__setitem__("epcList", ["urn:a:same", "urn:a:same"]),
+        lambda e: e.__setitem__("epcList", ["urn:epc:id:sgtin:0614141.107346.A B"]),
+        lambda e: e.__setitem__("epcList", ["http://[zz]/"]),
+        lambda e: e.__setitem__("epcList", ["a:b#c#d"]),
+        lambda e: e.__setitem__("childEPCs", [1, 2]),
+        lambda e: e.__setitem__("readPoint", {"id": "no scheme"}),
+        lambda e: e.__setitem__("unknownField", 1),
+        lambda e: e.__setitem__("type", "NoSuchEvent"),
+        lambda e: e.pop("type"),
+    ]
+    broken = []
+    for index in range(len(document["epcisBody"]["eventList"])):
+        for change in changes:
+            mutated = copy.deepcopy(document)
+            change(mutated["epcisBody"]["eventList"][index])
+            broken.append(mutated)
+    return broken
+
+
+def test_valid_documents_take_the_certain_path(refdata: Path) -> None:
+    documents = [*_examples(refdata), _document()]
+    assert len(documents) > 10
+    for document in documents:
+        assert _fast_ok(document)
+        assert validation.certainly_valid(document), document["epcisBody"]["eventList"][0]
+
+
+def test_the_certain_check_accepts_nothing_the_authority_refuses(refdata: Path) -> None:
+    checked = refused = 0
+    for document in [*_examples(refdata), _document()]:
+        for mutated in _event_mutations(document):
+            if validation.certainly_valid(mutated):
+                assert _fast_ok(mutated), mutated
+            else:
+                refused += 1
+                # The verdict is then the authority's.
+                assert (validation.validate_document(mutated) == []) is _fast_ok(mutated)
+            checked += 1
+    assert checked > 500 and refused > checked // 2
+
+
+@pytest.mark.parametrize("document", [{"type": "EPCISDocument"}, {"epcisBody": []}, {}, [], 3])
+def test_malformed_envelopes_are_refused(document: object) -> None:
+    assert not validation.certainly_valid(document)
+    assert validation.validate_document(document) != []
+
+
+URI_CHARS = "abcAZ09:/?#[]@!$&'()*+,;=%-._~ \"<>\\^`{|}é\n\t"
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.sampled_from(["urn:", "http://", "a:", "x-y.z+1:", ""]),
+    st.text(alphabet=URI_CHARS, max_size=14),
+)
+def test_uri_values_the_certain_check_takes_are_uris(scheme: str, rest: str) -> None:
+    value = scheme + rest
+    doc = _document()
+    doc["epcisBody"]["eventList"][0]["epcList"] = [value]
+    if validation.certainly_valid(doc):
+        assert validation.is_uri(value)
+        assert _fast_ok(doc)
+
+
+@settings(max_examples=400, deadline=None)
+@given(
+    st.lists(
+        st.tuples(st.integers(0, 24), st.sampled_from("0123456789-:TZtz.+ "), st.booleans()),
+        max_size=3,
+    )
+)
+def test_date_times_the_certain_check_takes_are_date_times(
+    edits: list[tuple[int, str, bool]],
+) -> None:
+    value = list("2024-05-01T08:30:00Z")
+    for position, char, insert in edits:
+        if insert:
+            value.insert(min(position, len(value)), char)
+        elif value:
+            value[min(position, len(value) - 1)] = char
+    text = "".join(value)
+    doc = _document()
+    doc["epcisBody"]["eventList"][0]["eventTime"] = text
+    if validation.certainly_valid(doc):
+        assert validation.is_date_time(text)
+        assert _fast_ok(doc)

@@ -14,7 +14,6 @@ from sqlalchemy import Engine, func, select
 from server.identifiers import UnitKey
 from server.ingest.apply import Origin
 from server.ingest.service import Ingestor
-from server.ingest.validation import rejection
 from server.store import read_transaction
 from server.store.event_query import run_query
 from server.store.queries import container_tree, recall_set, trace_unit
@@ -260,19 +259,6 @@ def test_group_commit_isolates_a_bad_document(store: Engine, ingestor: Ingestor)
     bad = json.dumps({"type": "EPCISDocument"}).encode()
     outcomes = ingestor.ingest_many([(good, MQTT, None), (bad, MQTT, None)])
     assert [o.accepted for o in outcomes] == [True, False]
-
-
-def test_checker_verdict_matches_the_in_process_check(store: Engine, ingestor: Ingestor) -> None:
-    """The MQTT checker process's verdict (``rejection``) plus ``accept`` give exactly what
-    ``check`` gives in process: the same document, or the same reason."""
-    good = f.payload([f.commissioning(["V1", "V2"])])
-    payloads = [good, b"not json", b'{"type": "EPCISDocument"}', b"\xff", b"[]"]
-    for payload in payloads:
-        reason = rejection(payload, ingestor.max_payload_bytes)
-        assert ingestor.accept(payload, MQTT, "t", reason) == ingestor.check(payload, MQTT, "t")
-    assert rejection(good, ingestor.max_payload_bytes) is None
-    assert rejection(b"not json", 1000) is not None
-    assert rejection(good, 10) == f"payload: expected at most 10 bytes, got {len(good)} bytes"
 
 
 def test_a_group_gives_the_state_and_results_of_one_by_one(
