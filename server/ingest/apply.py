@@ -48,8 +48,10 @@ from server.ingest.validation import event_list
 from server.store.dialect import (
     bulk_insert,
     chunks,
+    copy_unless_conflict,
     insert_ignore,
     insert_ignore_returning,
+    next_ids,
     upsert,
 )
 from server.store.schema import (
@@ -116,6 +118,7 @@ UNIT_COLUMNS = (
 )
 
 _UNIT_ROW = itemgetter(*UNIT_COLUMNS)  # a pending unit's dict -> its row tuple, in C
+_EVENT_ROW = itemgetter(*EVENT_COLUMNS)
 
 
 @dataclass(frozen=True)
@@ -347,13 +350,17 @@ class _Applier:
         if not rows:
             return {}
         if self.conn.dialect.name == "postgresql":
-            inserted = insert_ignore_returning(
-                self.conn,
-                events,
-                EVENT_COLUMNS,
-                [tuple(row[name] for name in EVENT_COLUMNS) for row in rows],
-                ("pk", "event_id"),
-            )
+            # Events are almost always new: pks taken first, then one COPY; a redelivered
+            # document makes the COPY fail and the insert that skips stored events run.
+            pks = next_ids(self.conn, events, "pk", len(rows))
+            values = [(pk, *_EVENT_ROW(row)) for pk, row in zip(pks, rows, strict=True)]
+            columns = ("pk", *EVENT_COLUMNS)
+            if copy_unless_conflict(self.conn, events, columns, values):
+                inserted = [(pk, row["event_id"]) for pk, row in zip(pks, rows, strict=True)]
+            else:
+                inserted = insert_ignore_returning(
+                    self.conn, events, columns, values, ("pk", "event_id")
+                )
         else:
             statement = insert_ignore(self.conn, events).returning(events.c.pk, events.c.event_id)
             inserted = [tuple(row) for row in self.conn.execute(statement, rows)]
@@ -558,12 +565,7 @@ class _Applier:
             # stale is refused by SQLite): nobody else takes ids until this commits.
             last = self.conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM units").scalar()
             return range(int(last or 0) + 1, int(last or 0) + 1 + count)
-        result = self.conn.exec_driver_sql(
-            "SELECT nextval(pg_get_serial_sequence('units', 'id'))"
-            " FROM generate_series(1, %(count)s)",
-            {"count": count},
-        )
-        return [int(unit_id) for unit_id in result.scalars()]
+        return next_ids(self.conn, units, "id", count)
 
     def _created_by(self, pending: dict[UnitKey, dict[str, Any]]) -> list[UnitKey]:
         """The pending units whose stored row is the one this document commissioned (the
