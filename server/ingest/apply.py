@@ -24,7 +24,7 @@ from __future__ import annotations
 
 import json
 from collections import Counter, defaultdict
-from collections.abc import Iterable, Iterator, Sequence
+from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from itertools import repeat
@@ -51,7 +51,7 @@ from server.store.dialect import (
     copy_unless_conflict,
     insert_ignore,
     insert_ignore_returning,
-    next_ids,
+    new_ids,
     upsert,
 )
 from server.store.schema import (
@@ -238,6 +238,7 @@ class _Applier:
     unit_refs: list[tuple[UnitKey, int, str]] = field(default_factory=list)  # (unit, pk, role)
     line_counts: Counter[tuple[int, str, str]] = field(default_factory=Counter)
     line_times: dict[tuple[int, str, str], tuple[datetime, datetime]] = field(default_factory=dict)
+    _timestamp_text: Callable[[Any], Any] | None = None
 
     # -- the document -------------------------------------------------------------------
 
@@ -349,21 +350,28 @@ class _Applier:
         """Insert the events not stored yet; eventID -> pk of those inserted now."""
         if not rows:
             return {}
+        # Events are almost always new: pks taken first, then one bulk insert (PostgreSQL:
+        # COPY) that is all or nothing; a redelivered document makes it fail and the insert
+        # that skips stored events run.
+        pks = new_ids(self.conn, events, "pk", len(rows))
+        values = [(pk, *self._event_values(row)) for pk, row in zip(pks, rows, strict=True)]
+        columns = ("pk", *EVENT_COLUMNS)
         if self.conn.dialect.name == "postgresql":
-            # Events are almost always new: pks taken first, then one COPY; a redelivered
-            # document makes the COPY fail and the insert that skips stored events run.
-            pks = next_ids(self.conn, events, "pk", len(rows))
-            values = [(pk, *_EVENT_ROW(row)) for pk, row in zip(pks, rows, strict=True)]
-            columns = ("pk", *EVENT_COLUMNS)
             if copy_unless_conflict(self.conn, events, columns, values):
                 inserted = [(pk, row["event_id"]) for pk, row in zip(pks, rows, strict=True)]
             else:
                 inserted = insert_ignore_returning(
                     self.conn, events, columns, values, ("pk", "event_id")
                 )
-        else:
-            statement = insert_ignore(self.conn, events).returning(events.c.pk, events.c.event_id)
-            inserted = [tuple(row) for row in self.conn.execute(statement, rows)]
+        elif bulk_insert(self.conn, events, columns, values, ignore_conflicts=True) == len(rows):
+            inserted = [(pk, row["event_id"]) for pk, row in zip(pks, rows, strict=True)]
+        else:  # some were stored before: those stored now carry the pks given here
+            stored = self._stored_event_pks([row["event_id"] for row in rows])
+            inserted = [
+                (pk, row["event_id"])
+                for pk, row in zip(pks, rows, strict=True)
+                if stored.get(row["event_id"]) == pk
+            ]
         new = {event_id: pk for pk, event_id in inserted}
         epc_rows: list[tuple[int, str, str]] = []
         body_rows: list[tuple[int, str]] = []
@@ -375,6 +383,26 @@ class _Applier:
         bulk_insert(self.conn, event_bodies, ("event_pk", "body"), body_rows)
         bulk_insert(self.conn, event_epcs, EPC_COLUMNS, epc_rows)
         return new
+
+    def _event_values(self, row: dict[str, Any]) -> tuple[Any, ...]:
+        """An events row in EVENT_COLUMNS order, in the driver's types (SQLite keeps the
+        timestamps as text: the column type's own conversion makes it, once per event)."""
+        values: tuple[Any, ...] = _EVENT_ROW(row)
+        if self.conn.dialect.name != "sqlite":
+            return values
+        to_text = self._timestamp_text
+        if to_text is None:
+            to_text = events.c.event_time.type.bind_processor(self.conn.dialect)
+            assert to_text is not None  # UtcDateTime on SQLite: datetime -> text
+            self._timestamp_text = to_text
+        return tuple(to_text(value) if isinstance(value, datetime) else value for value in values)
+
+    def _stored_event_pks(self, event_ids: Sequence[str]) -> dict[str, int]:
+        found: dict[str, int] = {}
+        for part in chunks(event_ids):
+            query = select(events.c.event_id, events.c.pk).where(events.c.event_id.in_(part))
+            found.update((event_id, int(pk)) for event_id, pk in self.conn.execute(query))
+        return found
 
     def _index_rows(self, pk: int, event: dict[str, Any], rows: list[tuple[int, str, str]]) -> None:
         """The event's EPCs: units go to :attr:`unit_refs` (unit_events rows once their ids
@@ -520,7 +548,8 @@ class _Applier:
         """Insert the pending units; the keys of those that are new."""
         if not self.pending:
             return []
-        for row, unit_id in zip(self.pending.values(), self._new_unit_ids(), strict=True):
+        ids = new_ids(self.conn, units, "id", len(self.pending))
+        for row, unit_id in zip(self.pending.values(), ids, strict=True):
             row["id"] = unit_id
         rows = list(map(_UNIT_ROW, self.pending.values()))
         inserted = bulk_insert(self.conn, units, UNIT_COLUMNS, rows, ignore_conflicts=True)
@@ -555,17 +584,6 @@ class _Applier:
                 first, last = self.line_times.get(key, (at, at))
                 self.line_times[key] = (min(first, at), max(last, at))
         return created
-
-    def _new_unit_ids(self) -> Sequence[int]:
-        """Ids for the pending units, taken before they are inserted so that their
-        unit_events rows can be written without reading the units back."""
-        count = len(self.pending)
-        if self.conn.dialect.name == "sqlite":
-            # One writer at a time (BEGIN IMMEDIATE; a deferred writer whose snapshot is
-            # stale is refused by SQLite): nobody else takes ids until this commits.
-            last = self.conn.exec_driver_sql("SELECT coalesce(max(id), 0) FROM units").scalar()
-            return range(int(last or 0) + 1, int(last or 0) + 1 + count)
-        return next_ids(self.conn, units, "id", count)
 
     def _created_by(self, pending: dict[UnitKey, dict[str, Any]]) -> list[UnitKey]:
         """The pending units whose stored row is the one this document commissioned (the

@@ -120,15 +120,32 @@ def copy_unless_conflict(
     return True
 
 
-def next_ids(conn: Connection, table: Table, column: str, count: int) -> list[int]:
-    """PostgreSQL: ``count`` new values of ``table.column``'s sequence, in one round trip
-    (ids taken before the rows are inserted, so that rows that name them can be built)."""
-    result = conn.exec_driver_sql(
-        "SELECT nextval(pg_get_serial_sequence(%(table)s, %(column)s))"
-        " FROM generate_series(1, %(count)s)",
+def new_ids(conn: Connection, table: Table, column: str, count: int) -> Sequence[int]:
+    """``count`` new ids for ``table.column``, taken before the rows are inserted (so that
+    rows naming them can be built without reading the inserted rows back).
+
+    SQLite: the ids after the largest stored one (one writer at a time: BEGIN IMMEDIATE, and
+    a deferred writer whose snapshot is stale is refused, so nobody else takes ids until
+    this transaction commits). PostgreSQL: ``count`` values of the column's sequence in one
+    round trip; they come back as a (min, max) pair when they are consecutive (the usual
+    case), as a list only when another session took values in between.
+    """
+    if count <= 0:
+        return []
+    if conn.dialect.name == "sqlite":
+        last = conn.exec_driver_sql(f"SELECT coalesce(max({column}), 0) FROM {table.name}")
+        first = int(last.scalar() or 0) + 1
+        return range(first, first + count)
+    low, high, values = conn.exec_driver_sql(
+        "SELECT min(v), max(v), CASE WHEN max(v) - min(v) + 1 = count(*) THEN NULL"
+        " ELSE array_agg(v) END"
+        " FROM (SELECT nextval(pg_get_serial_sequence(%(table)s, %(column)s)) AS v"
+        " FROM generate_series(1, %(count)s)) AS taken",
         {"table": table.name, "column": column, "count": count},
-    )
-    return [int(value) for value in result.scalars()]
+    ).one()
+    if values is None:
+        return range(int(low), int(high) + 1)
+    return [int(value) for value in values]
 
 
 def _copy(conn: Connection, table: Table, names: str, rows: Sequence[Sequence[Any]]) -> int:

@@ -6,6 +6,7 @@ import itertools
 import json
 import random
 from dataclasses import replace
+from datetime import UTC, datetime
 from typing import Any
 
 import pytest
@@ -365,3 +366,22 @@ def test_two_forms_of_one_unit_in_one_event_index_it_once(
             "commissioning",
             "packing",
         ]
+
+
+def test_a_document_partly_stored_before_stores_the_rest(store: Engine, ingestor: Ingestor) -> None:
+    """The events of a group go in with one all-or-nothing insert; when some were stored
+    before, the others are still stored, under their own keys and with their own times."""
+    first = f.commissioning(["P1"], time="2025-03-01T08:00:00Z")
+    second = f.packing(f.sscc(7), ["P1"], time="2025-03-01T08:01:00.5+02:00")
+    ingest(ingestor, [first])
+    outcome = ingestor.ingest_payload(f.payload([first, second]), MQTT, topic="t")
+    assert outcome.result is not None
+    assert (outcome.result.stored, outcome.result.duplicates) == (1, 1)
+    with read_transaction(store) as conn:
+        trace = trace_unit(conn, UnitKey(f.GTIN, "P1"))
+        assert trace is not None and [p.sscc for p in trace.parents] == [f.sscc(7)]
+        at = datetime(2025, 3, 1, 6, 1, 0, 500_000, tzinfo=UTC)  # stored in UTC, exactly
+        found = conn.execute(select(events.c.event_id).where(events.c.event_time == at)).all()
+        assert [row.event_id for row in found] == [second["eventID"]]
+        # Oldest first: 06:01 UTC before 08:00 UTC.
+        assert [e.event_id for e in trace.events] == [second["eventID"], first["eventID"]]

@@ -2,11 +2,13 @@
 
 from __future__ import annotations
 
+from itertools import pairwise
+
 import pytest
 from sqlalchemy import Engine, func, select
 
 from server.store import write_transaction
-from server.store.dialect import bulk_insert, copy_unless_conflict, next_ids
+from server.store.dialect import bulk_insert, copy_unless_conflict, new_ids
 from server.store.schema import units
 
 COLUMNS = ("id", "gtin", "serial", "status", "commission_event")
@@ -47,11 +49,25 @@ def test_copy_is_all_or_nothing_and_the_transaction_goes_on(store: Engine) -> No
     assert stored(store) == {"A": 1, "B": 2, "E": 20}
 
 
+def test_new_ids_are_new_and_distinct(store: Engine) -> None:
+    with write_transaction(store) as conn:
+        first = list(new_ids(conn, units, "id", 3))
+        bulk_insert(conn, units, COLUMNS, rows(first[0], ["A", "B", "C"]))
+        second = list(new_ids(conn, units, "id", 2))
+        assert list(new_ids(conn, units, "id", 0)) == []
+    assert len(first) == 3 and len(second) == 2
+    assert min(second) > max(first)
+
+
 @pytest.mark.postgres
 @pytest.mark.parametrize("store", ["postgresql"], indirect=True)
-def test_next_ids_are_new_and_distinct(store: Engine) -> None:
+def test_new_ids_that_are_not_consecutive_come_back_one_by_one(store: Engine) -> None:
+    """When the values are not consecutive (another session took some meanwhile; here the
+    sequence steps by 3), each value comes back as taken."""
     with write_transaction(store) as conn:
-        first = next_ids(conn, units, "id", 3)
-        second = next_ids(conn, units, "id", 2)
-    assert len(set(first + second)) == 5
-    assert min(second) > max(first)
+        sequence = conn.exec_driver_sql("SELECT pg_get_serial_sequence('units', 'id')").scalar()
+        conn.exec_driver_sql(f"ALTER SEQUENCE {sequence} INCREMENT BY 3")
+        taken = new_ids(conn, units, "id", 4)
+        assert isinstance(taken, list)
+        assert [b - a for a, b in pairwise(taken)] == [3, 3, 3]
+        assert bulk_insert(conn, units, COLUMNS, rows(taken[0], ["A"])) == 1
