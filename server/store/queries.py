@@ -132,23 +132,81 @@ class RecallSet:
 # -- unit trace ---------------------------------------------------------------------------
 
 
+def _chain_query() -> Any:
+    anchor = select(
+        literal(1).label("depth"),
+        containers.c.id,
+        containers.c.sscc,
+        containers.c.level,
+        containers.c.status,
+        containers.c.parent_id,
+        containers.c.shipment_id,
+    ).where(containers.c.id == bindparam("container_id"))
+    chain = anchor.cte("chain", recursive=True)
+    step = select(
+        (chain.c.depth + 1).label("depth"),
+        containers.c.id,
+        containers.c.sscc,
+        containers.c.level,
+        containers.c.status,
+        containers.c.parent_id,
+        containers.c.shipment_id,
+    ).where(containers.c.id == chain.c.parent_id, chain.c.depth < MAX_DEPTH)
+    chain = chain.union_all(step)
+    return select(chain).order_by(chain.c.depth)
+
+
+# The trace's statements, built once: building a statement and its cache key costs
+# SQLAlchemy more than PostgreSQL takes to answer it (a trace is four of them).
+_UNIT_ROW = (
+    select(
+        units.c.id,
+        units.c.status,
+        units.c.status_reason,
+        units.c.disposition,
+        units.c.parent_id,
+        units.c.shipment_id,
+        batches.c.lot,
+        batches.c.expiry,
+        batches.c.disposition.label("batch_disposition"),
+    )
+    .select_from(units.outerjoin(batches, batches.c.id == units.c.batch_id))
+    .where(units.c.gtin == bindparam("gtin"), units.c.serial == bindparam("serial"))
+)
+_CHAIN = _chain_query()
+_SHIPMENT = select(shipments).where(shipments.c.id == bindparam("shipment_id"))
+_EVENTS_NAMING = (
+    select(
+        events.c.event_id,
+        events.c.event_type,
+        events.c.event_time,
+        events.c.action,
+        events.c.biz_step,
+        events.c.disposition,
+        events.c.read_point,
+        events.c.site,
+        events.c.line,
+    )
+    .where(
+        events.c.pk.in_(
+            union_all(
+                select(event_epcs.c.event_pk).where(
+                    event_epcs.c.epc.in_(bindparam("keys", expanding=True))
+                ),
+                select(unit_events.c.event_pk).where(
+                    unit_events.c.unit_id.in_(bindparam("unit_ids", expanding=True))
+                ),
+            )
+        )
+    )
+    .order_by(events.c.event_time, events.c.pk)
+    .limit(bindparam("limit"))
+)
+
+
 def trace_unit(conn: Connection, unit: UnitKey) -> UnitTrace | None:
     """Everything QA asks about one unit, or None if it was never commissioned."""
-    row = conn.execute(
-        select(
-            units.c.id,
-            units.c.status,
-            units.c.status_reason,
-            units.c.disposition,
-            units.c.parent_id,
-            units.c.shipment_id,
-            batches.c.lot,
-            batches.c.expiry,
-            batches.c.disposition.label("batch_disposition"),
-        )
-        .select_from(units.outerjoin(batches, batches.c.id == units.c.batch_id))
-        .where(units.c.gtin == unit.gtin, units.c.serial == unit.serial)
-    ).first()
+    row = conn.execute(_UNIT_ROW, {"gtin": unit.gtin, "serial": unit.serial}).first()
     if row is None:
         return None
     chain = _container_chain(conn, row.parent_id)
@@ -179,28 +237,7 @@ def _container_chain(conn: Connection, container_id: int | None) -> list[dict[st
     """The containers from ``container_id`` up to the outermost: one recursive CTE."""
     if container_id is None:
         return []
-    anchor = select(
-        literal(1).label("depth"),
-        containers.c.id,
-        containers.c.sscc,
-        containers.c.level,
-        containers.c.status,
-        containers.c.parent_id,
-        containers.c.shipment_id,
-    ).where(containers.c.id == container_id)
-    chain = anchor.cte("chain", recursive=True)
-    step = select(
-        (chain.c.depth + 1).label("depth"),
-        containers.c.id,
-        containers.c.sscc,
-        containers.c.level,
-        containers.c.status,
-        containers.c.parent_id,
-        containers.c.shipment_id,
-    ).where(containers.c.id == chain.c.parent_id, chain.c.depth < MAX_DEPTH)
-    chain = chain.union_all(step)
-    query = select(chain).order_by(chain.c.depth)
-    return [dict(row._mapping) for row in conn.execute(query)]
+    return [dict(row._mapping) for row in conn.execute(_CHAIN, {"container_id": container_id})]
 
 
 def events_naming(
@@ -208,33 +245,16 @@ def events_naming(
 ) -> list[EventSummary]:
     """Events that name any of the canonical ``keys`` or of the units ``unit_ids``, oldest
     first."""
-    naming = union_all(
-        select(event_epcs.c.event_pk).where(event_epcs.c.epc.in_(keys)),
-        select(unit_events.c.event_pk).where(unit_events.c.unit_id.in_(unit_ids)),
+    rows = conn.execute(
+        _EVENTS_NAMING, {"keys": list(keys), "unit_ids": list(unit_ids), "limit": limit}
     )
-    query = (
-        select(
-            events.c.event_id,
-            events.c.event_type,
-            events.c.event_time,
-            events.c.action,
-            events.c.biz_step,
-            events.c.disposition,
-            events.c.read_point,
-            events.c.site,
-            events.c.line,
-        )
-        .where(events.c.pk.in_(naming))
-        .order_by(events.c.event_time, events.c.pk)
-        .limit(limit)
-    )
-    return [EventSummary(**row._mapping) for row in conn.execute(query)]
+    return [EventSummary(**row._mapping) for row in rows]
 
 
 def _shipment(conn: Connection, shipment_id: int | None) -> Shipment | None:
     if shipment_id is None:
         return None
-    row = conn.execute(select(shipments).where(shipments.c.id == shipment_id)).first()
+    row = conn.execute(_SHIPMENT, {"shipment_id": shipment_id}).first()
     return None if row is None else _shipment_of(row)
 
 
