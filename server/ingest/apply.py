@@ -47,6 +47,7 @@ from server.identifiers import (
 from server.ingest.validation import event_list
 from server.store.dialect import (
     bulk_insert,
+    bulk_update,
     chunks,
     copy_unless_conflict,
     insert_ignore,
@@ -90,6 +91,7 @@ CLASS_ROLES = (
 
 
 EPC_COLUMNS = ("event_pk", "epc", "role")
+CONTAINER_COLUMNS = ("id", "sscc", "epc", "level", "status", "site", "line", "created_at")
 EVENT_COLUMNS = (
     "event_id",
     "event_type",
@@ -238,6 +240,7 @@ class _Applier:
     unit_refs: list[tuple[UnitKey, int, str]] = field(default_factory=list)  # (unit, pk, role)
     line_counts: Counter[tuple[int, str, str]] = field(default_factory=Counter)
     line_times: dict[tuple[int, str, str], tuple[datetime, datetime]] = field(default_factory=dict)
+    container_parents: dict[int, int] = field(default_factory=dict)  # container id -> parent
     _timestamp_text: Callable[[Any], Any] | None = None
 
     # -- the document -------------------------------------------------------------------
@@ -266,6 +269,7 @@ class _Applier:
         if commissioned:
             self._resolve_parked(commissioned)
         self._flush_unit_refs()
+        self._flush_container_parents()
         self._flush_batch_lines()
         if self.alert_rows:
             for row in self.alert_rows:
@@ -385,17 +389,24 @@ class _Applier:
         return new
 
     def _event_values(self, row: dict[str, Any]) -> tuple[Any, ...]:
-        """An events row in EVENT_COLUMNS order, in the driver's types (SQLite keeps the
-        timestamps as text: the column type's own conversion makes it, once per event)."""
+        """An events row in EVENT_COLUMNS order, in the driver's types."""
         values: tuple[Any, ...] = _EVENT_ROW(row)
         if self.conn.dialect.name != "sqlite":
             return values
+        to_db = self._db_time
+        return tuple(to_db(value) if isinstance(value, datetime) else value for value in values)
+
+    def _db_time(self, value: datetime) -> Any:
+        """A timestamp in the driver's type: SQLite keeps it as text, made by the column
+        type's own conversion (so that it compares equal to what SQLAlchemy writes)."""
+        if self.conn.dialect.name != "sqlite":
+            return value
         to_text = self._timestamp_text
         if to_text is None:
             to_text = events.c.event_time.type.bind_processor(self.conn.dialect)
             assert to_text is not None  # UtcDateTime on SQLite: datetime -> text
             self._timestamp_text = to_text
-        return tuple(to_text(value) if isinstance(value, datetime) else value for value in values)
+        return to_text(value)
 
     def _stored_event_pks(self, event_ids: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}
@@ -664,11 +675,8 @@ class _Applier:
         if sscc_children:
             children = [self._container(sscc, epc) for sscc, epc in sscc_children]
             level = max(level, 1 + max(max(child.level, 1) for child in children))
-            ids = [child.id for child in children]
-            for part in chunks(ids):
-                self.conn.execute(
-                    update(containers).where(containers.c.id.in_(part)).values(parent_id=parent.id)
-                )
+            for child in children:  # written once for the group (_flush_container_parents)
+                self.container_parents[child.id] = parent.id
         if level > parent.level:
             self.conn.execute(
                 update(containers)
@@ -679,7 +687,16 @@ class _Applier:
         if unit_children:
             self._update_units(pk, unit_children, {"parent_id": parent.id})
 
+    def _flush_container_parents(self) -> None:
+        """Write the parents the group's packing events gave containers (the last one each),
+        one statement for all of them."""
+        if self.container_parents:
+            pairs = list(self.container_parents.items())
+            self.container_parents = {}
+            bulk_update(self.conn, containers, "id", "parent_id", pairs)
+
     def _disaggregate(self, event: dict[str, Any]) -> None:
+        self._flush_container_parents()  # this reads and writes containers.parent_id
         parent_epc = event.get("parentID")
         parent_sscc = parse_sscc(parent_epc) if isinstance(parent_epc, str) else None
         if parent_sscc is None:
@@ -921,26 +938,40 @@ class _Applier:
         self._load_containers(list(named))
         new = [sscc for sscc in named if sscc not in self.container_cache]
         if new:
-            rows = [
-                {
-                    "sscc": sscc,
-                    "epc": named[sscc],
-                    "level": levels.get(sscc, 0),
-                    "status": "packed",
-                    "site": origins[sscc].site,
-                    "line": origins[sscc].line,
-                    "created_at": self.now,
-                }
-                for sscc in new
-            ]
-            statement = insert_ignore(self.conn, containers).returning(
-                containers.c.id, containers.c.sscc, containers.c.level
+            self._create_containers(new, named, origins, levels)
+
+    def _create_containers(
+        self,
+        new: list[str],
+        named: dict[str, str],
+        origins: dict[str, Origin],
+        levels: dict[str, int],
+    ) -> None:
+        """Insert the containers of ``new`` (almost always new: ids taken first, then one
+        bulk insert); if another ingest process created some meanwhile, all are read back."""
+        ids = new_ids(self.conn, containers, "id", len(new))
+        created_at = self._db_time(self.now)
+        rows = [
+            (
+                container_id,
+                sscc,
+                named[sscc],
+                levels.get(sscc, 0),
+                "packed",
+                origins[sscc].site,
+                origins[sscc].line,
+                created_at,
             )
-            for container_id, sscc, level in self.conn.execute(statement, rows):
-                self.container_cache[sscc] = _Container(int(container_id), int(level))
-            lost = [sscc for sscc in new if sscc not in self.container_cache]
-            if lost:  # created meanwhile by another ingest process
-                self._load_containers(lost)
+            for container_id, sscc in zip(ids, new, strict=True)
+        ]
+        inserted = bulk_insert(
+            self.conn, containers, CONTAINER_COLUMNS, rows, ignore_conflicts=True
+        )
+        if inserted == len(rows):
+            for container_id, sscc in zip(ids, new, strict=True):
+                self.container_cache[sscc] = _Container(container_id, levels.get(sscc, 0))
+        else:  # some were created meanwhile: read every one back
+            self._load_containers(new)
 
     def _load_containers(self, ssccs: Sequence[str]) -> None:
         for part in chunks(ssccs):

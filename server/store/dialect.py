@@ -70,6 +70,30 @@ def bulk_insert(
     return int(result.rowcount)
 
 
+def bulk_update(
+    conn: Connection, table: Table, key: str, column: str, pairs: Sequence[tuple[Any, Any]]
+) -> None:
+    """Set ``column`` to ``value`` in the row whose ``key`` is ``row_key``, for each
+    ``(row_key, value)`` of ``pairs``, in one statement (SQLite: one executemany)."""
+    if not pairs:
+        return
+    if conn.dialect.name == "sqlite":
+        conn.exec_driver_sql(
+            f"UPDATE {table.name} SET {column} = ? WHERE {key} = ?",
+            [(value, row_key) for row_key, value in pairs],
+        )
+        return
+    key_type = table.c[key].type.compile(dialect=conn.dialect)
+    value_type = table.c[column].type.compile(dialect=conn.dialect)
+    keys, values = zip(*pairs, strict=True)
+    conn.exec_driver_sql(
+        f"UPDATE {table.name} SET {column} = v.value"
+        f" FROM unnest(%s::{key_type}[], %s::{value_type}[]) AS v(row_key, value)"
+        f" WHERE {table.name}.{key} = v.row_key",
+        (list(keys), list(values)),
+    )
+
+
 def insert_ignore_returning(
     conn: Connection,
     table: Table,

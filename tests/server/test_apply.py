@@ -385,3 +385,38 @@ def test_a_document_partly_stored_before_stores_the_rest(store: Engine, ingestor
         assert [row.event_id for row in found] == [second["eventID"]]
         # Oldest first: 06:01 UTC before 08:00 UTC.
         assert [e.event_id for e in trace.events] == [second["eventID"], first["eventID"]]
+
+
+def test_a_case_moved_between_pallets_within_one_group(store: Engine, ingestor: Ingestor) -> None:
+    """Packing, unpacking and packing again in one group: the last packing wins (the
+    parents of containers are written once per group)."""
+    first, second = f.sscc(90, extension=1), f.sscc(91, extension=1)
+    documents = [
+        [f.commissioning(["M1"]), f.packing(f.sscc(9), ["M1"])],
+        [f.packing(first, [f.sscc(9)], "2025-03-01T08:30:00Z")],
+        [f.unpacking(first, [f.sscc(9)], "2025-03-01T08:40:00Z")],
+        [f.packing(second, [f.sscc(9)], "2025-03-01T08:50:00Z")],
+    ]
+    outcomes = ingestor.ingest_many([(f.payload(d), MQTT, "t") for d in documents])
+    assert all(outcome.accepted for outcome in outcomes)
+    with read_transaction(store) as conn:
+        trace = trace_unit(conn, UnitKey(f.GTIN, "M1"))
+        assert trace is not None
+        assert [p.sscc for p in trace.parents] == [f.sscc(9), second]
+        assert container_tree(conn, first) is not None
+        assert container_tree(conn, first).containers == []  # type: ignore[union-attr]
+
+
+def test_a_pallet_emptied_in_the_group_that_packed_it(store: Engine, ingestor: Ingestor) -> None:
+    pallet = f.sscc(92, extension=1)
+    documents = [
+        [f.commissioning(["M2"]), f.packing(f.sscc(10), ["M2"])],
+        [f.packing(pallet, [f.sscc(10)], "2025-03-01T08:30:00Z")],
+        [f.unpacking(pallet, [], "2025-03-01T08:40:00Z")],  # everything out
+    ]
+    outcomes = ingestor.ingest_many([(f.payload(d), MQTT, "t") for d in documents])
+    assert all(outcome.accepted for outcome in outcomes)
+    with read_transaction(store) as conn:
+        trace = trace_unit(conn, UnitKey(f.GTIN, "M2"))
+        assert trace is not None
+        assert [p.sscc for p in trace.parents] == [f.sscc(10)]

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import Engine, func, select
 
 from server.store import write_transaction
-from server.store.dialect import bulk_insert, copy_unless_conflict, new_ids
+from server.store.dialect import bulk_insert, bulk_update, copy_unless_conflict, new_ids
 from server.store.schema import units
 
 COLUMNS = ("id", "gtin", "serial", "status", "commission_event")
@@ -71,3 +71,13 @@ def test_new_ids_that_are_not_consecutive_come_back_one_by_one(store: Engine) ->
         assert isinstance(taken, list)
         assert [b - a for a, b in pairwise(taken)] == [3, 3, 3]
         assert bulk_insert(conn, units, COLUMNS, rows(taken[0], ["A"])) == 1
+
+
+def test_bulk_update_sets_each_row_its_value(store: Engine) -> None:
+    with write_transaction(store) as conn:
+        bulk_insert(conn, units, COLUMNS, rows(1, ["A", "B", "C"]))
+        bulk_update(conn, units, "id", "parent_id", [(1, 10), (3, 30)])
+        bulk_update(conn, units, "id", "parent_id", [])
+    with store.connect() as conn:
+        parents = dict(conn.execute(select(units.c.serial, units.c.parent_id)).all())  # type: ignore[arg-type]
+    assert parents == {"A": 10, "B": None, "C": 30}
