@@ -384,14 +384,18 @@ def recall_set(conn: Connection, gtin: str, lot: str) -> RecallSet | None:
     batch = _batch_row(conn, gtin, lot)
     if batch is None:
         return None
+    # Up to hundreds of thousands of rows: unpacked by position (a Row's attribute access
+    # by name costs several times more).
     unit_rows = conn.execute(
         select(
             units.c.gtin, units.c.serial, units.c.status, units.c.parent_id, units.c.shipment_id
         ).where(units.c.batch_id == batch.id)
     ).all()
-    shipment_ids = {row.shipment_id for row in unit_rows if row.shipment_id is not None}
+    shipment_ids = {shipment for *_, shipment in unit_rows}
+    shipment_ids.discard(None)
     seen: dict[int, Any] = {}
-    frontier = {row.parent_id for row in unit_rows if row.parent_id is not None}
+    frontier = {parent for _, _, _, parent, _ in unit_rows}
+    frontier.discard(None)
     for _ in range(MAX_DEPTH):
         if not frontier:
             break
@@ -420,7 +424,7 @@ def recall_set(conn: Connection, gtin: str, lot: str) -> RecallSet | None:
     return RecallSet(
         gtin=gtin,
         lot=lot,
-        units=[(row.gtin, row.serial, row.status) for row in unit_rows],
+        units=[(gtin_, serial, status) for gtin_, serial, status, _, _ in unit_rows],
         containers=container_list,
         shipments=shipment_list,
     )
