@@ -8,7 +8,10 @@ events = 100 units), as the edge batches them. Prints, per engine:
 
 * units/s ingested through MQTT (the broker holds the messages for the server's persistent
   session, published beforehand by a separate process, so publishing does not compete for
-  the CPU; the clock runs from the consumer's start until the last document is applied),
+  the CPU; the clock runs from the consumer's start until the last document is applied;
+  ``--consumers N``: N server processes on an MQTT 5 shared subscription, each with its
+  own persistent session, as several ``serialtrace server`` processes with
+  ``mqtt_share_group`` run),
 * the raw insert rate of the same rows: every row ingest wrote (events with their bodies,
   event_epcs, unit_events, units, containers, batches, shipments, ...), read back and
   inserted with the driver alone into empty twins of those tables (same keys and indexes),
@@ -22,6 +25,7 @@ events = 100 units), as the edge batches them. Prints, per engine:
     .venv/bin/python benchmarks/server.py --units 10000000
     .venv/bin/python benchmarks/server.py --quick         # 20k units, < 30 s
     .venv/bin/python benchmarks/server.py --writer-only --engine sqlite  # the writer alone
+    .venv/bin/python benchmarks/server.py --engine postgresql --consumers 2
 """
 
 from __future__ import annotations
@@ -61,6 +65,7 @@ from server.identifiers import UnitKey
 from server.ingest.apply import Origin
 from server.ingest.mqtt import MqttIngest
 from server.ingest.service import Ingestor
+from server.ingest.validation import warm_up
 from server.store import create_store_engine, read_transaction, upgrade
 from server.store.queries import _container_chain, recall_set, trace_unit
 from server.store.schema import (
@@ -194,6 +199,7 @@ def publish(host: str, port: int, first_case: int, cases: int, seed: int) -> Non
 
 def mqtt_ingest(
     engine: Engine,
+    store: tuple[str, str | None],
     broker_url: str,
     host: str,
     port: int,
@@ -201,54 +207,144 @@ def mqtt_ingest(
     *,
     window: int,
     group: int,
+    consumers: int,
 ) -> float:
-    """Seconds to drain all documents through MQTT ingest (publishing excluded)."""
+    """Seconds to drain all documents through MQTT ingest (publishing excluded): one
+    consumer in this process, or ``consumers`` server processes on a shared subscription."""
     client_id = f"bench-{secrets.token_hex(4)}"
+    client_ids = [client_id] if consumers == 1 else [f"{client_id}-{i}" for i in range(consumers)]
+    share_group = None if consumers == 1 else "bench"
     ingestor = Ingestor(engine, max_payload_bytes=1 << 20)
-    consumer = MqttIngest(
-        ingestor,
-        broker_url,
-        client_id=client_id,
-        max_inflight=window,
-        group_commit=group,
-    )
-    consumer.start()  # create the persistent session and subscription
-    if not consumer.connected.wait(10):
-        raise SystemExit("broker not reachable")
-    time.sleep(0.3)
-    consumer.stop()
+    for one in client_ids:  # create the persistent sessions and subscriptions
+        consumer = MqttIngest(
+            ingestor,
+            broker_url,
+            client_id=one,
+            share_group=share_group,
+            max_inflight=window,
+            group_commit=group,
+        )
+        consumer.start()
+        if not consumer.connected.wait(10):
+            raise SystemExit("broker not reachable")
+        time.sleep(0.3)
+        consumer.stop()
     elapsed = 0.0
     round_cases = ROUND_UNITS // UNITS_PER_CASE
-    applied = 0
     for first in range(0, total_cases, round_cases):
         cases = min(round_cases, total_cases - first)
         child = multiprocessing.Process(target=publish, args=(host, port, first, cases, first))
         child.start()
         child.join()
-        expected = applied + -(-cases // CASES_PER_DOC)
-        consumer = MqttIngest(
-            ingestor,
-            broker_url,
-            client_id=client_id,
-            max_inflight=window,
-            group_commit=group,
-        )
-        consumer.applied = applied
-        start = time.perf_counter()
-        consumer.start()
-        while consumer.applied + consumer.dead_lettered < expected:
-            time.sleep(0.005)
-        elapsed += time.perf_counter() - start
-        consumer.stop()
-        if consumer.dead_lettered:
-            raise SystemExit(f"{consumer.dead_lettered} documents dead-lettered")
-        applied = consumer.applied
+        documents = -(-cases // CASES_PER_DOC)
+        if consumers == 1:
+            seconds, dead = _drain_here(ingestor, broker_url, client_id, window, group, documents)
+        else:
+            seconds, dead = _drain_in_processes(
+                store, broker_url, client_ids, window, group, documents
+            )
+        elapsed += seconds
+        if dead:
+            raise SystemExit(f"{dead} documents dead-lettered")
         print(
             f"    {first * UNITS_PER_CASE + cases * UNITS_PER_CASE:>10,} units ingested, "
             f"{(first + cases) * UNITS_PER_CASE / elapsed:,.0f} units/s so far",
             flush=True,
         )
     return elapsed
+
+
+def _drain_here(
+    ingestor: Ingestor, broker_url: str, client_id: str, window: int, group: int, documents: int
+) -> tuple[float, int]:
+    """One consumer in this process: (seconds to apply ``documents``, dead letters)."""
+    consumer = MqttIngest(
+        ingestor, broker_url, client_id=client_id, max_inflight=window, group_commit=group
+    )
+    start = time.perf_counter()
+    consumer.start()
+    while consumer.applied + consumer.dead_lettered < documents:
+        time.sleep(0.005)
+    seconds = time.perf_counter() - start
+    consumer.stop()
+    return seconds, consumer.dead_lettered
+
+
+def _drain_in_processes(
+    store: tuple[str, str | None],
+    broker_url: str,
+    client_ids: list[str],
+    window: int,
+    group: int,
+    documents: int,
+) -> tuple[float, int]:
+    """One server process per client id on the shared subscription (as several
+    ``serialtrace server`` processes with ``mqtt_share_group`` run): (seconds from the start
+    signal until all ``documents`` are applied, dead letters). Process start-up and schema
+    compilation happen before the clock starts."""
+    context = multiprocessing.get_context("spawn")
+    go, stop = context.Event(), context.Event()
+    counts = [context.Value("q", 0) for _ in client_ids]
+    dead = [context.Value("q", 0) for _ in client_ids]
+    ready = [context.Event() for _ in client_ids]
+    children = [
+        context.Process(
+            target=_consume,
+            args=(store, broker_url, one, window, group, counts[i], dead[i], ready[i], go, stop),
+        )
+        for i, one in enumerate(client_ids)
+    ]
+    for child in children:
+        child.start()
+    for event in ready:
+        if not event.wait(60):
+            raise SystemExit("an ingest process did not start")
+    start = time.perf_counter()
+    go.set()
+    deadline = start + 3600
+    while sum(c.value for c in counts) + sum(d.value for d in dead) < documents:
+        if time.perf_counter() > deadline:
+            raise SystemExit("ingest processes did not finish within an hour")
+        time.sleep(0.005)
+    seconds = time.perf_counter() - start
+    stop.set()
+    for child in children:
+        child.join(60)
+    return seconds, sum(d.value for d in dead)
+
+
+def _consume(
+    store: tuple[str, str | None],
+    broker_url: str,
+    client_id: str,
+    window: int,
+    group: int,
+    count: Any,
+    dead: Any,
+    ready: Any,
+    go: Any,
+    stop: Any,
+) -> None:
+    """An ingest process of ``_drain_in_processes``."""
+    url, schema = store
+    engine = create_store_engine(url, schema=schema)
+    consumer = MqttIngest(
+        Ingestor(engine, max_payload_bytes=1 << 20),
+        broker_url,
+        client_id=client_id,
+        share_group="bench",
+        max_inflight=window,
+        group_commit=group,
+    )
+    warm_up()
+    ready.set()
+    go.wait()
+    consumer.start()
+    while not stop.is_set():
+        count.value, dead.value = consumer.applied, consumer.dead_lettered
+        time.sleep(0.005)
+    consumer.stop()
+    engine.dispose()
 
 
 # Every table MQTT ingest writes to for these documents.
@@ -425,12 +521,14 @@ def run_engine(name: str, args: argparse.Namespace, workdir: Path) -> None:
     admin = None
     if name == "sqlite":
         sqlite_path = workdir / "bench.db"
-        engine = create_store_engine(f"sqlite:///{sqlite_path}")
+        store: tuple[str, str | None] = (f"sqlite:///{sqlite_path}", None)
+        engine = create_store_engine(store[0])
     else:
         schema = f"bench_{secrets.token_hex(4)}"
         admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
             conn.execute(text(f"CREATE SCHEMA {schema}"))
+        store = (args.pg_url, schema)
         engine = create_store_engine(args.pg_url, schema=schema)
     try:
         upgrade(engine)
@@ -442,12 +540,14 @@ def run_engine(name: str, args: argparse.Namespace, workdir: Path) -> None:
             cases = args.units // UNITS_PER_CASE
             seconds = mqtt_ingest(
                 engine,
+                store,
                 broker.url,
                 broker.host,
                 broker.port,
                 cases,
                 window=args.window,
                 group=args.group_commit,
+                consumers=args.consumers,
             )
         finally:
             broker.stop()
@@ -467,7 +567,8 @@ def run_engine(name: str, args: argparse.Namespace, workdir: Path) -> None:
         assert reach is not None
         size = database_bytes(engine, sqlite_path)
         raw_rate = raw_insert(engine, args.units)
-        print(f"  MQTT ingest            {ingest_rate:>10,.0f} units/s  ({seconds:.1f} s)")
+        how = "" if args.consumers == 1 else f", {args.consumers} processes"
+        print(f"  MQTT ingest            {ingest_rate:>10,.0f} units/s  ({seconds:.1f} s{how})")
         print(
             f"  raw insert, same rows  {raw_rate:>10,.0f} units/s  "
             f"(ingest = {ingest_rate / raw_rate:.0%} of raw)"
@@ -516,6 +617,12 @@ def main() -> None:
         "--writer-only",
         action="store_true",
         help="time only the writer (in-process, pre-checked documents), per 100,000 units",
+    )
+    parser.add_argument(
+        "--consumers",
+        type=int,
+        default=1,
+        help="ingest processes on an MQTT 5 shared subscription (default: one, in-process)",
     )
     parser.add_argument("--trace-samples", type=int, default=2000)
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema")
