@@ -8,6 +8,7 @@ from typing import Any, TypeVar
 import psycopg
 from sqlalchemy import Connection, Table
 from sqlalchemy.dialects import postgresql, sqlite
+from sqlalchemy.exc import DBAPIError, IntegrityError
 
 T = TypeVar("T")
 
@@ -48,8 +49,10 @@ def bulk_insert(
     names = ", ".join(columns)
     if conn.dialect.name == "sqlite":
         marks = ", ".join("?" for _ in columns)
-        verb = "INSERT OR IGNORE" if ignore_conflicts else "INSERT"
-        sql = f"{verb} INTO {table.name} ({names}) VALUES ({marks})"
+        # ON CONFLICT DO NOTHING skips rows a unique key refuses and nothing else (INSERT OR
+        # IGNORE would also skip a row with NULL in a NOT NULL column, silently).
+        skip = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
+        sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks}){skip}"
     elif not ignore_conflicts or copy_unless_conflict(conn, table, columns, rows):
         return len(rows) if ignore_conflicts else _copy(conn, table, names, rows)
     else:
@@ -139,8 +142,10 @@ def copy_unless_conflict(
     try:
         with conn.begin_nested():
             _copy(conn, table, ", ".join(columns), rows)
-    except psycopg.errors.UniqueViolation:
-        return False
+    except IntegrityError as exc:
+        if isinstance(exc.orig, psycopg.errors.UniqueViolation):
+            return False
+        raise
     return True
 
 
@@ -177,7 +182,12 @@ def _copy(conn: Connection, table: Table, names: str, rows: Sequence[Sequence[An
     faster than a multi-row INSERT for the index rows of ingest (no conflicts possible)."""
     statement = f"COPY {table.name} ({names}) FROM STDIN"
     dbapi = conn.connection.dbapi_connection
-    with dbapi.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
-        for row in rows:
-            copy.write_row(row)
+    try:
+        with dbapi.cursor() as cursor, cursor.copy(statement) as copy:  # type: ignore[union-attr]
+            for row in rows:
+                copy.write_row(row)
+    except psycopg.Error as exc:
+        # As SQLAlchemy raises for its own statements (IntegrityError, DataError, ...), so
+        # that callers tell a refused value from a store that is down.
+        raise DBAPIError.instance(statement, None, exc, psycopg.Error) from exc
     return len(rows)

@@ -420,3 +420,24 @@ def test_a_pallet_emptied_in_the_group_that_packed_it(store: Engine, ingestor: I
         trace = trace_unit(conn, UnitKey(f.GTIN, "M2"))
         assert trace is not None
         assert [p.sscc for p in trace.parents] == [f.sscc(10)]
+
+
+def test_a_value_the_store_refuses_costs_only_its_own_document(
+    store: Engine, ingestor: Ingestor
+) -> None:
+    """An eventID longer than the column (valid for the schema; PostgreSQL refuses it, SQLite
+    keeps it): never an internal error, and the other document of the group still lands."""
+    long_id = "urn:uuid:" + "a" * 600
+    bad = f.commissioning(["R1"])
+    bad["eventID"] = long_id
+    outcomes = ingestor.ingest_many(
+        [(f.payload([bad]), MQTT, "t"), (f.payload([f.commissioning(["R2"])]), MQTT, "t")]
+    )
+    assert outcomes[1].accepted
+    if store.dialect.name == "postgresql":
+        assert outcomes[0].reason is not None
+        assert outcomes[0].reason.startswith("store refused a value: "), outcomes[0].reason
+    else:
+        assert outcomes[0].accepted
+    with read_transaction(store) as conn:
+        assert trace_unit(conn, UnitKey(f.GTIN, "R2")) is not None

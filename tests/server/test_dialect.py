@@ -6,6 +6,7 @@ from itertools import pairwise
 
 import pytest
 from sqlalchemy import Engine, func, select
+from sqlalchemy.exc import IntegrityError
 
 from server.store import write_transaction
 from server.store.dialect import bulk_insert, bulk_update, copy_unless_conflict, new_ids
@@ -81,3 +82,11 @@ def test_bulk_update_sets_each_row_its_value(store: Engine) -> None:
     with store.connect() as conn:
         parents = dict(conn.execute(select(units.c.serial, units.c.parent_id)).all())  # type: ignore[arg-type]
     assert parents == {"A": 10, "B": None, "C": 30}
+
+
+def test_skipping_conflicts_never_skips_a_missing_value(store: Engine) -> None:
+    """Only a unique key makes a row be skipped: NULL in a NOT NULL column is an error."""
+    missing_status = [(1, "09506000134352", "A", None, 1)]
+    with pytest.raises(IntegrityError), write_transaction(store) as conn:
+        bulk_insert(conn, units, COLUMNS, missing_status, ignore_conflicts=True)
+    assert stored(store) == {}
