@@ -13,6 +13,7 @@ commissioning and the accept leaves it in the reject bin, and the gate's report
 
 from __future__ import annotations
 
+import contextlib
 import os
 import random
 import shutil
@@ -28,6 +29,7 @@ import httpx
 import pytest
 
 import gs1
+from edge.batch import IN_FLIGHT
 from simulators.camera.camera import CameraSimulator
 from simulators.camera.optics import Optics
 from simulators.camera.transport import FolderWriter
@@ -109,6 +111,17 @@ class AgentProcess:
         return httpx.get(self.api + path, timeout=10).json()  # type: ignore[no-any-return]
 
 
+def wait_for_a_unit_in_flight(database: Path, timeout: float = 5.0) -> None:
+    """Return as soon as the agent's store holds a unit in flight (or after ``timeout``)."""
+    deadline = time.monotonic() + timeout
+    marks = ", ".join(f"'{state.value}'" for state in IN_FLIGHT)
+    while time.monotonic() < deadline:
+        with contextlib.closing(sqlite3.connect(database, timeout=5)) as db:
+            if db.execute(f"SELECT 1 FROM units WHERE state IN ({marks}) LIMIT 1").fetchone():
+                return
+        time.sleep(0.002)
+
+
 def test_sigkill_at_random_points_keeps_every_invariant(
     tmp_path: Path, mosquitto: Broker, line: tuple[SimLine, Path, list[str]]
 ) -> None:
@@ -140,6 +153,10 @@ def test_sigkill_at_random_points_keeps_every_invariant(
         plc.run()
         for kill in range(KILLS):
             time.sleep(rng.uniform(0.3, 2.0))
+            # Kill while a unit is in flight (its serial allocated, not yet decided), the case
+            # the recovery exists for: a faster pipeline leaves fewer such moments to land on
+            # by chance.
+            wait_for_a_unit_in_flight(tmp_path / "edge" / "edge.sqlite")
             agent.kill()
             if kill == 0:  # the broker tells everyone the line went away (last will)
                 assert subscriber.wait_for(
