@@ -27,11 +27,12 @@ from collections import Counter, defaultdict
 from collections.abc import Callable, Iterable, Iterator, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
+from functools import cache
 from itertools import repeat
 from operator import itemgetter
 from typing import Any, cast
 
-from sqlalchemy import Connection, and_, case, delete, exists, select, update
+from sqlalchemy import Connection, Dialect, and_, case, delete, exists, select, update
 
 import epcis
 from server.cbv import cbv_term, parse_time
@@ -49,9 +50,7 @@ from server.store.dialect import (
     bulk_insert,
     bulk_update,
     chunks,
-    copy_unless_conflict,
     insert_ignore,
-    insert_ignore_returning,
     new_ids,
     upsert,
 )
@@ -121,6 +120,13 @@ UNIT_COLUMNS = (
 
 _UNIT_ROW = itemgetter(*UNIT_COLUMNS)  # a pending unit's dict -> its row tuple, in C
 _EVENT_ROW = itemgetter(*EVENT_COLUMNS)
+
+
+@cache
+def _timestamp_processor(dialect: Dialect) -> Callable[[Any], Any]:
+    """``dialect``'s conversion of a timestamp column's value (SQLite: to naive UTC)."""
+    process = events.c.event_time.type.bind_processor(dialect)
+    return process if process is not None else (lambda value: value)
 
 
 @dataclass(frozen=True)
@@ -241,7 +247,6 @@ class _Applier:
     line_counts: Counter[tuple[int, str, str]] = field(default_factory=Counter)
     line_times: dict[tuple[int, str, str], tuple[datetime, datetime]] = field(default_factory=dict)
     container_parents: dict[int, int] = field(default_factory=dict)  # container id -> parent
-    _timestamp_text: Callable[[Any], Any] | None = None
 
     # -- the document -------------------------------------------------------------------
 
@@ -355,27 +360,15 @@ class _Applier:
         if not rows:
             return {}
         # Events are almost always new: pks taken first, then one bulk insert (PostgreSQL:
-        # COPY) that is all or nothing; a redelivered document makes it fail and the insert
-        # that skips stored events run.
+        # COPY). When a redelivered document names events stored before, those stored now
+        # are the ones carrying the pks given here.
         pks = new_ids(self.conn, events, "pk", len(rows))
         values = [(pk, *self._event_values(row)) for pk, row in zip(pks, rows, strict=True)]
         columns = ("pk", *EVENT_COLUMNS)
-        if self.conn.dialect.name == "postgresql":
-            if copy_unless_conflict(self.conn, events, columns, values):
-                inserted = [(pk, row["event_id"]) for pk, row in zip(pks, rows, strict=True)]
-            else:
-                inserted = insert_ignore_returning(
-                    self.conn, events, columns, values, ("pk", "event_id")
-                )
-        elif bulk_insert(self.conn, events, columns, values, ignore_conflicts=True) == len(rows):
-            inserted = [(pk, row["event_id"]) for pk, row in zip(pks, rows, strict=True)]
-        else:  # some were stored before: those stored now carry the pks given here
+        inserted = [(pk, row["event_id"]) for pk, row in zip(pks, rows, strict=True)]
+        if bulk_insert(self.conn, events, columns, values, ignore_conflicts=True) < len(rows):
             stored = self._stored_event_pks([row["event_id"] for row in rows])
-            inserted = [
-                (pk, row["event_id"])
-                for pk, row in zip(pks, rows, strict=True)
-                if stored.get(row["event_id"]) == pk
-            ]
+            inserted = [(pk, event_id) for pk, event_id in inserted if stored.get(event_id) == pk]
         new = {event_id: pk for pk, event_id in inserted}
         epc_rows: list[tuple[int, str, str]] = []
         body_rows: list[tuple[int, str]] = []
@@ -397,16 +390,9 @@ class _Applier:
         return tuple(to_db(value) if isinstance(value, datetime) else value for value in values)
 
     def _db_time(self, value: datetime) -> Any:
-        """A timestamp in the driver's type: SQLite keeps it as text, made by the column
-        type's own conversion (so that it compares equal to what SQLAlchemy writes)."""
-        if self.conn.dialect.name != "sqlite":
-            return value
-        to_text = self._timestamp_text
-        if to_text is None:
-            to_text = events.c.event_time.type.bind_processor(self.conn.dialect)
-            assert to_text is not None  # UtcDateTime on SQLite: datetime -> text
-            self._timestamp_text = to_text
-        return to_text(value)
+        """A timestamp in the driver's type (the column type's own conversion, so that it
+        compares equal to what SQLAlchemy writes)."""
+        return _timestamp_processor(self.conn.dialect)(value)
 
     def _stored_event_pks(self, event_ids: Sequence[str]) -> dict[str, int]:
         found: dict[str, int] = {}

@@ -41,9 +41,11 @@ def bulk_insert(
     *,
     ignore_conflicts: bool = False,
 ) -> int:
-    """Insert ``rows`` (tuples in ``columns`` order) with one DB-API ``executemany``; the
-    number of rows inserted. The hot path of ingest: it skips SQLAlchemy's per-row
-    parameter processing, so values must already be of the driver's types."""
+    """Insert ``rows`` (tuples in ``columns`` order); the number of rows inserted. SQLite:
+    one ``executemany``; PostgreSQL: one ``COPY`` (skipping conflicts: in a savepoint, and
+    if a unique key refuses a row, one insert that skips the stored rows instead). The hot
+    path of ingest: it skips SQLAlchemy's per-row parameter processing, so values must
+    already be of the driver's types."""
     if not rows:
         return 0
     names = ", ".join(columns)
@@ -53,8 +55,10 @@ def bulk_insert(
         # IGNORE would also skip a row with NULL in a NOT NULL column, silently).
         skip = " ON CONFLICT DO NOTHING" if ignore_conflicts else ""
         sql = f"INSERT INTO {table.name} ({names}) VALUES ({marks}){skip}"
-    elif not ignore_conflicts or copy_unless_conflict(conn, table, columns, rows):
-        return len(rows) if ignore_conflicts else _copy(conn, table, names, rows)
+    elif not ignore_conflicts:
+        return _copy(conn, table, names, rows)
+    elif copy_unless_conflict(conn, table, columns, rows):
+        return len(rows)
     else:
         # One statement with one array per column: psycopg's executemany would send one
         # INSERT per row.
@@ -95,36 +99,6 @@ def bulk_update(
         f" WHERE {table.name}.{key} = v.row_key",
         (list(keys), list(values)),
     )
-
-
-def insert_ignore_returning(
-    conn: Connection,
-    table: Table,
-    columns: Sequence[str],
-    rows: Sequence[Sequence[Any]],
-    returning: Sequence[str],
-) -> list[tuple[Any, ...]]:
-    """PostgreSQL: insert ``rows`` (tuples in ``columns`` order) skipping conflicts, in ONE
-    statement with one array per column; the ``returning`` columns of the rows inserted.
-
-    A multi-row ``VALUES`` list of thousands of rows costs psycopg a Python-level parse of
-    every placeholder (about a fifth of the ingest writer's time at 20,000 units a group);
-    thirteen array parameters cost nothing to parse.
-    """
-    if conn.dialect.name != "postgresql":
-        raise ValueError(f"insert_ignore_returning: PostgreSQL only, not {conn.dialect.name}")
-    if not rows:
-        return []
-    names = ", ".join(columns)
-    arrays = ", ".join(
-        f"%s::{table.c[name].type.compile(dialect=conn.dialect)}[]" for name in columns
-    )
-    sql = (
-        f"INSERT INTO {table.name} ({names}) SELECT * FROM unnest({arrays})"
-        f" ON CONFLICT DO NOTHING RETURNING {', '.join(returning)}"
-    )
-    result = conn.exec_driver_sql(sql, tuple(list(column) for column in zip(*rows, strict=True)))
-    return [tuple(row) for row in result]
 
 
 def copy_unless_conflict(

@@ -133,25 +133,21 @@ class RecallSet:
 
 
 def _chain_query() -> Any:
-    anchor = select(
-        literal(1).label("depth"),
+    columns = (
         containers.c.id,
         containers.c.sscc,
         containers.c.level,
         containers.c.status,
         containers.c.parent_id,
         containers.c.shipment_id,
-    ).where(containers.c.id == bindparam("container_id"))
+    )
+    anchor = select(literal(1).label("depth"), *columns).where(
+        containers.c.id == bindparam("container_id")
+    )
     chain = anchor.cte("chain", recursive=True)
-    step = select(
-        (chain.c.depth + 1).label("depth"),
-        containers.c.id,
-        containers.c.sscc,
-        containers.c.level,
-        containers.c.status,
-        containers.c.parent_id,
-        containers.c.shipment_id,
-    ).where(containers.c.id == chain.c.parent_id, chain.c.depth < MAX_DEPTH)
+    step = select((chain.c.depth + 1).label("depth"), *columns).where(
+        containers.c.id == chain.c.parent_id, chain.c.depth < MAX_DEPTH
+    )
     chain = chain.union_all(step)
     return select(chain).order_by(chain.c.depth)
 
