@@ -6,9 +6,10 @@ collector still runs every 700 net allocations, and its full collections walk ev
 object in the process: the decoded documents waiting in the ingest queues, the app, the
 libraries. Measured with the writer alone on pre-checked documents (what
 ``benchmarks/server.py --writer-only`` times), that walk took 26-32 % of the writer's time
-(SQLite, first 100,000 units: 42,974 units/s, 58,274 with collection off). :func:`gc_paused` turns automatic collection
-off for the block and back on after it (the next allocation then collects whatever cycles
-the block left), so memory stays bounded by one group.
+(SQLite, first 100,000 units: 42,974 units/s, 58,274 with collection off).
+:func:`gc_paused` turns automatic collection off for the block and back on after it (the
+next allocation then collects whatever cycles the block left), so memory stays bounded by
+one group.
 """
 
 from __future__ import annotations
