@@ -261,8 +261,10 @@ def _drain_here(
     consumer = MqttIngest(
         ingestor, broker_url, client_id=client_id, max_inflight=window, group_commit=group
     )
-    start = time.perf_counter()
     consumer.start()
+    if not consumer.connected.wait(60):
+        raise SystemExit("broker not reachable")
+    start = time.perf_counter()  # receiver process started and connected: messages flow now
     while consumer.applied + consumer.dead_lettered < documents:
         time.sleep(0.005)
     seconds = time.perf_counter() - start

@@ -6,19 +6,19 @@ acknowledged only after its transaction committed (or after it was dead-lettered
 crash at any moment leaves every unacknowledged message with the broker, which delivers it
 again on reconnect; ingest is idempotent by eventID, so a redelivery changes nothing.
 
-Three stages joined by bounded FIFO queues, so that order is kept end to end:
+Two processes, so that the database writer has the GIL of its process to itself:
 
-* the paho network thread only queues messages;
-* a checker thread decodes and schema-checks each payload (about a microsecond a unit:
-  the compiled Rust schema check, see :mod:`server.ingest.validation`), while the writer
-  thread's database calls run without the GIL;
-* a writer thread applies whatever checked messages are waiting, up to ``group_commit``,
-  in ONE transaction (one fsync for all of them), and after the commit acknowledges them
-  in arrival order (MQTT requires PUBACKs in the order the PUBLISHes came).
+* the receiver process (:mod:`server.ingest.receiver`) holds the MQTT connection, decodes
+  and schema-checks each payload and sends the result down a pipe, in arrival order;
+* in this process, a thread reads the pipe and a writer thread applies whatever checked
+  messages are waiting, up to ``group_commit``, in ONE transaction (one fsync for all of
+  them), and after the commit sends their acknowledgements back to the receiver, in arrival
+  order (MQTT requires PUBACKs in the order the PUBLISHes came).
 
 When the store is down the writer retries the same group with backoff (the broker stops
 sending once ``max_inflight`` messages are unacknowledged: the client announces it as its
-MQTT 5 Receive Maximum), and the network thread keeps the connection alive meanwhile.
+MQTT 5 Receive Maximum). If the receiver process dies, a new one is started; the broker
+delivers again whatever was not acknowledged. The receiver ends when this process does.
 
 With a share group (``$share/{group}/…``) several server processes split the load; each
 message goes to exactly one of them.
@@ -26,28 +26,33 @@ message goes to exactly one of them.
 
 from __future__ import annotations
 
+import contextlib
+import dataclasses
+import json
 import logging
+import os
+import pickle
 import queue
-import socket
+import subprocess
+import sys
 import threading
+import time
 from dataclasses import dataclass
-from typing import Any
+from multiprocessing.connection import Connection
+from pathlib import Path
 from urllib.parse import urlsplit
-
-import paho.mqtt.client as mqtt
-from paho.mqtt.enums import CallbackAPIVersion
-from paho.mqtt.packettypes import PacketTypes
-from paho.mqtt.properties import Properties
 
 from epcis import TopicError, topics
 from server.errors import ConfigError, StoreError
+from server.ingest import receiver
 from server.ingest.apply import Origin
+from server.ingest.receiver import Generation, Received, ReceiverConfig
 from server.ingest.service import Checked, Ingestor
-from server.ingest.validation import warm_up
 
 log = logging.getLogger(__name__)
 
 STORE_RETRY_MAX_SECONDS = 5.0
+RECEIVER_RESTART_MAX_SECONDS = 30.0
 
 
 def events_subscription(share_group: str | None) -> str:
@@ -58,17 +63,6 @@ def events_subscription(share_group: str | None) -> str:
         return topics.shared_events_subscription(share_group)
     except TopicError as exc:
         raise ConfigError(f"mqtt_share_group: {exc}") from exc
-
-
-def site_line(topic: str) -> tuple[str | None, str | None]:
-    """(site, line) of ``serialtrace/v1/{site}/{line}/events``; (None, None) otherwise."""
-    try:
-        parsed = topics.parse_topic(topic)
-    except TopicError:
-        return None, None
-    if parsed.kind is not topics.TopicKind.EVENTS:
-        return None, None
-    return parsed.site, parsed.line
 
 
 @dataclass(frozen=True)
@@ -89,7 +83,8 @@ class BrokerAddress:
 
 
 class MqttIngest:
-    """Consumes ``serialtrace/v1/+/+/events`` into the store through an :class:`Ingestor`."""
+    """Consumes ``serialtrace/v1/+/+/events`` into the store through an :class:`Ingestor`,
+    with a receiver process for the MQTT side (see the module doc)."""
 
     def __init__(
         self,
@@ -105,137 +100,193 @@ class MqttIngest:
     ) -> None:
         self.ingestor = ingestor
         self.address = BrokerAddress.parse(url)
+        self.client_id = client_id
         self.subscription = events_subscription(share_group)
         self.session_expiry_seconds = session_expiry_seconds
         self.keepalive = keepalive
         self.max_inflight = max_inflight
-        # Half the window by default: the checker works on the next group while the writer
+        # Half the window by default: the receiver checks the next group while the writer
         # commits this one.
         group = max_inflight // 2 if group_commit is None else group_commit
         self.group_commit = max(1, min(group, max_inflight))
         self.applied = 0
         self.dead_lettered = 0
+        self.receiver_starts = 0
         self.connected = threading.Event()
         self._stop = threading.Event()
-        # At most max_inflight unacknowledged messages per connection: the queues never fill
-        # up unless the broker ignores the Receive Maximum (then paho's thread waits).
-        self._received: queue.Queue[mqtt.MQTTMessage] = queue.Queue(maxsize=10 * max_inflight)
-        self._checked: queue.Queue[tuple[mqtt.MQTTMessage, Checked]] = queue.Queue(
-            maxsize=max_inflight
-        )
-        self._threads: list[threading.Thread] = []
-        client = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2,
-            client_id=client_id,
-            protocol=mqtt.MQTTv5,
-            manual_ack=True,
-        )
-        client.max_inflight_messages_set(max_inflight)
-        client.reconnect_delay_set(min_delay=1, max_delay=10)
-        client.on_connect = self._on_connect
-        client.on_disconnect = self._on_disconnect
-        client.on_message = self._on_message
-        client.on_socket_open = _no_delay
-        self.client = client
+        # Frames of checked messages; at most max_inflight are unacknowledged at a time.
+        self._checked: queue.Queue[bytes] = queue.Queue(maxsize=max_inflight)
+        self._acks_lock = threading.Lock()  # the writer's acks and a receiver restart
+        self._process: subprocess.Popen[bytes] | None = None
+        self._started_at = 0.0
+        self._frames: Connection | None = None
+        self._acks: Connection | None = None
+        self._threads: tuple[threading.Thread, threading.Thread] | None = None
 
     # -- lifecycle -------------------------------------------------------------------------
 
     def start(self) -> None:
-        """Connect (asynchronously; paho reconnects by itself) and start the stages."""
+        """Start the receiver process (it connects by itself, and reconnects) and the
+        reader and writer threads."""
         self._stop.clear()
-        warm_up()  # compile the schema validators before the first message
-        self._threads = [
-            threading.Thread(target=self._check_loop, name="mqtt-ingest-check", daemon=True),
+        self._start_receiver()
+        self._threads = (
+            threading.Thread(target=self._read_loop, name="mqtt-ingest-read", daemon=True),
             threading.Thread(target=self._write_loop, name="mqtt-ingest-write", daemon=True),
-        ]
+        )
         for thread in self._threads:
             thread.start()
-        properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
-        properties.SessionExpiryInterval = self.session_expiry_seconds
-        properties.ReceiveMaximum = self.max_inflight
-        self.client.connect_async(
-            self.address.host,
-            self.address.port,
-            keepalive=self.keepalive,
-            clean_start=False,
-            properties=properties,
-        )
-        self.client.loop_start()
 
     def stop(self) -> None:
-        """Disconnect and stop; queued but unapplied messages stay with the broker."""
+        """Stop: the group being applied is committed and acknowledged; messages checked
+        but not applied stay with the broker."""
         self._stop.set()
-        self.client.disconnect()
-        self.client.loop_stop()
-        for thread in self._threads:
-            thread.join(timeout=10)
-        self._threads = []
-
-    # -- paho callbacks (network thread) ------------------------------------------------------
-
-    def _on_connect(
-        self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
-    ) -> None:
-        if reason.is_failure:
-            log.error("MQTT connect to %s refused: %s", self.address, reason)
-            return
-        client.subscribe(self.subscription, qos=1)
-        self.connected.set()
-        log.info("MQTT ingest subscribed to %s on %s", self.subscription, self.address)
-
-    def _on_disconnect(
-        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
-    ) -> None:
+        reader, writer = self._threads or (None, None)
+        if writer is not None:
+            writer.join(timeout=30)  # after it acknowledged the group it was applying
+        with self._acks_lock:
+            self._stop_receiver()
+        if reader is not None:
+            reader.join(timeout=10)
+        self._threads = None
         self.connected.clear()
-        if not self._stop.is_set():
-            log.warning("MQTT disconnected (%s); reconnecting", reason)
 
-    def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
-        self._received.put(message)
+    @property
+    def receiver_pid(self) -> int | None:
+        """The receiver process's pid (None when not running)."""
+        return self._process.pid if self._process is not None else None
 
-    # -- checker and writer threads ------------------------------------------------------------
+    def _start_receiver(self) -> None:
+        """Start a receiver process: a fresh interpreter running only
+        :mod:`server.ingest.receiver`, joined to this one by two pipes."""
+        frames_in, frames_out = os.pipe()
+        acks_in, acks_out = os.pipe()
+        self.receiver_starts += 1
+        config = ReceiverConfig(
+            host=self.address.host,
+            port=self.address.port,
+            client_id=self.client_id,
+            subscription=self.subscription,
+            max_inflight=self.max_inflight,
+            session_expiry_seconds=self.session_expiry_seconds,
+            keepalive=self.keepalive,
+            max_payload_bytes=self.ingestor.max_payload_bytes,
+            incarnation=self.receiver_starts,
+            parent_pid=os.getpid(),
+            log_level=logging.getLogger().getEffectiveLevel(),
+        )
+        command = [sys.executable, "-m", "server.ingest.receiver"]
+        command += [str(frames_out), str(acks_in), json.dumps(dataclasses.asdict(config))]
+        # The receiver imports this package from where this process found it.
+        path = [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]
+        try:
+            self._process = subprocess.Popen(
+                command,
+                pass_fds=(frames_out, acks_in),
+                env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, path))},
+            )
+        finally:  # the receiver's ends: closing ours lets either side see the other's end
+            os.close(frames_out)
+            os.close(acks_in)
+        self._frames = Connection(frames_in, writable=False)
+        self._acks = Connection(acks_out, readable=False)
+        self._started_at = time.monotonic()
 
-    def _check_loop(self) -> None:
-        """Decode and schema-check each message, in arrival order, for the writer."""
-        while not self._stop.is_set():
+    def _stop_receiver(self) -> int | None:
+        """Stop the receiver (if running); its exit code."""
+        process, acks = self._process, self._acks
+        if process is None or acks is None:
+            return None
+        with contextlib.suppress(OSError):  # unless already gone
+            acks.send_bytes(receiver.STOP)
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            log.warning("MQTT receiver did not stop in time; killing it")
+            process.kill()
+            process.wait(timeout=5)
+        acks.close()
+        self._process = self._acks = None
+        return process.returncode
+
+    # -- reader and writer threads -------------------------------------------------------------
+
+    def _read_loop(self) -> None:
+        """Pass the receiver's frames on: checked messages to the writer, in arrival order;
+        connection state to :attr:`connected`. Starts a new receiver if it dies."""
+        delay = 0.5
+        while True:
+            frames = self._frames
             try:
-                message = self._received.get(timeout=0.2)
-            except queue.Empty:
+                if frames is None:
+                    raise EOFError
+                frame = frames.recv_bytes()
+            except (EOFError, OSError):
+                self.connected.clear()
+                if frames is not None:
+                    frames.close()
+                if self._stop.is_set():
+                    return
+                # Quickly again if it ran a while, else backing off up to 30 s.
+                ran = time.monotonic() - self._started_at
+                delay = 1.0 if ran > 60 else min(2 * delay, RECEIVER_RESTART_MAX_SECONDS)
+                with self._acks_lock:
+                    code = self._stop_receiver()
+                log.error("MQTT receiver exited (code %s); a new one in %.0f s", code, delay)
+                if self._stop.wait(delay):
+                    return
+                with self._acks_lock:
+                    self._start_receiver()
                 continue
-            payload = bytes(message.payload)
-            site, line = site_line(message.topic)
-            origin = Origin("mqtt", site, line)
-            try:
-                checked = self.ingestor.check(payload, origin, message.topic)
-            except Exception:  # a bug must not stop ingest: keep the payload for replay
-                log.exception("check of a message on %s failed", message.topic)
-                checked = Checked(
-                    payload,
-                    origin,
-                    message.topic,
-                    reason="internal error while checking (see server log)",
-                )
-            while not self._stop.is_set():
-                try:
-                    self._checked.put((message, checked), timeout=0.2)
-                    break
-                except queue.Full:
-                    continue
+            kind = frame[:1]
+            if kind == receiver.MESSAGE:
+                while not self._stop.is_set():
+                    try:
+                        self._checked.put(frame, timeout=0.2)
+                        break
+                    except queue.Full:
+                        continue
+            elif kind == receiver.CONNECTED:
+                self.connected.set()
+            elif kind == receiver.DISCONNECTED:
+                self.connected.clear()
 
     def _write_loop(self) -> None:
         while not self._stop.is_set():
             try:
-                group = [self._checked.get(timeout=0.2)]
+                frames = [self._checked.get(timeout=0.2)]
             except queue.Empty:
                 continue
-            while len(group) < self.group_commit:
+            while len(frames) < self.group_commit:
                 try:
-                    group.append(self._checked.get_nowait())
+                    frames.append(self._checked.get_nowait())
                 except queue.Empty:
                     break
-            if self._apply_until_stored([checked for _, checked in group]):
-                for message, _ in group:
-                    self.client.ack(message.mid, message.qos)
+            received: list[Received] = [pickle.loads(memoryview(frame)[1:]) for frame in frames]
+            items = [
+                Checked(
+                    one.payload,
+                    Origin("mqtt", one.site, one.line),
+                    one.topic,
+                    document=one.document,
+                    reason=one.reason,
+                )
+                for one in received
+            ]
+            if self._apply_until_stored(items):
+                self._acknowledge([(one.generation, one.mid, one.qos) for one in received])
+
+    def _acknowledge(self, acks: list[tuple[Generation, int, int]]) -> None:
+        """Send the acknowledgements to the receiver (a receiver that died meanwhile gets
+        none: the broker delivers those messages again)."""
+        frame = pickle.dumps(acks, protocol=pickle.HIGHEST_PROTOCOL)
+        with self._acks_lock:
+            if self._acks is None:
+                return
+            try:
+                self._acks.send_bytes(frame)
+            except OSError:
+                log.warning("MQTT receiver gone; %d message(s) will be delivered again", len(acks))
 
     def _apply_until_stored(self, items: list[Checked]) -> bool:
         """Apply the checked messages (one transaction), retrying while the store is down;
@@ -271,8 +322,3 @@ class MqttIngest:
                     self.dead_lettered += 1
             return True
         return False
-
-
-def _no_delay(_client: mqtt.Client, _userdata: Any, sock: Any) -> None:
-    if isinstance(sock, socket.socket):
-        sock.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)

@@ -18,7 +18,8 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, func, select
 
 from server.errors import ConfigError
-from server.ingest.mqtt import BrokerAddress, MqttIngest, events_subscription, site_line
+from server.ingest.mqtt import BrokerAddress, MqttIngest, events_subscription
+from server.ingest.receiver import site_line
 from server.ingest.service import Ingestor
 from server.store import create_store_engine, read_transaction
 from server.store.schema import dead_letters, events, units
@@ -139,6 +140,57 @@ def test_shared_subscription_splits_the_load(store: Engine, mosquitto: Broker) -
     assert count(store, units) == 400
 
 
+def test_a_receiver_killed_mid_ingest_is_replaced_and_nothing_is_lost(
+    store: Engine, mosquitto: Broker
+) -> None:
+    ingest = MqttIngest(
+        Ingestor(store, max_payload_bytes=64 * 1024),
+        mosquitto.url,
+        client_id=f"rkill-{os.getpid()}-{store.dialect.name}",
+        max_inflight=20,
+        group_commit=5,
+    )
+    ingest.start()
+    try:
+        assert ingest.connected.wait(10)
+        time.sleep(0.2)
+        first = ingest.receiver_pid
+        assert first is not None
+        for client in publisher(mosquitto):
+            publish_all(client, case_payloads(300, "R"))
+            wait_until(lambda: ingest.applied >= 20)  # mid-ingest
+            os.kill(first, signal.SIGKILL)
+            wait_until(lambda: count(store, units) == 3000, timeout=60)
+        assert ingest.receiver_starts == 2
+        assert ingest.receiver_pid not in (None, first)
+        assert ingest.connected.wait(10)
+    finally:
+        ingest.stop()
+    assert ingest.receiver_pid is None
+    assert count(store, events) == 600
+    assert count(store, dead_letters) == 0
+
+
+def receivers_of(pid: int) -> list[int]:
+    """The pids of ``pid``'s MQTT receiver processes."""
+    children = []
+    for task in Path(f"/proc/{pid}/task").iterdir():
+        children += (task / "children").read_text().split()
+    return [
+        int(child)
+        for child in children
+        if b"server.ingest.receiver" in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
+
+
+def running(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rpartition(")")[2].split()[0]
+    except FileNotFoundError:
+        return False
+    return state != "Z"
+
+
 def test_sigkill_during_ingest_loses_nothing(tmp_path: Path) -> None:
     broker = start_mosquitto(tmp_path / "broker")
     db = tmp_path / "trace.db"
@@ -181,8 +233,11 @@ def test_sigkill_during_ingest_loses_nothing(tmp_path: Path) -> None:
         thread.start()
         engine = create_store_engine(f"sqlite:///{db}")
         wait_until(lambda: count(engine, units) >= 200)  # mid-ingest
+        receivers = receivers_of(process.pid)
+        assert len(receivers) == 1
         process.send_signal(signal.SIGKILL)
         process.wait()
+        wait_until(lambda: not running(receivers[0]), timeout=10)  # it ends with its server
         killed_at = count(engine, units)
         thread.join(timeout=30)
         assert done.is_set()

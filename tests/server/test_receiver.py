@@ -1,0 +1,160 @@
+"""The MQTT receiver process: frames, generations, and the end of the server process."""
+
+from __future__ import annotations
+
+import json
+import os
+import pickle
+import subprocess
+import sys
+import time
+from dataclasses import asdict
+from multiprocessing.connection import Connection, Pipe
+from pathlib import Path
+
+import paho.mqtt.client as mqtt
+import pytest
+
+from server.ingest import receiver
+from server.ingest.receiver import Received, Receiver, ReceiverConfig, check_message, site_line
+from tests.server import factory as f
+from tests.support.services import Broker
+
+
+def config(broker_port: int = 1, **changes: object) -> ReceiverConfig:
+    values: dict[str, object] = {
+        "host": "127.0.0.1",
+        "port": broker_port,
+        "client_id": f"receiver-test-{os.getpid()}",
+        "subscription": "serialtrace/v1/+/+/events",
+        "max_inflight": 10,
+        "session_expiry_seconds": 60,
+        "keepalive": 30,
+        "max_payload_bytes": 64 * 1024,
+        "incarnation": 3,
+        "parent_pid": os.getpid(),
+    }
+    values.update(changes)
+    return ReceiverConfig(**values)  # type: ignore[arg-type]
+
+
+def message(topic: str, payload: bytes, mid: int = 7) -> mqtt.MQTTMessage:
+    one = mqtt.MQTTMessage(mid=mid, topic=topic.encode())
+    one.payload = payload
+    one.qos = 1
+    return one
+
+
+def decode(frame: bytes) -> Received:
+    assert frame[:1] == receiver.MESSAGE
+    received = pickle.loads(frame[1:])
+    assert isinstance(received, Received)
+    return received
+
+
+def test_a_checked_message_carries_its_document_and_where_it_came_from() -> None:
+    payload = f.payload([f.commissioning(["A1", "A2"])])
+    got = decode(check_message(message("serialtrace/v1/s1/l2/events", payload), (3, 1), 1000))
+    assert got.generation == (3, 1)
+    assert (got.mid, got.qos, got.site, got.line) == (7, 1, "s1", "l2")
+    assert got.payload == payload
+    assert got.document is not None and got.document["type"] == "EPCISDocument"
+    assert got.reason is None
+
+
+@pytest.mark.parametrize(
+    ("payload", "reason"),
+    [
+        (b"not json", "payload: expected JSON"),
+        (b"{" + b" " * 2000 + b"}", "payload: expected at most 1000 bytes"),
+        (b'{"type": "EPCISDocument"}', "EPCIS schema: "),
+    ],
+)
+def test_a_rejected_message_carries_the_reason(payload: bytes, reason: str) -> None:
+    got = decode(check_message(message("other/topic", payload), (1, 1), 1000))
+    assert got.document is None
+    assert got.reason is not None and got.reason.startswith(reason)
+    assert (got.site, got.line) == (None, None)
+    assert got.payload == payload
+
+
+def test_a_check_that_fails_is_kept_for_the_dead_letters(monkeypatch: pytest.MonkeyPatch) -> None:
+    def broken(_payload: bytes, *, max_bytes: int) -> object:
+        raise RuntimeError("bug")
+
+    monkeypatch.setattr(receiver, "decode_payload", broken)
+    got = decode(check_message(message("serialtrace/v1/s/l/events", b"{}"), (1, 1), 1000))
+    assert got.reason == "internal error while checking (see server log)"
+    assert got.payload == b"{}"
+
+
+def test_site_line() -> None:
+    assert site_line("serialtrace/v1/s1/l2/events") == ("s1", "l2")
+    assert site_line("serialtrace/v1/s1/l2/status") == (None, None)
+    assert site_line("other") == (None, None)
+
+
+def test_only_messages_of_the_connection_held_now_are_acknowledged() -> None:
+    """A message id means something only on the connection that delivered it (module doc)."""
+    frames, _ = Pipe(duplex=False)
+    one = Receiver(config(), frames)
+    sent: list[tuple[int, int]] = []
+    one.client.ack = lambda mid, qos: sent.append((mid, qos))  # type: ignore[method-assign]
+    one._connection = 4
+    one.acknowledge([((3, 4), 1, 1), ((3, 3), 2, 1), ((2, 4), 3, 1), ((3, 4), 4, 1)])
+    assert sent == [(1, 1), (4, 1)]  # not the earlier connection's, nor an earlier receiver's
+    sent.clear()
+    one._on_disconnect(one.client, None, None, "lost", None)
+    one.acknowledge([((3, 4), 5, 1)])  # received before the connection went down
+    assert sent == []
+    assert one._queue.get_nowait() == receiver.DISCONNECTED
+
+
+def start_receiver(port: int, **changes: object) -> tuple[subprocess.Popen[bytes], Connection, int]:
+    """A receiver process as MqttIngest starts it: (process, frames, fd of the acks pipe)."""
+    frames_in, frames_out = os.pipe()
+    acks_in, acks_out = os.pipe()
+    process = subprocess.Popen(
+        [
+            sys.executable,
+            "-m",
+            "server.ingest.receiver",
+            str(frames_out),
+            str(acks_in),
+            json.dumps(asdict(config(port, **changes))),
+        ],
+        pass_fds=(frames_out, acks_in),
+        cwd=Path(__file__).resolve().parents[2],
+    )
+    os.close(frames_out)
+    os.close(acks_in)
+    return process, Connection(frames_in, writable=False), acks_out
+
+
+def test_the_receiver_ends_when_its_server_closes_the_pipe(mosquitto: Broker) -> None:
+    process, frames, acks = start_receiver(mosquitto.port)
+    try:
+        assert frames.poll(15)
+        assert frames.recv_bytes() == receiver.CONNECTED
+        os.close(acks)  # what the end of the server process does
+        assert process.wait(timeout=10) == 0
+    finally:
+        process.kill()
+        process.wait()
+        frames.close()
+
+
+def test_the_receiver_ends_when_its_server_is_gone_though_the_pipe_stays_open(
+    mosquitto: Broker,
+) -> None:
+    """A process forked from the server may still hold the pipe: the parent's pid decides."""
+    process, frames, acks = start_receiver(mosquitto.port, parent_pid=1)  # not its parent
+    try:
+        started = time.monotonic()
+        assert process.wait(timeout=10) == 0
+        assert time.monotonic() - started < 10
+    finally:
+        process.kill()
+        process.wait()
+        frames.close()
+        os.close(acks)
