@@ -160,6 +160,7 @@ class MqttIngest:
         """Start a receiver process: a fresh interpreter running only
         :mod:`server.ingest.receiver`, joined to this one by two pipes."""
         frames_in, frames_out = os.pipe()
+        status_in, status_out = os.pipe()
         acks_in, acks_out = os.pipe()
         self.receiver_starts += 1
         config = ReceiverConfig(
@@ -176,18 +177,23 @@ class MqttIngest:
             log_level=logging.getLogger().getEffectiveLevel(),
         )
         command = [sys.executable, "-m", "server.ingest.receiver"]
-        command += [str(frames_out), str(acks_in), json.dumps(dataclasses.asdict(config))]
+        ends = (frames_out, status_out, acks_in)  # the receiver's
+        command += [*map(str, ends), json.dumps(dataclasses.asdict(config))]
         # The receiver imports this package from where this process found it.
         path = [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]
         try:
             self._process = subprocess.Popen(
                 command,
-                pass_fds=(frames_out, acks_in),
+                pass_fds=ends,
                 env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, path))},
             )
-        finally:  # the receiver's ends: closing ours lets either side see the other's end
-            os.close(frames_out)
-            os.close(acks_in)
+        finally:  # closing our copies lets either side see the other's end
+            for end in ends:
+                os.close(end)
+        status = Connection(status_in, writable=False)
+        threading.Thread(
+            target=self._status_loop, args=(status,), name="mqtt-ingest-status", daemon=True
+        ).start()
         self._frames = Connection(frames_in, writable=False)
         self._acks = Connection(acks_out, readable=False)
         self._started_at = time.monotonic()
@@ -211,9 +217,22 @@ class MqttIngest:
 
     # -- reader and writer threads -------------------------------------------------------------
 
+    def _status_loop(self, status: Connection) -> None:
+        """Keep :attr:`connected` as one receiver reports it, until that receiver ends."""
+        with status:
+            while True:
+                try:
+                    state = status.recv_bytes()
+                except (EOFError, OSError):
+                    return
+                if state == receiver.CONNECTED:
+                    self.connected.set()
+                elif state == receiver.DISCONNECTED:
+                    self.connected.clear()
+
     def _read_loop(self) -> None:
-        """Pass the receiver's frames on: checked messages to the writer, in arrival order;
-        connection state to :attr:`connected`. Starts a new receiver if it dies."""
+        """Pass the receiver's checked messages to the writer, in arrival order. Starts a new
+        receiver if it dies."""
         delay = 0.5
         while True:
             frames = self._frames
@@ -238,18 +257,12 @@ class MqttIngest:
                 with self._acks_lock:
                     self._start_receiver()
                 continue
-            kind = frame[:1]
-            if kind == receiver.MESSAGE:
-                while not self._stop.is_set():
-                    try:
-                        self._checked.put(frame, timeout=0.2)
-                        break
-                    except queue.Full:
-                        continue
-            elif kind == receiver.CONNECTED:
-                self.connected.set()
-            elif kind == receiver.DISCONNECTED:
-                self.connected.clear()
+            while not self._stop.is_set():
+                try:
+                    self._checked.put(frame, timeout=0.2)
+                    break
+                except queue.Full:
+                    continue
 
     def _write_loop(self) -> None:
         while not self._stop.is_set():
@@ -262,7 +275,7 @@ class MqttIngest:
                     frames.append(self._checked.get_nowait())
                 except queue.Empty:
                     break
-            received: list[Received] = [pickle.loads(memoryview(frame)[1:]) for frame in frames]
+            received: list[Received] = [pickle.loads(frame) for frame in frames]
             items = [
                 Checked(
                     one.payload,

@@ -9,10 +9,12 @@ process, paho's network thread and the checks held the GIL while the writer want
 measured on SQLite, the writer spent about a seventh of its time waiting for the GIL
 (``docs/deployment.md``, "Ingest internals").
 
-Two one-way pipes join the processes:
+Three one-way pipes join the processes:
 
-* receiver -> writer, one frame per event: ``M`` + a pickled :class:`Received` (a message,
-  checked), ``C`` (connected and subscribed), ``D`` (connection lost);
+* receiver -> writer, one frame per message, in arrival order: a pickled
+  :class:`Received` (the message, checked);
+* receiver -> server, the connection's state: ``C`` (connected and subscribed), ``D``
+  (connection lost); apart from the messages, so that it arrives while the writer is behind;
 * writer -> receiver: a pickled list of ``(generation, mid, qos)`` to acknowledge; an
   empty frame, or the end of the pipe when the server process is gone, stops the receiver.
 
@@ -30,6 +32,7 @@ This module imports neither SQLAlchemy nor the store, so the process starts quic
 
 from __future__ import annotations
 
+import contextlib
 import json
 import logging
 import os
@@ -54,7 +57,11 @@ from server.ingest.validation import decode_payload, warm_up
 
 log = logging.getLogger(__name__)
 
-MESSAGE, CONNECTED, DISCONNECTED = b"M", b"C", b"D"
+CONNECTED, DISCONNECTED = b"C", b"D"  # the connection state frames
+# The frames' and the command line's layout: a server and a receiver of different versions
+# (the package upgraded under a running server, which then restarts its receiver) must not
+# talk to each other.
+PROTOCOL = 1
 STOP = b""
 
 Generation = tuple[int, int]  # (receiver incarnation, connection number)
@@ -90,6 +97,7 @@ class ReceiverConfig:
     incarnation: int
     parent_pid: int
     log_level: int = logging.INFO
+    protocol: int = PROTOCOL
 
 
 def site_line(topic: str) -> tuple[str | None, str | None]:
@@ -119,21 +127,22 @@ def check_message(message: mqtt.MQTTMessage, generation: Generation, max_bytes: 
     received = Received(
         generation, message.mid, message.qos, message.topic, site, line, payload, document, reason
     )
-    return MESSAGE + pickle.dumps(received, protocol=pickle.HIGHEST_PROTOCOL)
+    return pickle.dumps(received, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 class Receiver:
     """The receiver process's MQTT client, checker thread and acknowledgement loop."""
 
-    def __init__(self, config: ReceiverConfig, frames: Connection) -> None:
+    def __init__(self, config: ReceiverConfig, frames: Connection, status: Connection) -> None:
         self.config = config
         self.frames = frames
+        self.status = status
         self._lock = threading.Lock()  # a generation change and an acknowledgement
         self._connection = 0  # +1 on every connect and disconnect (paho's thread only)
         self._stopping = False
         # Holds at most max_inflight messages per connection (the broker honours the
         # Receive Maximum); the bound only matters if it does not (then paho's thread waits).
-        self._queue: queue.Queue[tuple[Generation, mqtt.MQTTMessage] | bytes] = queue.Queue(
+        self._queue: queue.Queue[tuple[Generation, mqtt.MQTTMessage]] = queue.Queue(
             maxsize=10 * config.max_inflight
         )
         client = mqtt.Client(
@@ -205,7 +214,7 @@ class Receiver:
         with self._lock:
             self._connection += 1
         client.subscribe(self.config.subscription, qos=1)
-        self._queue.put(CONNECTED)
+        self._report(CONNECTED)
         log.info(
             "MQTT ingest subscribed to %s on %s:%s",
             self.config.subscription,
@@ -218,24 +227,25 @@ class Receiver:
     ) -> None:
         with self._lock:
             self._connection += 1
-        self._queue.put(DISCONNECTED)
+        self._report(DISCONNECTED)
         if not self._stopping:
             log.warning("MQTT disconnected (%s); reconnecting", reason)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._queue.put((self.generation, message))
 
+    def _report(self, state: bytes) -> None:
+        """Tell the server the connection's state (one byte; the server reads these at once)."""
+        with contextlib.suppress(OSError):  # the server process is gone
+            self.status.send_bytes(state)
+
     # -- checker thread ---------------------------------------------------------------------
 
     def _check_loop(self) -> None:
         """Check each message and send it to the writer, in arrival order."""
         while True:
-            item = self._queue.get()
-            if isinstance(item, bytes):
-                frame = item
-            else:
-                generation, message = item
-                frame = check_message(message, generation, self.config.max_payload_bytes)
+            generation, message = self._queue.get()
+            frame = check_message(message, generation, self.config.max_payload_bytes)
             try:
                 self.frames.send_bytes(frame)  # waits while the writer is behind
             except OSError:
@@ -243,17 +253,26 @@ class Receiver:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The receiver process: ``python -m server.ingest.receiver FRAMES_FD ACKS_FD CONFIG``
-    (``CONFIG`` as JSON), started by :class:`server.ingest.mqtt.MqttIngest`."""
+    """The receiver process: ``python -m server.ingest.receiver FRAMES STATUS ACKS CONFIG``
+    (the pipes' file descriptors, ``CONFIG`` as JSON), started by
+    :class:`server.ingest.mqtt.MqttIngest`."""
     args = sys.argv[1:] if argv is None else argv
-    frames, acks = Connection(int(args[0])), Connection(int(args[1]), writable=False)
-    config = ReceiverConfig(**json.loads(args[2]))
+    settings = json.loads(args[3])
+    if settings.get("protocol") != PROTOCOL:
+        sys.exit(
+            f"mqtt receiver: protocol {PROTOCOL}, the server speaks "
+            f"{settings.get('protocol')}: restart the server after an upgrade"
+        )
+    frames = Connection(int(args[0]), readable=False)
+    status = Connection(int(args[1]), readable=False)
+    acks = Connection(int(args[2]), writable=False)
+    config = ReceiverConfig(**settings)
     logging.basicConfig(
         level=config.log_level,
         format="%(asctime)s %(levelname)s %(name)s [mqtt receiver] %(message)s",
     )
     threading.Thread(target=_exit_with, args=(config.parent_pid,), daemon=True).start()
-    Receiver(config, frames).serve(acks)
+    Receiver(config, frames, status).serve(acks)
 
 
 def _exit_with(parent_pid: int) -> None:

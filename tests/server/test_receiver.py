@@ -46,8 +46,7 @@ def message(topic: str, payload: bytes, mid: int = 7) -> mqtt.MQTTMessage:
 
 
 def decode(frame: bytes) -> Received:
-    assert frame[:1] == receiver.MESSAGE
-    received = pickle.loads(frame[1:])
+    received = pickle.loads(frame)
     assert isinstance(received, Received)
     return received
 
@@ -96,8 +95,9 @@ def test_site_line() -> None:
 
 def test_only_messages_of_the_connection_held_now_are_acknowledged() -> None:
     """A message id means something only on the connection that delivered it (module doc)."""
-    frames, _ = Pipe(duplex=False)
-    one = Receiver(config(), frames)
+    _, frames = Pipe(duplex=False)
+    status_in, status = Pipe(duplex=False)
+    one = Receiver(config(), frames, status)
     sent: list[tuple[int, int]] = []
     one.client.ack = lambda mid, qos: sent.append((mid, qos))  # type: ignore[method-assign]
     one._connection = 4
@@ -107,48 +107,50 @@ def test_only_messages_of_the_connection_held_now_are_acknowledged() -> None:
     one._on_disconnect(one.client, None, None, "lost", None)
     one.acknowledge([((3, 4), 5, 1)])  # received before the connection went down
     assert sent == []
-    assert one._queue.get_nowait() == receiver.DISCONNECTED
+    assert status_in.recv_bytes() == receiver.DISCONNECTED  # reported apart from messages
 
 
 def start_receiver(port: int, **changes: object) -> tuple[subprocess.Popen[bytes], Connection, int]:
-    """A receiver process as MqttIngest starts it: (process, frames, fd of the acks pipe)."""
+    """A receiver process as MqttIngest starts it: (process, status, fd of the acks pipe)."""
     frames_in, frames_out = os.pipe()
+    status_in, status_out = os.pipe()
     acks_in, acks_out = os.pipe()
+    ends = (frames_out, status_out, acks_in)
     process = subprocess.Popen(
         [
             sys.executable,
             "-m",
             "server.ingest.receiver",
-            str(frames_out),
-            str(acks_in),
+            *map(str, ends),
             json.dumps(asdict(config(port, **changes))),
         ],
-        pass_fds=(frames_out, acks_in),
+        pass_fds=ends,
         cwd=Path(__file__).resolve().parents[2],
     )
-    os.close(frames_out)
-    os.close(acks_in)
-    return process, Connection(frames_in, writable=False), acks_out
+    for end in ends:
+        os.close(end)
+    os.close(frames_in)
+    return process, Connection(status_in, writable=False), acks_out
 
 
 def test_the_receiver_ends_when_its_server_closes_the_pipe(mosquitto: Broker) -> None:
-    process, frames, acks = start_receiver(mosquitto.port)
+    process, status, acks = start_receiver(mosquitto.port)
     try:
-        assert frames.poll(15)
-        assert frames.recv_bytes() == receiver.CONNECTED
+        assert status.poll(15)
+        assert status.recv_bytes() == receiver.CONNECTED
         os.close(acks)  # what the end of the server process does
         assert process.wait(timeout=10) == 0
     finally:
         process.kill()
         process.wait()
-        frames.close()
+        status.close()
 
 
 def test_the_receiver_ends_when_its_server_is_gone_though_the_pipe_stays_open(
     mosquitto: Broker,
 ) -> None:
     """A process forked from the server may still hold the pipe: the parent's pid decides."""
-    process, frames, acks = start_receiver(mosquitto.port, parent_pid=1)  # not its parent
+    process, status, acks = start_receiver(mosquitto.port, parent_pid=1)  # not its parent
     try:
         started = time.monotonic()
         assert process.wait(timeout=10) == 0
@@ -156,5 +158,18 @@ def test_the_receiver_ends_when_its_server_is_gone_though_the_pipe_stays_open(
     finally:
         process.kill()
         process.wait()
-        frames.close()
+        status.close()
         os.close(acks)
+
+
+def test_a_receiver_of_another_version_refuses_to_start() -> None:
+    """After an upgrade under a running server, its new receiver must not talk to it."""
+    settings = {**asdict(config()), "protocol": receiver.PROTOCOL + 1}
+    done = subprocess.run(
+        [sys.executable, "-m", "server.ingest.receiver", "0", "0", "0", json.dumps(settings)],
+        cwd=Path(__file__).resolve().parents[2],
+        capture_output=True,
+        timeout=30,
+    )
+    assert done.returncode == 1
+    assert b"restart the server after an upgrade" in done.stderr
