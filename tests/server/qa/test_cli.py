@@ -1,11 +1,11 @@
-"""``serialtrace qa …`` against a SQLite store filled through the real ingest."""
+"""``serialtrace qa …`` against a store filled through the real ingest, on both engines."""
 
 from __future__ import annotations
 
 from pathlib import Path
 
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, text
 
 from serialtrace.cli import main
 from server.ingest.apply import Origin
@@ -26,10 +26,13 @@ def fill(ingestor: Ingestor) -> None:
 def test_drill_completeness_and_listing(
     store: Engine, ingestor: Ingestor, tmp_path: Path, capsys: pytest.CaptureFixture[str]
 ) -> None:
-    if store.dialect.name != "sqlite":
-        pytest.skip("the command takes a database URL; the PostgreSQL fixture isolates by schema")
     fill(ingestor)
-    db = ["--db", store.url.render_as_string(hide_password=False)]
+    url = store.url
+    if store.dialect.name == "postgresql":  # the test's own schema, as libpq options
+        with store.connect() as conn:
+            schema = conn.execute(text("SELECT current_schema()")).scalar_one()
+        url = url.update_query_dict({"options": f"-csearch_path={schema}"})
+    db = ["--db", url.render_as_string(hide_password=False)]
     html, pdf = tmp_path / "drill.html", tmp_path / "drill.pdf"
     code = main(
         ["qa", "drill", "--batch", f"{f.GTIN}/LOT1", "--html", str(html), "--pdf", str(pdf), *db]
