@@ -496,6 +496,15 @@ def trace_timings(engine: Engine, samples: int) -> tuple[list[float], list[float
     return full, chain
 
 
+def autovacuum_workers(engine: Engine) -> int:
+    """PostgreSQL autovacuum workers running now (they compete with the traces timed)."""
+    if engine.dialect.name != "postgresql":
+        return 0
+    query = "SELECT count(*) FROM pg_stat_activity WHERE backend_type = 'autovacuum worker'"
+    with engine.connect() as conn:
+        return int(conn.execute(text(query)).scalar_one())
+
+
 def database_bytes(engine: Engine, sqlite_path: Path | None) -> int:
     if sqlite_path is not None:
         with engine.connect() as conn:
@@ -558,7 +567,9 @@ def run_engine(name: str, args: argparse.Namespace, workdir: Path) -> None:
         # Trace and recall first, on the store as ingest left it (as a serving store is):
         # the raw phase writes and drops a copy of every table, which evicts the store's
         # pages from the caches.
+        vacuums = autovacuum_workers(engine)
         full, chain = trace_timings(engine, args.trace_samples)
+        vacuums = max(vacuums, autovacuum_workers(engine))
         with read_transaction(engine) as conn:
             start = time.perf_counter()
             reach = recall_set(conn, GTIN, "L00000")
@@ -580,6 +591,8 @@ def run_engine(name: str, args: argparse.Namespace, workdir: Path) -> None:
             f"  unit trace (chain CTE) p50 {percentile(chain, 0.5):.2f} ms  "
             f"p99 {percentile(chain, 0.99):.2f} ms"
         )
+        if vacuums:
+            print(f"  (PostgreSQL autovacuum ran during the traces: {vacuums} worker(s))")
         print(
             f"  recall set of a batch  {recall_seconds * 1000:,.0f} ms  "
             f"({len(reach.units):,} units, {len(reach.containers):,} containers, "
