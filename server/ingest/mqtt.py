@@ -158,7 +158,7 @@ class MqttIngest:
 
     def _start_receiver(self) -> None:
         """Start a receiver process: a fresh interpreter running only
-        :mod:`server.ingest.receiver`, joined to this one by two pipes."""
+        :mod:`server.ingest.receiver`, joined to this one by three pipes (see its module doc)."""
         frames_in, frames_out = os.pipe()
         status_in, status_out = os.pipe()
         acks_in, acks_out = os.pipe()
@@ -254,8 +254,11 @@ class MqttIngest:
                 log.error("MQTT receiver exited (code %s); a new one in %.0f s", code, delay)
                 if self._stop.wait(delay):
                     return
-                with self._acks_lock:
-                    self._start_receiver()
+                try:
+                    with self._acks_lock:
+                        self._start_receiver()
+                except Exception:  # e.g. out of file descriptors: try again, backing off
+                    log.exception("could not start the MQTT receiver")
                 continue
             while not self._stop.is_set():
                 try:

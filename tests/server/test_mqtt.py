@@ -10,6 +10,7 @@ import threading
 import time
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import httpx
 import paho.mqtt.client as mqtt
@@ -18,6 +19,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, func, select
 
 from server.errors import ConfigError
+from server.ingest import mqtt as mqtt_ingest
 from server.ingest.mqtt import BrokerAddress, MqttIngest, events_subscription
 from server.ingest.receiver import site_line
 from server.ingest.service import Ingestor
@@ -169,6 +171,36 @@ def test_a_receiver_killed_mid_ingest_is_replaced_and_nothing_is_lost(
     assert ingest.receiver_pid is None
     assert count(store, events) == 600
     assert count(store, dead_letters) == 0
+
+
+def test_a_receiver_that_cannot_be_started_is_tried_again(
+    store: Engine, mosquitto: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    ingest = MqttIngest(
+        Ingestor(store, max_payload_bytes=64 * 1024),
+        mosquitto.url,
+        client_id=f"rfail-{os.getpid()}-{store.dialect.name}",
+    )
+    ingest.start()
+    try:
+        assert ingest.connected.wait(10)
+        first = ingest.receiver_pid
+        assert first is not None
+        failures = []
+        popen = subprocess.Popen
+
+        def fail_once(*args: Any, **kwargs: Any) -> subprocess.Popen[bytes]:
+            if not failures:
+                failures.append(args)
+                raise OSError(24, "Too many open files")
+            return popen(*args, **kwargs)
+
+        monkeypatch.setattr(mqtt_ingest.subprocess, "Popen", fail_once)
+        os.kill(first, signal.SIGKILL)
+        wait_until(lambda: ingest.receiver_starts == 3 and ingest.connected.is_set(), 20)
+        assert failures
+    finally:
+        ingest.stop()
 
 
 def receivers_of(pid: int) -> list[int]:
