@@ -236,14 +236,12 @@ class MqttIngest:
         delay = 0.5
         while True:
             frames = self._frames
+            assert frames is not None  # start() opened it before this thread began
             try:
-                if frames is None:
-                    raise EOFError
                 frame = frames.recv_bytes()
             except (EOFError, OSError):
                 self.connected.clear()
-                if frames is not None:
-                    frames.close()
+                frames.close()
                 if self._stop.is_set():
                     return
                 # Quickly again if it ran a while, else backing off up to 30 s.

@@ -75,6 +75,16 @@ def case_payloads(cases: int, prefix: str, line: int = 1) -> list[tuple[str, byt
     return out
 
 
+def make_consumer(store: Engine, broker: Broker, name: str, **options: Any) -> MqttIngest:
+    """An MqttIngest on ``store`` with a client id of this test's own."""
+    return MqttIngest(
+        Ingestor(store, max_payload_bytes=64 * 1024),
+        broker.url,
+        client_id=f"{name}-{os.getpid()}-{store.dialect.name}",
+        **options,
+    )
+
+
 def test_topic_helpers() -> None:
     assert site_line("serialtrace/v1/s1/l2/events") == ("s1", "l2")
     assert site_line("other/topic") == (None, None)
@@ -89,11 +99,7 @@ def test_topic_helpers() -> None:
 def test_ingest_acknowledges_after_commit_and_dead_letters(
     store: Engine, mosquitto: Broker
 ) -> None:
-    ingest = MqttIngest(
-        Ingestor(store, max_payload_bytes=64 * 1024),
-        mosquitto.url,
-        client_id=f"test-{os.getpid()}-{store.dialect.name}",
-    )
+    ingest = make_consumer(store, mosquitto, "test")
     ingest.start()
     try:
         assert ingest.connected.wait(10)
@@ -117,15 +123,8 @@ def test_ingest_acknowledges_after_commit_and_dead_letters(
 
 
 def test_shared_subscription_splits_the_load(store: Engine, mosquitto: Broker) -> None:
-    consumers = [
-        MqttIngest(
-            Ingestor(store, max_payload_bytes=64 * 1024),
-            mosquitto.url,
-            client_id=f"shared-{i}-{os.getpid()}-{store.dialect.name}",
-            share_group=f"g{os.getpid()}{store.dialect.name}",
-        )
-        for i in range(2)
-    ]
+    group = f"g{os.getpid()}{store.dialect.name}"
+    consumers = [make_consumer(store, mosquitto, f"shared-{i}", share_group=group) for i in (0, 1)]
     for consumer in consumers:
         consumer.start()
     try:
@@ -145,13 +144,7 @@ def test_shared_subscription_splits_the_load(store: Engine, mosquitto: Broker) -
 def test_a_receiver_killed_mid_ingest_is_replaced_and_nothing_is_lost(
     store: Engine, mosquitto: Broker
 ) -> None:
-    ingest = MqttIngest(
-        Ingestor(store, max_payload_bytes=64 * 1024),
-        mosquitto.url,
-        client_id=f"rkill-{os.getpid()}-{store.dialect.name}",
-        max_inflight=20,
-        group_commit=5,
-    )
+    ingest = make_consumer(store, mosquitto, "rkill", max_inflight=20, group_commit=5)
     ingest.start()
     try:
         assert ingest.connected.wait(10)
@@ -176,11 +169,7 @@ def test_a_receiver_killed_mid_ingest_is_replaced_and_nothing_is_lost(
 def test_a_receiver_that_cannot_be_started_is_tried_again(
     store: Engine, mosquitto: Broker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ingest = MqttIngest(
-        Ingestor(store, max_payload_bytes=64 * 1024),
-        mosquitto.url,
-        client_id=f"rfail-{os.getpid()}-{store.dialect.name}",
-    )
+    ingest = make_consumer(store, mosquitto, "rfail")
     ingest.start()
     try:
         assert ingest.connected.wait(10)

@@ -7,7 +7,6 @@ import os
 import pickle
 import subprocess
 import sys
-import time
 from dataclasses import asdict
 from multiprocessing.connection import Connection, Pipe
 from pathlib import Path
@@ -152,9 +151,7 @@ def test_the_receiver_ends_when_its_server_is_gone_though_the_pipe_stays_open(
     """A process forked from the server may still hold the pipe: the parent's pid decides."""
     process, status, acks = start_receiver(mosquitto.port, parent_pid=1)  # not its parent
     try:
-        started = time.monotonic()
-        assert process.wait(timeout=10) == 0
-        assert time.monotonic() - started < 10
+        assert process.wait(timeout=10) == 0  # the parent-pid watchdog, not the pipe
     finally:
         process.kill()
         process.wait()
