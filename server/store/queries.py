@@ -3,8 +3,9 @@
 Results are frozen dataclasses; the API turns them into JSON. Two query shapes come from
 measurements at 10 M units:
 
-* the unit trace is ONE recursive CTE that carries the container columns up the chain
-  (joining containers after the CTE made SQLite 500 times slower);
+* the unit trace is ONE recursive CTE from the unit up that carries the container columns
+  up the chain (joining containers after the CTE made SQLite 500 times slower), and one
+  statement for its events;
 * the recall walks the tree level by level, one query per level with ``= ANY(array)`` on
   PostgreSQL and ``IN`` chunks on SQLite (PostgreSQL's row estimates for a recursive CTE
   were 1000x off and made the recursive recall 10 times slower).
@@ -18,7 +19,7 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, func, literal, select, union_all
+from sqlalchemy import Connection, bindparam, cast, func, literal, null, select, union_all
 
 from server.identifiers import UnitKey, sscc_key
 from server.store.dialect import chunks
@@ -132,44 +133,57 @@ class RecallSet:
 # -- unit trace ---------------------------------------------------------------------------
 
 
-def _chain_query() -> Any:
-    columns = (
+def _trace_query() -> Any:
+    """The unit, its batch, the chain of containers above it and their shipments: ONE
+    recursive CTE (depth 0 is the unit, 1 its case, 2 the pallet, ...) that carries the
+    container columns up the chain, with the shipments joined to its few rows at the end.
+    One statement instead of four (unit, chain, shipment, events: the events follow): each
+    round trip costs PostgreSQL about 0.2 ms of overhead, more than a lookup by key."""
+    unit_columns = (
+        units.c.status_reason,
+        units.c.disposition.label("unit_disposition"),
+        batches.c.lot,
+        batches.c.expiry,
+        batches.c.disposition.label("batch_disposition"),
+    )
+    anchor = (
+        select(
+            literal(0).label("depth"),
+            units.c.id,
+            cast(null(), containers.c.sscc.type).label("sscc"),
+            cast(null(), containers.c.level.type).label("level"),
+            units.c.status,
+            units.c.parent_id,
+            units.c.shipment_id,
+            *unit_columns,
+        )
+        .select_from(units.outerjoin(batches, batches.c.id == units.c.batch_id))
+        .where(units.c.gtin == bindparam("gtin"), units.c.serial == bindparam("serial"))
+    )
+    chain = anchor.cte("chain", recursive=True)
+    step = select(
+        (chain.c.depth + 1).label("depth"),
         containers.c.id,
         containers.c.sscc,
         containers.c.level,
         containers.c.status,
         containers.c.parent_id,
         containers.c.shipment_id,
-    )
-    anchor = select(literal(1).label("depth"), *columns).where(
-        containers.c.id == bindparam("container_id")
-    )
-    chain = anchor.cte("chain", recursive=True)
-    step = select((chain.c.depth + 1).label("depth"), *columns).where(
-        containers.c.id == chain.c.parent_id, chain.c.depth < MAX_DEPTH
-    )
+        *(chain.c[column.name] for column in unit_columns),
+    ).where(containers.c.id == chain.c.parent_id, chain.c.depth < MAX_DEPTH)
     chain = chain.union_all(step)
-    return select(chain).order_by(chain.c.depth)
+    shipment_columns = [column.label(f"ship_{column.name}") for column in shipments.c]
+    # LEFT JOIN keeps the chain the outer loop (SQLite does not reorder it).
+    return (
+        select(chain, *shipment_columns)
+        .select_from(chain.outerjoin(shipments, shipments.c.id == chain.c.shipment_id))
+        .order_by(chain.c.depth)
+    )
 
 
 # The trace's statements, built once: building a statement and its cache key costs
-# SQLAlchemy more than PostgreSQL takes to answer it (a trace is four of them).
-_UNIT_ROW = (
-    select(
-        units.c.id,
-        units.c.status,
-        units.c.status_reason,
-        units.c.disposition,
-        units.c.parent_id,
-        units.c.shipment_id,
-        batches.c.lot,
-        batches.c.expiry,
-        batches.c.disposition.label("batch_disposition"),
-    )
-    .select_from(units.outerjoin(batches, batches.c.id == units.c.batch_id))
-    .where(units.c.gtin == bindparam("gtin"), units.c.serial == bindparam("serial"))
-)
-_CHAIN = _chain_query()
+# SQLAlchemy more than PostgreSQL takes to answer it.
+_TRACE = _trace_query()
 _SHIPMENT = select(shipments).where(shipments.c.id == bindparam("shipment_id"))
 _EVENTS_NAMING = (
     select(
@@ -201,19 +215,16 @@ _EVENTS_NAMING = (
 
 
 def trace_unit(conn: Connection, unit: UnitKey) -> UnitTrace | None:
-    """Everything QA asks about one unit, or None if it was never commissioned."""
-    row = conn.execute(_UNIT_ROW, {"gtin": unit.gtin, "serial": unit.serial}).first()
-    if row is None:
+    """Everything QA asks about one unit, or None if it was never commissioned: two
+    statements (the unit with its chain and shipment, then its events)."""
+    rows = unit_chain(conn, unit)
+    if not rows:
         return None
-    chain = _container_chain(conn, row.parent_id)
-    shipment_id = row.shipment_id
-    for link in chain:
-        if shipment_id is None:
-            shipment_id = link["shipment_id"]
-    parents = [
-        ContainerRef(link["sscc"], level_name(link["level"]), link["status"]) for link in chain
-    ]
-    keys = [unit.key, *(sscc_key(link["sscc"]) for link in chain)]
+    row, chain = rows[0], rows[1:]
+    shipment = next(
+        (_shipment_of(link, "ship_") for link in rows if link.ship_id is not None), None
+    )
+    keys = [unit.key, *(sscc_key(link.sscc) for link in chain)]
     return UnitTrace(
         gtin=unit.gtin,
         serial=unit.serial,
@@ -221,19 +232,18 @@ def trace_unit(conn: Connection, unit: UnitKey) -> UnitTrace | None:
         expiry=row.expiry,
         status=row.status,
         status_reason=row.status_reason,
-        disposition="recalled" if row.batch_disposition == "recalled" else row.disposition,
+        disposition="recalled" if row.batch_disposition == "recalled" else row.unit_disposition,
         batch_disposition=row.batch_disposition,
-        parents=parents,
-        shipment=_shipment(conn, shipment_id),
+        parents=[ContainerRef(link.sscc, level_name(link.level), link.status) for link in chain],
+        shipment=shipment,
         events=events_naming(conn, keys, [row.id]),
     )
 
 
-def _container_chain(conn: Connection, container_id: int | None) -> list[dict[str, Any]]:
-    """The containers from ``container_id`` up to the outermost: one recursive CTE."""
-    if container_id is None:
-        return []
-    return [dict(row._mapping) for row in conn.execute(_CHAIN, {"container_id": container_id})]
+def unit_chain(conn: Connection, unit: UnitKey) -> Sequence[Any]:
+    """The unit's row (depth 0) and its containers up to the outermost (depth 1, 2, ...),
+    each with its batch's and shipment's columns; empty if the unit is unknown."""
+    return conn.execute(_TRACE, {"gtin": unit.gtin, "serial": unit.serial}).all()
 
 
 def events_naming(
@@ -254,14 +264,16 @@ def _shipment(conn: Connection, shipment_id: int | None) -> Shipment | None:
     return None if row is None else _shipment_of(row)
 
 
-def _shipment_of(row: Any) -> Shipment:
+def _shipment_of(row: Any, prefix: str = "") -> Shipment:
+    """A shipments row, or the shipment's columns named ``prefix`` + column name."""
+    values = row._mapping
     return Shipment(
-        id=row.id,
-        shipped_at=row.shipped_at,
-        destination=row.destination,
-        customer=row.customer,
-        biz_transaction=row.biz_transaction,
-        ssccs=json.loads(row.ssccs),
+        id=values[f"{prefix}id"],
+        shipped_at=values[f"{prefix}shipped_at"],
+        destination=values[f"{prefix}destination"],
+        customer=values[f"{prefix}customer"],
+        biz_transaction=values[f"{prefix}biz_transaction"],
+        ssccs=json.loads(values[f"{prefix}ssccs"]),
     )
 
 
