@@ -210,13 +210,17 @@ def test_post_shipments_produces_the_shipping_event(client: TestClient, tokens: 
         "ssccs": [pallet],
         "destination": "urn:epc:id:sgln:4012345.00002.0",
         "customer": "urn:epc:id:pgln:4012345.00000",
+        "read_point": "urn:epc:id:sgln:0614141.00009.4",
         "reason": "order 42",
     }
     response = client.post("/shipments", json=body, headers=tokens["operator"])
     assert response.status_code == 201, response.text
     trace = client.get(f"/units/{f.GTIN}/{serials[0]}", headers=tokens["qa"]).json()
     assert trace["shipment"]["destination"] == "urn:epc:id:sgln:4012345.00002.0"
-    assert trace["events"][-1]["event_id"] == response.json()["event_id"]
+    shipped = trace["events"][-1]
+    assert shipped["event_id"] == response.json()["event_id"]
+    # Site and line from the read point (not the user who posted it).
+    assert (shipped["site"], shipped["line"]) == ("0614141.00009", "4")
     unknown = client.post(
         "/shipments", json={**body, "ssccs": [f.sscc(999)]}, headers=tokens["operator"]
     )

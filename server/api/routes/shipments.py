@@ -90,7 +90,7 @@ def create_shipment(body: ShipmentRequest, request: Request, user: Shipper) -> S
     checked = check_document(document)
     with write_transaction(services.engine) as conn:
         refuse_unshippable(conn, values)  # QA release: only released batches ship
-        result = apply_document(conn, checked, Origin("http", user.username), now=now)
+        result = apply_document(conn, checked, Origin("http"), now=now)
         audit.append(
             conn,
             actor=user.username,
