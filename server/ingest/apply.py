@@ -30,12 +30,12 @@ from datetime import datetime
 from functools import cache
 from itertools import repeat
 from operator import itemgetter
-from typing import Any, cast
+from typing import Any
 
 from sqlalchemy import Connection, Dialect, and_, case, delete, exists, select, update
 
-import epcis
-from server.cbv import cbv_term, parse_time
+from server.cbv import cbv_term
+from server.errors import RejectedDocument
 from server.identifiers import (
     SGTIN_URN,
     UnitKey,
@@ -45,7 +45,14 @@ from server.identifiers import (
     parse_sscc,
     parse_unit,
 )
-from server.ingest.validation import event_list
+from server.ingest.prepare import (
+    STANDARD_CONTEXT,
+    Origin,
+    PreparedDocument,
+    PreparedEvent,
+    ilmd_value,
+    prepare_document,
+)
 from server.store.dialect import (
     bulk_insert,
     bulk_update,
@@ -70,25 +77,18 @@ from server.store.schema import (
     units,
 )
 
-STANDARD_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+__all__ = [
+    "STANDARD_CONTEXT",
+    "ApplyResult",
+    "Origin",
+    "apply_document",
+    "apply_documents",
+    "apply_prepared",
+]
+
 DECOMMISSIONING_STEPS = frozenset(
     {"decommissioning", "destroying", "dispensing", "sampling", "stolen", "retail_selling"}
 )
-# Which list of an event fills which role in event_epcs (EPCIS query MATCH_* parameters).
-EPC_ROLES = (
-    ("epcList", "epc"),
-    ("childEPCs", "child"),
-    ("inputEPCList", "input"),
-    ("outputEPCList", "output"),
-)
-CLASS_ROLES = (
-    ("quantityList", "class"),
-    ("childQuantityList", "childClass"),
-    ("inputQuantityList", "inputClass"),
-    ("outputQuantityList", "outputClass"),
-)
-
-
 EPC_COLUMNS = ("event_pk", "epc", "role")
 CONTAINER_COLUMNS = ("id", "sscc", "epc", "level", "status", "site", "line", "created_at")
 EVENT_COLUMNS = (
@@ -130,15 +130,6 @@ def _timestamp_processor(dialect: Dialect) -> Callable[[Any], Any]:
 
 
 @dataclass(frozen=True)
-class Origin:
-    """Where a document came from: ``mqtt`` (with the topic's site and line) or ``http``."""
-
-    source: str
-    site: str | None = None
-    line: str | None = None
-
-
-@dataclass(frozen=True)
 class ApplyResult:
     """What one document changed."""
 
@@ -170,38 +161,16 @@ def apply_documents(
     The final state is the one applying them one by one gives (commissioning first, then
     every other event in document order, as within one document).
     """
-    docs = [
-        _Document(event_list(document), origin, _extra_context(document))
-        for document, origin in documents
-    ]
-    return _Applier(conn, now, docs).run()
+    prepared = [prepare_document(document, origin) for document, origin in documents]
+    return apply_prepared(conn, prepared, now=now)
 
 
-def _extra_context(document: dict[str, Any]) -> list[Any] | None:
-    """The document's @context if it declares more than the standard EPCIS context."""
-    context = document.get("@context")
-    if context is None or context == STANDARD_CONTEXT or context == [STANDARD_CONTEXT]:
-        return None
-    return context if isinstance(context, list) else [context]
-
-
-def _ilmd_value(ilmd: Any, suffix: str) -> str | None:
-    if not isinstance(ilmd, dict):
-        return None
-    for key, value in ilmd.items():
-        if (key == suffix or key.endswith(":" + suffix)) and isinstance(value, str):
-            return value
-    return None
-
-
-def _site_line(event: dict[str, Any], origin: Origin) -> tuple[str, str]:
-    if origin.site is not None:
-        return origin.site, origin.line or "-"
-    read_point = (event.get("readPoint") or {}).get("id")
-    if isinstance(read_point, str) and read_point.startswith("urn:epc:id:sgln:"):
-        site, _, line = read_point[len("urn:epc:id:sgln:") :].rpartition(".")
-        return site or "-", line or "-"
-    return "-", "-"
+def apply_prepared(
+    conn: Connection, documents: Sequence[PreparedDocument], *, now: datetime
+) -> list[ApplyResult]:
+    """:func:`apply_documents` for documents already prepared (:mod:`server.ingest.prepare`,
+    which the MQTT receiver process runs ahead of the writer)."""
+    return _Applier(conn, now, [_Document(document) for document in documents]).run()
 
 
 @dataclass
@@ -212,9 +181,7 @@ class _Container:
 
 @dataclass
 class _Document:
-    events: list[dict[str, Any]]
-    origin: Origin
-    context: list[Any] | None
+    prepared: PreparedDocument
     event_ids: list[str] = field(default_factory=list)
     stored: int = 0
     commissioned: int = 0
@@ -223,12 +190,16 @@ class _Document:
 
 @dataclass(frozen=True)
 class _Fresh:
-    """A newly stored event: its pk, body, row and document."""
+    """A newly stored event: its pk, row, document and what was prepared of it."""
 
     pk: int
-    body: dict[str, Any]
     row: dict[str, Any]
     doc: int
+    prepared: PreparedEvent
+
+    @property
+    def body(self) -> dict[str, Any]:
+        return self.prepared.body
 
 
 @dataclass
@@ -251,11 +222,11 @@ class _Applier:
     # -- the document -------------------------------------------------------------------
 
     def run(self) -> list[ApplyResult]:
-        rows, bodies, texts, doc_of = self._event_rows()
-        new_pks = self._store_events(rows, bodies, texts)
+        rows, prepared, doc_of = self._event_rows()
+        new_pks = self._store_events(rows, prepared)
         fresh = [
-            _Fresh(new_pks[row["event_id"]], body, row, doc)
-            for row, body, doc in zip(rows, bodies, doc_of, strict=True)
+            _Fresh(new_pks[row["event_id"]], row, doc, event)
+            for row, event, doc in zip(rows, prepared, doc_of, strict=True)
             if row["event_id"] in new_pks
         ]
         for item in fresh:
@@ -263,11 +234,11 @@ class _Applier:
         self._prepare_containers(fresh)
         # Commissioning first: later events may pack those units.
         for item in fresh:
-            if self._is_commissioning(item.body):
+            if item.prepared.commissioning is not None:
                 self.doc = item.doc
-                self._commission(item.pk, item.body, item.row)
+                self._commission(item.pk, item.prepared, item.row)
         for item in fresh:
-            if not self._is_commissioning(item.body):
+            if item.prepared.commissioning is None:
                 self.doc = item.doc
                 self._derive(item.pk, item.body, item.row["event_time"])
         commissioned = self._flush_units()
@@ -296,65 +267,32 @@ class _Applier:
     @property
     def origin(self) -> Origin:
         """Where the document being applied came from."""
-        return self.docs[self.doc].origin
+        return self.docs[self.doc].prepared.origin
 
-    def _event_rows(
-        self,
-    ) -> tuple[list[dict[str, Any]], list[dict[str, Any]], list[str], list[int]]:
-        """The events rows to store, their bodies (as dicts and as JSON text) and their
-        documents' indexes; an eventID repeated within the group is stored once (later
-        copies count as duplicates)."""
+    def _event_rows(self) -> tuple[list[dict[str, Any]], list[PreparedEvent], list[int]]:
+        """The events rows to store, their prepared events and their documents' indexes; an
+        eventID repeated within the group is stored once (later copies count as
+        duplicates)."""
         rows: list[dict[str, Any]] = []
-        bodies: list[dict[str, Any]] = []
-        texts: list[str] = []
+        prepared: list[PreparedEvent] = []
         doc_of: list[int] = []
         seen: set[str] = set()
+        now = self.now
         for doc_index, doc in enumerate(self.docs):
-            self.doc = doc_index
-            for index, event in enumerate(doc.events):
-                row = self._event_row(index, event, doc, seen)
-                if row is not None:
-                    rows.append(row[0])
-                    bodies.append(row[1])
-                    texts.append(json.dumps(row[1], separators=(",", ":"), ensure_ascii=False))
-                    doc_of.append(doc_index)
-        return rows, bodies, texts, doc_of
-
-    def _event_row(
-        self, index: int, event: dict[str, Any], doc: _Document, seen: set[str]
-    ) -> tuple[dict[str, Any], dict[str, Any]] | None:
-        event_id = event.get("eventID")
-        if not isinstance(event_id, str) or not event_id:
-            event_id = epcis.event_hash(event)
-            event = {**event, "eventID": event_id}
-        doc.event_ids.append(event_id)
-        if event_id in seen:
-            return None
-        seen.add(event_id)
-        if doc.context is not None and "@context" not in event:
-            event = {"@context": doc.context, **event}
-        event_time = parse_time(event.get("eventTime"), f"eventList[{index}].eventTime")
-        site, line = _site_line(event, self.origin)
-        return (
-            {
-                "event_id": event_id,
-                "event_type": event.get("type"),
-                "action": event.get("action"),
-                "event_time": event_time,
-                "record_time": self.now,
-                "biz_step": cbv_term(event.get("bizStep")),
-                "disposition": cbv_term(event.get("disposition")),
-                "read_point": (event.get("readPoint") or {}).get("id"),
-                "biz_location": (event.get("bizLocation") or {}).get("id"),
-                "site": site,
-                "line": line,
-                "source": self.origin.source,
-            },
-            event,
-        )
+            for event in doc.prepared.events:
+                doc.event_ids.append(event.event_id)
+                if event.event_id in seen:
+                    continue
+                seen.add(event.event_id)
+                if event.row is None:
+                    raise RejectedDocument(event.error or "unreadable event")
+                rows.append({**event.row, "record_time": now})
+                prepared.append(event)
+                doc_of.append(doc_index)
+        return rows, prepared, doc_of
 
     def _store_events(
-        self, rows: list[dict[str, Any]], bodies: list[dict[str, Any]], texts: list[str]
+        self, rows: list[dict[str, Any]], prepared: list[PreparedEvent]
     ) -> dict[str, int]:
         """Insert the events not stored yet; eventID -> pk of those inserted now."""
         if not rows:
@@ -372,11 +310,16 @@ class _Applier:
         new = {event_id: pk for pk, event_id in inserted}
         epc_rows: list[tuple[int, str, str]] = []
         body_rows: list[tuple[int, str]] = []
-        for row, body, text in zip(rows, bodies, texts, strict=True):
+        refs = self.unit_refs
+        for row, event in zip(rows, prepared, strict=True):
             pk = new.get(row["event_id"])
             if pk is not None:
-                body_rows.append((pk, text))
-                self._index_rows(pk, body, epc_rows)
+                body_rows.append((pk, event.text))
+                # Units go to unit_refs (unit_events rows once their ids are known), every
+                # other EPC and class to event_epcs.
+                for role, named in event.unit_refs:
+                    refs += zip(named, repeat(pk), repeat(role))
+                epc_rows += [(pk, key, role) for key, role in event.epc_refs]
         bulk_insert(self.conn, event_bodies, ("event_pk", "body"), body_rows)
         bulk_insert(self.conn, event_epcs, EPC_COLUMNS, epc_rows)
         return new
@@ -400,36 +343,6 @@ class _Applier:
             query = select(events.c.event_id, events.c.pk).where(events.c.event_id.in_(part))
             found.update((event_id, int(pk)) for event_id, pk in self.conn.execute(query))
         return found
-
-    def _index_rows(self, pk: int, event: dict[str, Any], rows: list[tuple[int, str, str]]) -> None:
-        """The event's EPCs: units go to :attr:`unit_refs` (unit_events rows once their ids
-        are known), every other EPC and class to ``rows`` (event_epcs)."""
-        refs = self.unit_refs
-        for list_name, role in EPC_ROLES:
-            epcs = event.get(list_name)
-            if not epcs:
-                continue
-            parsed = list(map(parse_unit, epcs))  # the hot path: 20-100 units per event
-            if None not in parsed:
-                refs += zip(cast(list[UnitKey], parsed), repeat(pk), repeat(role))
-                continue
-            for epc, unit in zip(epcs, parsed, strict=True):
-                if unit is None:
-                    rows.append((pk, canonical(epc), role))
-                else:
-                    refs.append((unit, pk, role))
-        parent = event.get("parentID")
-        if isinstance(parent, str):
-            unit = parse_unit(parent)
-            if unit is None:
-                rows.append((pk, canonical(parent), "parent"))
-            else:
-                refs.append((unit, pk, "parent"))
-        for list_name, role in CLASS_ROLES:
-            for item in event.get(list_name) or ():
-                epc_class = item.get("epcClass") if isinstance(item, dict) else None
-                if isinstance(epc_class, str):
-                    rows.append((pk, canonical(epc_class), role))
 
     def _flush_unit_refs(self) -> None:
         """unit_events rows for the units the new events name; a unit not commissioned
@@ -460,27 +373,14 @@ class _Applier:
 
     # -- commissioning ------------------------------------------------------------------
 
-    @staticmethod
-    def _is_commissioning(event: dict[str, Any]) -> bool:
-        return (
-            event.get("type") == "ObjectEvent"
-            and event.get("action") == "ADD"
-            and cbv_term(event.get("bizStep")) == "commissioning"
-        )
-
-    def _commission(self, pk: int, event: dict[str, Any], row: dict[str, Any]) -> None:
-        ilmd = event.get("ilmd")
-        lot = _ilmd_value(ilmd, "lotNumber")
-        expiry = _ilmd_value(ilmd, "itemExpirationDate")
-        disposition = cbv_term(event.get("disposition")) or "active"
+    def _commission(self, pk: int, event: PreparedEvent, row: dict[str, Any]) -> None:
+        assert event.commissioning is not None
+        lot, expiry, disposition, commissioned = event.commissioning
         site, line = row["site"], row["line"]
         event_time = row["event_time"]
         batch_gtin, batch_id = "", None
         line_key = (site, line, event_time)  # one tuple shared by the event's units
-        for epc in event.get("epcList") or ():
-            unit = parse_unit(epc)
-            if unit is None:
-                continue
+        for unit in commissioned:
             earlier = self.pending.get(unit)
             if earlier is not None:
                 self._alert(
@@ -817,7 +717,7 @@ class _Applier:
                     {
                         "gtin": lot[0],
                         "lot": lot[1],
-                        "expiry": _ilmd_value(event.get("ilmd"), "itemExpirationDate"),
+                        "expiry": ilmd_value(event.get("ilmd"), "itemExpirationDate"),
                         "site": None,
                         "line": None,
                         "first_seen": self.now,
@@ -897,7 +797,7 @@ class _Applier:
         levels: dict[str, int] = {}
         for item in fresh:
             event = item.body
-            origin = self.docs[item.doc].origin
+            origin = self.docs[item.doc].prepared.origin
             kind = event.get("type")
             parent_epc = event.get("parentID")
             parent = parse_sscc(parent_epc) if isinstance(parent_epc, str) else None

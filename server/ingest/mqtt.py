@@ -46,6 +46,7 @@ from epcis import TopicError, topics
 from server.errors import ConfigError, StoreError
 from server.ingest import receiver
 from server.ingest.apply import Origin
+from server.ingest.collector import gc_paused
 from server.ingest.receiver import Generation, Received, ReceiverConfig
 from server.ingest.service import Checked, Ingestor
 
@@ -276,13 +277,14 @@ class MqttIngest:
                     frames.append(self._checked.get_nowait())
                 except queue.Empty:
                     break
-            received: list[Received] = [pickle.loads(frame) for frame in frames]
+            with gc_paused():  # unpickling builds many small objects, none in cycles
+                received: list[Received] = [pickle.loads(frame) for frame in frames]
             items = [
                 Checked(
                     one.payload,
                     Origin("mqtt", one.site, one.line),
                     one.topic,
-                    document=one.document,
+                    prepared=one.prepared,
                     reason=one.reason,
                 )
                 for one in received

@@ -20,8 +20,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from server.errors import RejectedDocument, StoreError
-from server.ingest.apply import ApplyResult, Origin, apply_document, apply_documents
+from server.ingest.apply import ApplyResult, Origin, apply_prepared
 from server.ingest.collector import gc_paused
+from server.ingest.prepare import PreparedDocument, prepare_document
 from server.ingest.validation import check_document, decode_payload
 from server.store.engine import write_transaction
 from server.store.schema import dead_letters
@@ -47,13 +48,14 @@ class Outcome:
 
 @dataclass(frozen=True)
 class Checked:
-    """A payload after decoding and the schema check: its ``document``, or the ``reason``
-    it was rejected for."""
+    """A payload after decoding, the schema check and the store-free half of applying it
+    (:mod:`server.ingest.prepare`): its ``prepared`` document, or the ``reason`` it was
+    rejected for."""
 
     payload: bytes
     origin: Origin
     topic: str | None
-    document: dict[str, Any] | None = None
+    prepared: PreparedDocument | None = None
     reason: str | None = None
 
 
@@ -93,7 +95,7 @@ class Ingestor:
             document = decode_payload(payload, max_bytes=self.max_payload_bytes)
         except RejectedDocument as exc:
             return Checked(payload, origin, topic, reason=exc.reason)
-        return Checked(payload, origin, topic, document=document)
+        return Checked(payload, origin, topic, prepared=prepare_document(document, origin))
 
     def ingest_many(self, items: Sequence[tuple[bytes, Origin, str | None]]) -> list[Outcome]:
         """Like :meth:`ingest_payload` for several payloads, applied in ONE transaction."""
@@ -109,23 +111,21 @@ class Ingestor:
 
     def _apply_checked(self, items: Sequence[Checked]) -> list[Outcome]:
         outcomes: list[Outcome | None] = [None] * len(items)
-        documents: list[tuple[int, dict[str, Any]]] = []
+        documents: list[tuple[int, PreparedDocument]] = []
         for index, item in enumerate(items):
-            if item.document is None:
+            if item.prepared is None:
                 reason = item.reason or "rejected"
                 dead_letter_id = self.dead_letter(
                     item.payload, reason, item.origin, topic=item.topic
                 )
                 outcomes[index] = Outcome(reason=reason, dead_letter_id=dead_letter_id)
             else:
-                documents.append((index, item.document))
+                documents.append((index, item.prepared))
         if len(documents) > 1:
             try:
                 with write_transaction(self.engine) as conn:
-                    results = apply_documents(
-                        conn,
-                        [(document, items[index].origin) for index, document in documents],
-                        now=self.clock(),
+                    results = apply_prepared(
+                        conn, [document for _, document in documents], now=self.clock()
                     )
                 for (index, _), result in zip(documents, results, strict=True):
                     outcomes[index] = Outcome(result=result)
@@ -138,7 +138,7 @@ class Ingestor:
         for index, document in documents:
             item = items[index]
             try:
-                outcomes[index] = Outcome(result=self.apply(document, item.origin))
+                outcomes[index] = Outcome(result=self._apply_one(document))
             except RejectedDocument as exc:
                 dead_letter_id = self.dead_letter(
                     item.payload, exc.reason, item.origin, topic=item.topic
@@ -153,13 +153,13 @@ class Ingestor:
     def apply(self, document: dict[str, Any], origin: Origin) -> ApplyResult:
         """Apply a checked document in one transaction, retrying lost races."""
         with gc_paused():
-            return self._apply(document, origin)
+            return self._apply_one(prepare_document(document, origin))
 
-    def _apply(self, document: dict[str, Any], origin: Origin) -> ApplyResult:
+    def _apply_one(self, document: PreparedDocument) -> ApplyResult:
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
                 with write_transaction(self.engine) as conn:
-                    return apply_document(conn, document, origin, now=self.clock())
+                    return apply_prepared(conn, [document], now=self.clock())[0]
             except IntegrityError as exc:
                 # Another process inserted the same batch/container/unit first; a retry
                 # sees its rows. A conflict that persists is the document's own fault.

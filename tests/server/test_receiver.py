@@ -15,6 +15,7 @@ import paho.mqtt.client as mqtt
 import pytest
 
 from server.ingest import receiver
+from server.ingest.prepare import Origin
 from server.ingest.receiver import Received, Receiver, ReceiverConfig, check_message, site_line
 from tests.server import factory as f
 from tests.support.services import Broker
@@ -50,13 +51,19 @@ def decode(frame: bytes) -> Received:
     return received
 
 
-def test_a_checked_message_carries_its_document_and_where_it_came_from() -> None:
+def test_a_checked_message_carries_its_prepared_events_and_where_it_came_from() -> None:
     payload = f.payload([f.commissioning(["A1", "A2"])])
     got = decode(check_message(message("serialtrace/v1/s1/l2/events", payload), (3, 1), 1000))
     assert got.generation == (3, 1)
     assert (got.mid, got.qos, got.site, got.line) == (7, 1, "s1", "l2")
     assert got.payload == payload
-    assert got.document is not None and got.document["type"] == "EPCISDocument"
+    assert got.prepared is not None
+    assert got.prepared.origin == Origin("mqtt", "s1", "l2")
+    [event] = got.prepared.events
+    assert event.body["type"] == "ObjectEvent"
+    assert event.row is not None and (event.row["site"], event.row["line"]) == ("s1", "l2")
+    assert event.commissioning is not None
+    assert [unit.serial for unit in event.commissioning.units] == ["A1", "A2"]
     assert got.reason is None
 
 
@@ -70,7 +77,7 @@ def test_a_checked_message_carries_its_document_and_where_it_came_from() -> None
 )
 def test_a_rejected_message_carries_the_reason(payload: bytes, reason: str) -> None:
     got = decode(check_message(message("other/topic", payload), (1, 1), 1000))
-    assert got.document is None
+    assert got.prepared is None
     assert got.reason is not None and got.reason.startswith(reason)
     assert (got.site, got.line) == (None, None)
     assert got.payload == payload

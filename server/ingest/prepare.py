@@ -1,0 +1,211 @@
+"""The half of applying a document that needs no store: what each event says on its own.
+
+For every event of a checked document: its eventID (the CBV 2.0 event hash when it has
+none), its body as stored (with the document's extra ``@context``) and that body's JSON
+text, its ``events`` row, the units and other EPCs it names (the EPC index), and, for a
+commissioning event, its lot, expiry, disposition and units. :mod:`server.ingest.apply`
+adds what needs the store: keys, ids, and what other events and stored rows imply.
+
+Kept free of store imports on purpose: the MQTT receiver process runs it for every message,
+ahead of the writer and on the other core, so the writer thread only does what needs the
+database. Measured on PostgreSQL with one ingest process, the writer waited for the
+database about half of its time, and the database for the writer the other half; work
+moved here runs while the writer waits.
+"""
+
+from __future__ import annotations
+
+import json
+from dataclasses import dataclass
+from itertools import compress
+from typing import Any, NamedTuple
+
+import epcis
+from server.cbv import cbv_term, parse_time
+from server.errors import RejectedDocument
+from server.identifiers import UnitKey, canonical, parse_unit
+from server.ingest.validation import event_list
+
+STANDARD_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
+# Which list of an event fills which role in event_epcs (EPCIS query MATCH_* parameters).
+EPC_ROLES = (
+    ("epcList", "epc"),
+    ("childEPCs", "child"),
+    ("inputEPCList", "input"),
+    ("outputEPCList", "output"),
+)
+CLASS_ROLES = (
+    ("quantityList", "class"),
+    ("childQuantityList", "childClass"),
+    ("inputQuantityList", "inputClass"),
+    ("outputQuantityList", "outputClass"),
+)
+
+
+@dataclass(frozen=True)
+class Origin:
+    """Where a document came from: ``mqtt`` (with the topic's site and line) or ``http``."""
+
+    source: str
+    site: str | None = None
+    line: str | None = None
+
+
+class Commissioning(NamedTuple):
+    """What a commissioning ObjectEvent (ADD) creates: units of one lot."""
+
+    lot: str | None
+    expiry: str | None
+    disposition: str
+    units: list[UnitKey]  # in epcList order; EPCs that are not SGTINs left out
+
+
+class PreparedEvent(NamedTuple):
+    """One event of a document, as far as it can be known without the store."""
+
+    event_id: str
+    body: dict[str, Any]  # as stored: with its eventID and the document's extra @context
+    text: str  # ``body`` as compact JSON
+    row: dict[str, Any] | None  # the events row but record_time; None if ``error``
+    error: str | None  # why the event cannot be stored (an unreadable eventTime)
+    unit_refs: list[tuple[str, list[UnitKey]]]  # (role, units named in that role)
+    epc_refs: list[tuple[str, str]]  # (canonical key, role) of every other EPC and class
+    commissioning: Commissioning | None
+
+
+class PreparedDocument(NamedTuple):
+    origin: Origin
+    events: list[PreparedEvent]
+
+
+def prepare_document(document: dict[str, Any], origin: Origin) -> PreparedDocument:
+    """Prepare every event of a schema-checked ``document`` (no store access)."""
+    context = _extra_context(document)
+    return PreparedDocument(
+        origin,
+        [
+            prepare_event(index, event, origin, context)
+            for index, event in enumerate(event_list(document))
+        ],
+    )
+
+
+def prepare_event(
+    index: int, event: dict[str, Any], origin: Origin, context: list[Any] | None = None
+) -> PreparedEvent:
+    """The ``index``-th event of a document (the index names it in an error)."""
+    event_id = event.get("eventID")
+    if not isinstance(event_id, str) or not event_id:
+        event_id = epcis.event_hash(event)
+        event = {**event, "eventID": event_id}
+    if context is not None and "@context" not in event:
+        event = {"@context": context, **event}
+    row: dict[str, Any] | None = None
+    error = None
+    try:
+        event_time = parse_time(event.get("eventTime"), f"eventList[{index}].eventTime")
+    except RejectedDocument as exc:
+        error = exc.reason
+    else:
+        site, line = _site_line(event, origin)
+        row = {
+            "event_id": event_id,
+            "event_type": event.get("type"),
+            "action": event.get("action"),
+            "event_time": event_time,
+            "biz_step": cbv_term(event.get("bizStep")),
+            "disposition": cbv_term(event.get("disposition")),
+            "read_point": (event.get("readPoint") or {}).get("id"),
+            "biz_location": (event.get("bizLocation") or {}).get("id"),
+            "site": site,
+            "line": line,
+            "source": origin.source,
+        }
+    unit_refs, epc_refs = _references(event)
+    return PreparedEvent(
+        event_id,
+        event,
+        json.dumps(event, separators=(",", ":"), ensure_ascii=False),
+        row,
+        error,
+        unit_refs,
+        epc_refs,
+        _commissioning(event),
+    )
+
+
+def _references(event: dict[str, Any]) -> tuple[list[tuple[str, list[UnitKey]]], list[Any]]:
+    """The event's EPCs: units by role, and every other EPC and class as (key, role)."""
+    unit_refs: list[tuple[str, list[UnitKey]]] = []
+    epc_refs: list[tuple[str, str]] = []
+    for list_name, role in EPC_ROLES:
+        epcs = event.get(list_name)
+        if not epcs:
+            continue
+        parsed = list(map(parse_unit, epcs))  # the hot path: 20-100 units per event
+        if None not in parsed:
+            unit_refs.append((role, parsed))  # type: ignore[arg-type]
+            continue
+        found = [unit is not None for unit in parsed]
+        if any(found):
+            unit_refs.append((role, list(compress(parsed, found))))  # type: ignore[arg-type]
+        epc_refs.extend(
+            (canonical(epc), role) for epc, unit in zip(epcs, parsed, strict=True) if unit is None
+        )
+    parent = event.get("parentID")
+    if isinstance(parent, str):
+        unit = parse_unit(parent)
+        if unit is None:
+            epc_refs.append((canonical(parent), "parent"))
+        else:
+            unit_refs.append(("parent", [unit]))
+    for list_name, role in CLASS_ROLES:
+        for item in event.get(list_name) or ():
+            epc_class = item.get("epcClass") if isinstance(item, dict) else None
+            if isinstance(epc_class, str):
+                epc_refs.append((canonical(epc_class), role))
+    return unit_refs, epc_refs
+
+
+def _commissioning(event: dict[str, Any]) -> Commissioning | None:
+    if not (
+        event.get("type") == "ObjectEvent"
+        and event.get("action") == "ADD"
+        and cbv_term(event.get("bizStep")) == "commissioning"
+    ):
+        return None
+    ilmd = event.get("ilmd")
+    units = [unit for unit in map(parse_unit, event.get("epcList") or ()) if unit is not None]
+    return Commissioning(
+        ilmd_value(ilmd, "lotNumber"),
+        ilmd_value(ilmd, "itemExpirationDate"),
+        cbv_term(event.get("disposition")) or "active",
+        units,
+    )
+
+
+def _extra_context(document: dict[str, Any]) -> list[Any] | None:
+    """The document's @context if it declares more than the standard EPCIS context."""
+    context = document.get("@context")
+    if context is None or context == STANDARD_CONTEXT or context == [STANDARD_CONTEXT]:
+        return None
+    return context if isinstance(context, list) else [context]
+
+
+def ilmd_value(ilmd: Any, suffix: str) -> str | None:
+    if not isinstance(ilmd, dict):
+        return None
+    for key, value in ilmd.items():
+        if (key == suffix or key.endswith(":" + suffix)) and isinstance(value, str):
+            return value
+    return None
+
+
+def _site_line(event: dict[str, Any], origin: Origin) -> tuple[str, str]:
+    if origin.site is not None:
+        return origin.site, origin.line or "-"
+    read_point = (event.get("readPoint") or {}).get("id")
+    if isinstance(read_point, str) and read_point.startswith("urn:epc:id:sgln:"):
+        site, _, line = read_point[len("urn:epc:id:sgln:") :].rpartition(".")
+        return site or "-", line or "-"
+    return "-", "-"
