@@ -37,7 +37,6 @@ from sqlalchemy import Connection, Dialect, and_, case, delete, exists, select, 
 from server.cbv import cbv_term
 from server.errors import RejectedDocument
 from server.identifiers import (
-    SGTIN_URN,
     UnitKey,
     canonical,
     lot_key,
@@ -47,9 +46,11 @@ from server.identifiers import (
 )
 from server.ingest.prepare import (
     STANDARD_CONTEXT,
+    Contents,
     Origin,
     PreparedDocument,
     PreparedEvent,
+    contents_of,
     ilmd_value,
     prepare_document,
 )
@@ -240,7 +241,7 @@ class _Applier:
         for item in fresh:
             if item.prepared.commissioning is None:
                 self.doc = item.doc
-                self._derive(item.pk, item.body, item.row["event_time"])
+                self._derive(item.pk, item.body, item.row["event_time"], item.prepared.contents)
         commissioned = self._flush_units()
         if commissioned:
             self._resolve_parked(commissioned)
@@ -526,12 +527,20 @@ class _Applier:
 
     # -- every other event ----------------------------------------------------------------
 
-    def _derive(self, pk: int, event: dict[str, Any], event_time: datetime) -> None:
+    def _derive(
+        self,
+        pk: int,
+        event: dict[str, Any],
+        event_time: datetime,
+        named: Contents | None = None,
+    ) -> None:
+        """Apply an event other than a commissioning; ``named``: its :class:`Contents` if
+        prepared (a parked event applied again has only its body)."""
         kind = event.get("type")
         action = event.get("action")
         step = cbv_term(event.get("bizStep"))
         if kind == "AggregationEvent" and action == "ADD":
-            self._aggregate(pk, event)
+            self._aggregate(pk, event, named)
         elif kind == "AggregationEvent" and action == "DELETE":
             self._disaggregate(event)
         elif kind == "ObjectEvent" and step == "shipping":
@@ -541,22 +550,12 @@ class _Applier:
         elif kind == "TransformationEvent":
             self._transform(pk, event)
 
-    def _aggregate(self, pk: int, event: dict[str, Any]) -> None:
-        parent_epc = event.get("parentID")
-        parent_sscc = parse_sscc(parent_epc) if isinstance(parent_epc, str) else None
-        if parent_sscc is None:
+    def _aggregate(self, pk: int, event: dict[str, Any], named: Contents | None) -> None:
+        named = named or contents_of(event)
+        if named is None or named.parent is None or named.parent_epc is None:
             return
-        parent = self._container(parent_sscc, str(parent_epc))
-        unit_children: list[UnitKey] = []
-        sscc_children: list[tuple[str, str]] = []
-        for epc in event.get("childEPCs") or ():
-            unit = parse_unit(epc)
-            if unit is not None:
-                unit_children.append(unit)
-                continue
-            sscc = parse_sscc(epc)
-            if sscc is not None:
-                sscc_children.append((sscc, epc))
+        parent = self._container(named.parent, named.parent_epc)
+        unit_children, sscc_children = named.units, named.ssccs
         level = 1 if unit_children else 0
         if sscc_children:
             children = [self._container(sscc, epc) for sscc, epc in sscc_children]
@@ -796,29 +795,25 @@ class _Applier:
         origins: dict[str, Origin] = {}
         levels: dict[str, int] = {}
         for item in fresh:
-            event = item.body
+            contents = item.prepared.contents
+            if contents is None:
+                continue
             origin = self.docs[item.doc].prepared.origin
-            kind = event.get("type")
-            parent_epc = event.get("parentID")
-            parent = parse_sscc(parent_epc) if isinstance(parent_epc, str) else None
-            if parent is not None and kind == "AggregationEvent":
-                named.setdefault(parent, str(parent_epc))
+            parent = contents.parent
+            if parent is not None and contents.parent_epc is not None:  # AggregationEvent
+                named.setdefault(parent, contents.parent_epc)
                 origins.setdefault(parent, origin)
-                level = levels.get(parent, 0)
-                for epc in event.get("childEPCs") or ():
-                    if epc.startswith(SGTIN_URN) or parse_unit(epc) is not None:
-                        level = max(level, 1)
-                    elif (child := parse_sscc(epc)) is not None:
-                        named.setdefault(child, epc)
-                        origins.setdefault(child, origin)
-                        level = max(level, 1 + max(levels.get(child, 1), 1))
-                if event.get("action") == "ADD":
+                level = max(levels.get(parent, 0), 1 if contents.unit_like else 0)
+                for child, epc in contents.ssccs:
+                    named.setdefault(child, epc)
+                    origins.setdefault(child, origin)
+                    level = max(level, 1 + max(levels.get(child, 1), 1))
+                if item.row["action"] == "ADD":
                     levels[parent] = level
-            elif kind == "ObjectEvent":
-                for epc in event.get("epcList") or ():
-                    if not epc.startswith(SGTIN_URN) and (sscc := parse_sscc(epc)) is not None:
-                        named.setdefault(sscc, epc)
-                        origins.setdefault(sscc, origin)
+            elif item.row["event_type"] == "ObjectEvent":
+                for sscc, epc in contents.ssccs:
+                    named.setdefault(sscc, epc)
+                    origins.setdefault(sscc, origin)
         if not named:
             return
         self._load_containers(list(named))

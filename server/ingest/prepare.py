@@ -23,7 +23,7 @@ from typing import Any, NamedTuple
 import epcis
 from server.cbv import cbv_term, parse_time
 from server.errors import RejectedDocument
-from server.identifiers import UnitKey, canonical, parse_unit
+from server.identifiers import SGTIN_URN, UnitKey, canonical, parse_sscc, parse_unit
 from server.ingest.validation import event_list
 
 STANDARD_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -60,6 +60,17 @@ class Commissioning(NamedTuple):
     units: list[UnitKey]  # in epcList order; EPCs that are not SGTINs left out
 
 
+class Contents(NamedTuple):
+    """The units and containers an AggregationEvent packs (its parentID and childEPCs) or an
+    ObjectEvent names (its epcList)."""
+
+    parent: str | None  # the parentID's SSCC (AggregationEvent)
+    parent_epc: str | None  # the parentID as sent
+    units: list[UnitKey]
+    ssccs: list[tuple[str, str]]  # (SSCC, EPC as sent)
+    unit_like: bool  # any child an SGTIN (parsed or not): the parent is at least a case
+
+
 class PreparedEvent(NamedTuple):
     """One event of a document, as far as it can be known without the store."""
 
@@ -71,6 +82,7 @@ class PreparedEvent(NamedTuple):
     unit_refs: list[tuple[str, list[UnitKey]]]  # (role, units named in that role)
     epc_refs: list[tuple[str, str]]  # (canonical key, role) of every other EPC and class
     commissioning: Commissioning | None
+    contents: Contents | None  # AggregationEvent and ObjectEvent
 
 
 class PreparedDocument(NamedTuple):
@@ -131,6 +143,7 @@ def prepare_event(
         unit_refs,
         epc_refs,
         _commissioning(event),
+        contents_of(event),
     )
 
 
@@ -165,6 +178,33 @@ def _references(event: dict[str, Any]) -> tuple[list[tuple[str, list[UnitKey]]],
             if isinstance(epc_class, str):
                 epc_refs.append((canonical(epc_class), role))
     return unit_refs, epc_refs
+
+
+def contents_of(event: dict[str, Any]) -> Contents | None:
+    """What an AggregationEvent or ObjectEvent names (None for other events)."""
+    kind = event.get("type")
+    if kind == "AggregationEvent":
+        parent_epc = event.get("parentID")
+        parent = parse_sscc(parent_epc) if isinstance(parent_epc, str) else None
+        epcs = event.get("childEPCs") or ()
+    elif kind == "ObjectEvent":
+        parent_epc = parent = None
+        epcs = event.get("epcList") or ()
+    else:
+        return None
+    units: list[UnitKey] = []
+    ssccs: list[tuple[str, str]] = []
+    unit_like = False
+    for epc in epcs:
+        unit = parse_unit(epc)
+        if unit is not None:
+            units.append(unit)
+            continue
+        if epc.startswith(SGTIN_URN):
+            unit_like = True
+        elif (sscc := parse_sscc(epc)) is not None:
+            ssccs.append((sscc, epc))
+    return Contents(parent, parent_epc if parent else None, units, ssccs, unit_like or bool(units))
 
 
 def _commissioning(event: dict[str, Any]) -> Commissioning | None:

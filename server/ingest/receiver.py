@@ -7,16 +7,16 @@ for itself. The receiver holds the MQTT connection (paho-mqtt 2, MQTT 5, persist
 (:mod:`server.ingest.prepare`: everything about its events that needs no store) and passes
 the result to the writer in arrival order; the writer applies a group in one transaction
 and only then sends the group's acknowledgements back, which the receiver turns into
-PUBACKs. With both in one process, paho's network thread and the checks held the GIL while
-the writer wanted it; measured on SQLite, the writer took 7.46 s for 300,000 units that took it 6.52 s alone
-(``docs/deployment.md``, "Measured figures"). On PostgreSQL the writer waits for the
-database about half of its time; what is prepared here is done meanwhile, on the other
-core.
+PUBACKs. With both in one process, paho's network thread and the checks held the GIL
+while the writer wanted it; measured on SQLite, the writer took 7.46 s for 300,000 units
+that took it 6.52 s alone (``docs/deployment.md``, "Measured figures"). On PostgreSQL the
+writer waits for the database about half of its time; what is prepared here is done
+meanwhile, on the other core.
 
 Three one-way pipes join the processes:
 
 * receiver -> writer, one frame per message, in arrival order: a pickled
-  :class:`Received` (the message, checked);
+  :class:`Received` (the message, checked and prepared);
 * receiver -> server, the connection's state: ``C`` (connected and subscribed), ``D``
   (connection lost); apart from the messages, so that it arrives while the writer is behind;
 * writer -> receiver: a pickled list of ``(generation, mid, qos)`` to acknowledge; an

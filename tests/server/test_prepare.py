@@ -8,7 +8,14 @@ from datetime import UTC, datetime
 
 import epcis
 from server.identifiers import UnitKey, canonical
-from server.ingest.prepare import Commissioning, Origin, prepare_document, prepare_event
+from server.ingest.prepare import (
+    Commissioning,
+    Contents,
+    Origin,
+    contents_of,
+    prepare_document,
+    prepare_event,
+)
 from tests.server import factory as f
 
 MQTT = Origin("mqtt", "site1", "line2")
@@ -98,3 +105,23 @@ def test_a_prepared_document_survives_the_pipe() -> None:
     document = f.document([f.commissioning(["A1", "A2"]), f.packing(f.sscc(1), ["A1", "A2"])])
     prepared = prepare_document(document, MQTT)
     assert pickle.loads(pickle.dumps(prepared, protocol=pickle.HIGHEST_PROTOCOL)) == prepared
+
+
+def test_packing_names_its_parent_and_its_units_and_cases() -> None:
+    case, pallet = f.sscc(1), f.sscc(2)
+    cases = prepare_event(0, f.packing(case, ["A1", "A2"]), MQTT).contents
+    assert cases == Contents(case, f.sscc_uri(case), [unit("A1"), unit("A2")], [], True)
+    pallets = contents_of(f.packing(pallet, [case]))
+    assert pallets == Contents(pallet, f.sscc_uri(pallet), [], [(case, f.sscc_uri(case))], False)
+
+
+def test_a_malformed_sgtin_child_still_makes_the_parent_a_case() -> None:
+    event = f.packing(f.sscc(1), [])
+    event["childEPCs"] = ["urn:epc:id:sgtin:not-a-unit"]
+    assert contents_of(event) == Contents(f.sscc(1), f.sscc_uri(f.sscc(1)), [], [], True)
+
+
+def test_an_object_event_names_the_cases_in_its_epc_list() -> None:
+    shipped = contents_of(f.shipping([f.sscc(3)]))
+    assert shipped == Contents(None, None, [], [(f.sscc(3), f.sscc_uri(f.sscc(3)))], False)
+    assert contents_of(f.transformation(["RAW1"])) is None
