@@ -1,6 +1,8 @@
 """Apply a checked EPCIS document to the store, in the caller's transaction.
 
-Shared by the MQTT consumer and ``POST /epcis/capture``. One call stores every new event
+Shared by the MQTT consumer and ``POST /epcis/capture``. What an event says on its own is
+prepared first, without the store (:mod:`server.ingest.prepare`; for MQTT in the receiver
+process, ahead of the writer). One call stores every new event
 (idempotent by eventID; a missing eventID gets the CBV 2.0 event hash) and derives the
 trace tables from them:
 
