@@ -89,8 +89,9 @@ class Ingestor:
             return Outcome(reason=exc.reason, dead_letter_id=dead_letter_id)
 
     def check(self, payload: bytes, origin: Origin, topic: str | None = None) -> Checked:
-        """Decode and schema-check ``payload`` (no store access): the first stage of ingest,
-        which the MQTT consumer runs in its own thread ahead of the writer."""
+        """Decode, schema-check and prepare ``payload`` (no store access): the first stage of
+        ingest, which for MQTT the receiver process runs ahead of the writer
+        (:func:`server.ingest.receiver.check_message`)."""
         try:
             document = decode_payload(payload, max_bytes=self.max_payload_bytes)
         except RejectedDocument as exc:
