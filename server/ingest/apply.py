@@ -43,8 +43,6 @@ from server.identifiers import (
     canonical,
     lot_key,
     parse_lot_class,
-    parse_sscc,
-    parse_unit,
 )
 from server.ingest.prepare import (
     STANDARD_CONTEXT,
@@ -541,20 +539,21 @@ class _Applier:
         kind = event.get("type")
         action = event.get("action")
         step = cbv_term(event.get("bizStep"))
-        if kind == "AggregationEvent" and action == "ADD":
-            self._aggregate(pk, event, named)
+        named = named if named is not None else contents_of(event)
+        if named is None:  # neither an AggregationEvent nor an ObjectEvent
+            if kind == "TransformationEvent":
+                self._transform(pk, event)
+        elif kind == "AggregationEvent" and action == "ADD":
+            self._aggregate(pk, named)
         elif kind == "AggregationEvent" and action == "DELETE":
-            self._disaggregate(event)
+            self._disaggregate(event, named)
         elif kind == "ObjectEvent" and step == "shipping":
-            self._ship(pk, event, event_time)
+            self._ship(pk, event, event_time, named)
         elif kind == "ObjectEvent" and (step in DECOMMISSIONING_STEPS or action == "DELETE"):
-            self._decommission(pk, event, step)
-        elif kind == "TransformationEvent":
-            self._transform(pk, event)
+            self._decommission(pk, event, step, named)
 
-    def _aggregate(self, pk: int, event: dict[str, Any], named: Contents | None) -> None:
-        named = named or contents_of(event)
-        if named is None or named.parent is None or named.parent_epc is None:
+    def _aggregate(self, pk: int, named: Contents) -> None:
+        if named.parent is None or named.parent_epc is None:
             return
         parent = self._container(named.parent, named.parent_epc)
         unit_children, sscc_children = named.units, named.ssccs
@@ -582,15 +581,12 @@ class _Applier:
             self.container_parents = {}
             bulk_update(self.conn, containers, "id", "parent_id", pairs)
 
-    def _disaggregate(self, event: dict[str, Any]) -> None:
+    def _disaggregate(self, event: dict[str, Any], named: Contents) -> None:
         self._flush_container_parents()  # this reads and writes containers.parent_id
-        parent_epc = event.get("parentID")
-        parent_sscc = parse_sscc(parent_epc) if isinstance(parent_epc, str) else None
-        if parent_sscc is None:
+        if named.parent is None or named.parent_epc is None:
             return
-        parent = self._container(parent_sscc, str(parent_epc))
-        children = event.get("childEPCs") or []
-        if not children:  # everything out of the container
+        parent = self._container(named.parent, named.parent_epc)
+        if not event.get("childEPCs"):  # everything out of the container
             self.conn.execute(
                 update(units).where(units.c.parent_id == parent.id).values(parent_id=None)
             )
@@ -601,51 +597,43 @@ class _Applier:
                 update(containers).where(containers.c.id == parent.id).values(status="unpacked")
             )
             return
-        for epc in children:
-            unit = parse_unit(epc)
-            sscc = parse_sscc(epc) if unit is None else None
-            if unit is not None:
-                self.conn.execute(
-                    update(units)
-                    .where(
-                        units.c.gtin == unit.gtin,
-                        units.c.serial == unit.serial,
-                        units.c.parent_id == parent.id,
-                    )
-                    .values(parent_id=None)
+        for unit in named.units:
+            self.conn.execute(
+                update(units)
+                .where(
+                    units.c.gtin == unit.gtin,
+                    units.c.serial == unit.serial,
+                    units.c.parent_id == parent.id,
                 )
-            elif sscc is not None:
-                self.conn.execute(
-                    update(containers)
-                    .where(containers.c.sscc == sscc, containers.c.parent_id == parent.id)
-                    .values(parent_id=None)
-                )
+                .values(parent_id=None)
+            )
+        for sscc, _ in named.ssccs:
+            self.conn.execute(
+                update(containers)
+                .where(containers.c.sscc == sscc, containers.c.parent_id == parent.id)
+                .values(parent_id=None)
+            )
 
-    def _decommission(self, pk: int, event: dict[str, Any], step: str | None) -> None:
+    def _decommission(
+        self, pk: int, event: dict[str, Any], step: str | None, named: Contents
+    ) -> None:
         status = "destroyed" if step == "destroying" else "decommissioned"
         values = {
             "status": status,
             "status_reason": step or "action DELETE",
             "disposition": cbv_term(event.get("disposition")) or "inactive",
         }
-        unit_keys = []
-        for epc in event.get("epcList") or ():
-            unit = parse_unit(epc)
-            if unit is not None:
-                unit_keys.append(unit)
-                continue
-            sscc = parse_sscc(epc)
-            if sscc is not None:
-                container = self._container(sscc, epc)
-                self.conn.execute(
-                    update(containers)
-                    .where(containers.c.id == container.id)
-                    .values(status="decommissioned")
-                )
-        if unit_keys:
-            self._update_units(pk, unit_keys, values)
+        for sscc, epc in named.ssccs:
+            container = self._container(sscc, epc)
+            self.conn.execute(
+                update(containers)
+                .where(containers.c.id == container.id)
+                .values(status="decommissioned")
+            )
+        if named.units:
+            self._update_units(pk, named.units, values)
 
-    def _ship(self, pk: int, event: dict[str, Any], event_time: datetime) -> None:
+    def _ship(self, pk: int, event: dict[str, Any], event_time: datetime, named: Contents) -> None:
         destinations = {
             cbv_term(item.get("type")): item.get("destination")
             for item in event.get("destinationList") or ()
@@ -656,18 +644,8 @@ class _Applier:
             for item in event.get("bizTransactionList") or ()
             if isinstance(item, dict)
         ]
-        unit_keys: list[UnitKey] = []
-        container_ids: list[int] = []
-        ssccs: list[str] = []
-        for epc in event.get("epcList") or ():
-            unit = parse_unit(epc)
-            if unit is not None:
-                unit_keys.append(unit)
-                continue
-            sscc = parse_sscc(epc)
-            if sscc is not None:
-                container_ids.append(self._container(sscc, epc).id)
-                ssccs.append(sscc)
+        container_ids = [self._container(sscc, epc).id for sscc, epc in named.ssccs]
+        ssccs = [sscc for sscc, _ in named.ssccs]
         existing = self.conn.execute(
             select(shipments.c.id).where(shipments.c.event_pk == pk)
         ).scalar()
@@ -695,8 +673,8 @@ class _Applier:
             self.conn.execute(
                 update(containers).where(containers.c.id.in_(part)).values(shipment_id=existing)
             )
-        if unit_keys:
-            self._update_units(pk, unit_keys, {"shipment_id": existing})
+        if named.units:
+            self._update_units(pk, named.units, {"shipment_id": existing})
 
     def _transform(self, pk: int, event: dict[str, Any]) -> None:
         outputs = [
