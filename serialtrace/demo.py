@@ -37,6 +37,7 @@ from rich.table import Table
 
 from edge.agent import Agent
 from edge.api import create_app as create_edge_app
+from edge.batch import IN_FLIGHT as _IN_FLIGHT
 from edge.config import EdgeConfig, parse_config
 from edge.serials import SerialKey
 from edge.vision import QueueSource
@@ -381,7 +382,9 @@ class Demo:
             while True:
                 status = _ok(self.edge.get("/status"), "read the line status")
                 counts = status.get("counts") or {}
-                done = sum(counts.get(k, 0) for k in ("commissioned", "rejected", "scrapped"))
+                # Every unit that left flight counts, whatever its outcome (a commissioned unit
+                # the gate rejected anyway ends "decommissioned", not "scrapped").
+                done = sum(n for state, n in counts.items() if state not in _IN_FLIGHT)
                 minutes = max(time.monotonic() - begin, 1e-6) / 60
                 progress.update(
                     bar,
