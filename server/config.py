@@ -14,7 +14,7 @@ import tomllib
 from pathlib import Path
 from typing import Any
 
-from pydantic import Field, ValidationError, field_validator
+from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
 from server.errors import ConfigError
@@ -44,6 +44,36 @@ class ServerSettings(BaseSettings):
     token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
     page_size_max: int = Field(default=1000, ge=1)
     migrate_on_start: bool = True
+
+    # Audit trail anchoring (docs/qa.md): the Ed25519 key that signs checkpoints, from a
+    # file or the environment (SERIALTRACE_SERVER_AUDIT_KEY), never from the database; the
+    # public key verifiers trust (derived from the private key when not given); the
+    # append-only checkpoint file; how often a checkpoint goes into the trail itself.
+    audit_key_file: str | None = None
+    audit_key: SecretStr | None = None
+    audit_public_key: str | None = None
+    audit_checkpoint_file: str | None = None
+    audit_checkpoint_seconds: float = Field(default=300, gt=0, le=86400)
+
+    # Accounts (docs/api.md): password policy, lockout after failed logins and signatures.
+    password_min_length: int = Field(default=12, ge=8, le=128)
+    lockout_failures: int = Field(default=5, ge=1, le=1000)
+    lockout_seconds: int = Field(default=900, ge=0)  # 0: until an admin enables the user
+    failure_window_seconds: int = Field(default=900, ge=1)
+    address_max_failures: int = Field(default=20, ge=1)
+    # Segregation of duties: may the user who recorded a batch's production release it?
+    producer_may_release: bool = False
+
+    # Ingest: event times outside [now - max age, now + max ahead] are refused.
+    event_time_max_age_days: float = Field(default=365, gt=0)
+    event_time_max_ahead_days: float = Field(default=1, ge=0)
+
+    # HTTP: one body limit for every request, checked before the body is read; slow
+    # clients are cut off after these many seconds without a complete header / between
+    # requests on a kept-alive connection.
+    max_request_bytes: int = Field(default=16 * 1024 * 1024, ge=1024)
+    header_timeout_seconds: float = Field(default=10, gt=0, le=600)
+    idle_timeout_seconds: float = Field(default=5, gt=0, le=600)
 
     @field_validator("db_url")
     @classmethod

@@ -13,6 +13,8 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError
 
+from server import audit
+from server.api.paths import EncodedSlashes
 from server.api.routes import (
     audit_routes,
     auth_routes,
@@ -27,11 +29,14 @@ from server.api.routes import (
     qa_release,
     shipments,
     units,
+    users_routes,
     verify,
 )
+from server.api.security import BodyLimit, SecurityHeaders, docs_router
 from server.config import ServerSettings
 from server.errors import RejectedDocument, StoreError
 from server.ingest.mqtt import MqttIngest
+from server.ingest.prepare import set_event_time_window
 from server.ingest.service import Ingestor
 from server.store import create_store_engine, upgrade
 from server.web import router as web_ui_router
@@ -47,6 +52,7 @@ class Services:
     engine: Engine
     ingestor: Ingestor
     mqtt: MqttIngest | None
+    anchor: audit.Anchor | None = None  # signs audit checkpoints (None: not configured)
 
 
 def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> FastAPI:
@@ -58,6 +64,11 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
         store = engine if engine is not None else create_store_engine(settings.db_url)
         if settings.migrate_on_start:
             upgrade(store)
+        set_event_time_window(settings.event_time_max_age_days, settings.event_time_max_ahead_days)
+        anchor = audit.anchor_from_settings(settings, store)
+        anchor.install()
+        checkpointer = audit.Checkpointer(anchor, settings.audit_checkpoint_seconds)
+        checkpointer.start()
         ingestor = Ingestor(store, max_payload_bytes=settings.max_payload_bytes)
         mqtt = None
         if settings.mqtt_url:
@@ -70,12 +81,14 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
                 session_expiry_seconds=settings.mqtt_session_expiry_seconds,
             )
             mqtt.start()
-        app.state.services = Services(settings, store, ingestor, mqtt)
+        app.state.services = Services(settings, store, ingestor, mqtt, anchor)
         try:
             yield
         finally:
             if mqtt is not None:
                 mqtt.stop()
+            checkpointer.stop()
+            anchor.uninstall()
             if own_engine:
                 store.dispose()
 
@@ -84,10 +97,19 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
         version="1",
         summary="Unit trace, recall, verification and EPCIS 2.0 for serialised packs.",
         lifespan=lifespan,
+        docs_url=None,  # served from the package by docs_router (no CDN, no inline script)
+        redoc_url=None,
     )
+    # Outermost last: slashes kept in their segment before routing; the body limit before
+    # anything reads; the security headers on every answer, errors included.
+    app.add_middleware(BodyLimit, max_bytes=settings.max_request_bytes)
+    app.add_middleware(SecurityHeaders)
+    app.add_middleware(EncodedSlashes)
+    app.include_router(docs_router())
     for module in (
         health,
         auth_routes,
+        users_routes,
         epcis_routes,
         units,
         containers,

@@ -16,7 +16,9 @@ moved here runs while the writer waits.
 from __future__ import annotations
 
 import json
+import os
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from itertools import compress
 from typing import Any, NamedTuple
 
@@ -40,6 +42,36 @@ CLASS_ROLES = (
     ("inputQuantityList", "inputClass"),
     ("outputQuantityList", "outputClass"),
 )
+
+
+# Event times outside [now - max age, now + max ahead] are refused (the document becomes a
+# dead letter). Set from the server settings event_time_max_age_days / _ahead_days by the
+# app; read from the same environment variables in a process of its own (the MQTT receiver).
+_EVENT_TIME_WINDOW = [
+    timedelta(days=float(os.environ.get("SERIALTRACE_SERVER_EVENT_TIME_MAX_AGE_DAYS", 365))),
+    timedelta(days=float(os.environ.get("SERIALTRACE_SERVER_EVENT_TIME_MAX_AHEAD_DAYS", 1))),
+]
+
+
+def set_event_time_window(max_age_days: float, max_ahead_days: float) -> None:
+    """Accept event times from ``max_age_days`` ago to ``max_ahead_days`` ahead (this
+    process and the receiver processes it starts later)."""
+    _EVENT_TIME_WINDOW[:] = [timedelta(days=max_age_days), timedelta(days=max_ahead_days)]
+    os.environ["SERIALTRACE_SERVER_EVENT_TIME_MAX_AGE_DAYS"] = repr(float(max_age_days))
+    os.environ["SERIALTRACE_SERVER_EVENT_TIME_MAX_AHEAD_DAYS"] = repr(float(max_ahead_days))
+
+
+def check_event_time(event_time: datetime, field_name: str, now: datetime | None = None) -> None:
+    """Raise RejectedDocument for an event time outside the window around ``now``."""
+    now = now or datetime.now(UTC)
+    max_age, max_ahead = _EVENT_TIME_WINDOW
+    if event_time > now + max_ahead or event_time < now - max_age:
+        raise RejectedDocument(
+            f"{field_name}: expected a time from {(now - max_age).isoformat(timespec='seconds')} "
+            f"to {(now + max_ahead).isoformat(timespec='seconds')} (event_time_max_age_days "
+            f"{max_age.total_seconds() / 86400:g}, event_time_max_ahead_days "
+            f"{max_ahead.total_seconds() / 86400:g}), got {event_time.isoformat()}"
+        )
 
 
 @dataclass(frozen=True)
@@ -116,6 +148,7 @@ def prepare_event(
     error = None
     try:
         event_time = parse_time(event.get("eventTime"), f"eventList[{index}].eventTime")
+        check_event_time(event_time, f"eventList[{index}].eventTime")
     except RejectedDocument as exc:
         error = exc.reason
     else:

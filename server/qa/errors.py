@@ -4,7 +4,11 @@
 
     QaError
     ├── NotShippable        shipping units of a batch that is not released is refused
-    ├── TransitionRefused   a status change the workflow does not allow (release, complaint)
+    ├── TransitionRefused   a status change the workflow does not allow (release, complaint),
+    │                       or a change to a locked batch record
+    ├── DutyRefused         segregation of duties: this user may not do this (admin release,
+    │                       the producer releasing their own batch)
+    ├── SignatureRequired   a change that needs an electronic signature came without one
     └── SignatureRejected   the re-entered password of an electronic signature is wrong
 
 Unknown batches, recalls, drills and complaints raise :class:`server.errors.NotFound`.
@@ -29,3 +33,11 @@ class TransitionRefused(QaError):
 
 class SignatureRejected(QaError):
     """The password re-entered for an electronic signature does not match."""
+
+
+class DutyRefused(QaError):
+    """Segregation of duties: this user may not make this decision."""
+
+
+class SignatureRequired(QaError):
+    """The change needs the user's electronic signature (password) and none was given."""

@@ -4,6 +4,17 @@ A batch has no ``qa_batch_status`` row until QA decides: it is in quarantine. Al
 quarantine → released | rejected, released → quarantine (a hold). Release needs a
 production record whose counts reconcile and at least one inspection, all passed. Every
 move is signed (:mod:`server.qa.signatures`) and recorded in the audit trail.
+
+Duties are segregated: only a QA user may sign a move (an admin may not), and the user who
+recorded the production record may not release the batch (unless the server allows it,
+``producer_may_release``).
+
+The record is locked once the batch is released (or rejected): its production record
+(deviations included), inspections and raw-material lots are read only. To change it, QA
+places the batch on hold (signed); a change to the record of a batch that was ever
+released then needs a reason and the changer's own signature (meaning "Approve change to a
+released batch record"), and the batch needs a new release signature. The audit trail keeps
+every version (old and new values); :func:`history` lists them.
 """
 
 from __future__ import annotations
@@ -18,10 +29,10 @@ from typing import Any
 from sqlalchemy import Connection, func, select
 
 from server import audit
-from server.auth import User
+from server.auth import Role, User
 from server.errors import NotFound
-from server.qa.errors import NotShippable, TransitionRefused
-from server.qa.signatures import Signature, sign
+from server.qa.errors import DutyRefused, NotShippable, SignatureRequired, TransitionRefused
+from server.qa.signatures import Meaning, Signature, cross_check, sign
 from server.qa.tables import (
     qa_batch_status,
     qa_inspections,
@@ -30,7 +41,7 @@ from server.qa.tables import (
     qa_signatures,
 )
 from server.store.dialect import chunks
-from server.store.schema import batch_inputs, batches, containers, units
+from server.store.schema import audit_trail, batch_inputs, batches, containers, units
 
 
 class BatchStatus(StrEnum):
@@ -44,11 +55,17 @@ ALLOWED = {
     BatchStatus.RELEASED: frozenset({BatchStatus.QUARANTINE}),
     BatchStatus.REJECTED: frozenset(),
 }
+#: The meaning each move is signed with (from the fixed list :class:`Meaning`).
 MEANINGS = {
-    BatchStatus.RELEASED: "Release for sale",
-    BatchStatus.REJECTED: "Reject batch",
-    BatchStatus.QUARANTINE: "Place batch on hold",
+    BatchStatus.RELEASED: Meaning.RELEASE,
+    BatchStatus.REJECTED: Meaning.REJECT,
+    BatchStatus.QUARANTINE: Meaning.HOLD,
 }
+#: Who may sign a status change, and who may write a batch's record (no admin: IT runs the
+#: accounts, not the GMP decisions).
+SIGNERS = frozenset({Role.QA})
+PRODUCTION_WRITERS = frozenset({Role.OPERATOR, Role.QA})
+INSPECTION_WRITERS = frozenset({Role.QA})
 
 
 @dataclass(frozen=True)
@@ -132,6 +149,8 @@ class BatchRecord:
     material_lots: list[MaterialLot]
     epcis_inputs: list[dict[str, Any]] = field(default_factory=list)
     counts: dict[str, int] = field(default_factory=dict)
+    locked: bool = False  # released or rejected: the record is read only
+    integrity: list[str] = field(default_factory=list)  # differences from the audit trail
 
 
 def find_batch(conn: Connection, gtin: str, lot: str) -> BatchRef:
@@ -163,9 +182,17 @@ def batch_status(conn: Connection, batch_id: int) -> BatchStatus:
 
 
 def record_production(
-    conn: Connection, batch: BatchRef, record: ProductionRecord, *, reason: str
+    conn: Connection,
+    batch: BatchRef,
+    record: ProductionRecord,
+    *,
+    reason: str,
+    user: User | None = None,
+    password: str | None = None,
 ) -> None:
-    """Create or replace the batch's production record (audited with old and new)."""
+    """Create or replace the batch's production record (audited with old and new); refused
+    while the record is locked, signed when the batch was released before."""
+    signer = _editable(conn, batch, user, password)
     old = production_record(conn, batch.id)
     values = {
         "line": record.line,
@@ -188,12 +215,13 @@ def record_production(
             .where(qa_production_records.c.batch_id == batch.id)
             .values(**values)
         )
-    audit.append(
+    _audit_change(
         conn,
+        batch,
+        signer,
+        password,
         actor=record.updated_by,
         action="production_record",
-        entity="batch",
-        entity_key=batch.key,
         old_value=None if old is None else _jsonable(old),
         new_value=_jsonable(record),
         reason=reason,
@@ -213,8 +241,10 @@ def add_inspection(
     approver: User,
     now: datetime,
     reason: str,
+    password: str | None = None,
 ) -> int:
     """A QC test result, approved by ``approver`` (the QA user recording it)."""
+    signer = _editable(conn, batch, approver, password)
     values = {
         "test": test,
         "specification": specification,
@@ -227,14 +257,20 @@ def add_inspection(
         qa_inspections.insert().returning(qa_inspections.c.id),
         {"batch_id": batch.id, "recorded_at": now, **values},
     ).scalar_one()
-    audit.append(
+    _audit_change(
         conn,
+        batch,
+        signer,
+        password,
         actor=approver.username,
         action="inspection",
-        entity="batch",
-        entity_key=batch.key,
         old_value=None,
-        new_value={**values, "passed": passed, "tested_at": tested_at.isoformat()},
+        new_value={
+            **values,
+            "id": int(inspection_id),
+            "passed": passed,
+            "tested_at": tested_at.isoformat(),
+        },
         reason=reason,
         now=now,
     )
@@ -254,7 +290,9 @@ def add_material_lot(
     user: User,
     now: datetime,
     reason: str,
+    password: str | None = None,
 ) -> int:
+    signer = _editable(conn, batch, user, password)
     values = {
         "material": material,
         "supplier": supplier,
@@ -267,18 +305,103 @@ def add_material_lot(
         qa_material_lots.insert().returning(qa_material_lots.c.id),
         {"batch_id": batch.id, "recorded_by": user.username, **values},
     ).scalar_one()
-    audit.append(
+    _audit_change(
         conn,
+        batch,
+        signer,
+        password,
         actor=user.username,
         action="material_lot",
-        entity="batch",
-        entity_key=batch.key,
         old_value=None,
-        new_value={**values, "received_at": received_at.isoformat()},
+        new_value={**values, "id": int(lot_id), "received_at": received_at.isoformat()},
         reason=reason,
         now=now,
     )
     return int(lot_id)
+
+
+def ever_released(conn: Connection, batch: BatchRef) -> bool:
+    """Whether the batch was released at some time (the audit trail says so)."""
+    return (
+        conn.execute(
+            select(audit_trail.c.id)
+            .where(
+                audit_trail.c.entity == "batch",
+                audit_trail.c.entity_key == batch.key,
+                audit_trail.c.action == "batch_released",
+            )
+            .limit(1)
+        ).first()
+        is not None
+    )
+
+
+def _editable(
+    conn: Connection, batch: BatchRef, user: User | None, password: str | None
+) -> User | None:
+    """Refuse a change to a locked record; the user who must sign the change when the batch
+    was released before (None: no signature needed)."""
+    status = batch_status(conn, batch.id)
+    if status is not BatchStatus.QUARANTINE:
+        raise TransitionRefused(
+            f"record: batch {batch.key} is {status.value}, so its record is locked; "
+            + (
+                "place the batch on hold (signed) to change it"
+                if status is BatchStatus.RELEASED
+                else "a rejected batch is final"
+            )
+        )
+    if not ever_released(conn, batch):
+        return None
+    if user is None or not password:
+        raise SignatureRequired(
+            f"password: batch {batch.key} was released before, so a change to its record "
+            "needs a reason and your electronic signature (password)"
+        )
+    return user
+
+
+def _audit_change(
+    conn: Connection,
+    batch: BatchRef,
+    signer: User | None,
+    password: str | None,
+    *,
+    actor: str,
+    action: str,
+    old_value: Any,
+    new_value: dict[str, Any],
+    reason: str,
+    now: datetime,
+) -> None:
+    """Audit a change to the record; signed by ``signer`` when one is needed."""
+    if signer is None:
+        audit.append(
+            conn,
+            actor=actor,
+            action=action,
+            entity="batch",
+            entity_key=batch.key,
+            old_value=old_value,
+            new_value=new_value,
+            reason=reason,
+            now=now,
+        )
+        return
+    assert password is not None
+    sign(
+        conn,
+        signer,
+        password,
+        meaning=Meaning.CORRECTION,
+        entity="batch",
+        entity_key=batch.key,
+        action=action,
+        old_value=old_value,
+        new_value=new_value,
+        reason=reason,
+        now=now,
+    )
 
 
 def production_record(conn: Connection, batch_id: int) -> ProductionRecord | None:
@@ -382,11 +505,12 @@ def batch_record(conn: Connection, gtin: str, lot: str) -> BatchRecord:
             .group_by(units.c.status)
         )
     }
+    status = batch_status(conn, batch.id)
     return BatchRecord(
         gtin=gtin,
         lot=lot,
         expiry=row.expiry,
-        status=batch_status(conn, batch.id),
+        status=status,
         disposition=row.disposition,
         signature=latest_signature(conn, batch),
         production=production_record(conn, batch.id),
@@ -395,7 +519,34 @@ def batch_record(conn: Connection, gtin: str, lot: str) -> BatchRecord:
         material_lots=material_lots(conn, batch.id),
         epcis_inputs=epcis_inputs(conn, batch.id),
         counts=counts,
+        locked=status is not BatchStatus.QUARANTINE,
+        integrity=[
+            problem.detail
+            for problem in cross_check(conn)
+            if f"batch {batch.key}" in problem.detail
+        ],
     )
+
+
+def history(conn: Connection, batch: BatchRef) -> list[audit.AuditEntry]:
+    """Every recorded change of the batch, oldest first, with old and new values and the
+    signatures: each version of its production record, its inspections, materials,
+    decisions and recall."""
+    return audit.entries(conn, entity="batch", entity_key=batch.key, limit=100_000)
+
+
+def producers(conn: Connection, batch: BatchRef) -> set[str]:
+    """The users who recorded (a version of) the batch's production record."""
+    return {
+        str(actor)
+        for actor in conn.execute(
+            select(audit_trail.c.actor).where(
+                audit_trail.c.entity == "batch",
+                audit_trail.c.entity_key == batch.key,
+                audit_trail.c.action == "production_record",
+            )
+        ).scalars()
+    }
 
 
 # -- release ------------------------------------------------------------------------------
@@ -429,17 +580,40 @@ def change_status(
     *,
     user: User,
     password: str,
-    full_name: str | None,
     reason: str,
     now: datetime,
+    meaning: str | None = None,
+    producer_may_release: bool = False,
 ) -> Signature:
-    """Move the batch to ``target`` with the user's electronic signature; audited."""
+    """Move the batch to ``target`` with the user's electronic signature; audited.
+
+    Refused (:class:`DutyRefused`) unless the user is QA, and for a release when the user
+    recorded the production record (unless ``producer_may_release``)."""
+    if user.role not in SIGNERS:
+        raise DutyRefused(
+            f"role: only QA may release, reject or hold a batch; user {user.username!r} is "
+            f"{user.role.value}"
+        )
+    signed_meaning = MEANINGS[target]
+    if meaning is not None and meaning != signed_meaning.value:
+        allowed = ", ".join(repr(m.value) for m in Meaning)
+        if meaning not in {m.value for m in Meaning}:
+            raise ValueError(f"meaning: expected one of {allowed}, got {meaning!r}")
+        raise ValueError(
+            f"meaning: a move to {target.value} is signed as {signed_meaning.value!r}, "
+            f"got {meaning!r}"
+        )
     current = batch_status(conn, batch.id)
     if target not in ALLOWED[current]:
         raise TransitionRefused(
             f"status: batch {batch.key} is {current.value}, cannot become {target.value}"
         )
     if target is BatchStatus.RELEASED:
+        if not producer_may_release and user.username in producers(conn, batch):
+            raise DutyRefused(
+                f"segregation of duties: user {user.username!r} recorded the production "
+                f"record of batch {batch.key}, so another QA user must release it"
+            )
         blockers = release_blockers(conn, batch.id)
         if blockers:
             raise TransitionRefused(f"release of batch {batch.key} refused: {'; '.join(blockers)}")
@@ -447,8 +621,7 @@ def change_status(
         conn,
         user,
         password,
-        full_name=full_name,
-        meaning=MEANINGS[target],
+        meaning=signed_meaning,
         entity="batch",
         entity_key=batch.key,
         old_value={"status": current.value},

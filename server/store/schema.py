@@ -258,6 +258,9 @@ users = Table(
     Column("role", String(16), nullable=False),
     Column("active", SmallInteger, nullable=False, server_default="1"),
     Column("created_at", UtcDateTime, nullable=False),
+    # Added by 0006: the printed name signatures carry, and when the password last changed.
+    Column("full_name", String(128)),
+    Column("password_changed_at", UtcDateTime),
 )
 
 tokens = Table(
@@ -267,6 +270,20 @@ tokens = Table(
     Column("user_id", Id, nullable=False, index=True),
     Column("created_at", UtcDateTime, nullable=False),
     Column("expires_at", UtcDateTime, nullable=False),
+    Column("revoked_at", UtcDateTime),  # 0006: logout or an admin's revocation
+)
+
+# Failed logins and e-signatures per user name and per client address (0006): what the
+# throttle and the lockout count. ``scope`` is "user" or "address".
+auth_throttle = Table(
+    "auth_throttle",
+    metadata,
+    Column("scope", String(16), primary_key=True),
+    Column("key", String(256), primary_key=True),
+    Column("failures", Integer, nullable=False),
+    Column("first_at", UtcDateTime, nullable=False),
+    Column("last_at", UtcDateTime, nullable=False),
+    Column("locked_until", UtcDateTime),
 )
 
 # Append-only, hash-chained; UPDATE and DELETE are refused by triggers (see migrations).

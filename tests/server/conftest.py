@@ -15,11 +15,24 @@ from sqlalchemy import Engine, create_engine, text
 from server.api.app import create_app
 from server.auth import Role, User, hash_password, issue_token
 from server.config import ServerSettings
+from server.ingest.prepare import set_event_time_window
 from server.ingest.service import Ingestor
 from server.store import create_store_engine, upgrade, write_transaction
 from server.store.schema import users
 
 PASSWORD = "correct horse battery"
+#: The printed names of the ``tokens`` fixture's users (signatures carry these).
+FULL_NAMES = {"qa": "Quinn QA", "operator": "Olga Operator", "admin": "Ada Admin"}
+#: The test documents carry fixed 2025 event times: accept any time in a century around now
+#: (the window's own tests set theirs).
+WIDE_WINDOW_DAYS = 36500.0
+
+
+@pytest.fixture(autouse=True)
+def _wide_event_time_window() -> Iterator[None]:
+    set_event_time_window(WIDE_WINDOW_DAYS, WIDE_WINDOW_DAYS)
+    yield
+    set_event_time_window(WIDE_WINDOW_DAYS, WIDE_WINDOW_DAYS)
 
 
 @contextmanager
@@ -71,6 +84,8 @@ def settings_for(store: Engine, **overrides: object) -> ServerSettings:
         "db_url": store.url.render_as_string(hide_password=False),
         "migrate_on_start": False,
         "max_payload_bytes": 256 * 1024,
+        "event_time_max_age_days": WIDE_WINDOW_DAYS,
+        "event_time_max_ahead_days": WIDE_WINDOW_DAYS,
     }
     values.update(overrides)
     return ServerSettings(**values)  # type: ignore[arg-type]
@@ -102,10 +117,10 @@ def tokens(store: Engine, client: TestClient, password_hash: str) -> dict[str, d
                     "role": role.value,
                     "active": 1,
                     "created_at": now,
+                    "full_name": FULL_NAMES.get(role.value),
                 },
             ).scalar_one()
-            token = issue_token(
-                conn, User(user_id, f"{role.value}1", role), now=now, ttl=timedelta(hours=1)
-            )
+            user = User(user_id, f"{role.value}1", role, FULL_NAMES.get(role.value))
+            token = issue_token(conn, user, now=now, ttl=timedelta(hours=1))
             headers[role.value] = {"Authorization": f"Bearer {token}"}
     return headers

@@ -1,16 +1,19 @@
-"""Read-only views for QA: audit trail (and its chain check), alerts, dead letters."""
+"""Read-only views for QA: audit trail (and its check against the signed checkpoints),
+alerts, dead letters; and a checkpoint on demand."""
 
 from __future__ import annotations
 
 from datetime import datetime
 from typing import Annotated
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Depends, HTTPException, Query, Request, status
 from pydantic import BaseModel
 from sqlalchemy import select
 
 from server import audit
-from server.api.deps import QaUser, ReadConn
+from server.api.app_state import services_of
+from server.api.deps import QaUser, ReadConn, require
+from server.auth import Role, User
 from server.store.schema import alerts, dead_letters
 
 router = APIRouter(tags=["audit"])
@@ -25,23 +28,43 @@ def audit_trail(
     _user: QaUser,
     entity: Annotated[str | None, Query(max_length=32)] = None,
     entity_key: Annotated[str | None, Query(max_length=256)] = None,
+    action: Annotated[str | None, Query(max_length=64)] = None,
     limit: Limit = 100,
     offset: Offset = 0,
 ) -> list[audit.AuditEntry]:
     """Who changed what, when (UTC), old and new values, and why. Read only."""
-    return audit.entries(conn, entity=entity, entity_key=entity_key, limit=limit, offset=offset)
-
-
-class ChainCheck(BaseModel):
-    intact: bool
-    first_broken_id: int | None
+    return audit.entries(
+        conn, entity=entity, entity_key=entity_key, action=action, limit=limit, offset=offset
+    )
 
 
 @router.get("/audit/verify")
-def audit_verify(conn: ReadConn, _user: QaUser) -> ChainCheck:
-    """Recompute the hash chain; names the first row that does not chain."""
-    broken = audit.verify_chain(conn)
-    return ChainCheck(intact=broken is None, first_broken_id=broken)
+def audit_verify(request: Request, conn: ReadConn, _user: QaUser) -> audit.AuditVerification:
+    """Recompute the hash chain and check it against the signed checkpoints (the file
+    outside the database and those in the trail), and the signatures and batch status
+    against the trail. ``intact`` only when nothing is wrong; each problem names its kind
+    (rewritten, broken_link, rechained, deleted, truncated, inserted, checkpoint_invalid,
+    file_invalid, record_mismatch) and ``first_bad_row`` the first audit row concerned."""
+    return audit.verify(conn, services_of(request).anchor)
+
+
+@router.post(
+    "/audit/checkpoints",
+    status_code=201,
+    responses={409: {"description": "no audit key configured"}},
+)
+def audit_checkpoint(
+    request: Request, _user: Annotated[User, Depends(require(Role.QA))]
+) -> audit.Checkpoint | None:
+    """Write a signed checkpoint into the trail and the checkpoint file now (the server
+    also does so every ``audit_checkpoint_seconds``)."""
+    anchor = services_of(request).anchor
+    if anchor is None or not anchor.can_sign:
+        raise HTTPException(
+            status.HTTP_409_CONFLICT,
+            "audit: no audit key configured (audit_key_file or SERIALTRACE_SERVER_AUDIT_KEY)",
+        )
+    return anchor.chain_checkpoint(force=True)
 
 
 class Alert(BaseModel):

@@ -1,4 +1,7 @@
-"""Batches: list, summary, recall set (JSON or CSV) and putting a batch under recall."""
+"""Batches: list, summary, recall set (JSON or CSV) and putting a batch under recall.
+
+The lot is one percent-encoded path segment: any GS1 CSET 82 lot works, ``/`` included
+(``%2F``; see :mod:`server.api.paths`)."""
 
 from __future__ import annotations
 
@@ -12,6 +15,7 @@ from fastapi.responses import Response
 from pydantic import BaseModel, Field
 from sqlalchemy import select, update
 
+import server.api.paths  # noqa: F401  (the gs1text path convertor)
 from server import audit
 from server.api.app_state import services_of
 from server.api.deps import QaUser, ReadConn, Reader
@@ -36,7 +40,7 @@ def batches_list(
     return list_batches(conn, limit=limit, offset=offset)
 
 
-@router.get("/{gtin}/{lot}", responses={404: {"description": "batch unknown"}})
+@router.get("/{gtin}/{lot:gs1text}", responses={404: {"description": "batch unknown"}})
 def batch_detail(gtin: str, lot: str, conn: ReadConn, _user: Reader) -> BatchSummary:
     """Counts by status, lines with their counts and dates, raw-material lots."""
     summary = get_batch(conn, parse_gtin(gtin), lot)
@@ -46,7 +50,7 @@ def batch_detail(gtin: str, lot: str, conn: ReadConn, _user: Reader) -> BatchSum
 
 
 @router.get(
-    "/{gtin}/{lot}/recall",
+    "/{gtin}/{lot:gs1text}/recall",
     response_model=RecallSet,
     responses={200: {"content": {"text/csv": {}}}, 404: {"description": "batch unknown"}},
 )
@@ -94,7 +98,7 @@ class RecallRequest(BaseModel):
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
 
 
-@router.post("/{gtin}/{lot}/recall", responses={404: {"description": "batch unknown"}})
+@router.post("/{gtin}/{lot:gs1text}/recall", responses={404: {"description": "batch unknown"}})
 def put_under_recall(
     gtin: str, lot: str, body: RecallRequest, request: Request, user: QaUser
 ) -> BatchSummary:

@@ -17,7 +17,13 @@ from sqlalchemy import Connection
 
 from server.errors import NotFound
 from server.qa.clock import Clock, SystemClock
-from server.qa.errors import NotShippable, SignatureRejected, TransitionRefused
+from server.qa.errors import (
+    DutyRefused,
+    NotShippable,
+    SignatureRejected,
+    SignatureRequired,
+    TransitionRefused,
+)
 from server.qa.release import assert_shippable
 from server.qa.sla import QaSettings
 
@@ -42,14 +48,15 @@ RowId = Annotated[int, Path(ge=1, le=2**63 - 1)]
 @contextmanager
 def http_errors() -> Iterator[None]:
     """NotFound → 404, refused transitions and shipments → 409, a wrong signature
-    password → 403, bad values → 422; the message is kept as the detail."""
+    password, a missing signature or a duty the user may not do → 403, bad values → 422;
+    the message is kept as the detail."""
     try:
         yield
     except NotFound as exc:
         raise HTTPException(status.HTTP_404_NOT_FOUND, str(exc)) from exc
     except (TransitionRefused, NotShippable) as exc:
         raise HTTPException(status.HTTP_409_CONFLICT, str(exc)) from exc
-    except SignatureRejected as exc:
+    except (SignatureRejected, SignatureRequired, DutyRefused) as exc:
         raise HTTPException(status.HTTP_403_FORBIDDEN, str(exc)) from exc
     except ValueError as exc:
         raise HTTPException(status.HTTP_422_UNPROCESSABLE_CONTENT, str(exc)) from exc

@@ -52,7 +52,9 @@ def incomplete(conn: ReadConn, _user: Reader) -> list[genealogy.Completeness]:
     return genealogy.incomplete_batches(conn)
 
 
-@router.get("/batches/{gtin}/{lot}/completeness", responses={404: {"description": "unknown"}})
+@router.get(
+    "/batches/{gtin}/{lot:gs1text}/completeness", responses={404: {"description": "unknown"}}
+)
 def batch_completeness(
     gtin: str, lot: str, conn: ReadConn, _user: Reader
 ) -> genealogy.Completeness:

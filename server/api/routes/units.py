@@ -31,7 +31,7 @@ def _trace(conn: ReadConn, unit: UnitKey) -> UnitTrace:
     return trace
 
 
-@router.get("/units/{gtin}/{serial}", responses={404: {"description": "unit unknown"}})
+@router.get("/units/{gtin}/{serial:gs1text}", responses={404: {"description": "unit unknown"}})
 def get_unit(gtin: str, serial: str, conn: ReadConn, _user: Reader) -> UnitTrace:
     """Lot, expiry, status and disposition, the chain of containers (case, pallet), the
     shipment and destination, and every event that names the unit or its containers."""

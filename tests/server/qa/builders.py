@@ -62,7 +62,8 @@ def build_batch(
 def record_batch(
     client: TestClient, tokens: Headers, lot: str, *, units: int, supplier_lot: str = "API-77"
 ) -> None:
-    """A balanced production record, one passed QC test and one raw-material lot."""
+    """A balanced production record and raw-material lot recorded by production (the
+    operator), and one passed QC test by QA: so QA may release (segregation of duties)."""
     base = f"/qa/batches/{f.GTIN}/{lot}"
     production = {
         "line": "L1",
@@ -74,7 +75,7 @@ def record_batch(
         "sampled": 1,
         "deviations": [{"reference": "DEV-1", "description": "label roll changed"}],
     }
-    response = client.put(f"{base}/production", json=production, headers=tokens["qa"])
+    response = client.put(f"{base}/production", json=production, headers=tokens["operator"])
     assert response.status_code == 200, response.text
     inspection = {
         "test": "assay",
@@ -93,7 +94,7 @@ def record_batch(
         "quantity": 25,
         "uom": "KGM",
     }
-    response = client.post(f"{base}/materials", json=material, headers=tokens["qa"])
+    response = client.post(f"{base}/materials", json=material, headers=tokens["operator"])
     assert response.status_code == 201, response.text
 
 
@@ -105,7 +106,6 @@ def sign(
         json={
             "status": status,
             "password": password,
-            "full_name": "Quinn QA",
             "reason": "QA decision",
         },
         headers=tokens["qa"],

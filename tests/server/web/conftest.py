@@ -30,7 +30,11 @@ class LiveServer:
 @pytest.fixture(scope="module")
 def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
     folder = tmp_path_factory.mktemp("web")
-    settings = ServerSettings(db_url=f"sqlite:///{folder / 'trace.db'}", migrate_on_start=False)
+    settings = ServerSettings(
+        db_url=f"sqlite:///{folder / 'trace.db'}",
+        migrate_on_start=False,
+        event_time_max_age_days=36500,  # the seeded events carry 2025 times
+    )
     engine = create_store_engine(settings.db_url)
     upgrade(engine)
     add_users(engine)
