@@ -1,8 +1,12 @@
 """The agent's local HTTP API (127.0.0.1 only): batch control, status, rework.
 
-``serialtrace edge batch …`` talks to it; the operator HMI will too. Errors are JSON
-``{"error": "…"}`` with 404 (unknown serial/SSCC), 409 (not allowed in this state; a refused
-close also carries the ``reconciliation``), 422 (malformed request) or 503 (agent stopping).
+``serialtrace edge batch …`` and the operator HMI talk to it. Every state-changing route
+needs a bearer token (the API token, or an operator's HMI session) and requests must come
+to and from this agent's own address (see :mod:`edge.api_auth`). Errors are JSON
+``{"error": "…"}`` with 401 (no valid token), 403 (foreign origin), 404 (unknown
+serial/SSCC), 409 (not allowed in this state; a refused close also carries the
+``reconciliation``), 421 (foreign host), 422 (malformed request) or 503 (agent stopping).
+A serial or SSCC in a path is one percent-encoded segment (``/`` as ``%2F``).
 """
 
 from __future__ import annotations
@@ -16,6 +20,7 @@ from fastapi.responses import JSONResponse
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.agent import Agent, parse_batch_start
+from edge.api_auth import ApiAccess, ApiGuard, EncodedSlashes
 from edge.batch import BatchAction
 from edge.errors import (
     EdgeError,
@@ -75,7 +80,13 @@ def create_app(agent: Agent, *, manage_agent: bool = True) -> FastAPI:
         title="serialtrace edge agent",
         description="Control of one packaging line's agent (local only).",
         lifespan=lifespan,
+        docs_url=None,  # no CDN-loaded pages on the line PC; the API is in docs/edge.md
+        redoc_url=None,
     )
+    guard = ApiGuard(agent.config)
+    app.state.guard = guard
+    app.add_middleware(ApiAccess, guard=guard)
+    app.add_middleware(EncodedSlashes)
 
     @app.exception_handler(EdgeError)
     async def edge_error(request: Request, exc: EdgeError) -> JSONResponse:
@@ -140,29 +151,29 @@ def create_app(agent: Agent, *, manage_agent: bool = True) -> FastAPI:
         agent.trigger(unit)
         return {"triggered": unit}
 
-    @app.post("/units/{serial}/sample")
+    @app.post("/units/{serial:edgetext}/sample")
     def sample(serial: str, request: ReasonRequest) -> dict[str, Any]:
         agent.writer.call(lambda conn: agent.ledger.sample(conn, serial, request.reason))
         return {"serial": serial, "state": "sampled"}
 
-    @app.post("/units/{serial}/decommission")
+    @app.post("/units/{serial:edgetext}/decommission")
     def decommission_unit(serial: str, request: ReasonRequest) -> dict[str, Any]:
         agent.writer.call(
             lambda conn: agent.aggregation.decommission_unit(conn, serial, request.reason)
         )
         return {"serial": serial, "state": "decommissioned"}
 
-    @app.post("/units/{serial}/unpack")
+    @app.post("/units/{serial:edgetext}/unpack")
     def unpack(serial: str) -> dict[str, Any]:
         sscc = agent.writer.call(lambda conn: agent.aggregation.remove_unit(conn, serial))
         return {"serial": serial, "removed_from": sscc}
 
-    @app.post("/cases/{sscc}/units")
+    @app.post("/cases/{sscc:edgetext}/units")
     def insert(sscc: str, request: InsertRequest) -> dict[str, Any]:
         agent.writer.call(lambda conn: agent.aggregation.insert_unit(conn, request.serial, sscc))
         return {"serial": request.serial, "packed_in": sscc}
 
-    @app.post("/cases/{sscc}/decommission")
+    @app.post("/cases/{sscc:edgetext}/decommission")
     def decommission_case(sscc: str, request: ReasonRequest) -> dict[str, Any]:
         units = agent.writer.call(
             lambda conn: agent.aggregation.decommission_case(conn, sscc, request.reason)
@@ -178,5 +189,5 @@ def create_app(agent: Agent, *, manage_agent: bool = True) -> FastAPI:
 
     from edge.hmi import hmi_router  # the operator HMI at /hmi/ (and / redirects there)
 
-    app.include_router(hmi_router(agent))
+    app.include_router(hmi_router(agent, guard))
     return app

@@ -214,11 +214,28 @@ class TriggerConfig(_Section):
     rate_per_minute: Annotated[float, Field(gt=0, le=100_000)] = 600.0
 
 
+class OperatorConfig(_Section):
+    """An operator who may sign in at the HMI: a name and an argon2 password hash
+    (``serialtrace edge operator-hash`` makes one)."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    password_hash: Annotated[str, Field(pattern=r"^\$argon2(id|i|d)\$")]
+
+
 class ApiConfig(_Section):
-    """The agent's local control API (``serialtrace edge batch …`` talks to it)."""
+    """The agent's local control API (``serialtrace edge batch …`` and the HMI talk to it).
+
+    Every state-changing route needs ``Authorization: Bearer <token>``: the API token (in
+    ``token_file``, made at the first start, mode 0600; what ``serialtrace edge`` sends), or
+    the session token of an operator signed in at the HMI. Requests must name this host
+    (``Host``) and, when a browser says where it comes from (``Origin``), come from it."""
 
     host: Literal["127.0.0.1", "localhost", "::1"] = "127.0.0.1"
     port: Annotated[int, Field(ge=1, le=65535)] = 8710
+    token_file: str = "api.token"
+    operators: list[OperatorConfig] = []
+    session_ttl_s: Annotated[int, Field(ge=60, le=7 * 24 * 3600)] = 12 * 3600
+    allowed_hosts: list[Annotated[str, Field(pattern=r"^[A-Za-z0-9.:\[\]-]{1,255}$")]] = []
 
 
 class AgentConfig(_Section):

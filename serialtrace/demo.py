@@ -37,6 +37,7 @@ from rich.table import Table
 
 from edge.agent import Agent
 from edge.api import create_app as create_edge_app
+from edge.api_auth import ensure_token, hash_password
 from edge.batch import IN_FLIGHT as _IN_FLIGHT
 from edge.config import EdgeConfig, parse_config
 from edge.serials import SerialKey
@@ -55,8 +56,17 @@ MARKER = ".serialtrace-demo"
 GTIN = "09506000134352"
 COMPANY_PREFIX = "9506000"
 SITE, LINE = "plant1", "line1"
-USERS = {"qa": ("qa", "qa-demo-pass"), "operator": ("operator", "op-demo-pass")}
-ADMIN = ("admin", "admin-demo-pass")
+# The demo's users, created in one place (Demo._add_users): role -> (user name, password,
+# printed name). The passwords meet the server's policy (12+ characters, not the name, not
+# a common password). QA releases the batch; production (the operator) records it, since
+# whoever records the production may not release it.
+DEMO_USERS = {
+    "qa": ("qa", "Quality-Review-4821", "Quinn Demo (QA)"),
+    "operator": ("operator", "Line-Shift-7319", "Olga Demo (production)"),
+    "admin": ("admin", "Accounts-Desk-5530", "Ada Demo (IT)"),
+}
+USERS = {role: DEMO_USERS[role][:2] for role in ("qa", "operator")}
+ADMIN = DEMO_USERS["admin"][:2]
 CUSTOMERS = (
     ("Hospital pharmacy Nord", "9506000000107"),
     ("Wholesaler Sud", "9506000000114"),
@@ -179,9 +189,18 @@ def edge_config(
         "serials": {"key_file": str(key_file), "lease_size": 1000},
         "mqtt": {"url": broker.url},
         "trigger": {"source": "plc", "rate_per_minute": options.ppm},
-        "api": {"host": "127.0.0.1", "port": options.hmi_port},
+        "api": {
+            "host": "127.0.0.1",
+            "port": options.hmi_port,
+            # The HMI's operator (see DEMO_USERS); the demo itself uses the API token.
+            "operators": [{"name": DEMO_USERS["operator"][0], "password_hash": _operator_hash()}],
+        },
     }
     return parse_config(raw, source="serialtrace demo")
+
+
+def _operator_hash() -> str:
+    return hash_password(DEMO_USERS["operator"][1])
 
 
 def edge_agent(config: EdgeConfig, line: LineSimulator) -> Agent:
@@ -261,14 +280,22 @@ class Demo:
         if done.returncode != 0:
             raise DemoError(f"{' '.join(args[:3])}: {done.stderr.strip() or done.stdout.strip()}")
 
+    def _add_users(self, db: str) -> None:
+        """The demo's users (see DEMO_USERS), through ``serialtrace server user add``."""
+        for role, (name, password, full_name) in DEMO_USERS.items():
+            self._serialtrace(
+                "server", "user", "add", name, "--role", role, "--full-name", full_name,
+                "--db", db, "--password-stdin", "--reason", "demo user", stdin=password + "\n",
+            )  # fmt: skip
+
     def _start_server(self, broker: Broker) -> None:
         db = f"sqlite:///{self.data / 'server.sqlite'}"
         self._serialtrace("server", "migrate", "--db", db)
-        for role, (name, password) in {**USERS, "admin": ADMIN}.items():
-            self._serialtrace(
-                "server", "user", "add", name, "--role", role, "--db", db,
-                "--password-stdin", "--reason", "demo user", stdin=password + "\n",
-            )  # fmt: skip
+        self._add_users(db)
+        # The audit trail's checkpoints are signed with a key of the demo's own, kept (with
+        # the checkpoint file) in the data folder, outside the database.
+        audit_key = self.data / "audit.key"
+        self._serialtrace("server", "audit-key", "--out", str(audit_key))
         log = open(self.data / "server.log", "ab")  # noqa: SIM115 - closed by the stack
         self._stack.callback(log.close)
         process = subprocess.Popen(
@@ -276,6 +303,7 @@ class Demo:
              "--port", str(self.options.server_port)],
             stdout=log,
             stderr=subprocess.STDOUT,
+            env={**os.environ, "SERIALTRACE_SERVER_AUDIT_KEY_FILE": str(audit_key)},
         )  # fmt: skip
         self._stack.callback(_terminate, process)
         try:
@@ -291,6 +319,9 @@ class Demo:
         self.qa = httpx.Client(base_url=self.server_url, timeout=30)
         self._stack.callback(self.qa.close)
         self.qa.headers["Authorization"] = self._bearer(*USERS["qa"])
+        self.production = httpx.Client(base_url=self.server_url, timeout=30)
+        self._stack.callback(self.production.close)
+        self.production.headers["Authorization"] = self._bearer(*USERS["operator"])
 
     def _bearer(self, username: str, password: str) -> str:
         response = self.api.post("/auth/token", data={"username": username, "password": password})
@@ -305,7 +336,10 @@ class Demo:
             raise DemoError(
                 f"edge agent API did not start on port {self.options.hmi_port}"
             ) from None
-        self.edge = httpx.Client(base_url=self.hmi_url, timeout=120)
+        token = ensure_token(agent.config)  # the agent's API token (state changes need it)
+        self.edge = httpx.Client(
+            base_url=self.hmi_url, timeout=120, headers={"Authorization": f"Bearer {token}"}
+        )
         self._stack.callback(self.edge.close)
 
     # -- the batch ----------------------------------------------------------------------------
@@ -422,8 +456,9 @@ class Demo:
         return [row[0] for row in rows]
 
     def _release(self, lot: str, counts: dict[str, Any], *, started_at: datetime) -> None:
-        """QA's batch release: production record, a QC result, the raw materials' origin,
-        then the e-signature (password re-entered). Unreleased batches cannot ship."""
+        """The batch record and its release: production (the operator) records the
+        production record and the raw materials' origin, QA a QC result and then signs the
+        release (password re-entered). Unreleased batches cannot ship."""
         base = f"/qa/batches/{GTIN}/{lot}"
         now = datetime.now(UTC).isoformat()
         production = {
@@ -436,7 +471,7 @@ class Demo:
             "sampled": counts["sampled"],
             "scrapped": counts["scrapped"],
         }
-        _ok(self.qa.put(f"{base}/production", json=production), "record the production")
+        _ok(self.production.put(f"{base}/production", json=production), "record the production")
         for material, supplier, lot_no in (
             ("Paracetamol (API)", "Acme Pharma Chemicals", "AC-77812"),
             ("Microcrystalline cellulose", "Excipia GmbH", "EX-20931"),
@@ -447,7 +482,7 @@ class Demo:
                 "supplier_lot": lot_no,
                 "received_at": started_at.isoformat(),
             }
-            _ok(self.qa.post(f"{base}/materials", json=body), "record a raw material")
+            _ok(self.production.post(f"{base}/materials", json=body), "record a raw material")
         inspection = {
             "test": "Serialization and label verification",
             "specification": "100 % of commissioned units verified by the line camera",
@@ -459,7 +494,6 @@ class Demo:
         signature = {
             "status": "released",
             "password": USERS["qa"][1],
-            "full_name": "Demo QA Person",
             "reason": "Batch record reviewed; released for sale",
         }
         _ok(self.qa.post(f"{base}/status", json=signature), "release the batch")
@@ -529,7 +563,7 @@ class Demo:
             console.print(f"{name.replace('_', ' ')}: {url}")
         console.print(
             f"Log in to the QA web UI as {USERS['qa'][0]} / {USERS['qa'][1]} "
-            f"(operator: {USERS['operator'][0]} / {USERS['operator'][1]})."
+            f"(operator: {USERS['operator'][0]} / {USERS['operator'][1]}, also at the HMI)."
         )
         console.print(f"Batch done in {summary.seconds:.1f} s; data in {self.data}")
 

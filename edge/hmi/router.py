@@ -6,7 +6,9 @@ that API lacks, read from the agent's committed data with :meth:`Agent.read`:
 * ``GET /hmi/api/line``: site, line, the configured products and the outbox alarm depth;
 * ``GET /hmi/api/rejects?limit=N``: the current batch's latest rejected and scrapped units
   with their reasons, and the reject count per outcome (``no_read``, ``wrong_data`` …);
-* ``GET /hmi/api/units/{gtin}/{serial}/image``: the camera image saved for a rejected unit.
+* ``GET /hmi/api/units/{gtin}/{serial}/image``: the camera image saved for a rejected unit;
+* ``POST /hmi/api/login`` (``{"name", "password"}`` of an operator in ``api.operators``) and
+  ``POST /hmi/api/logout``: the session whose token the page sends with batch commands.
 
 ``/`` and ``/hmi`` redirect to the page. Errors are JSON ``{"error": "…"}`` like the agent
 API's.
@@ -18,10 +20,12 @@ import sqlite3
 from pathlib import Path
 from typing import Annotated, Any
 
-from fastapi import APIRouter, Query
+from fastapi import APIRouter, Header, Query
 from fastapi.responses import FileResponse, JSONResponse, RedirectResponse, Response
+from pydantic import BaseModel, Field
 
 from edge.agent import Agent
+from edge.api_auth import ApiGuard
 
 STATIC = Path(__file__).resolve().parent / "static"
 _MEDIA_TYPES = {
@@ -34,9 +38,36 @@ _NO_STORE = {"Cache-Control": "no-store"}
 MAX_REJECTS = 200
 
 
-def hmi_router(agent: Agent) -> APIRouter:
+class Login(BaseModel):
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    password: Annotated[str, Field(min_length=1, max_length=1024)]
+
+
+def hmi_router(agent: Agent, guard: ApiGuard | None = None) -> APIRouter:
     """The HMI of ``agent``: include it in the agent's app (``app.include_router``)."""
     router = APIRouter(tags=["hmi"])
+    if guard is not None:
+
+        @router.post("/hmi/api/login")
+        def login(body: Login) -> Response:
+            result = guard.login(body.name, body.password)
+            if isinstance(result, str):
+                return _error(401, f"login: {result}")
+            token, ttl = result
+            return JSONResponse({"token": token, "operator": body.name, "expires_in": int(ttl)})
+
+        @router.post("/hmi/api/logout")
+        def logout(authorization: Annotated[str | None, Header()] = None) -> Response:
+            guard.logout(authorization)
+            return JSONResponse({"signed_out": True})
+
+        @router.get("/hmi/api/session")
+        def session(authorization: Annotated[str | None, Header()] = None) -> Response:
+            who = guard.who(authorization)
+            if who is None:
+                return _error(401, "authorization: not signed in")
+            return JSONResponse({"operator": who})
+
     assets = {path.name: path for path in STATIC.iterdir() if path.suffix in _MEDIA_TYPES}
     rejects_dir = (agent.config.data_path / "rejects").resolve()
 
@@ -74,7 +105,7 @@ def hmi_router(agent: Agent) -> APIRouter:
         result: dict[str, Any] = agent.read(lambda conn: _rejects(conn, limit))
         return result
 
-    @router.get("/hmi/api/units/{gtin}/{serial}/image")
+    @router.get("/hmi/api/units/{gtin}/{serial:edgetext}/image")
     def image(gtin: str, serial: str) -> Response:
         row = agent.read(
             lambda conn: conn.execute(

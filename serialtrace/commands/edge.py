@@ -2,7 +2,10 @@
 
 ``edge run --config FILE`` runs the agent and its local HTTP API in the foreground (Ctrl-C or
 SIGTERM stops it cleanly). Every other sub-command talks to that running agent over its API
-(``--api URL``, or the address in ``--config FILE``).
+(``--api URL``, or the address in ``--config FILE``) with the agent's API token: from the
+token file named in ``--config FILE``, ``--token-file FILE``, or the environment variable
+``SERIALTRACE_EDGE_API_TOKEN``. ``edge operator-hash`` makes the password hash of an HMI
+operator (``[[api.operators]]``).
 """
 
 from __future__ import annotations
@@ -26,6 +29,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     run.add_argument("--config", required=True, type=Path, help="the agent's TOML file")
     run.add_argument("--log-level", default="info", choices=["debug", "info", "warning"])
     run.set_defaults(handler=run_agent)
+
+    operator = commands.add_parser(
+        "operator-hash", help="hash an HMI operator's password for [[api.operators]]"
+    )
+    operator.add_argument(
+        "--password-stdin", action="store_true", help="read the password from standard input"
+    )
+    operator.set_defaults(handler=operator_hash)
 
     check = commands.add_parser("check", help="validate a configuration file and exit")
     check.add_argument("--config", required=True, type=Path)
@@ -94,7 +105,15 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 def _api_options(parser: argparse.ArgumentParser) -> None:
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--api", help=f"the agent's API URL (default {DEFAULT_API})")
-    where.add_argument("--config", type=Path, help="take the API address from this config file")
+    where.add_argument(
+        "--config", type=Path, help="take the API address and token from this config file"
+    )
+    parser.add_argument(
+        "--token-file",
+        type=Path,
+        metavar="FILE",
+        help="the agent's API token (default: from --config, or SERIALTRACE_EDGE_API_TOKEN)",
+    )
     parser.add_argument("--json", action="store_true", help="print the raw JSON answer")
 
 
@@ -108,6 +127,24 @@ def _load(path: Path) -> Any:
         return load_config(path)
     except ConfigError as exc:
         raise CliError(str(exc)) from None
+
+
+def operator_hash(args: argparse.Namespace) -> int:
+    import getpass
+    import sys
+
+    from edge.api_auth import hash_password
+
+    if args.password_stdin:
+        password = sys.stdin.readline().rstrip("\r\n")
+    else:
+        password = getpass.getpass("operator password: ")
+        if getpass.getpass("again: ") != password:
+            raise CliError("password: the two entries differ")
+    if len(password) < 8:
+        raise CliError(f"password: expected at least 8 characters, got {len(password)}")
+    print(hash_password(password))
+    return 0
 
 
 def check_config(args: argparse.Namespace) -> int:
@@ -156,13 +193,30 @@ def _api_url(args: argparse.Namespace) -> str:
     return DEFAULT_API
 
 
+def _token(args: argparse.Namespace) -> str | None:
+    import os
+
+    from edge.api_auth import read_token, token_path
+
+    try:
+        if getattr(args, "token_file", None):
+            return read_token(args.token_file)
+        if getattr(args, "config", None):
+            return read_token(token_path(_load(args.config)))
+    except (OSError, ValueError) as exc:
+        raise CliError(f"token: cannot read the agent's API token: {exc}") from None
+    return os.environ.get("SERIALTRACE_EDGE_API_TOKEN") or None
+
+
 def call(args: argparse.Namespace, path: str, body: dict[str, Any] | None = None) -> Any:
     """POST (with a body) or GET the agent's API; CliError with the agent's own message."""
     import httpx
 
     url = _api_url(args) + path
+    token = _token(args) if body is not None else None
+    headers = {"Authorization": f"Bearer {token}"} if token else {}
     try:
-        with httpx.Client(timeout=120.0) as client:
+        with httpx.Client(timeout=120.0, headers=headers) as client:
             response = client.post(url, json=body) if body is not None else client.get(url)
     except httpx.HTTPError as exc:
         raise CliError(
@@ -172,6 +226,11 @@ def call(args: argparse.Namespace, path: str, body: dict[str, Any] | None = None
         data = response.json()
     except ValueError:
         raise CliError(f"agent: {url} answered {response.status_code} without JSON") from None
+    if response.status_code == 401:
+        raise CliError(
+            f"{data.get('error') if isinstance(data, dict) else 'unauthorized'} (give --config "
+            "FILE or --token-file FILE, or set SERIALTRACE_EDGE_API_TOKEN)"
+        )
     if response.status_code >= 400:
         message = data.get("error") if isinstance(data, dict) else None
         if message is None and isinstance(data, dict) and "detail" in data:

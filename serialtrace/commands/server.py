@@ -4,7 +4,21 @@
 
     serialtrace server [--config FILE] [--db URL] [--mqtt URL] [--host H] [--port P]
     serialtrace server migrate [--config FILE] [--db URL]
-    serialtrace server user add NAME --role {device,operator,qa,admin} [--password-stdin]
+    serialtrace server user add NAME --role {device,operator,qa,admin} [--full-name TEXT]
+                                [--password-stdin] [--reason TEXT]
+    serialtrace server user list
+    serialtrace server user disable|enable NAME --reason TEXT
+    serialtrace server user passwd NAME --reason TEXT [--password-stdin]
+    serialtrace server user role NAME ROLE --reason TEXT
+    serialtrace server user name NAME FULL_NAME --reason TEXT
+    serialtrace server user revoke NAME --reason TEXT
+    serialtrace server user review [--period-days N]
+    serialtrace server audit-key --out FILE
+    serialtrace server audit verify [--json]
+    serialtrace server audit checkpoint
+
+Every user change is audited with its reason (actor ``cli:<login>``). ``audit verify`` exits
+1 when the trail is not intact.
 """
 
 from __future__ import annotations
@@ -70,8 +84,69 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         action="store_true",
         help="read the password from the first line of standard input",
     )
+    add.add_argument("--full-name", metavar="TEXT", help="the printed name of signatures")
     add.add_argument("--reason", default="user created", help="why (for the audit trail)")
     add.set_defaults(handler=run_user_add)
+
+    listing = user_commands.add_parser("list", help="list users, roles and their state")
+    _add_common(listing, sub=True)
+    listing.set_defaults(handler=run_user_list)
+
+    for name, text in (
+        ("disable", "disable a user (no login, every token revoked)"),
+        ("enable", "enable a user again (also ends a lockout)"),
+        ("revoke", "revoke every token of a user (end its sessions now)"),
+    ):
+        sub = user_commands.add_parser(name, help=text)
+        _add_common(sub, sub=True)
+        sub.add_argument("name", help="user name")
+        sub.add_argument("--reason", required=True, help="why (for the audit trail)")
+        sub.set_defaults(handler=run_user_change, change=name)
+    passwd = user_commands.add_parser("passwd", help="set a new password (tokens revoked)")
+    _add_common(passwd, sub=True)
+    passwd.add_argument("name", help="user name")
+    passwd.add_argument("--reason", required=True, help="why (for the audit trail)")
+    passwd.add_argument(
+        "--password-stdin",
+        action="store_true",
+        help="read the password from the first line of standard input",
+    )
+    passwd.set_defaults(handler=run_user_change, change="passwd")
+    role = user_commands.add_parser("role", help="change a user's role")
+    _add_common(role, sub=True)
+    role.add_argument("name", help="user name")
+    role.add_argument("role", choices=["device", "operator", "qa", "admin"])
+    role.add_argument("--reason", required=True, help="why (for the audit trail)")
+    role.set_defaults(handler=run_user_change, change="role")
+    full = user_commands.add_parser("name", help="set the printed name of a user's signatures")
+    _add_common(full, sub=True)
+    full.add_argument("name", help="user name")
+    full.add_argument("full_name", help="the full name, e.g. 'Dr. Jane Doe'")
+    full.add_argument("--reason", required=True, help="why (for the audit trail)")
+    full.set_defaults(handler=run_user_change, change="name")
+    review = user_commands.add_parser("review", help="the periodic review of users and roles")
+    _add_common(review, sub=True)
+    review.add_argument("--period-days", type=int, default=90, help="the period (default 90)")
+    review.add_argument("--json", action="store_true", help="print the report as JSON")
+    review.set_defaults(handler=run_user_review)
+
+    key = commands.add_parser(
+        "audit-key", help="make the Ed25519 key that signs the audit trail's checkpoints"
+    )
+    key.add_argument("--out", required=True, type=Path, metavar="FILE", help="new key file")
+    key.set_defaults(handler=run_audit_key)
+
+    trail = commands.add_parser("audit", help="check or checkpoint the audit trail")
+    trail_commands = trail.add_subparsers(dest="audit_command", metavar="COMMAND", required=True)
+    check = trail_commands.add_parser(
+        "verify", help="check the chain against the signed checkpoints (exit 1 if not intact)"
+    )
+    _add_common(check, sub=True)
+    check.add_argument("--json", action="store_true", help="print the report as JSON")
+    check.set_defaults(handler=run_audit_verify)
+    point = trail_commands.add_parser("checkpoint", help="write a signed checkpoint now")
+    _add_common(point, sub=True)
+    point.set_defaults(handler=run_audit_checkpoint)
 
 
 def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
@@ -90,13 +165,15 @@ def run_server(args: argparse.Namespace) -> int:
     import uvicorn
 
     from server.api.app import create_app
+    from server.api.security import uvicorn_config
 
     settings = _settings(
         args, mqtt_url=args.mqtt, mqtt_share_group=args.share_group, host=args.host, port=args.port
     )
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    uvicorn.run(create_app(settings), host=settings.host, port=settings.port, log_level="info")
-    return 0
+    server = uvicorn.Server(uvicorn_config(create_app(settings), settings))
+    server.run()
+    return 0 if server.started else 1
 
 
 def run_migrate(args: argparse.Namespace) -> int:
@@ -118,8 +195,7 @@ def run_migrate(args: argparse.Namespace) -> int:
 
 
 def run_user_add(args: argparse.Namespace) -> int:
-    from server import audit
-    from server.auth import Role, add_user
+    from server.auth import Role, create_account
     from server.store import create_store_engine, upgrade, write_transaction
 
     settings = _settings(args)
@@ -135,21 +211,227 @@ def run_user_add(args: argparse.Namespace) -> int:
         upgrade(engine)
         with write_transaction(engine) as conn:
             try:
-                user = add_user(conn, args.name, password, Role(args.role), now=now)
+                user = create_account(
+                    conn,
+                    args.name,
+                    password,
+                    Role(args.role),
+                    full_name=args.full_name,
+                    actor=_actor(),
+                    reason=args.reason,
+                    now=now,
+                    min_length=settings.password_min_length,
+                )
             except ValueError as exc:
                 raise CliError(str(exc)) from exc
-            audit.append(
-                conn,
-                actor=f"cli:{getpass.getuser()}",
-                action="user_add",
-                entity="user",
-                entity_key=user.username,
-                old_value=None,
-                new_value={"role": user.role.value},
-                reason=args.reason,
-                now=now,
-            )
     finally:
         engine.dispose()
     print(f"user {user.username!r} added with role {user.role.value}")
+    return 0
+
+
+def _actor() -> str:
+    return f"cli:{getpass.getuser()}"
+
+
+def _read_password(args: argparse.Namespace, name: str) -> str:
+    if getattr(args, "password_stdin", False):
+        return sys.stdin.readline().rstrip("\r\n")
+    password = getpass.getpass(f"password for {name}: ")
+    if getpass.getpass("again: ") != password:
+        raise CliError("password: the two entries differ")
+    return password
+
+
+def _store(args: argparse.Namespace) -> tuple[Any, Any]:
+    from server.store import create_store_engine, upgrade
+
+    settings = _settings(args)
+    engine = create_store_engine(settings.db_url)
+    upgrade(engine)
+    return settings, engine
+
+
+def run_user_list(args: argparse.Namespace) -> int:
+    from server.auth import list_users
+    from server.store import read_transaction
+
+    engine = _store(args)[1]
+    try:
+        with read_transaction(engine) as conn:
+            accounts = list_users(conn, now=datetime.now(UTC))
+    finally:
+        engine.dispose()
+    for account in accounts:
+        state = "active" if account.active else "DISABLED"
+        if account.locked_until is not None:
+            state += f", LOCKED until {account.locked_until.isoformat(timespec='seconds')}"
+        last = account.last_login.isoformat(timespec="seconds") if account.last_login else "never"
+        print(
+            f"{account.username}\t{account.role.value}\t{account.full_name or '-'}\t{state}\t"
+            f"last login {last}\t{account.active_tokens} live token(s)"
+        )
+    return 0
+
+
+def run_user_change(args: argparse.Namespace) -> int:
+    from server import auth
+    from server.store import write_transaction
+
+    settings, engine = _store(args)
+    now = datetime.now(UTC)
+    change = args.change
+    password = _read_password(args, args.name) if change == "passwd" else ""
+    try:
+        with write_transaction(engine) as conn:
+            common = {"actor": _actor(), "reason": args.reason, "now": now}
+            if change == "disable":
+                count = auth.disable_account(conn, args.name, **common)
+                message = f"user {args.name!r} disabled, {count} token(s) revoked"
+            elif change == "enable":
+                auth.enable_account(conn, args.name, **common)
+                message = f"user {args.name!r} enabled"
+            elif change == "revoke":
+                count = auth.revoke_tokens(conn, args.name, **common)
+                message = f"{count} token(s) of user {args.name!r} revoked"
+            elif change == "passwd":
+                count = auth.reset_password(
+                    conn,
+                    args.name,
+                    password,
+                    min_length=settings.password_min_length,
+                    **common,
+                )
+                message = f"password of user {args.name!r} changed, {count} token(s) revoked"
+            elif change == "role":
+                auth.change_role(conn, args.name, auth.Role(args.role), **common)
+                message = f"user {args.name!r} is now {args.role}"
+            else:
+                auth.change_full_name(conn, args.name, args.full_name, **common)
+                message = f"user {args.name!r} signs as {args.full_name!r}"
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    finally:
+        engine.dispose()
+    print(message)
+    return 0
+
+
+def run_user_review(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from server.auth import access_review
+    from server.store import read_transaction
+
+    if args.period_days < 1:
+        raise CliError(f"--period-days: expected at least 1, got {args.period_days}")
+    engine = _store(args)[1]
+    try:
+        with read_transaction(engine) as conn:
+            report = access_review(conn, now=datetime.now(UTC), period_days=args.period_days)
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(asdict(report), default=str, indent=2, sort_keys=True))
+        return 0
+    print(f"Access review of {report.generated_at.isoformat(timespec='seconds')}")
+    print("Active users by role: " + ", ".join(f"{k} {v}" for k, v in sorted(report.roles.items())))
+    for account in report.users:
+        last = account.last_login.date().isoformat() if account.last_login else "never"
+        print(
+            f"  {account.username:<20} {account.role.value:<9} "
+            f"{'active' if account.active else 'disabled':<9} last login {last:<10} "
+            f"{account.full_name or '-'}"
+        )
+    print(f"To look at ({len(report.findings)}):")
+    for finding in report.findings:
+        print(f"  - {finding}")
+    print(f"Account changes in the last {args.period_days} days ({len(report.changes)}):")
+    for change in report.changes:
+        print(
+            f"  {change['at']} {change['actor']} {change['action']} {change['user']}: "
+            f"{change['reason']}"
+        )
+    return 0
+
+
+def run_audit_key(args: argparse.Namespace) -> int:
+    from server.audit import generate_key_file
+
+    try:
+        public = generate_key_file(args.out)
+    except FileExistsError:
+        raise CliError(
+            f"--out: {str(args.out)!r} exists already; keys are never overwritten"
+        ) from None
+    except OSError as exc:
+        raise CliError(f"--out: cannot write {str(args.out)!r}: {exc.strerror}") from None
+    print(f"audit key written to {args.out} (mode 0600); keep it away from the database host")
+    print(f"public key (audit_public_key for verifiers): {public}")
+    return 0
+
+
+def _anchor(args: argparse.Namespace) -> tuple[Any, Any]:
+    from server.audit import anchor_from_settings
+    from server.errors import ConfigError
+
+    settings, engine = _store(args)
+    try:
+        return anchor_from_settings(settings, engine), engine
+    except ConfigError as exc:
+        engine.dispose()
+        raise CliError(str(exc)) from exc
+
+
+def run_audit_verify(args: argparse.Namespace) -> int:
+    import json
+    from dataclasses import asdict
+
+    from server.audit import verify
+    from server.store import read_transaction
+
+    anchor, engine = _anchor(args)
+    try:
+        with read_transaction(engine) as conn:
+            report = verify(conn, anchor)
+    finally:
+        engine.dispose()
+    if args.json:
+        print(json.dumps(asdict(report), default=str, indent=2, sort_keys=True))
+        return 0 if report.intact else 1
+    last = report.last_checkpoint
+    print(
+        f"audit trail: {report.rows} rows, {report.file_checkpoints} file and "
+        f"{report.chain_checkpoints} chain checkpoints"
+        + (f", last at row {last.head_id} ({last.at})" if last is not None else "")
+        + f", {report.unanchored_rows} row(s) after it"
+    )
+    for warning in report.warnings:
+        print(f"warning: {warning}")
+    if report.intact:
+        print("intact")
+        return 0
+    print(f"NOT INTACT: first bad row {report.first_bad_row}")
+    for problem in report.problems:
+        print(f"  {problem.kind}: {problem.detail}")
+    return 1
+
+
+def run_audit_checkpoint(args: argparse.Namespace) -> int:
+    anchor, engine = _anchor(args)
+    try:
+        if not anchor.can_sign:
+            raise CliError(
+                "audit: no audit key configured (audit_key_file or SERIALTRACE_SERVER_AUDIT_KEY)"
+            )
+        checkpoint = anchor.chain_checkpoint(force=True)
+    finally:
+        engine.dispose()
+    if checkpoint is None:
+        print("audit trail is empty: nothing to checkpoint")
+        return 0
+    print(
+        f"checkpoint {checkpoint.seq}: {checkpoint.row_count} rows up to row {checkpoint.head_id}"
+    )
     return 0

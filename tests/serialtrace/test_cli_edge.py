@@ -8,6 +8,7 @@ from pathlib import Path
 import pytest
 
 from edge.api import create_app
+from edge.api_auth import ensure_token
 from edge.wiring import build_agent
 from serialtrace.cli import main
 from serialtrace.services import serve_asgi
@@ -75,11 +76,14 @@ def test_bad_material_is_refused_before_calling(capsys: pytest.CaptureFixture[st
 
 
 @pytest.fixture
-def api(tmp_path: Path, mosquitto: Broker) -> Iterator[str]:
+def api(tmp_path: Path, mosquitto: Broker, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     line = start_line()
     config = config_for(tmp_path / "edge", mosquitto.url, line)
     agent = build_agent(config, sim_devices(config, line))
-    with serve_asgi(create_app(agent), free_port()) as url:
+    app = create_app(agent)
+    # The CLI reads the agent's API token as an operator's shell would: from the environment.
+    monkeypatch.setenv("SERIALTRACE_EDGE_API_TOKEN", ensure_token(config))
+    with serve_asgi(app, free_port()) as url:
         yield url
     line.close()
 

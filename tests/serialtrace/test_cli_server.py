@@ -36,7 +36,7 @@ def test_migrate_and_user_add(
         main(["server", "user", "add", "bob", "--role", "qa", "--password-stdin", "--db", url]) == 2
     )
     assert capsys.readouterr().err == (
-        "serialtrace: error: password: expected at least 8 characters, got 5\n"
+        "serialtrace: error: password: expected at least 12 characters, got 5\n"
     )
 
 

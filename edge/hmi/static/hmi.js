@@ -8,6 +8,7 @@ const REJECT_ROWS = 12;
 const MONTHS = ["Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"];
 
 const $ = (id) => document.getElementById(id);
+const SESSION_KEY = "serialtrace.hmi.session"; // this tab only: {token, operator}
 
 const hmi = {
   line: null, // /hmi/api/line
@@ -51,11 +52,78 @@ async function request(method, path, body) {
   }
 }
 
+// --- operator session ------------------------------------------------------------------
+
+function session() {
+  try {
+    const value = JSON.parse(sessionStorage.getItem(SESSION_KEY) || "null");
+    return value && typeof value.token === "string" ? value : null;
+  } catch (_) {
+    return null;
+  }
+}
+
+function renderSession() {
+  const current = session();
+  $("operator").textContent = current ? `Operator: ${current.operator}` : "Not signed in";
+  $("btn-login").textContent = current ? "Sign out" : "Sign in";
+}
+
+function openLogin(note) {
+  $("login-error").textContent = note || "";
+  $("login-password").value = "";
+  $("login-dialog").showModal();
+  $("login-name").focus();
+}
+
+async function submitLogin(event) {
+  event.preventDefault();
+  $("login-error").textContent = "";
+  try {
+    const response = await fetch("/hmi/api/login", {
+      method: "POST",
+      headers: { "Content-Type": "application/json" },
+      body: JSON.stringify({ name: $("login-name").value.trim(), password: $("login-password").value }),
+    });
+    const data = await response.json().catch(() => null);
+    if (!response.ok) throw new ApiError(response.status, data);
+    sessionStorage.setItem(SESSION_KEY, JSON.stringify({ token: data.token, operator: data.operator }));
+    $("login-dialog").close();
+    renderSession();
+    showMessage(`Signed in as ${data.operator}`, "ok");
+  } catch (error) {
+    $("login-password").value = "";
+    $("login-error").textContent = error.message;
+  }
+}
+
+async function loginButton() {
+  const current = session();
+  if (current === null) {
+    openLogin();
+    return;
+  }
+  sessionStorage.removeItem(SESSION_KEY);
+  renderSession();
+  try {
+    await fetch("/hmi/api/logout", { method: "POST", headers: { Authorization: `Bearer ${current.token}` } });
+  } catch (_) {
+    // signed out here anyway; the session ends on the agent at its expiry
+  }
+  showMessage("Signed out", "ok");
+}
+
 // Batch commands can wait for units in flight (close waits up to ~10 s): no short timeout.
+// They carry the operator's session; without one (or an expired one) the sign-in opens.
 async function command(path, body) {
+  const current = session();
+  if (current === null) {
+    openLogin("Sign in to control the line.");
+    throw new ApiError(401, { error: "sign in first" });
+  }
   const response = await fetch(path, {
     method: "POST",
-    headers: { "Content-Type": "application/json" },
+    headers: { "Content-Type": "application/json", Authorization: `Bearer ${current.token}` },
     body: JSON.stringify(body || {}),
   });
   let data = null;
@@ -63,6 +131,11 @@ async function command(path, body) {
     data = await response.json();
   } catch (_) {
     data = null;
+  }
+  if (response.status === 401) {
+    sessionStorage.removeItem(SESSION_KEY);
+    renderSession();
+    openLogin("Your session has ended: sign in again.");
   }
   if (!response.ok) throw new ApiError(response.status, data);
   return data;
@@ -337,6 +410,10 @@ async function run(path, body, done) {
 }
 
 async function simple(action) {
+  if (session() === null) {
+    openLogin("Sign in to control the line.");
+    return;
+  }
   try {
     await run(`/batch/${action}`, {}, (result) =>
       showMessage(`Batch ${result.batch.lot}: ${result.batch.state}`, "ok"));
@@ -346,6 +423,10 @@ async function simple(action) {
 }
 
 function openStart() {
+  if (session() === null) {
+    openLogin("Sign in to control the line.");
+    return;
+  }
   $("start-error").textContent = "";
   $("start-lot").value = "";
   $("start-expiry").value = "";
@@ -374,6 +455,10 @@ async function submitStart(event) {
 }
 
 function openStop() {
+  if (session() === null) {
+    openLogin("Sign in to control the line.");
+    return;
+  }
   $("stop-error").textContent = "";
   $("stop-reason").value = "";
   $("stop-dialog").showModal();
@@ -415,6 +500,10 @@ function setVerdict(text, balanced) {
 }
 
 async function openClose() {
+  if (session() === null) {
+    openLogin("Sign in to control the line.");
+    return;
+  }
   let status;
   try {
     status = await request("GET", "/status"); // the counts of this moment, not of the last poll
@@ -469,6 +558,10 @@ function tick() {
 }
 
 document.addEventListener("DOMContentLoaded", () => {
+  $("btn-login").addEventListener("click", loginButton);
+  $("login-form").addEventListener("submit", submitLogin);
+  $("login-cancel").addEventListener("click", () => $("login-dialog").close());
+  renderSession();
   $("btn-start").addEventListener("click", openStart);
   $("btn-pause").addEventListener("click", () => simple("pause"));
   $("btn-resume").addEventListener("click", () => simple("resume"));

@@ -7,6 +7,7 @@ an in-process ``FrameQueue`` that the agent's ``QueueSource`` reads. Case printe
 
 from __future__ import annotations
 
+import functools
 import os
 import tomllib
 from dataclasses import dataclass, field
@@ -14,6 +15,7 @@ from pathlib import Path
 from typing import Any
 
 from edge.agent import Devices
+from edge.api_auth import ensure_token, hash_password
 from edge.config import EdgeConfig, parse_config
 from edge.serials import SerialKey
 from edge.vision import QueueSource
@@ -78,7 +80,10 @@ def line_config(
         "serials": {"key_file": str(key), "lease_size": 1000},
         "mqtt": {"url": broker_url},
         "trigger": {"source": trigger, "rate_per_minute": rate_per_minute},
-        "api": {"port": api_port},
+        "api": {
+            "port": api_port,
+            "operators": [{"name": OPERATOR, "password_hash": operator_hash()}],
+        },
     }
     for section, values in (extra or {}).items():
         raw.setdefault(section, {}).update(values)
@@ -187,6 +192,21 @@ def start_line(
 def sim_devices(config: EdgeConfig, line: SimLine) -> Devices:
     """The agent's real drivers, pointed at the simulated line."""
     return build_devices(config, frame_source=QueueSource(line.frames, name="sim"))
+
+
+OPERATOR = "op1"
+OPERATOR_PASSWORD = "line three shift"
+
+
+@functools.lru_cache(maxsize=1)
+def operator_hash() -> str:
+    """The argon2 hash of the test operator's password (argon2 is slow: hashed once)."""
+    return hash_password(OPERATOR_PASSWORD)
+
+
+def api_headers(config: EdgeConfig) -> dict[str, str]:
+    """The Authorization header with the agent's API token (made when its app is built)."""
+    return {"Authorization": f"Bearer {ensure_token(config)}"}
 
 
 def config_for(tmp: Path, broker_url: str, line: SimLine, **kwargs: Any) -> EdgeConfig:

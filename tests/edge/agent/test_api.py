@@ -16,7 +16,14 @@ from edge.agent import Agent
 from edge.api import create_app
 from edge.wiring import build_agent
 from serialtrace.services import serve_asgi
-from tests.edge.agent.line import GTIN, SimLine, config_for, sim_devices, start_line
+from tests.edge.agent.line import (
+    GTIN,
+    SimLine,
+    api_headers,
+    config_for,
+    sim_devices,
+    start_line,
+)
 from tests.edge.agent.subscriber import Subscriber
 from tests.support.services import Broker, free_port
 
@@ -32,9 +39,10 @@ def running(tmp_path: Path, mosquitto: Broker) -> Iterator[tuple[Agent, httpx.Cl
         tmp_path / "edge", mosquitto.url, line, units_per_case=5, cases_per_pallet=10
     )
     agent = build_agent(config, sim_devices(config, line))
+    app = create_app(agent)
     with (
-        serve_asgi(create_app(agent), free_port()) as url,
-        httpx.Client(base_url=url, timeout=60) as client,
+        serve_asgi(app, free_port()) as url,
+        httpx.Client(base_url=url, timeout=60, headers=api_headers(config)) as client,
     ):
         assert agent.publisher.wait_connected(10)
         yield agent, client, line

@@ -29,7 +29,9 @@ import httpx
 import pytest
 
 import gs1
+from edge.api_auth import ensure_token
 from edge.batch import IN_FLIGHT
+from edge.config import load_config
 from simulators.camera.camera import CameraSimulator
 from simulators.camera.optics import Optics
 from simulators.camera.transport import FolderWriter
@@ -103,7 +105,13 @@ class AgentProcess:
             self.process.wait(timeout=30)
 
     def post(self, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
-        response = httpx.post(self.api + path, json=body or {}, timeout=120)
+        token = ensure_token(load_config(self.config))  # the agent's API token file
+        response = httpx.post(
+            self.api + path,
+            json=body or {},
+            timeout=120,
+            headers={"Authorization": f"Bearer {token}"},
+        )
         assert response.status_code == 200, response.text
         return response.json()  # type: ignore[no-any-return]
 

@@ -19,7 +19,7 @@ from edge.agent import Agent
 from edge.api import create_app
 from edge.wiring import build_agent
 from serialtrace.services import serve_asgi
-from tests.edge.agent.line import config_for, sim_devices, start_line
+from tests.edge.agent.line import api_headers, config_for, sim_devices, start_line
 from tests.support.services import Broker, free_port
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "images"
@@ -46,10 +46,11 @@ def live(tmp_path_factory: pytest.TempPathFactory, mosquitto: Broker) -> Iterato
         cases_per_pallet=10,
     )
     agent = build_agent(config, sim_devices(config, line))
+    app = create_app(agent)
     try:
         with (
-            serve_asgi(create_app(agent), free_port()) as url,
-            httpx.Client(base_url=url, timeout=30) as client,
+            serve_asgi(app, free_port()) as url,
+            httpx.Client(base_url=url, timeout=30, headers=api_headers(config)) as client,
         ):
             assert agent.publisher.wait_connected(10)
             yield LiveLine(agent, url, client)

@@ -3,17 +3,38 @@
 from __future__ import annotations
 
 import re
+import time
 from collections.abc import Callable
 
 import pytest
 from playwright.sync_api import Page, expect
 
-from tests.edge.agent.line import GTIN
+from tests.edge.agent.line import GTIN, OPERATOR, OPERATOR_PASSWORD
 from tests.edge.hmi.conftest import LiveLine
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
 
 Shot = Callable[[Page, str], None]
+
+
+def wait_until(page: Page, expression: str, timeout: float = 10.0) -> None:
+    """Poll a JavaScript expression until it is true. ``page.wait_for_function`` evaluates
+    its string with eval inside the page, which the HMI's Content-Security-Policy (no
+    'unsafe-eval') refuses; ``page.evaluate`` runs it through the DevTools protocol."""
+    deadline = time.monotonic() + timeout
+    while not page.evaluate(expression):
+        if time.monotonic() > deadline:
+            raise AssertionError(f"still false after {timeout} s: {expression}")
+        page.wait_for_timeout(100)
+
+
+def sign_in(page: Page) -> None:
+    """The operator signs in at the panel (batch commands need it)."""
+    page.click("#btn-login")
+    page.fill("#login-name", OPERATOR)
+    page.fill("#login-password", OPERATOR_PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator("#operator")).to_have_text(f"Operator: {OPERATOR}")
 
 
 def count(page: Page, name: str) -> int:
@@ -30,6 +51,7 @@ def test_operator_runs_a_batch_from_start_to_a_balanced_close(
     expect(page.locator("#where")).to_have_text("plant1 / line3")
     expect(page.locator("#btn-pause")).to_be_disabled()
 
+    sign_in(page)
     page.click("#btn-start")
     expect(page.locator("#start-gtin")).to_have_value(GTIN)
     expect(page.locator("#start-gtin option")).to_have_text(f"Paracetamol 500 mg — {GTIN}")
@@ -47,12 +69,12 @@ def test_operator_runs_a_batch_from_start_to_a_balanced_close(
     expect(page.locator("#batch-expiry")).to_have_text("281100 (end of Nov 2028)")
 
     # Units flow: counts rise, the rate shows, rejects come with their camera image.
-    page.wait_for_function("Number(document.getElementById('count-printed').textContent) >= 11")
-    page.wait_for_function("Number(document.getElementById('rate').textContent) > 0")
+    wait_until(page, "Number(document.getElementById('count-printed').textContent) >= 11")
+    wait_until(page, "Number(document.getElementById('rate').textContent) > 0")
     thumbnail = page.locator("#reject-rows tr[data-state=rejected] img").first
     expect(thumbnail).to_be_visible()
-    page.wait_for_function(
-        "[...document.querySelectorAll('#reject-rows img')].some(i => i.naturalWidth > 0)"
+    wait_until(
+        page, "[...document.querySelectorAll('#reject-rows img')].some(i => i.naturalWidth > 0)"
     )
     expect(page.locator(".reason-chip[data-outcome=no_read]")).to_be_visible()
     assert count(page, "commissioned") > 0 and count(page, "rejected") > 0
@@ -68,9 +90,7 @@ def test_operator_runs_a_batch_from_start_to_a_balanced_close(
     assert count(page, "printed") == paused_at
     page.click("#btn-resume")
     expect(page.locator("#state-text")).to_have_text("RUNNING")
-    page.wait_for_function(
-        f"Number(document.getElementById('count-printed').textContent) > {paused_at}"
-    )
+    wait_until(page, f"Number(document.getElementById('count-printed').textContent) > {paused_at}")
 
     page.click("#btn-stop")
     page.fill("#stop-reason", "end of shift")
@@ -106,7 +126,8 @@ def test_unbalanced_close_is_refused_with_the_difference(
     )
     assert started.status_code == 200, started.text
     page.goto("/hmi/")
-    page.wait_for_function("Number(document.getElementById('count-printed').textContent) >= 3")
+    sign_in(page)
+    wait_until(page, "Number(document.getElementById('count-printed').textContent) >= 3")
     page.click("#btn-stop")
     page.click("#stop-submit")
     expect(page.locator("#state-text")).to_have_text("STOPPED")
