@@ -53,11 +53,17 @@ class SeededStore:
         return self.pallets[0].serials[0]
 
 
+#: The printed names of the seeded users (what their signatures carry).
+FULL_NAMES = {"qa": "Quinn Q. Assurance", "operator": "Olga Operator", "admin": "Ada Admin"}
+
+
 def add_users(engine: Engine) -> None:
     now = datetime.now(UTC)
     with write_transaction(engine) as conn:
         for role in Role:
-            add_user(conn, role.value, PASSWORD, role, now=now)
+            add_user(
+                conn, role.value, PASSWORD, role, now=now, full_name=FULL_NAMES.get(role.value)
+            )
 
 
 def _sscc(number: int) -> str:
@@ -182,14 +188,17 @@ SUPPLIER_LOT = "SUP-API-7731"
 
 
 def record_release_file(base_url: str) -> None:
-    """What QA records before releasing lot ``L24A``: a production record that reconciles
-    (15 printed = 12 on record + 2 rejected + 1 sampled), one passed assay, and the API's
-    supplier lot :data:`SUPPLIER_LOT`. Lot ``L24B`` gets nothing, so its release is blocked."""
+    """What is recorded before QA releases lot ``L24A``: production (the operator) records a
+    production record that reconciles (15 printed = 12 on record + 2 rejected + 1 sampled) and
+    the API's supplier lot :data:`SUPPLIER_LOT`; QA one passed assay. Lot ``L24B`` gets
+    nothing, so its release is blocked."""
     base = f"/qa/batches/{GTIN.value}/{LOT}"
     with httpx.Client(base_url=base_url, timeout=10) as client:
-        login = client.post("/auth/token", data={"username": "qa", "password": PASSWORD})
-        login.raise_for_status()
-        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        headers_of = {}
+        for role in ("operator", "qa"):
+            login = client.post("/auth/token", data={"username": role, "password": PASSWORD})
+            login.raise_for_status()
+            headers_of[role] = {"Authorization": f"Bearer {login.json()['access_token']}"}
         calls = [
             (
                 "PUT",
@@ -232,6 +241,7 @@ def record_release_file(base_url: str) -> None:
             ),
         ]
         for method, path, body in calls:
-            answer = client.request(method, path, json=body, headers=headers)
+            role = "qa" if path.endswith("/inspections") else "operator"
+            answer = client.request(method, path, json=body, headers=headers_of[role])
             if answer.status_code not in (200, 201):
                 raise AssertionError(f"{method} {path} refused: {answer.status_code} {answer.text}")

@@ -67,7 +67,7 @@ def test_release_needs_a_reconciled_record_and_the_right_password(
     expect(dialog.locator("#sign-meaning")).to_have_text("Release for sale")
     expect(dialog).to_contain_text("legally binding equivalent of your handwritten signature")
     page.fill("#sign-reason", "Batch record reviewed, QC passed, reconciled")
-    page.fill("#sign-name", "Quinn Q. Assurance")
+    expect(dialog.locator("#sign-name")).to_have_text("Quinn Q. Assurance")  # the user record's
     page.fill("#sign-password", "not my password")
     page.click("#sign-confirm")
     expect(dialog.locator("#sign-refused")).to_contain_text("Signature refused: password wrong")

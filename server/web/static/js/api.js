@@ -26,7 +26,23 @@ export function session() {
   }
 }
 
-export function signOut() {
+// Sign out: the token is revoked on the server (POST /auth/logout), then forgotten here.
+export async function signOut() {
+  const current = session();
+  sessionStorage.removeItem(KEY);
+  if (current === null) return;
+  try {
+    await fetch("/auth/logout", {
+      method: "POST",
+      headers: { Authorization: `Bearer ${current.token}` },
+    });
+  } catch {
+    // the server is unreachable: the token still ends at its expiry
+  }
+}
+
+// Forget the session without telling the server (it refused the token already).
+function forget() {
   sessionStorage.removeItem(KEY);
 }
 
@@ -39,7 +55,9 @@ const PERMISSIONS = {
   recallSet: ["qa", "admin"],
   events: ["qa", "admin"],
   audit: ["qa", "admin"],
-  release: ["qa", "admin"],
+  release: ["qa"],
+  record: ["operator", "qa"],
+  inspect: ["qa"],
   drills: ["qa", "admin"],
   complaints: ["qa", "admin"],
   complain: READERS,
@@ -60,6 +78,7 @@ export async function signIn(username, password) {
     token: data.access_token,
     role: data.role,
     username,
+    fullName: data.full_name ?? null,
     expiresAt: Date.now() + data.expires_in * 1000,
   };
   sessionStorage.setItem(KEY, JSON.stringify(value));
@@ -87,7 +106,7 @@ async function call(path, { method = "GET", json, accept = "application/json" } 
     throw new ApiError(0, `the trace server cannot be reached (${error.message})`);
   }
   if (response.status === 401 && current !== null) {
-    signOut();
+    forget();
     onUnauthorized();
   }
   return response;

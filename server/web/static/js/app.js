@@ -114,8 +114,8 @@ document.addEventListener("click", (event) => {
 
 window.addEventListener("popstate", render);
 
-document.getElementById("sign-out").addEventListener("click", () => {
-  signOut();
+document.getElementById("sign-out").addEventListener("click", async () => {
+  await signOut();
   go("/ui/login");
 });
 

@@ -150,28 +150,25 @@ export async function drillsPage(page, _params, _query, { go }) {
     }
   }
 
-  // The window opens on the click (popup blockers allow that), the report arrives after.
+  // The report opens in a new window WITHOUT an opener (noopener, noreferrer): it cannot
+  // reach this page, its session storage or the token. A link stays in case the browser
+  // blocked the window.
   async function openHtml(id) {
     notice.replaceChildren();
-    const opened = window.open("", "_blank");
     try {
       const blob = await fetchBlob(`/qa/drills/${id}/report.html`);
       const url = URL.createObjectURL(new Blob([blob], { type: "text/html" }));
-      if (opened === null) {
-        notice.append(
-          h(
-            "p",
-            {},
-            "The browser blocked the new window: ",
-            h("a", { href: url, target: "_blank" }, "open the report"),
-          ),
-        );
-        return;
-      }
-      opened.location.href = url;
-      setTimeout(() => URL.revokeObjectURL(url), 60_000);
+      window.open(url, "_blank", "noopener,noreferrer");
+      notice.append(
+        h(
+          "p",
+          { id: "report-link" },
+          "Report opened in a new window; if the browser blocked it: ",
+          h("a", { href: url, target: "_blank", rel: "noopener noreferrer" }, "open the report"),
+        ),
+      );
+      setTimeout(() => URL.revokeObjectURL(url), 300_000);
     } catch (failure) {
-      opened?.close();
       notice.append(problem(failure));
     }
   }

@@ -50,8 +50,15 @@ export async function loginPage(page, _params, query, { go }) {
     } catch (failure) {
       error.replaceChildren(
         failure.status === 401
-          ? problem({ status: 401, detail: "User name or password wrong." })
-          : problem(failure),
+          ? problem({ status: 401, detail: loginDetail(failure.detail) })
+          : failure.status === 429 || failure.status === 403
+            ? h(
+                "div",
+                { class: "problem status-locked", role: "alert", id: "login-locked" },
+                h("strong", {}, "Sign-in refused"),
+                h("span", {}, failure.detail),
+              )
+            : problem(failure),
       );
       password.value = "";
       password.focus();
@@ -59,4 +66,12 @@ export async function loginPage(page, _params, query, { go }) {
       submit.disabled = false;
     }
   }
+}
+
+// The server says when a wrong password has just locked the user name.
+function loginDetail(detail) {
+  const locked = (detail ?? "").includes("now locked");
+  return locked
+    ? "User name or password wrong. Too many failed attempts: the user name is now locked."
+    : "User name or password wrong.";
 }

@@ -32,21 +32,107 @@ export async function releaseSection(gtin, lot, refresh) {
   } catch (error) {
     return { card: section("Release", problem(error)), details: h("div") };
   }
+  let history = [];
+  try {
+    history = await api(`${recordPath(gtin, lot)}/history`);
+  } catch {
+    history = [];
+  }
   const card = h(
     "section",
     { class: "card release", id: "release", "data-status": record.status },
     h("h2", {}, "Release ", badge(record.status)),
+    integrityWarning(record.integrity ?? []),
+    lockNotice(record),
     signatureFacts(record.signature),
     actions(record, refresh),
   );
   const details = h(
     "div",
-    { id: "batch-record" },
+    { id: "batch-record", "data-locked": String(Boolean(record.locked)) },
     section("Production record", productionFacts(record)),
     section("Inspection results", inspectionTable(record.inspections)),
     section("Raw-material lots (QA record)", materialTable(record.material_lots)),
+    section("Record history", historyTable(history)),
   );
   return { card, details };
+}
+
+// What the server found when it compared the signature and status with the audit trail.
+function integrityWarning(problems) {
+  if (problems.length === 0) return null;
+  return h(
+    "div",
+    { class: "problem", role: "alert", id: "integrity" },
+    h("strong", {}, "This record differs from the audit trail"),
+    h(
+      "ul",
+      {},
+      problems.map((text) => h("li", {}, text)),
+    ),
+  );
+}
+
+function lockNotice(record) {
+  if (!record.locked) return null;
+  return h(
+    "p",
+    { class: "lock", id: "record-locked" },
+    record.status === "released"
+      ? "Record locked: the batch is released, so its production record, inspections and " +
+          "raw-material lots are read only. To change them, place the batch on hold (signed); " +
+          "the change then needs a reason and your signature, and the batch a new release."
+      : "Record locked: a rejected batch is final.",
+  );
+}
+
+const ACTION_TEXT = {
+  production_record: "Production record",
+  inspection: "Inspection",
+  material_lot: "Raw-material lot",
+  batch_released: "Released",
+  batch_rejected: "Rejected",
+  batch_quarantine: "Placed on hold",
+  recall: "Put under recall",
+};
+
+function historyTable(entries) {
+  return h("div", { id: "record-history" }, historyRows(entries));
+}
+
+function historyRows(entries) {
+  return table(
+    [
+      ["#", (e) => String(e.id)],
+      ["When (UTC)", (e) => when(e.at)],
+      ["Who", (e) => e.actor],
+      ["What", (e) => ACTION_TEXT[e.action] ?? e.action],
+      ["Reason", (e) => e.reason],
+      ["Before", (e) => changeText(e.old_value)],
+      ["After", (e) => changeText(e.new_value)],
+      [
+        "Signature",
+        (e) => {
+          const signature = e.new_value?.signature;
+          return signature ? `${signature.name}: ${signature.meaning}` : "";
+        },
+      ],
+    ],
+    entries,
+    { empty: "No change recorded yet." },
+  );
+}
+
+// A short text of a recorded value (the full values are in GET .../history).
+function changeText(value) {
+  if (value === null || value === undefined) return "";
+  if (typeof value !== "object") return String(value);
+  const parts = [];
+  for (const [key, item] of Object.entries(value)) {
+    if (key === "signature" || item === null || typeof item === "object") continue;
+    parts.push(`${key}: ${item}`);
+  }
+  return parts.join(", ");
 }
 
 function signatureFacts(signature) {
@@ -195,12 +281,18 @@ function signDialog(record, target, refresh) {
     maxlength: 2000,
     rows: 3,
   });
-  const fullName = h("input", {
-    id: "sign-name",
-    maxlength: 128,
-    autocomplete: "name",
-    placeholder: user?.username ?? "",
-  });
+  // The printed name is the user record's (set by an admin), never typed here.
+  const fullName = h(
+    "output",
+    { id: "sign-name" },
+    user?.fullName || user?.username || "the signed-in user",
+  );
+  // The meaning comes from the server's fixed list; a move has exactly one.
+  const meaning = h(
+    "select",
+    { id: "sign-meaning-select", required: true },
+    h("option", { value: action.meaning, selected: true }, action.meaning),
+  );
   const password = h("input", {
     id: "sign-password",
     type: "password",
@@ -237,7 +329,9 @@ function signDialog(record, target, refresh) {
       ),
       h("label", { for: "sign-reason" }, "Reason"),
       reason,
-      h("label", { for: "sign-name" }, "Printed name (optional, defaults to your user name)"),
+      h("label", { for: "sign-meaning-select" }, "Meaning"),
+      meaning,
+      h("label", { for: "sign-name" }, "Printed name (from your user record)"),
       fullName,
       h("label", { for: "sign-password" }, "Password (enter it again to sign)"),
       password,
@@ -275,7 +369,7 @@ function signDialog(record, target, refresh) {
         json: {
           status: target,
           password: password.value,
-          full_name: fullName.value.trim() || null,
+          meaning: meaning.value,
           reason: reason.value.trim(),
         },
       });
@@ -291,8 +385,25 @@ function signDialog(record, target, refresh) {
   }
 }
 
-// 403 here is the signature check, 409 lists the release blockers one per line.
+// 403 here is the signature check (or a duty this user may not do), 409 lists the release
+// blockers one per line, 429 a locked user name.
 function signProblem(failure) {
+  if (failure.status === 403 && !(failure.detail ?? "").startsWith("signature: password")) {
+    return h(
+      "div",
+      { class: "problem status-403", role: "alert", id: "sign-refused" },
+      h("strong", {}, "Refused: nothing was signed"),
+      h("span", {}, failure.detail),
+    );
+  }
+  if (failure.status === 429) {
+    return h(
+      "div",
+      { class: "problem status-429", role: "alert", id: "sign-refused" },
+      h("strong", {}, "Signature refused: too many failed attempts"),
+      h("span", {}, failure.detail),
+    );
+  }
   if (failure.status === 403) {
     return h(
       "div",
