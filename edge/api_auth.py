@@ -68,7 +68,7 @@ class EncodedSlashes:
 
     async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
         raw = scope.get("raw_path") if scope["type"] == "http" else None
-        if isinstance(raw, bytes) and b"%2f" in raw.lower():
+        if isinstance(raw, bytes) and b"%" in raw:
             path = raw.split(b"?", 1)[0].decode("ascii", "replace")
             parts = (unquote(part).replace("/", SLASH_MARK) for part in path.split("/"))
             scope = {**scope, "path": "/".join(parts)}

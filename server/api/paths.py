@@ -55,8 +55,10 @@ class EncodedSlashes:
 
 
 def with_encoded_slashes(scope: Scope) -> Scope:
+    """The scope with its path decoded once from the raw path, segment by segment (also
+    when there is no ``%2F``: some ASGI clients decode twice, turning ``%2500`` into NUL)."""
     raw: Any = scope.get("raw_path")
-    if not isinstance(raw, bytes | bytearray) or b"%2f" not in raw.lower():
+    if not isinstance(raw, bytes | bytearray) or b"%" not in raw:
         return scope
     path = bytes(raw).split(b"?", 1)[0].decode("ascii", "replace")
     decoded = "/".join(unquote(part).replace("/", SLASH_MARK) for part in path.split("/"))
