@@ -11,7 +11,8 @@ answered any request that reached 127.0.0.1. Now:
 * every request must name one of this agent's own hosts in ``Host`` (``127.0.0.1``,
   ``localhost``, ``[::1]`` and ``api.allowed_hosts``, any port): a DNS-rebound name is
   refused;
-* a state-changing request that carries ``Origin`` must come from one of those hosts.
+* a state-changing request that carries ``Origin`` must come from this agent itself (the
+  same host and port as ``Host``).
 
 Sessions live in memory (a restart signs operators out). Five wrong passwords for a name
 lock it for a minute.
@@ -137,17 +138,18 @@ class ApiGuard:
             return False
         return name is not None and name.lower() in self.hosts
 
-    def origin_allowed(self, origin: str | None) -> bool:
+    def origin_allowed(self, origin: str | None, host: str | None) -> bool:
+        """A browser's ``Origin`` must be this very agent: the request's own host and port
+        (another local port is another site)."""
         if origin is None:
             return True
         try:
             parts = urlsplit(origin)
-            name = parts.hostname
         except ValueError:
             return False
-        if parts.scheme not in ("http", "https") or name is None:
+        if parts.scheme not in ("http", "https") or not parts.netloc or host is None:
             return False
-        return name.lower() in self.hosts
+        return parts.netloc.lower() == host.lower()
 
     # -- who ------------------------------------------------------------------------------
 
@@ -239,7 +241,7 @@ class ApiAccess:
             await _refuse(send, 421, f"host: this agent answers to its own address, not {host!r}")
             return
         if scope.get("method") in UNSAFE_METHODS:
-            if not self.guard.origin_allowed(origin):
+            if not self.guard.origin_allowed(origin, host):
                 await _refuse(send, 403, f"origin: requests from {origin!r} are not accepted")
                 return
             if scope.get("path") not in OPEN_POSTS and self.guard.who(authorization) is None:

@@ -18,6 +18,8 @@ from edge.wiring import build_agent
 from serialtrace.services import serve_asgi
 from tests.edge.agent.line import (
     GTIN,
+    OPERATOR,
+    OPERATOR_PASSWORD,
     SimLine,
     api_headers,
     config_for,
@@ -182,3 +184,65 @@ def test_rework_and_decommissioning_emit_their_events(
     assert packed_again[0]["parentID"] == uris[0]
     watch.close()
     json.dumps(events)  # plain JSON all the way
+
+
+# -- who may change the line, and from where ------------------------------------------------
+
+
+def test_state_changes_need_a_token_and_the_agents_own_host_and_origin(
+    running: tuple[Agent, httpx.Client, SimLine],
+) -> None:
+    _agent, client, _line = running
+    base = str(client.base_url)
+    anonymous = httpx.post(f"{base}/batch/pause", json={})
+    assert (anonymous.status_code, anonymous.json()["error"]) == (
+        401,
+        "authorization: expected 'Bearer <token>' (the API token, or an operator signed in "
+        "at the HMI)",
+    )
+    assert httpx.get(f"{base}/status").status_code == 200  # reading stays open locally
+    rebound = client.get("/status", headers={"Host": "attacker.example:8710"})
+    assert rebound.status_code == 421
+    foreign = client.post("/batch/pause", json={}, headers={"Origin": "http://127.0.0.1:1"})
+    assert (foreign.status_code, foreign.json()["error"]) == (
+        403,
+        "origin: requests from 'http://127.0.0.1:1' are not accepted",
+    )
+    page = client.get("/hmi/")
+    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
+    assert page.headers["x-frame-options"] == "DENY"
+
+
+def test_an_operator_signs_in_at_the_hmi(running: tuple[Agent, httpx.Client, SimLine]) -> None:
+    _agent, client, _line = running
+    base = str(client.base_url)
+    wrong = httpx.post(f"{base}/hmi/api/login", json={"name": OPERATOR, "password": "nope"})
+    assert (wrong.status_code, wrong.json()["error"]) == (401, "login: name or password wrong")
+    signed = httpx.post(
+        f"{base}/hmi/api/login", json={"name": OPERATOR, "password": OPERATOR_PASSWORD}
+    ).json()
+    session = {"Authorization": f"Bearer {signed['token']}"}
+    assert httpx.get(f"{base}/hmi/api/session", headers=session).json() == {"operator": OPERATOR}
+    started = httpx.post(
+        f"{base}/batch/start",
+        json={"gtin": GTIN, "lot": "OP1", "expiry": "281130", "planned": 10},
+        headers=session,
+    )
+    assert started.status_code == 200, started.text
+    assert httpx.post(f"{base}/hmi/api/logout", headers=session).status_code == 200
+    assert httpx.post(f"{base}/batch/pause", json={}, headers=session).status_code == 401
+    for _ in range(5):
+        httpx.post(f"{base}/hmi/api/login", json={"name": OPERATOR, "password": "nope"})
+    locked = httpx.post(
+        f"{base}/hmi/api/login", json={"name": OPERATOR, "password": OPERATOR_PASSWORD}
+    )
+    assert locked.json()["error"].startswith(f"login: operator {OPERATOR!r} is locked for")
+
+
+def test_a_serial_with_a_slash_is_one_segment(
+    running: tuple[Agent, httpx.Client, SimLine],
+) -> None:
+    _agent, client, _line = running
+    missing = client.post("/units/A%2FB/sample", json={"reason": "qa"})
+    assert missing.status_code == 404
+    assert "'A/B'" in missing.json()["error"]

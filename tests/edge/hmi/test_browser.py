@@ -153,3 +153,42 @@ def test_unbalanced_close_is_refused_with_the_difference(
     page.click("#close-cancel")
     expect(page.locator("#state-text")).to_have_text("STOPPED")
     assert client.get("/status").json()["batch"]["state"] == "stopped"
+
+
+def test_a_page_on_another_origin_cannot_pause_the_line(page: Page, live: LiveLine) -> None:
+    """The attack of the issue: a page elsewhere POSTs ``/batch/pause`` with ``no-cors``."""
+    from starlette.applications import Starlette
+    from starlette.responses import HTMLResponse
+    from starlette.routing import Route
+
+    from serialtrace.services import serve_asgi
+    from tests.support.services import free_port
+
+    client = live.client
+    if client.get("/status").json().get("batch") is None:
+        started = client.post(
+            "/batch/start", json={"gtin": GTIN, "lot": "XO-1", "expiry": "281130", "planned": 50}
+        )
+        assert started.status_code == 200, started.text
+    state = client.get("/status").json()["batch"]["state"]
+    if state != "running":
+        assert client.post("/batch/resume", json={}).status_code == 200
+    attacker = Starlette(routes=[Route("/", lambda _r: HTMLResponse("<h1>cat pictures</h1>"))])
+    with serve_asgi(attacker, free_port(), name="attacker") as elsewhere:
+        page.goto(elsewhere)
+        outcome = page.evaluate(
+            """async (agent) => {
+                // The requests go out; their answers are unreadable (and the agent's
+                // Cross-Origin-Resource-Policy makes the fetch fail), which is fine here.
+                for (const path of ["/batch/pause", "/batch/stop"]) {
+                    try {
+                        await fetch(agent + path, {method: "POST", mode: "no-cors",
+                            headers: {"Content-Type": "text/plain"}, body: "{}"});
+                    } catch (_) {}
+                }
+                return "sent";
+            }""",
+            live.url,
+        )
+    assert outcome == "sent"
+    assert client.get("/status").json()["batch"]["state"] == "running"
