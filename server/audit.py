@@ -800,8 +800,8 @@ def verify(
             for item in line.get("rows") or []:
                 row_id, digest = int(item[0]), str(item[1])
                 listed.add(row_id)
-                row = by_id.get(row_id)
-                if row is None:
+                found = by_id.get(row_id)
+                if found is None:
                     kind = "truncated" if not rows or row_id > rows[-1].id else "deleted"
                     problems.append(
                         AuditProblem(
@@ -811,7 +811,7 @@ def verify(
                             "recorded it)",
                         )
                     )
-                elif row.hash != digest:
+                elif found.hash != digest:
                     problems.append(
                         AuditProblem(
                             "rechained",

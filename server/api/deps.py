@@ -192,10 +192,14 @@ def record_failed_attempt(
         if failure.locked:
             until = failure.locked_until
             forever = until is None or until.year >= 9999
+            when = (
+                "until an admin enables it"
+                if until is None or forever
+                else (f"until {until.isoformat()}")
+            )
             detail = (
                 f"user name {username!r} locked after {failure.failures} failed attempts "
-                f"(last from {address}) "
-                + ("until an admin enables it" if forever else f"until {until.isoformat()}")
+                f"(last from {address}) {when}"
             )
             audit.append(
                 conn,
@@ -204,7 +208,7 @@ def record_failed_attempt(
                 entity="user",
                 entity_key=username[:256],
                 old_value=None,
-                new_value={"locked_until": None if forever else until.isoformat()},
+                new_value={"locked_until": None if until is None or forever else until.isoformat()},
                 reason=detail,
                 now=now,
             )

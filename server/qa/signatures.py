@@ -162,6 +162,7 @@ def cross_check(conn: Connection) -> list[AuditProblem]:
         audit_trail.c.action.in_(list(STATUS_ACTIONS))
         | audit_trail.c.new_value.like('%"signature"%')
     )
+    row: Any
     for row in conn.execute(query.order_by(audit_trail.c.id)):
         by_hash[row.hash] = row
         value = _json(row.new_value)
