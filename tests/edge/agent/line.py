@@ -103,6 +103,8 @@ def write_config(path: Path, raw: dict[str, Any]) -> Path:
             return '"' + item.replace("\\", "\\\\").replace('"', '\\"') + '"'
         if isinstance(item, dict):
             return "{ " + ", ".join(f"{k} = {value(v)}" for k, v in item.items()) + " }"
+        if isinstance(item, list):
+            return "[" + ", ".join(value(v) for v in item) + "]"
         raise TypeError(item)
 
     def table(name: str, body: dict[str, Any]) -> None:
