@@ -18,6 +18,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import functools
 import hashlib
 import json
 import re
@@ -26,7 +27,7 @@ from pathlib import Path
 from typing import Any
 
 from fastapi import APIRouter, HTTPException
-from fastapi.responses import FileResponse
+from fastapi.responses import FileResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 DOCS_STATIC = Path(__file__).resolve().parent / "docs_static"
@@ -203,13 +204,34 @@ def _offline_assets() -> dict[str, Path]:
     return {path.name: path for path in folder.iterdir() if path.is_file()}
 
 
-_MEDIA = {".js": "text/javascript", ".css": "text/css", ".png": "image/png", ".html": "text/html"}
+_MEDIA = {
+    ".js": "text/javascript",
+    ".css": "text/css",
+    ".png": "image/png",
+    ".html": "text/html",
+    ".svg": "image/svg+xml",
+}
+
+
+#: The one address on another host that ReDoc's script names (its footer logo).
+_REDOC_LOGO = b"https://cdn.redoc.ly/redoc/logo-mini.svg"
+
+
+@functools.cache
+def _redoc_script(path: Path) -> bytes:
+    """ReDoc's script with its footer logo pointed at a file of ours, so the page asks no
+    other host for anything (the CSP would block it, but the request would still leave)."""
+    return path.read_bytes().replace(_REDOC_LOGO, b"/docs/static/redoc-logo.svg")
 
 
 def docs_router() -> APIRouter:
     """``/docs`` and ``/redoc`` and their assets, all from installed files."""
     router = APIRouter(include_in_schema=False)
-    assets = {**_offline_assets(), "swagger-init.js": DOCS_STATIC / "swagger-init.js"}
+    assets = {
+        **_offline_assets(),
+        "swagger-init.js": DOCS_STATIC / "swagger-init.js",
+        "redoc-logo.svg": DOCS_STATIC / "redoc-logo.svg",
+    }
 
     @router.get("/docs")
     def swagger() -> FileResponse:
@@ -218,6 +240,10 @@ def docs_router() -> APIRouter:
     @router.get("/redoc")
     def redoc() -> FileResponse:
         return FileResponse(DOCS_STATIC / "redoc.html", media_type="text/html")
+
+    @router.get("/docs/static/redoc.standalone.js")
+    def redoc_script() -> Response:
+        return Response(_redoc_script(assets["redoc.standalone.js"]), media_type=_MEDIA[".js"])
 
     @router.get("/docs/static/{name}")
     def asset(name: str) -> FileResponse:
