@@ -26,6 +26,7 @@ from server.ingest.service import Ingestor
 from server.store import create_store_engine, read_transaction
 from server.store.schema import dead_letters, events, units
 from tests.server import factory as f
+from tests.server.conftest import WIDE_WINDOW_DAYS
 from tests.support.services import Broker, free_port, start_mosquitto, wait_for_port
 
 pytestmark = pytest.mark.mqtt
@@ -212,6 +213,14 @@ def running(pid: int) -> bool:
     return state != "Z"
 
 
+def mqtt_connected(port: int) -> bool:
+    try:
+        health = httpx.get(f"http://127.0.0.1:{port}/health", timeout=5).json()
+    except httpx.HTTPError:
+        return False
+    return bool(health.get("mqtt", {}).get("connected"))
+
+
 def test_sigkill_during_ingest_loses_nothing(tmp_path: Path) -> None:
     broker = start_mosquitto(tmp_path / "broker")
     db = tmp_path / "trace.db"
@@ -231,7 +240,12 @@ def test_sigkill_during_ingest_loses_nothing(tmp_path: Path) -> None:
                 "--port",
                 str(port),
             ],
-            env={**os.environ, "SERIALTRACE_SERVER_MQTT_CLIENT_ID": "kill-test"},
+            env={
+                **os.environ,
+                "SERIALTRACE_SERVER_MQTT_CLIENT_ID": "kill-test",
+                # the test documents carry 2025 event times
+                "SERIALTRACE_SERVER_EVENT_TIME_MAX_AGE_DAYS": str(WIDE_WINDOW_DAYS),
+            },
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )
@@ -239,7 +253,8 @@ def test_sigkill_during_ingest_loses_nothing(tmp_path: Path) -> None:
     process = server()
     try:
         wait_for_port("127.0.0.1", port, timeout=30)
-        time.sleep(0.5)
+        # Publish only once the server's subscription exists (its session keeps the rest).
+        wait_until(lambda: mqtt_connected(port), timeout=30)
         # Enough that the kill lands mid-ingest: the server ingests a few thousand units in
         # the time the poll below takes to notice the first 200.
         payloads = case_payloads(2000, "K")
