@@ -27,16 +27,29 @@ Errors (see :mod:`gs1.errors`)::
 
 from __future__ import annotations
 
-from gs1.ai import APPLICATION_IDENTIFIERS, BY_AI, ApplicationIdentifier, Charset, Check
+from gs1.ai import (
+    APPLICATION_IDENTIFIERS,
+    BY_AI,
+    DICTIONARY_COMMIT,
+    ApplicationIdentifier,
+    Charset,
+    Component,
+)
 from gs1.checkdigit import check_digit
 from gs1.cset82 import CSET82, is_cset82, validate_cset82
 from gs1.dates import Expiry
-from gs1.digital_link import DEFAULT_DOMAIN
-from gs1.elements import GS, Element
+from gs1.digital_link import (
+    DEFAULT_DOMAIN,
+    DigitalLink,
+    digital_link_from_elements,
+    parse_digital_link,
+)
+from gs1.elements import GS, Element, check_rules, parse_element_string, parse_hri
 from gs1.epc import EpcIdentity, lgtin_uri, parse_epc_uri, sgln_uri, sgtin_uri, sscc_uri
-from gs1.errors import CheckDigitError, FormatError, Gs1Error, RuleError
+from gs1.errors import CheckDigitError, FormatError, Gs1Error, NotGs1Error, RuleError
 from gs1.keys import Gln, Gtin, Sscc
 from gs1.reading import Code, CodeForm, Reading, epc_uri, parse, read
+from gs1.symbology import SYMBOLOGIES, Symbology, identify, is_gs1_ai_data
 from gs1.unit import UnitCode
 
 __all__ = [
@@ -44,13 +57,16 @@ __all__ = [
     "BY_AI",
     "CSET82",
     "DEFAULT_DOMAIN",
+    "DICTIONARY_COMMIT",
     "GS",
+    "SYMBOLOGIES",
     "ApplicationIdentifier",
     "Charset",
-    "Check",
     "CheckDigitError",
     "Code",
     "CodeForm",
+    "Component",
+    "DigitalLink",
     "Element",
     "EpcIdentity",
     "Expiry",
@@ -58,16 +74,25 @@ __all__ = [
     "Gln",
     "Gs1Error",
     "Gtin",
+    "NotGs1Error",
     "Reading",
     "RuleError",
     "Sscc",
+    "Symbology",
     "UnitCode",
     "check_digit",
+    "check_rules",
+    "digital_link_from_elements",
     "epc_uri",
+    "identify",
     "is_cset82",
+    "is_gs1_ai_data",
     "lgtin_uri",
     "parse",
+    "parse_digital_link",
+    "parse_element_string",
     "parse_epc_uri",
+    "parse_hri",
     "read",
     "sgln_uri",
     "sgtin_uri",

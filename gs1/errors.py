@@ -5,7 +5,8 @@
     ValueError
      └── Gs1Error            bad GS1 data; names the field, quotes the input, expected vs got
           ├── FormatError    wrong length, character set, date or layout
-          ├── CheckDigitError  digits are well formed but the mod-10 check digit is wrong
+          │    └── NotGs1Error  no GS1 data at all (plain ]d1 text, a URL with no GS1 key)
+          ├── CheckDigitError  digits are well formed but the check digit is wrong
           └── RuleError      each element is valid but the combination is not (21 without 01)
 
 Every message has the shape ``"{field}: expected {expected}, got {got}"`` so a command line
@@ -49,3 +50,8 @@ class CheckDigitError(Gs1Error):
 
 class RuleError(Gs1Error):
     """Every element is valid on its own, but the combination breaks a GS1 rule."""
+
+
+class NotGs1Error(FormatError):
+    """The data carries no GS1 structure at all: plain data after a non-GS1 symbology
+    identifier (``]d1``, ``]Q1`` text that is no Digital Link), or a URI with no GS1 key."""

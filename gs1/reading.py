@@ -4,42 +4,43 @@ Forms recognised, in this order:
 
 =================  ==========================================================================
 ``epc_uri``        ``urn:epc:id:sgtin:…``, ``urn:epc:class:lgtin:…``, ``urn:epc:id:sscc:…``,
-                   ``urn:epc:id:sgln:…``
-``digital_link``   ``http(s)://…/01/…`` (also after a ``]d1``/``]Q1`` symbology identifier)
+                   ``urn:epc:id:sgln:…`` (see :mod:`gs1.epc` for every scheme)
+``digital_link``   ``http(s)://…/01/…`` (also after a plain-data symbology identifier such
+                   as ``]d1`` or ``]Q1``), read strictly (:mod:`gs1.digital_link`)
 ``hri``            ``(01)…(21)…``
-``key``            the bare digits of a GTIN (8, 12, 14), GTIN-13 or SSCC (18), after
-                   nothing or an EAN/ITF symbology identifier (``]E0``, ``]E4``, ``]I1``)
+``key``            the digits of a GTIN: after ``]E0`` (13), ``]E4`` (8), ``]E3`` (13 + a
+                   2 or 5 digit add-on), ``]I1`` (14); without an identifier 8, 12, 13 or 14
+                   digits, or 18 for an SSCC
 ``element_string`` AI data as scanned, fields separated by GS, after nothing or a GS1
-                   symbology identifier (``]d2``, ``]C1``, ``]Q3``, ``]e0``)
+                   symbology identifier (``]d2``, ``]C1``, ``]Q3``, ``]e0``, ``]J1``, …;
+                   :mod:`gs1.symbology` has the table)
 =================  ==========================================================================
+
+After a symbology identifier nothing is guessed: plain data (``]d1`` text that is no Digital
+Link), a bare add-on or a symbology that carries no GS1 data raise :class:`NotGs1Error`.
+Every AI is checked against GS1's Barcode Syntax Dictionary, and the message against its
+association rules.
 
 What a code identifies is one of :data:`Code`: a :class:`UnitCode` when it carries AI 01 (with
 or without serial), an :class:`Sscc` for AI 00, a :class:`Gln` for AI 414 (or sgln). A code
 with no key, or with two keys, is a :class:`RuleError`; anything unreadable a
-:class:`FormatError`. Both are :class:`Gs1Error`, and nothing else escapes for any string.
+:class:`FormatError`. All are :class:`Gs1Error`, and nothing else escapes for any string.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass
 from enum import StrEnum
+from functools import lru_cache
 
-from biip import ParseError
-from biip.symbology import SymbologyIdentifier
-
-from gs1.ai import BY_AI
+from gs1.checkdigit import is_digits
 from gs1.dates import Expiry
-from gs1.elements import (
-    Element,
-    check_rules,
-    parse_digital_link,
-    parse_element_string,
-    parse_hri,
-    validate_element,
-)
+from gs1.digital_link import parse_digital_link
+from gs1.elements import Element, check_rules, parse_element_string, parse_hri
 from gs1.epc import EPC_PREFIX, parse_epc_uri, sgln_uri, sscc_uri
-from gs1.errors import FormatError, RuleError
+from gs1.errors import FormatError, NotGs1Error, RuleError
 from gs1.keys import Gln, Gtin, Sscc
+from gs1.symbology import Content, identify, split_identifier
 from gs1.unit import NOT_ON_A_UNIT, UNIT_FIELDS, UnitCode
 
 Code = UnitCode | Sscc | Gln
@@ -48,11 +49,7 @@ Code = UnitCode | Sscc | Gln
 MAX_DATA_LENGTH = 4096
 """Longest input read; a GS1 DataMatrix holds at most 3116 characters."""
 
-GS1_ELEMENT_SYMBOLOGIES = frozenset({"]d2", "]C1", "]Q3", "]e0"})
-KEY_SYMBOLOGIES = frozenset({"]E0", "]E3", "]E4", "]I1"})
-URI_SYMBOLOGIES = frozenset({"]d1", "]Q1"})
-_GTIN_LENGTHS = frozenset({8, 12, 13, 14})
-_KEY_LENGTHS = _GTIN_LENGTHS | {18}
+_KEY_LENGTHS = frozenset({8, 12, 13, 14, 18})
 _KEYS = ("01", "00", "414")
 
 
@@ -68,9 +65,10 @@ class CodeForm(StrEnum):
 class Reading:
     """Everything read from one code.
 
-    ``elements`` are all AIs found, in the order of the data, including AIs that are outside
-    :mod:`gs1.ai` (biip validated those) and that ``code`` therefore does not keep.
-    ``company_prefix_length`` is known only when the input was an EPC URI.
+    ``elements`` are all AIs found, in the order of the data (for a Digital Link: path, then
+    query), including those that ``code`` does not keep (AIs of other keys).
+    ``company_prefix_length`` is known only when the input was an EPC URI; ``add_on`` holds
+    the 2 or 5 digit add-on of an ``]E3`` scan.
     """
 
     code: Code
@@ -78,6 +76,7 @@ class Reading:
     elements: tuple[Element, ...]
     symbology_identifier: str | None = None
     company_prefix_length: int | None = None
+    add_on: str | None = None
 
 
 def parse(data: str) -> Code:
@@ -85,39 +84,75 @@ def parse(data: str) -> Code:
     return read(data).code
 
 
+@lru_cache(maxsize=1 << 12)
 def read(data: str) -> Reading:
-    """Read ``data`` in any form (see the module doc); raise :class:`Gs1Error` if garbage."""
+    """Read ``data`` in any form (see the module doc); raise :class:`Gs1Error` if garbage.
+
+    Cached (readings are immutable): lines and servers read the same codes again and again.
+    """
     if len(data) > MAX_DATA_LENGTH:
         raise FormatError("data", data, f"at most {MAX_DATA_LENGTH} characters")
-    data = data.strip()  # scanners append CR/LF; str.strip also drops GS at either end
+    data = data.strip(" \t\r\n\x1d")  # scanners append CR/LF; a leading GS is FNC1
     if not data:
         raise FormatError("data", data, "a GS1 code")
-    symbology = None
     if data.startswith("]"):
-        symbology = _symbology(data)
-        data = data[len(symbology) :]
-    if data.startswith(EPC_PREFIX) and symbology is None:
+        symbology, rest = split_identifier(data)
+        if symbology is None:
+            raise FormatError(
+                "symbology_identifier", data[:3], "']' followed by a symbology code and modifier"
+            )
+        return _after_symbology(symbology, rest.strip(" \t\r\n\x1d"))
+    if data.startswith(EPC_PREFIX):
         return _from_epc(data)
-    if data.startswith(("http://", "https://", "HTTP://", "HTTPS://")) and (
-        symbology is None or symbology in URI_SYMBOLOGIES or symbology in GS1_ELEMENT_SYMBOLOGIES
-    ):
-        return _reading(parse_digital_link(data), CodeForm.DIGITAL_LINK, symbology)
-    if data.startswith("(") and symbology is None:
-        return _reading(parse_hri(data), CodeForm.HRI, symbology)
-    if symbology is None or symbology in KEY_SYMBOLOGIES:
-        lengths = _KEY_LENGTHS if symbology is None else _GTIN_LENGTHS
-        if len(data) in lengths and data.isascii() and data.isdigit():
-            return Reading(_bare_key(data), CodeForm.KEY, (), symbology)
-        if symbology is not None:
-            raise FormatError("data", data, f"a GTIN after symbology identifier {symbology}")
-    if symbology is not None and symbology not in GS1_ELEMENT_SYMBOLOGIES:
-        raise FormatError(
-            "symbology_identifier",
-            symbology,
-            "a GS1 symbology: ]d2, ]C1, ]Q3, ]e0 (AI data), ]E0, ]E4, ]I1 (GTIN), "
-            "]d1, ]Q1 (Digital Link)",
-        )
-    return _reading(parse_element_string(data), CodeForm.ELEMENT_STRING, symbology)
+    if data.startswith(("http://", "https://", "HTTP://", "HTTPS://")):
+        return _from_digital_link(data, None)
+    if data.startswith("("):
+        return _reading(parse_hri(data), CodeForm.HRI, None)
+    if len(data) in _KEY_LENGTHS and is_digits(data):
+        return Reading(_bare_key(data), CodeForm.KEY, (), None)
+    return _reading(parse_element_string(data), CodeForm.ELEMENT_STRING, None)
+
+
+def _after_symbology(symbology: str, data: str) -> Reading:
+    entry = identify(symbology)
+    if entry.content is Content.AI_DATA:
+        return _reading(parse_element_string(data), CodeForm.ELEMENT_STRING, symbology)
+    if entry.content is Content.GTIN:
+        counts = " or ".join(str(n) for n in entry.digits)
+        if len(data) not in entry.digits or not is_digits(data):
+            raise FormatError("data", data, f"{counts} digits after {symbology} ({entry.name})")
+        digits, add_on = (data[:13], data[13:]) if symbology == "]E3" else (data, "")
+        gtin = Gtin.parse(digits)
+        return Reading(
+            UnitCode(gtin), CodeForm.KEY, (Element("01", gtin.value),), symbology, None,
+            add_on or None,
+        )  # fmt: skip
+    if entry.content is Content.ADD_ON:
+        counts = " or ".join(str(n) for n in entry.digits)
+        if len(data) not in entry.digits or not is_digits(data):
+            raise FormatError("data", data, f"{counts} digits after {symbology} ({entry.name})")
+        raise NotGs1Error(
+            "data", data, f"a GS1 key; {symbology} is an add-on alone (read it as ]E3 with its "
+            "EAN/UPC symbol)",
+        )  # fmt: skip
+    if entry.content is Content.PLAIN:
+        if data.startswith(("http://", "https://", "HTTP://", "HTTPS://")):
+            return _from_digital_link(data, symbology)
+        raise NotGs1Error(
+            "data", data, f"GS1 data; {symbology} ({entry.name}) carries plain data, which is "
+            "GS1 only as a GS1 Digital Link URI",
+        )  # fmt: skip
+    raise NotGs1Error(
+        "symbology_identifier",
+        symbology,
+        "a symbology identifier of GS1 data: ]d2, ]d5, ]d8, ]C1, ]e0, ]Q3, ]Q4, ]J1 (AI data), "
+        "]E0, ]E3, ]E4, ]I1 (GTIN), ]d1, ]d4, ]d7, ]Q1, ]Q2, ]J0 (GS1 Digital Link)",
+    )
+
+
+def _from_digital_link(uri: str, symbology: str | None) -> Reading:
+    link = parse_digital_link(uri)
+    return _reading(link.elements, CodeForm.DIGITAL_LINK, symbology)
 
 
 def epc_uri(code: Code, company_prefix_length: int) -> str:
@@ -134,15 +169,6 @@ def epc_uri(code: Code, company_prefix_length: int) -> str:
     raise FormatError("serial", "", "a serial or a lot for an EPC URI of a GTIN", "neither")
 
 
-def _symbology(data: str) -> str:
-    try:
-        return SymbologyIdentifier.extract(data).value
-    except (ParseError, ValueError, IndexError) as exc:
-        raise FormatError(
-            "symbology_identifier", data[:4], "']' followed by a symbology code and modifier"
-        ) from exc
-
-
 def _bare_key(digits: str) -> Code:
     if len(digits) == 18:
         return Sscc.parse(digits)
@@ -150,9 +176,6 @@ def _bare_key(digits: str) -> Code:
 
 
 def _reading(elements: tuple[Element, ...], form: CodeForm, symbology: str | None) -> Reading:
-    for ai, value in elements:
-        if ai in BY_AI:
-            validate_element(ai, value)
     unique = check_rules(elements)
     return Reading(_code(unique), form, unique, symbology)
 
@@ -175,7 +198,7 @@ def _code(elements: tuple[Element, ...]) -> Code:
     extra = tuple(
         element
         for element in elements
-        if element.ai in BY_AI and element.ai not in UNIT_FIELDS and element.ai not in NOT_ON_A_UNIT
+        if element.ai not in UNIT_FIELDS and element.ai not in NOT_ON_A_UNIT
     )
     return UnitCode(
         gtin=Gtin(values["01"]),

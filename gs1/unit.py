@@ -14,7 +14,7 @@ from dataclasses import dataclass
 from gs1.ai import BY_AI
 from gs1.cset82 import is_cset82, validate_cset82
 from gs1.dates import Expiry
-from gs1.digital_link import DEFAULT_DOMAIN, build_uri, check_path_qualifiers
+from gs1.digital_link import DEFAULT_DOMAIN, digital_link_from_elements
 from gs1.elements import GS, Element, check_rules, encode, validate_element
 from gs1.epc import lgtin_uri, sgtin_uri
 from gs1.errors import FormatError, RuleError
@@ -49,6 +49,7 @@ class UnitCode:
             validate_cset82(self.lot, field="lot")
         if self.extra:
             object.__setattr__(self, "extra", _checked_extra(self.extra))
+            check_rules(self.elements())
 
     @classmethod
     def create(
@@ -125,28 +126,15 @@ class UnitCode:
             parts += ("(21)", self.serial)
         return "".join(parts)
 
-    def digital_link(
-        self, domain: str = DEFAULT_DOMAIN, *, path_qualifiers: tuple[str, ...] = ("10", "21")
-    ) -> str:
+    def digital_link(self, domain: str = DEFAULT_DOMAIN) -> str:
         """``https://id.gs1.org/01/{gtin}/10/{lot}/21/{serial}?17=YYMMDD``.
 
-        ``domain`` may carry a path prefix (``https://example.com/dl``). ``path_qualifiers``
-        says which of lot and serial go into the path (in the standard's order 10, 21);
-        the others, the expiry and the extras go into the query, sorted by AI.
+        ``domain`` may carry a path prefix (``https://example.com/dl``). The path holds the
+        GTIN and the key qualifiers the standard puts there (lot, serial); the expiry and
+        the extras go into the query, sorted by AI. An extra that a Digital Link cannot
+        carry raises :class:`RuleError` naming it.
         """
-        check_path_qualifiers(path_qualifiers)
-        qualifiers: list[Element] = []
-        attributes = list(self.extra)
-        if self.expiry is not None:
-            attributes.append(Element("17", self.expiry.yymmdd()))
-        for ai, value in (("10", self.lot), ("21", self.serial)):
-            if value is None:
-                continue
-            if ai in path_qualifiers:
-                qualifiers.append(Element(ai, value))
-            else:
-                attributes.append(Element(ai, value))
-        return build_uri(domain, "01", self.gtin.value, qualifiers, attributes)
+        return digital_link_from_elements(self.elements(), domain)
 
     def sgtin_uri(self, company_prefix_length: int) -> str:
         """``urn:epc:id:sgtin:…``: needs a serial."""
@@ -172,5 +160,4 @@ def _checked_extra(extra: tuple[Element, ...]) -> tuple[Element, ...]:
                 f"AI ({ai})",
             )
         validate_element(ai, value)
-    ordered = sorted(Element(ai, value) for ai, value in extra)
-    return check_rules([Element("01", ""), *ordered])[1:]
+    return tuple(sorted(Element(ai, value) for ai, value in extra))
