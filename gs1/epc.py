@@ -39,7 +39,7 @@ _UNESCAPES = {"22": '"', "25": "%", "26": "&", "2F": "/", "3C": "<", "3E": ">", 
 _COMPONENT = re.compile(r"(?:[!'()*+,\-.0-9:;=A-Z_a-z]|%[0-9A-Fa-f]{2})+\Z")
 _CPI_COMPONENT = re.compile(r"(?:[0-9A-Z\-]|%2[3Ff])+\Z")
 _DIGITS = re.compile(r"[0-9]+\Z")
-_URI = re.compile(r"urn:epc:(id|class|idpat):([a-z]+):([^:]*)\Z")
+_URI = re.compile(r"urn:epc:(id|class|idpat):([a-z]+):(.*)\Z", re.DOTALL)
 
 _EXPECTED = (
     "an EPC URI (TDS 2.x): urn:epc:id:SCHEME:… for sgtin, sscc, sgln, grai, giai, gsrn, "
@@ -193,7 +193,7 @@ def parse_epc_uri(uri: str) -> EpcIdentity:
     if kind == "class":
         if scheme != "lgtin":
             raise _fail(uri, "the EPC class scheme lgtin")
-        parts = body.split(".")
+        parts = body.split(".", 2)
         if len(parts) != 3:
             raise _fail(uri, "urn:epc:class:lgtin:CompanyPrefix.ItemRef.Lot")
         gtin = _gtin(uri, parts[0], parts[1])
@@ -203,7 +203,7 @@ def parse_epc_uri(uri: str) -> EpcIdentity:
         )
     if scheme not in _PARTS:
         raise _fail(uri)
-    parts = body.split(".")
+    parts = body.split(".", _PARTS[scheme] - 1)
     if len(parts) != _PARTS[scheme]:
         raise _fail(uri, f"{_PARTS[scheme]} parts separated by '.' for {scheme}")
     if kind == "idpat":

@@ -10,23 +10,24 @@ fixed length):
 * lot class (LGTIN): ``(01)09506000134352(10)LOT2611``
 * anything else (GIAI, GRAI, private URIs): the text as received.
 
-Parsing the URN forms is on the ingest hot path (several calls per EPC: the event's index
-rows, commissioning, packing), so results are memoised (bounded LRU caches) and the class
-part of a URN (company prefix and item reference) is turned into a GTIN once; the check
-digit comes from :func:`gs1.check_digit`.
+Every identifier is parsed by :func:`gs1.identifiers.parse_identifier` (the same rules as
+:mod:`gs1` and the event hash); this module only turns what it returns into store keys.
+Parsing is on the ingest hot path (several calls per EPC: the event's index rows,
+commissioning, packing), so results are memoised (bounded LRU caches).
+:func:`refusal` says why an identifier that claims to be GS1 is not acceptable (ingest
+dead-letters the document with that reason); ``None`` for a valid GS1 identifier and for text
+that is not GS1 at all (private URIs are kept as received).
 """
 
 from __future__ import annotations
 
 from functools import lru_cache
 from typing import NamedTuple
-from urllib.parse import unquote
 
 import gs1
+from gs1.identifiers import IdentifierUri, parse_identifier
 
 SGTIN_URN = "urn:epc:id:sgtin:"
-SSCC_URN = "urn:epc:id:sscc:"
-LGTIN_URN = "urn:epc:class:lgtin:"
 SGTIN_PATTERN_URN = "urn:epc:idpat:sgtin:"
 
 
@@ -45,81 +46,52 @@ class UnitKey(NamedTuple):
         return f"(01){self.gtin}(21){self.serial}"
 
 
-@lru_cache(maxsize=4096)
-def _gtin(company_prefix: str, item_reference: str) -> str | None:
-    """GTIN-14 from the two numeric parts of an SGTIN/LGTIN URN, or None if malformed."""
-    if not (company_prefix.isdigit() and item_reference.isdigit()):
+def _identifier(text: str) -> IdentifierUri | None:
+    try:
+        return parse_identifier(text)
+    except gs1.Gs1Error:
         return None
-    if len(company_prefix) + len(item_reference) != 13 or not 6 <= len(company_prefix) <= 12:
-        return None
-    body = item_reference[0] + company_prefix + item_reference[1:]
-    return body + gs1.check_digit(body)
 
 
-def _sscc(body: str) -> str | None:
-    company_prefix, _, serial_reference = body.partition(".")
-    digits = company_prefix + serial_reference
-    if not (company_prefix.isdigit() and serial_reference.isdigit() and len(digits) == 17):
-        return None
-    body17 = serial_reference[0] + company_prefix + serial_reference[1:]
-    return body17 + gs1.check_digit(body17)
+def refusal(text: str) -> str | None:
+    """Why ``text``, which claims to be a GS1 identifier, is refused; None if acceptable."""
+    try:
+        parse_identifier(text)
+    except gs1.Gs1Error as exc:
+        return str(exc)
+    return None
 
 
 @lru_cache(maxsize=1 << 16)
 def parse_unit(epc: str) -> UnitKey | None:
-    """The unit an SGTIN EPC URI or Digital Link names; None for any other EPC."""
-    if epc.startswith(SGTIN_URN):
-        parts = epc[len(SGTIN_URN) :].split(".", 2)
-        if len(parts) != 3 or not parts[2]:
-            return None
-        gtin = _gtin(parts[0], parts[1])
-        if gtin is None:
-            return None
-        serial = unquote(parts[2]) if "%" in parts[2] else parts[2]
-        return UnitKey(gtin, serial) if len(serial) <= 20 else None
-    if epc.startswith(("https://", "http://")):
-        code = _parse_gs1(epc)
-        code_gtin = getattr(code, "gtin", None)
-        code_serial = getattr(code, "serial", None)
-        if code_gtin is not None and code_serial:
-            return UnitKey(str(getattr(code_gtin, "value", code_gtin)), str(code_serial))
-    return None
+    """The unit an SGTIN EPC URI or Digital Link (AI 01 + 21) names; None for any other
+    EPC, and for identifiers GS1 refuses (see :func:`refusal`)."""
+    identifier = _identifier(epc)
+    if identifier is None or identifier.kind != "id" or identifier.ais[:1] != ("01",):
+        return None
+    serial = identifier.value("21")
+    if serial is None:
+        return None
+    return UnitKey(identifier.elements[0].value, serial)
 
 
 @lru_cache(maxsize=1 << 14)
 def parse_sscc(epc: str) -> str | None:
     """The 18-digit SSCC an SSCC EPC URI or Digital Link names; None for any other EPC."""
-    if epc.startswith(SSCC_URN):
-        return _sscc(epc[len(SSCC_URN) :])
-    if epc.startswith(("https://", "http://")):
-        code = _parse_gs1(epc)
-        if isinstance(code, gs1.Sscc):
-            return code.value
-    return None
+    identifier = _identifier(epc)
+    if identifier is None or identifier.ais != ("00",):
+        return None
+    return identifier.elements[0].value
 
 
 def parse_lot_class(epc_class: str) -> tuple[str, str] | None:
-    """(GTIN, lot) of an LGTIN class URI or Digital Link with AI 10; None otherwise."""
-    if epc_class.startswith(LGTIN_URN):
-        parts = epc_class[len(LGTIN_URN) :].split(".", 2)
-        if len(parts) != 3 or not parts[2]:
-            return None
-        gtin = _gtin(parts[0], parts[1])
-        return None if gtin is None else (gtin, unquote(parts[2]))
-    if epc_class.startswith(("https://", "http://")):
-        code = _parse_gs1(epc_class)
-        gtin = getattr(code, "gtin", None)
-        lot = getattr(code, "lot", None)
-        if gtin is not None and lot and getattr(code, "serial", None) is None:
-            return str(getattr(gtin, "value", gtin)), str(lot)
-    return None
-
-
-def _parse_gs1(text: str) -> object | None:
-    try:
-        return gs1.parse(text)
-    except gs1.Gs1Error:
+    """(GTIN, lot) of an LGTIN class URI or Digital Link with AI 10 (no serial); None
+    otherwise."""
+    identifier = _identifier(epc_class)
+    if identifier is None or identifier.ais[:1] != ("01",) or identifier.value("21"):
         return None
+    lot = identifier.value("10")
+    return None if lot is None else (identifier.elements[0].value, lot)
 
 
 def sscc_key(sscc: str) -> str:
@@ -155,21 +127,21 @@ def unit_of_key(key: str) -> UnitKey | None:
 def key_pattern(epc_pattern: str) -> str | None:
     """A SQL LIKE pattern for an EPC pattern URI (``urn:epc:idpat:sgtin:0614141.107346.*``).
 
-    None when ``epc_pattern`` is no pattern (match it exactly by :func:`canonical`).
+    None when ``epc_pattern`` is no SGTIN pattern (match it exactly by :func:`canonical`).
     """
     if not epc_pattern.startswith(SGTIN_PATTERN_URN):
         return None
-    parts = epc_pattern[len(SGTIN_PATTERN_URN) :].split(".")
-    if len(parts) != 3 or parts[2] != "*":
+    identifier = _identifier(epc_pattern)
+    if identifier is None or identifier.kind != "idpat":
         return None
-    if parts[1] == "*":
-        if not parts[0].isdigit():
-            return None
-        # Any item of this company prefix: the indicator digit comes first, so match by
-        # position: (01) + indicator + prefix.
-        return "(01)_" + _like_escape(parts[0]) + "%"
-    gtin = _gtin(parts[0], parts[1])
-    return None if gtin is None else f"(01){gtin}(21)%"
+    if identifier.elements:
+        return f"(01){identifier.elements[0].value}(21)%"
+    prefix = epc_pattern[len(SGTIN_PATTERN_URN) :].partition(".")[0]
+    if prefix == "*":
+        return None
+    # Any item of this company prefix: the indicator digit comes first, so match by
+    # position: (01) + indicator + prefix.
+    return "(01)_" + _like_escape(prefix) + "%"
 
 
 def _like_escape(text: str) -> str:
@@ -182,9 +154,10 @@ def unit_from_code(text: str) -> UnitKey | None:
     unit = parse_unit(text)
     if unit is not None:
         return unit
-    code = _parse_gs1(text)
-    gtin = getattr(code, "gtin", None)
-    serial = getattr(code, "serial", None)
-    if gtin is None or not serial:
+    try:
+        code = gs1.parse(text)
+    except gs1.Gs1Error:
         return None
-    return UnitKey(str(getattr(gtin, "value", gtin)), str(serial))
+    if not isinstance(code, gs1.UnitCode) or not code.serial:
+        return None
+    return UnitKey(code.gtin.value, code.serial)

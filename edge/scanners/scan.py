@@ -13,7 +13,7 @@ from enum import StrEnum
 
 from edge.scanners.config import ScannerConfig
 from edge.scanners.framing import FrameKind, LineFrame
-from gs1 import GS, Code, Gs1Error, read
+from gs1 import GS, Code, Gs1Error, NotGs1Error, read
 
 _QUOTE_LIMIT = 80
 
@@ -24,7 +24,8 @@ class ScanOutcome(StrEnum):
     NO_READ = "no_read"
     """The scanner reported that it read nothing."""
     NOT_GS1 = "not_gs1"
-    """A code of a symbology that does not carry GS1 data (``]d1``, ``]Q1``, …)."""
+    """No GS1 data: a symbology that carries none (``]C0``, ``]A0``, …), plain ``]d1``/``]Q1``
+    text that is no GS1 Digital Link, a bare add-on (:class:`gs1.NotGs1Error`)."""
     INVALID = "invalid"
     """Malformed: bad framing, prefix/suffix, characters, or GS1 data that does not parse."""
 
@@ -101,9 +102,7 @@ def interpret(frame: LineFrame, config: ScannerConfig, received_at: float) -> Sc
     try:
         reading = read(text if symbology is None else symbology + text)
     except Gs1Error as exc:
-        outcome = (
-            ScanOutcome.NOT_GS1 if exc.field == "symbology_identifier" else ScanOutcome.INVALID
-        )
+        outcome = ScanOutcome.NOT_GS1 if isinstance(exc, NotGs1Error) else ScanOutcome.INVALID
         return ScanResult(outcome, raw, received_at, symbology, text, error=str(exc))
     return ScanResult(
         ScanOutcome.OK,

@@ -25,7 +25,7 @@ from typing import Any, NamedTuple
 import epcis
 from server.cbv import cbv_term, parse_time
 from server.errors import RejectedDocument
-from server.identifiers import SGTIN_URN, UnitKey, canonical, parse_sscc, parse_unit
+from server.identifiers import SGTIN_URN, UnitKey, canonical, parse_sscc, parse_unit, refusal
 from server.ingest.validation import event_list
 
 STANDARD_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -145,13 +145,13 @@ def prepare_event(
     if context is not None and "@context" not in event:
         event = {"@context": context, **event}
     row: dict[str, Any] | None = None
-    error = None
+    error = refused_identifier(index, event)
     try:
         event_time = parse_time(event.get("eventTime"), f"eventList[{index}].eventTime")
         check_event_time(event_time, f"eventList[{index}].eventTime")
     except RejectedDocument as exc:
-        error = exc.reason
-    else:
+        error = error or exc.reason
+    if error is None:
         site, line = _site_line(event, origin)
         row = {
             "event_id": event_id,
@@ -178,6 +178,28 @@ def prepare_event(
         _commissioning(event),
         contents_of(event),
     )
+
+
+def refused_identifier(index: int, event: dict[str, Any]) -> str | None:
+    """Why an identifier of the event is refused (GS1 rules, :func:`server.identifiers.
+    refusal`), naming where it is; None if every EPC, class and location is acceptable."""
+    for list_name, _ in EPC_ROLES:
+        for position, epc in enumerate(event.get(list_name) or ()):
+            if isinstance(epc, str) and (reason := refusal(epc)) is not None:
+                return f"eventList[{index}].{list_name}[{position}]: {reason}"
+    for list_name, _ in CLASS_ROLES:
+        for position, item in enumerate(event.get(list_name) or ()):
+            epc_class = item.get("epcClass") if isinstance(item, dict) else None
+            if isinstance(epc_class, str) and (reason := refusal(epc_class)) is not None:
+                return f"eventList[{index}].{list_name}[{position}].epcClass: {reason}"
+    candidates = [("parentID", event.get("parentID"))]
+    for name in ("readPoint", "bizLocation"):
+        place = event.get(name)
+        candidates.append((f"{name}.id", place.get("id") if isinstance(place, dict) else None))
+    for where, value in candidates:
+        if isinstance(value, str) and (reason := refusal(value)) is not None:
+            return f"eventList[{index}].{where}: {reason}"
+    return None
 
 
 def _references(event: dict[str, Any]) -> tuple[list[tuple[str, list[UnitKey]]], list[Any]]:

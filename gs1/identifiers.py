@@ -1,0 +1,87 @@
+"""GS1 identifier URIs as EPCIS names objects, places and classes: one entry point.
+
+:func:`parse_identifier` reads an EPC URI (pure identity, class or pattern: :mod:`gs1.epc`)
+or a GS1 Digital Link (:mod:`gs1.digital_link`) and returns the GS1 element strings that
+identify the thing, checked against the Barcode Syntax Dictionary and its association rules.
+It says three things apart:
+
+* a GS1 identifier: an :class:`IdentifierUri`;
+* text that is not GS1 at all (``urn:example:…``, ``https://example.com/about``, the
+  non-GS1 TDS schemes ``usdod``, ``adi``, ``bic``, ``imovn``): ``None``;
+* text that claims to be GS1 and breaks its rules (``urn:epc:id:sgtin:…A~B``, a Digital Link
+  with a wrong check digit): :class:`~gs1.errors.Gs1Error`.
+
+:mod:`epcis._canonical_id` (event hash) and :mod:`server.identifiers` (store keys) both call
+it, so what one accepts the other accepts, with the same key. The one option, ``legacy``,
+also accepts the Digital Link 1.0/1.1 forms (convenience alphas, GTIN-8/12/13 in the path)
+that the CBV 2.0 event hash still canonicalises; ingest does not use it.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from functools import lru_cache
+
+from gs1.digital_link import parse_digital_link
+from gs1.elements import Element, check_rules
+from gs1.epc import EPC_PREFIX, parse_epc_uri
+from gs1.errors import NotGs1Error
+
+NON_GS1_EPC_SCHEMES = frozenset({"usdod", "adi", "bic", "imovn"})
+"""TDS schemes under ``urn:epc:id:`` whose identifiers are not GS1 keys."""
+
+
+@dataclass(frozen=True, slots=True)
+class IdentifierUri:
+    """A GS1 identifier read from a URI.
+
+    ``form`` is ``epc_uri`` or ``digital_link``; ``scheme`` the EPC scheme (``sgtin``,
+    ``lgtin``, …) or ``dl``; ``kind`` ``id``, ``class`` or ``idpat``. ``elements`` identify
+    the thing (EPC: what the URI stands for; Digital Link: its path, key first);
+    ``attributes`` are the Digital Link's query AIs. ``company_prefix_length`` is known for
+    EPC URIs only.
+    """
+
+    form: str
+    scheme: str
+    kind: str
+    elements: tuple[Element, ...]
+    attributes: tuple[Element, ...] = ()
+    company_prefix_length: int | None = None
+
+    def value(self, ai: str) -> str | None:
+        for element in self.elements:
+            if element.ai == ai:
+                return element.value
+        return None
+
+    @property
+    def ais(self) -> tuple[str, ...]:
+        return tuple(element.ai for element in self.elements)
+
+
+@lru_cache(maxsize=1 << 16)
+def parse_identifier(text: str, *, legacy: bool = False) -> IdentifierUri | None:
+    """The GS1 identifier ``text`` names; None if it is not GS1; Gs1Error if it breaks
+    GS1's rules (see the module doc). Cached: events name the same things again and again."""
+    if text.startswith(EPC_PREFIX):
+        scheme = text[len(EPC_PREFIX) :].partition(":")[2].partition(":")[0]
+        if text.startswith("urn:epc:id:") and scheme in NON_GS1_EPC_SCHEMES:
+            return None
+        identity = parse_epc_uri(text)
+        return IdentifierUri(
+            "epc_uri",
+            identity.scheme,
+            identity.kind,
+            identity.elements,
+            (),
+            identity.company_prefix_length or None,
+        )
+    if text.startswith(("https://", "http://", "HTTPS://", "HTTP://")):
+        try:
+            link = parse_digital_link(text, legacy=legacy)
+        except NotGs1Error:
+            return None
+        check_rules(link.elements)
+        return IdentifierUri("digital_link", "dl", "id", link.path, link.query)
+    return None
