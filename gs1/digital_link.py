@@ -333,17 +333,17 @@ def digital_link_from_elements(elements: Sequence[Element], domain: str = DEFAUL
             "none",
         )
     best: tuple[str, ...] = ()
+    refused: list[str] = list(values)
     for sequence in entry_of(primary).dl_qualifiers or ((),):
         chosen = tuple(ai for ai in sequence if ai in values)
-        if len(chosen) > len(best):
-            best = chosen
-    path_ais = {primary, *best}
-    refused = [
-        ai
-        for ai in values
-        if ai not in path_ais
-        and (not BY_AI[ai].dl_data_attribute or _belongs_in_path(ai, (primary, *best)))
-    ]
+        path = (primary, *chosen)
+        left_out = [
+            ai
+            for ai in values
+            if ai not in path and (not BY_AI[ai].dl_data_attribute or _belongs_in_path(ai, path))
+        ]
+        if (len(left_out), -len(chosen)) < (len(refused), -len(best)):
+            best, refused = chosen, left_out
     if refused:
         raise RuleError(
             "digital_link",
@@ -351,6 +351,7 @@ def digital_link_from_elements(elements: Sequence[Element], domain: str = DEFAUL
             f"AIs a Digital Link with primary key AI ({primary}) can carry",
             "AI " + ", ".join(f"({ai})" for ai in refused) + " cannot be expressed",
         )
+    path_ais = {primary, *best}
     return build_uri(
         domain,
         primary,

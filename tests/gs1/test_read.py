@@ -15,6 +15,7 @@ from gs1 import (
     FormatError,
     Gln,
     Gs1Error,
+    NotGs1Error,
     RuleError,
     Sscc,
     UnitCode,
@@ -51,12 +52,9 @@ def test_hri_round_trips(code: UnitCode) -> None:
 @given(
     code=unit_codes(),
     domain=st.sampled_from(["https://id.gs1.org", "https://example.com/dl", "http://127.0.0.1"]),
-    path_qualifiers=st.sampled_from([("10", "21"), ("10",), ("21",), ()]),
 )
-def test_digital_link_round_trips(
-    code: UnitCode, domain: str, path_qualifiers: tuple[str, ...]
-) -> None:
-    reading = read(code.digital_link(domain, path_qualifiers=path_qualifiers))
+def test_digital_link_round_trips(code: UnitCode, domain: str) -> None:
+    reading = read(code.digital_link(domain))
     assert (reading.code, reading.form) == (code, CodeForm.DIGITAL_LINK)
 
 
@@ -104,10 +102,14 @@ def test_refdata_pharma_datamatrix_texts(refdata: Path) -> None:
     figure = read(
         (refdata / "datamatrix" / "datamatrix-1" / "gs1-figure-4.15.1-2-32x32.txt").read_text()
     )
-    # AI 8200 (product URL) is outside our table: kept in elements, not in the unit code.
+    # Every AI of the dictionary is read: AI 8200 (product URL) is an extra of the unit.
     assert figure.elements[-1] == Element("8200", "http://www.gs1.org/demo/")
     assert figure.code == UnitCode.create(
-        gtin="09504000059101", serial="12345678p901", lot="1234567p", expiry="141120"
+        gtin="09504000059101",
+        serial="12345678p901",
+        lot="1234567p",
+        expiry="141120",
+        extra={"8200": "http://www.gs1.org/demo/"},
     )
 
 
@@ -116,6 +118,20 @@ def test_refdata_pharma_datamatrix_texts(refdata: Path) -> None:
     [
         ("09506000134352", CodeForm.KEY, None, UnitCode.create(gtin="9506000134352")),
         ("]E09506000134352", CodeForm.KEY, "]E0", UnitCode.create(gtin="9506000134352")),
+        ("]E495012346", CodeForm.KEY, "]E4", UnitCode.create(gtin="95012346")),
+        ("]I109506000134352", CodeForm.KEY, "]I1", UnitCode.create(gtin="9506000134352")),
+        (
+            "]J1010950600013435221S1",
+            CodeForm.ELEMENT_STRING,
+            "]J1",
+            UnitCode.create(gtin="9506000134352", serial="S1"),
+        ),
+        (
+            "]d8010950600013435221S1",
+            CodeForm.ELEMENT_STRING,
+            "]d8",
+            UnitCode.create(gtin="9506000134352", serial="S1"),
+        ),
         ("106141412345678908", CodeForm.KEY, None, Sscc("106141412345678908")),
         (
             "]d1https://id.gs1.org/01/09506000134352/21/A1B2C3",
@@ -124,7 +140,7 @@ def test_refdata_pharma_datamatrix_texts(refdata: Path) -> None:
             UnitCode.create(gtin="9506000134352", serial="A1B2C3"),
         ),
         (
-            "https://example.com/01/9506000134352/10/LOT2611/21/A1B2C3?17=281130&utm=x",
+            "https://example.com/01/09506000134352/10/LOT2611/21/A1B2C3?17=281130&utm=x",
             CodeForm.DIGITAL_LINK,
             None,
             CODE,
@@ -157,12 +173,14 @@ def test_read_forms(data: str, form: CodeForm, symbology: str | None, code: obje
         (
             "(21)ABC",
             RuleError,
-            "serial: expected AI (01) in the same code as AI (21), got AI (21) 'ABC' without it",
+            "serial: expected AI (01) or (03) or (8006) with AI (21) "
+            "(association rule req=01,03,8006), got AI (21) without them",
         ),
         (
             "(01)09506000134352(02)09506000134352(37)1",
             RuleError,
-            "gtin: expected no AI (02) in the same code as AI (01), got both",
+            "gtin: expected no AI (37) with AI (01) (association rule ex=255,37), "
+            "got AI (01) and AI (37)",
         ),
         (
             "(01)09506000134352(21)A(21)B",
@@ -197,40 +215,44 @@ def test_read_forms(data: str, form: CodeForm, symbology: str | None, code: obje
         ),
         (
             "]A0123",
-            FormatError,
-            "symbology_identifier: expected a GS1 symbology: ]d2, ]C1, ]Q3, ]e0 (AI data), "
-            "]E0, ]E4, ]I1 (GTIN), ]d1, ]Q1 (Digital Link), got ']A0'",
+            NotGs1Error,
+            "symbology_identifier: expected a symbology identifier of GS1 data: ]d2, ]d5, ]d8, "
+            "]C1, ]e0, ]Q3, ]Q4, ]J1 (AI data), ]E0, ]E3, ]E4, ]I1 (GTIN), ]d1, ]d4, ]d7, ]Q1, "
+            "]Q2, ]J0 (GS1 Digital Link), got ']A0'",
         ),
         (
             "]",
             FormatError,
             "symbology_identifier: expected ']' followed by a symbology code and modifier, got ']'",
         ),
-        ("]E0ABC", FormatError, "data: expected a GTIN after symbology identifier ]E0, got 'ABC'"),
+        (
+            "]E0ABC",
+            FormatError,
+            "data: expected 13 digits after ]E0 (EAN-13, UPC-A or UPC-E), got 'ABC'",
+        ),
         (
             "urn:epc:id:sgtin:9506000.13435.A",
             FormatError,
-            "epc_uri: expected company prefix and reference of 13 digits together, "
-            "got 7 + 5 digits in 'urn:epc:id:sgtin:9506000.13435.A'",
+            "epc_uri: expected company prefix and indicator and item reference of 13 digits "
+            "together, got 7 + 5 digits in 'urn:epc:id:sgtin:9506000.13435.A'",
         ),
         (
             "urn:epc:id:sgtin:9506000.013435.A%20B",
             FormatError,
-            "serial: expected 1 to 20 characters of GS1 CSET 82, got 'A B' "
-            "(' ' at position 2 is not in CSET 82)",
+            'serial: expected escapes only for " % & / < > ? (%22 %25 %26 %2F %3C %3E %3F), '
+            "got %20 in 'urn:epc:id:sgtin:9506000.013435.A%20B'",
         ),
         (
             "urn:epc:id:sgtin:9506000.013435.A#B",
             FormatError,
-            "epc_uri: expected an EPC pure identity URI: urn:epc:id:sgtin:CP.IR.S, "
-            "urn:epc:class:lgtin:CP.IR.L, urn:epc:id:sscc:CP.SR or urn:epc:id:sgln:CP.LR.E with a "
-            "6 to 12 digit company prefix, got 'urn:epc:id:sgtin:9506000.013435.A#B'",
+            'serial: expected CSET 82 characters, with " % & / < > ? escaped as %22 %25 %26 '
+            "%2F %3C %3E %3F, got 'A#B' in 'urn:epc:id:sgtin:9506000.013435.A#B'",
         ),
         (
             "garbage",
             FormatError,
-            "element_string: expected GS1 AI data, got 'garbage' "
-            "(Failed to get GS1 Application Identifier from 'garbage'.)",
+            "element_string: expected a GS1 Application Identifier, got 'garb' at position 1 "
+            "of 'garbage'",
         ),
         (
             "x" * 5000,

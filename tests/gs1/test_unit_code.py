@@ -34,11 +34,19 @@ def test_digital_link() -> None:
     assert CODE.digital_link() == (
         "https://id.gs1.org/01/09506000134352/10/LOT2611/21/A1B2C3?17=281130"
     )
-    assert CODE.digital_link("https://example.com/dl/", path_qualifiers=("21",)) == (
-        "https://example.com/dl/01/09506000134352/21/A1B2C3?10=LOT2611&17=281130"
+    assert CODE.digital_link("https://example.com/dl/") == (
+        "https://example.com/dl/01/09506000134352/10/LOT2611/21/A1B2C3?17=281130"
     )
-    assert CODE.digital_link(path_qualifiers=()) == (
-        "https://id.gs1.org/01/09506000134352?10=LOT2611&17=281130&21=A1B2C3"
+
+
+def test_digital_link_refuses_extras_it_cannot_carry() -> None:
+    # AI (7040) is a qualifier of other keys only and no data attribute: no place in the URI.
+    code = UnitCode.create(gtin="9506000134352", serial="S1", extra={"7040": "1AB-"})
+    with pytest.raises(RuleError) as excinfo:
+        code.digital_link()
+    assert str(excinfo.value) == (
+        "digital_link: expected AIs a Digital Link with primary key AI (01) can carry, "
+        "got AI (7040) cannot be expressed"
     )
 
 
@@ -105,10 +113,20 @@ def test_extras_are_sorted_and_fixed_length_ones_come_first() -> None:
             "37, 254, 414 (not on a unit), got AI (21)",
         ),
         (
-            {"extra": {"99": "X"}},
+            {"extra": {"89": "X"}},
             FormatError,
-            "ai: expected one of (00), (01), (02), (10), (11), (17), (21), (37), (240), (254), "
-            "(400), (410), (414), (710), (711), (712), (713), (714), (715), got '99'",
+            "ai: expected an Application Identifier of the GS1 Barcode Syntax Dictionary, got '89'",
+        ),
+        (
+            {"extra": {"250": "SEC1"}},
+            RuleError,
+            "AI (250): expected AI (01)+(21) or (03)+(21) or (8006)+(21) with AI (250) "
+            "(association rule req=01+21,03+21,8006+21), got AI (250) without them",
+        ),
+        (
+            {"extra": {"3103": "00012"}},
+            FormatError,
+            "AI (3103): expected 6 digits, got '00012'",
         ),
         (
             {"extra": {"710": "PZN 1"}},
@@ -141,11 +159,6 @@ def test_create_errors(kwargs: dict[str, object], error: type[Gs1Error], message
             lambda: CODE.digital_link("ftp://x"),
             "domain: expected an http(s) URI with a host and "
             "no query or fragment, e.g. 'https://id.gs1.org', got 'ftp://x'",
-        ),
-        (
-            lambda: CODE.digital_link(path_qualifiers=("21", "10")),
-            "path_qualifiers: expected AIs from 22, 10, 21 in that order (GS1 Digital Link key "
-            "qualifier order), got '21,10'",
         ),
         (
             lambda: UnitCode.create(gtin="9506000134352").sgtin_uri(7),

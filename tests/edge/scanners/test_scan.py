@@ -100,12 +100,27 @@ def test_bad_scans_are_values_with_exact_errors(
     assert result.code is None
 
 
-def test_non_gs1_symbology_is_not_gs1_with_gs1s_reason() -> None:
+def test_plain_data_is_not_gs1_and_not_guessed() -> None:
+    # ]d1 is Data Matrix without FNC1: digits that look like AI data are plain text.
     result = line(b"]d10109506000134352")
     assert result.outcome is ScanOutcome.NOT_GS1 and result.symbology_identifier == "]d1"
-    assert result.error is not None
-    assert result.error.startswith("symbology_identifier: expected a GS1 symbology")
-    assert result.error.endswith("got ']d1'")
+    assert result.error == (
+        "data: expected GS1 data; ]d1 (Data Matrix) carries plain data, which is GS1 only as "
+        "a GS1 Digital Link URI, got '0109506000134352'"
+    )
+
+
+@pytest.mark.parametrize("payload", [b"]C00109506000134352", b"]A0ABC", b"]E112"])
+def test_symbologies_without_gs1_data_are_not_gs1(payload: bytes) -> None:
+    result = line(payload)
+    assert result.outcome is ScanOutcome.NOT_GS1
+    assert result.code is None
+
+
+def test_plain_data_digital_link_is_read() -> None:
+    result = line(b"]Q1https://id.gs1.org/01/09506000134352/21/A1B2C3")
+    assert result.outcome is ScanOutcome.OK and result.symbology_identifier == "]Q1"
+    assert result.code == UnitCode.create(gtin="09506000134352", serial="A1B2C3")
 
 
 def test_partial_and_overflow_frames() -> None:
