@@ -1,4 +1,9 @@
-"""``serialtrace gs1 make|parse``: build a unit's GS1 codes, or read any code form, as JSON.
+"""``serialtrace gs1 make|parse|link|ai|dictionary``: GS1 codes as JSON.
+
+``make`` builds a unit's codes, ``parse`` reads any code form, ``link`` builds a GS1 Digital
+Link from HRI text (refusing AIs a link cannot carry), ``ai`` shows dictionary entries and
+``dictionary`` regenerates (or checks) the AI table from the packaged Barcode Syntax
+Dictionary.
 
 JSON is printed with ASCII escapes, so the GS separator shows as ``\\u001d``.
 """
@@ -14,7 +19,7 @@ from typing import Any
 import gs1
 from serialtrace.cli import CliError
 
-_FORMS = "element string (with or without ]d2/]C1/]Q3), HRI, Digital Link or EPC URI"
+_FORMS = "element string (with or without ]d2/]C1/]Q3/…), HRI, Digital Link or EPC URI"
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -42,6 +47,36 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parse.add_argument("data", metavar="DATA", help=f"{_FORMS}; '-' for stdin")
     _add_common(parse)
     parse.set_defaults(handler=_parse)
+
+    link = commands.add_parser(
+        "link",
+        help="build a GS1 Digital Link from HRI text",
+        description="Print the GS1 Digital Link of HRI text such as '(01)…(10)…(17)…'; "
+        "AIs a Digital Link cannot carry are refused, listed.",
+    )
+    link.add_argument("hri", metavar="HRI", help="'(AI)value(AI)value…'")
+    link.add_argument(
+        "--domain", default=gs1.DEFAULT_DOMAIN, help="Digital Link domain (default: %(default)s)"
+    )
+    link.set_defaults(handler=_link)
+
+    ai = commands.add_parser(
+        "ai",
+        help="show GS1 Barcode Syntax Dictionary entries as JSON",
+        description="Print the dictionary entry of each AI: title, format, linters, "
+        "separator, association rules, Digital Link role.",
+    )
+    ai.add_argument("ais", metavar="AI", nargs="+", help="Application Identifier, e.g. 01")
+    ai.set_defaults(handler=_ai)
+
+    dictionary = commands.add_parser(
+        "dictionary",
+        help="regenerate the AI table from the packaged Syntax Dictionary",
+        description="Rewrite gs1/_table.py from gs1/data/gs1-syntax-dictionary.txt "
+        "(python -m gs1.dictionary); --check only compares.",
+    )
+    dictionary.add_argument("--check", action="store_true", help="exit 1 if the table is stale")
+    dictionary.set_defaults(handler=_dictionary)
 
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
@@ -78,6 +113,7 @@ def _parse(args: argparse.Namespace) -> int:
         if cpl is None:
             cpl = reading.company_prefix_length
         document |= describe(reading.code, company_prefix_length=cpl, domain=args.domain)
+        document["add_on"] = reading.add_on
         document["elements"] = [
             {
                 "ai": ai,
@@ -90,6 +126,48 @@ def _parse(args: argparse.Namespace) -> int:
         raise CliError(str(exc)) from exc
     _print(document)
     return 0
+
+
+def _link(args: argparse.Namespace) -> int:
+    try:
+        elements = gs1.parse_hri(args.hri)
+        gs1.check_rules(elements)
+        print(gs1.digital_link_from_elements(elements, args.domain))
+    except gs1.Gs1Error as exc:
+        raise CliError(str(exc)) from exc
+    return 0
+
+
+def _ai(args: argparse.Namespace) -> int:
+    entries = []
+    for ai in args.ais:
+        entry = gs1.BY_AI.get(ai)
+        if entry is None:
+            raise CliError(f"ai: expected an AI of the GS1 Barcode Syntax Dictionary, got {ai!r}")
+        entries.append(
+            {
+                "ai": entry.ai,
+                "title": entry.title,
+                "format": entry.format,
+                "components": [
+                    {"format": c.notation, "linters": list(c.linters)} for c in entry.components
+                ],
+                "separator_required": entry.fnc1_required,
+                "digital_link_attribute": entry.dl_data_attribute,
+                "digital_link_qualifiers": None
+                if entry.dl_qualifiers is None
+                else [list(q) for q in entry.dl_qualifiers],
+                "rules": list(entry.rules),
+            }
+        )
+    _print({"dictionary_commit": gs1.DICTIONARY_COMMIT, "entries": entries})
+    return 0
+
+
+def _dictionary(args: argparse.Namespace) -> int:
+    from gs1.dictionary import main
+
+    return main(["--check"] if args.check else [])
 
 
 def describe(

@@ -23,6 +23,7 @@ from itertools import compress
 from typing import Any, NamedTuple
 
 import epcis
+import gs1
 from server.cbv import cbv_term, parse_time
 from server.errors import RejectedDocument
 from server.identifiers import SGTIN_URN, UnitKey, canonical, parse_sscc, parse_unit, refusal
@@ -301,6 +302,12 @@ def _site_line(event: dict[str, Any], origin: Origin) -> tuple[str, str]:
         return origin.site, origin.line or "-"
     read_point = (event.get("readPoint") or {}).get("id")
     if isinstance(read_point, str) and read_point.startswith("urn:epc:id:sgln:"):
-        site, _, line = read_point[len("urn:epc:id:sgln:") :].rpartition(".")
-        return site or "-", line or "-"
+        try:
+            identity = gs1.parse_epc_uri(read_point)
+        except gs1.Gs1Error:
+            return "-", "-"
+        if identity.gln is not None:
+            cpl = identity.company_prefix_length
+            site = f"{identity.gln.company_prefix(cpl)}.{identity.gln.location_reference(cpl)}"
+            return site, identity.extension or "-"
     return "-", "-"

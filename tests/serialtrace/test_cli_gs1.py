@@ -122,7 +122,8 @@ def test_parse_reports_form_and_symbology(capsys: pytest.CaptureFixture[str]) ->
         ),
         (
             ["parse", "(21)X"],
-            "serial: expected AI (01) in the same code as AI (21), got AI (21) 'X' without it",
+            "serial: expected AI (01) or (03) or (8006) with AI (21) (association rule "
+            "req=01,03,8006), got AI (21) without them",
         ),
     ],
 )
@@ -156,4 +157,38 @@ def test_command_line_process(tmp_path: Path) -> None:
     )
     assert bad.returncode == 2
     assert bad.stderr.count("\n") == 1
-    assert bad.stderr.startswith("serialtrace: error: element_string: expected GS1 AI data, got")
+    assert bad.stderr.startswith(
+        "serialtrace: error: element_string: expected a GS1 Application Identifier, got"
+    )
+
+
+def test_link_builds_a_digital_link(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gs1", "link", "(01)09506000134352(17)281130(10)L1(21)S/1"]) == 0
+    assert capsys.readouterr().out == (
+        "https://id.gs1.org/01/09506000134352/10/L1/21/S%2F1?17=281130\n"
+    )
+
+
+def test_link_refuses_what_a_digital_link_cannot_carry(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    assert main(["gs1", "link", "(01)12312312312326(22)ABC(10)DEF(235)TPX9526064"]) == 2
+    assert capsys.readouterr().err == (
+        "serialtrace: error: digital_link: expected AIs a Digital Link with primary key "
+        "AI (01) can carry, got AI (235) cannot be expressed\n"
+    )
+
+
+def test_ai_shows_dictionary_entries(capsys: pytest.CaptureFixture[str]) -> None:
+    code, doc, _ = run(capsys, "ai", "01", "37")
+    assert code == 0
+    entries = doc["entries"]
+    assert isinstance(entries, list)
+    assert entries[0]["rules"] == ["ex=255,37"]
+    assert entries[0]["digital_link_qualifiers"] == [["22", "10", "21"], ["235"]]
+    assert entries[1]["rules"] == ["req=00+02,00+8026"]
+
+
+def test_dictionary_check(capsys: pytest.CaptureFixture[str]) -> None:
+    assert main(["gs1", "dictionary", "--check"]) == 0
+    assert "matches" in capsys.readouterr().out
