@@ -44,6 +44,7 @@ from gs1.digital_link import (
     digital_link_from_elements,
     parse_digital_link,
 )
+from gs1.dl_compression import compress_digital_link
 from gs1.elements import GS, Element, check_rules, parse_element_string, parse_hri
 from gs1.epc import EpcIdentity, lgtin_uri, parse_epc_uri, sgln_uri, sgtin_uri, sscc_uri
 from gs1.errors import CheckDigitError, FormatError, Gs1Error, NotGs1Error, RuleError
@@ -82,6 +83,7 @@ __all__ = [
     "UnitCode",
     "check_digit",
     "check_rules",
+    "compress_digital_link",
     "digital_link_from_elements",
     "epc_uri",
     "identify",

@@ -22,7 +22,10 @@ qualifiers in the path, in the order the dictionary's ``dlpkey`` attribute fixes
 
 Writing (:func:`build_uri`, :func:`digital_link_from_elements`) percent-encodes every value
 except the URI "unreserved" characters (``A-Z a-z 0-9 - . _ ~``) and refuses, listing them,
-AIs that a Digital Link cannot carry. Compressed Digital Links: :mod:`gs1.dl_compression`.
+AIs that a Digital Link cannot carry. Compressed Digital Links (``https://id.gs1.org/
+GhFKk4XBoM5Zye3WuqJRUjUNlhg``, or ``/01/{gtin}/{compressed}``) are read too, when the path
+has no uncompressed primary key and its last segment decodes (:mod:`gs1.dl_compression`);
+:func:`compress_digital_link` writes them.
 """
 
 from __future__ import annotations
@@ -34,6 +37,7 @@ from functools import lru_cache
 from urllib.parse import quote
 
 from gs1.ai import BY_AI, DL_PRIMARY_KEYS, path_sequences
+from gs1.dl_compression import arrange, decompress_segment
 from gs1.elements import Element, entry_of, validate_element
 from gs1.errors import FormatError, NotGs1Error, RuleError
 from gs1.errors import quote as quoted
@@ -56,6 +60,7 @@ _PCHARS = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@%]*\Z")
 _QUERY_CHARS = re.compile(r"[A-Za-z0-9\-._~!$&'()*+,;=:@%/?]*\Z")
 _HOST_NAME = re.compile(r"[A-Za-z0-9\-.]+\Z")
 _IPV6 = re.compile(r"[0-9A-Fa-f:.]+\Z")
+_BASE64URL = re.compile(r"[A-Za-z0-9_-]+\Z")
 _EXPECTED = "a GS1 Digital Link URI: http(s)://host[/stem]/AI/value[/AI/value…][?AI=value&…]"
 
 
@@ -71,6 +76,7 @@ class DigitalLink:
     query: tuple[Element, ...]
     other_parameters: tuple[tuple[str, str | None], ...] = ()
     fragment: str | None = None
+    compressed: bool = False
 
     @property
     def primary_key(self) -> Element:
@@ -189,6 +195,9 @@ def parse_digital_link(uri: str, *, legacy: bool = False) -> DigitalLink:
             break
         index -= 2
     if start is None:
+        compressed = _compressed(uri, scheme, authority, segments, query, fragment)
+        if compressed is not None:
+            return compressed
         raise NotGs1Error(
             "digital_link", uri, "a path with a GS1 primary key: /AI/value (e.g. /01/<GTIN>)"
         )
@@ -252,6 +261,54 @@ def parse_digital_link(uri: str, *, legacy: bool = False) -> DigitalLink:
     return DigitalLink(
         uri, stem, tuple(path_elements), tuple(query_elements), tuple(others), fragment
     )
+
+
+def _compressed(
+    uri: str,
+    scheme: str,
+    authority: str,
+    segments: list[str],
+    query: str | None,
+    fragment: str | None,
+) -> DigitalLink | None:
+    """A compressed (``/{base64url}``) or partially compressed (``/01/{gtin}/{base64url}``)
+    Digital Link; None if the last path segment is no compressed Digital Link."""
+    last = segments[-1] if segments else ""
+    if len(segments) < 2 or not last or not _BASE64URL.match(last):
+        return None
+    try:
+        elements, others = decompress_segment(last)
+    except NotGs1Error:
+        return None
+    cut = len(segments) - 1
+    if len(segments) >= 4 and segments[-3] in DL_PRIMARY_KEYS:
+        key = Element(segments[-3], _unescape(segments[-2], uri, query=False))
+        validate_element(*key)
+        elements = (key, *elements)
+        cut = len(segments) - 3
+    seen = {element.ai for element in elements}
+    if len(seen) != len(elements):
+        raise RuleError("digital_link", uri, "each AI once", quoted(uri))
+    extra: list[Element] = []
+    other_parameters: list[tuple[str, str | None]] = list(others)
+    for parameter in (query or "").split("&"):
+        name, equals, raw = parameter.partition("=")
+        if not parameter:
+            continue
+        if name.isascii() and name.isdigit():
+            if name not in BY_AI or not raw or name in seen:
+                raise RuleError(
+                    "digital_link", uri, "query AIs with values, once each", quoted(parameter)
+                )
+            value = _unescape(raw, uri, query=True)
+            validate_element(name, value)
+            seen.add(name)
+            extra.append(Element(name, value))
+        else:
+            other_parameters.append((name, raw if equals else None))
+    path, rest = arrange((*elements, *extra))
+    stem = f"{scheme}://{authority}" + "/".join(segments[:cut])
+    return DigitalLink(uri, stem, path, rest, tuple(other_parameters), fragment, compressed=True)
 
 
 def _check_attribute(uri: str, ai: str, path: tuple[str, ...], seen: set[str]) -> None:

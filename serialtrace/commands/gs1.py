@@ -58,6 +58,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     link.add_argument(
         "--domain", default=gs1.DEFAULT_DOMAIN, help="Digital Link domain (default: %(default)s)"
     )
+    link.add_argument("--compressed", action="store_true", help="print the compressed Digital Link")
     link.set_defaults(handler=_link)
 
     ai = commands.add_parser(
@@ -132,7 +133,10 @@ def _link(args: argparse.Namespace) -> int:
     try:
         elements = gs1.parse_hri(args.hri)
         gs1.check_rules(elements)
-        print(gs1.digital_link_from_elements(elements, args.domain))
+        if args.compressed:
+            print(gs1.compress_digital_link(elements, args.domain))
+        else:
+            print(gs1.digital_link_from_elements(elements, args.domain))
     except gs1.Gs1Error as exc:
         raise CliError(str(exc)) from exc
     return 0
