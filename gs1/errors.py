@@ -10,7 +10,7 @@
           └── RuleError      each element is valid but the combination is not (21 without 01)
 
 Every message has the shape ``"{field}: expected {expected}, got {got}"`` so a command line
-can print it as its one-line error as it is. Foreign exceptions (biip's) are translated at
+can print it as its one-line error as it is. Foreign exceptions are translated at
 the boundary with ``raise ... from exc``.
 """
 
