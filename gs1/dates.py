@@ -11,6 +11,7 @@ from __future__ import annotations
 import calendar
 import datetime as dt
 from dataclasses import dataclass
+from functools import lru_cache
 
 from gs1.checkdigit import is_digits
 from gs1.errors import FormatError
@@ -53,13 +54,17 @@ class Expiry:
         cls, yymmdd: str, *, field: str = "expiry", reference_year: int | None = None
     ) -> Expiry:
         """Parse ``YYMMDD``; ``reference_year`` (default: this year, UTC) sets the century."""
+        if reference_year is None:
+            reference_year = dt.datetime.now(dt.UTC).year
+        return _parse_yymmdd(yymmdd, field, reference_year)
+
+    @classmethod
+    def _parse(cls, yymmdd: str, field: str, reference_year: int) -> Expiry:
         if len(yymmdd) != 6 or not is_digits(yymmdd):
             raise FormatError(field, yymmdd, "a date as YYMMDD (6 digits, day 00 allowed)")
         month, day = int(yymmdd[2:4]), int(yymmdd[4:6])
         if not 1 <= month <= 12:
             raise FormatError(field, yymmdd, "a date as YYMMDD with month 01 to 12")
-        if reference_year is None:
-            reference_year = dt.datetime.now(dt.UTC).year
         year = full_year(int(yymmdd[:2]), reference_year)
         last = calendar.monthrange(year, month)[1]
         if day > last:
@@ -85,3 +90,9 @@ class Expiry:
 
     def __str__(self) -> str:
         return self.yymmdd()
+
+
+@lru_cache(maxsize=4096)
+def _parse_yymmdd(yymmdd: str, field: str, reference_year: int) -> Expiry:
+    """Cached: a line prints one expiry for a whole batch (Expiry is immutable)."""
+    return Expiry._parse(yymmdd, field, reference_year)

@@ -169,6 +169,12 @@ def epc_uri(code: Code, company_prefix_length: int) -> str:
     raise FormatError("serial", "", "a serial or a lot for an EPC URI of a GTIN", "neither")
 
 
+@lru_cache(maxsize=1024)
+def _gtin(value: str) -> Gtin:
+    """Cached: a batch repeats one GTIN (Gtin is immutable)."""
+    return Gtin(value)
+
+
 def _bare_key(digits: str) -> Code:
     if len(digits) == 18:
         return Sscc.parse(digits)
@@ -201,7 +207,7 @@ def _code(elements: tuple[Element, ...]) -> Code:
         if element.ai not in UNIT_FIELDS and element.ai not in NOT_ON_A_UNIT
     )
     return UnitCode(
-        gtin=Gtin(values["01"]),
+        gtin=_gtin(values["01"]),
         serial=values.get("21"),
         lot=values.get("10"),
         expiry=None if expiry is None else Expiry.parse(expiry),
