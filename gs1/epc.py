@@ -186,6 +186,19 @@ def parse_epc_uri(uri: str) -> EpcIdentity:
     """
     if len(uri) > MAX_EPC_LENGTH:
         raise _fail(uri, f"an EPC URI of at most {MAX_EPC_LENGTH} characters")
+    fast = _PLAIN_SGTIN.match(uri)
+    if fast is not None:  # the common case: no escapes; the same rules, checked at once
+        prefix, reference, serial = fast.groups()
+        if len(prefix) + len(reference) == 13:
+            gtin = _cached_gtin(prefix, reference)
+            return EpcIdentity(
+                "sgtin",
+                len(prefix),
+                gtin=gtin,
+                serial=serial,
+                elements=(Element("01", gtin.value), Element("21", serial)),
+                company_prefix=prefix,
+            )
     match = _URI.match(uri)
     if match is None:
         raise _fail(uri)
@@ -233,6 +246,17 @@ def _identity(
         company_prefix=prefix,
         **fields,  # type: ignore[arg-type]
     )
+
+
+# An SGTIN whose serial has no escapes: CSET 82 less the seven escaped characters, 1 to 20.
+_PLAIN_SGTIN = re.compile(
+    r"urn:epc:id:sgtin:([0-9]{6,12})\.([0-9]{1,7})\.([!'()*+,\-.0-9:;=A-Z_a-z]{1,20})\Z"
+)
+
+
+@lru_cache(maxsize=4096)
+def _cached_gtin(prefix: str, reference: str) -> Gtin:
+    return Gtin(_with_check_digit(reference[0] + prefix + reference[1:]))
 
 
 def _gtin(uri: str, prefix: str, reference: str) -> Gtin:
