@@ -19,13 +19,15 @@ that the CBV 2.0 event hash still canonicalises; ingest does not use it.
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from functools import lru_cache
 
 from gs1.digital_link import parse_digital_link
 from gs1.elements import Element, check_rules
-from gs1.epc import EPC_PREFIX, parse_epc_uri
+from gs1.epc import EPC_PREFIX, parse_epc_uri, plain_sgtin
 from gs1.errors import NotGs1Error
+
+__all__ = ["NON_GS1_EPC_SCHEMES", "IdentifierUri", "parse_identifier", "plain_sgtin"]
 
 NON_GS1_EPC_SCHEMES = frozenset({"usdod", "adi", "bic", "imovn"})
 """TDS schemes under ``urn:epc:id:`` whose identifiers are not GS1 keys."""
@@ -48,16 +50,17 @@ class IdentifierUri:
     elements: tuple[Element, ...]
     attributes: tuple[Element, ...] = ()
     company_prefix_length: int | None = None
+    ais: tuple[str, ...] = field(init=False)
+    """The AIs of ``elements``, in order."""
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "ais", tuple(element.ai for element in self.elements))
 
     def value(self, ai: str) -> str | None:
         for element in self.elements:
             if element.ai == ai:
                 return element.value
         return None
-
-    @property
-    def ais(self) -> tuple[str, ...]:
-        return tuple(element.ai for element in self.elements)
 
 
 @lru_cache(maxsize=1 << 16)

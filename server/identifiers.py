@@ -25,7 +25,7 @@ from functools import lru_cache
 from typing import NamedTuple
 
 import gs1
-from gs1.identifiers import IdentifierUri, parse_identifier
+from gs1.identifiers import IdentifierUri, parse_identifier, plain_sgtin
 
 SGTIN_URN = "urn:epc:id:sgtin:"
 SGTIN_PATTERN_URN = "urn:epc:idpat:sgtin:"
@@ -55,6 +55,8 @@ def _identifier(text: str) -> IdentifierUri | None:
 
 def refusal(text: str) -> str | None:
     """Why ``text``, which claims to be a GS1 identifier, is refused; None if acceptable."""
+    if plain_sgtin(text) is not None:  # the usual unit EPC: accepted by gs1's rules at once
+        return None
     try:
         parse_identifier(text)
     except gs1.Gs1Error as exc:
@@ -66,6 +68,9 @@ def refusal(text: str) -> str | None:
 def parse_unit(epc: str) -> UnitKey | None:
     """The unit an SGTIN EPC URI or Digital Link (AI 01 + 21) names; None for any other
     EPC, and for identifiers GS1 refuses (see :func:`refusal`)."""
+    plain = plain_sgtin(epc)
+    if plain is not None:
+        return UnitKey(plain[0].value, plain[1])
     identifier = _identifier(epc)
     if identifier is None or identifier.kind != "id" or identifier.ais[:1] != ("01",):
         return None

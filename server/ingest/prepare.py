@@ -186,7 +186,8 @@ def refused_identifier(index: int, event: dict[str, Any]) -> str | None:
     refusal`), naming where it is; None if every EPC, class and location is acceptable."""
     for list_name, _ in EPC_ROLES:
         for position, epc in enumerate(event.get(list_name) or ()):
-            if isinstance(epc, str) and (reason := refusal(epc)) is not None:
+            # A unit (parse_unit is cached; _references asks again) is acceptable as it is.
+            if isinstance(epc, str) and parse_unit(epc) is None and (reason := refusal(epc)):
                 return f"eventList[{index}].{list_name}[{position}]: {reason}"
     for list_name, _ in CLASS_ROLES:
         for position, item in enumerate(event.get(list_name) or ()):
