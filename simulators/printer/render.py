@@ -1,7 +1,7 @@
 """Draw a label format as the print head would: 8-bit greyscale, white paper = 255.
 
 DataMatrix and Code 128 symbols come from zxing-cpp, in GS1 mode when the field data starts
-with FNC1 (the element string is turned into bracketed HRI for it with biip's GS1 parser);
+with FNC1 (the element string is turned into bracketed HRI for it with gs1's parser);
 text is drawn with OpenCV's Hershey font. One unit label takes well under a millisecond
 apart from the first call.
 """
@@ -14,9 +14,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 import zxingcpp
-from biip import ParseError
-from biip.gs1_messages import GS1Message
 
+import gs1
 from simulators.printer.zpl import (
     Code128Field,
     DataMatrixField,
@@ -64,13 +63,13 @@ class Gs1Text:
 def gs1_text(element_string: str) -> Gs1Text:
     """``01…17…10…<GS>21…`` → ``(01)…(17)…(10)…(21)…`` and ``[01]…[17]…[10]…[21]…``."""
     try:
-        message = GS1Message.parse(element_string)
-    except ParseError as exc:
+        elements = gs1.parse_element_string(element_string)
+    except gs1.Gs1Error as exc:
         raise RenderError(
             f"gs1: expected a GS1 element string, got {element_string!r}: {exc}"
         ) from exc
-    encoder = "".join(f"[{e.ai.ai}]{e.value}" for e in message.element_strings)
-    return Gs1Text(message.as_hri(), encoder)
+    encoder = "".join(f"[{ai}]{value}" for ai, value in elements)
+    return Gs1Text("".join(f"({ai}){value}" for ai, value in elements), encoder)
 
 
 # A Zebra ^BX with rows and columns 0 picks square ECC 200 symbols; zxing-cpp (zint) would
