@@ -1,4 +1,11 @@
-"""gs1: GS1 identifiers for pharmaceutical serialization. Pure: no I/O, no imports of ours.
+"""gs1: GS1 identifiers for pharmaceutical serialization. Pure: no I/O (beyond the packaged
+table), no imports of ours; the only place in serialtrace that parses identifiers.
+
+The rules are GS1's Barcode Syntax Dictionary (every AI, linter and association rule;
+:mod:`gs1.dictionary`, :mod:`gs1.ai`, :mod:`gs1.linters`), the symbology identifier table
+(:mod:`gs1.symbology`), the GS1 Digital Link standard (:mod:`gs1.digital_link`, compressed
+links in :mod:`gs1.dl_compression`) and the EPC Tag Data Standard (:mod:`gs1.epc`);
+:func:`gs1.identifiers.parse_identifier` is the entry point for identifiers in EPCIS events.
 
 Keys and values (valid or raise)::
 
@@ -15,12 +22,15 @@ fields), ``datamatrix_data(fnc1)`` (what an encoder needs: FNC1 first), ``hri()`
 Reading anything: :func:`parse` returns the :data:`Code` a string identifies
 (``UnitCode | Sscc | Gln``); :func:`read` returns a :class:`Reading` with the code, the form
 (:class:`CodeForm`: element_string, hri, digital_link, epc_uri, key), every element, the
-symbology identifier and, for EPC URIs, the company prefix length.
+symbology identifier and, for EPC URIs, the company prefix length. Decoders pass their
+symbology identifier and text: ``read("]d2" + text)``; :func:`is_gs1_ai_data` says whether an
+identifier signals FNC1 in first position.
 
 Errors (see :mod:`gs1.errors`)::
 
     Gs1Error(ValueError)
      ├── FormatError       wrong length, character set, date or layout
+     │    └── NotGs1Error  no GS1 data at all (plain ]d1 text, a URL without a GS1 key)
      ├── CheckDigitError   wrong GS1 check digit
      └── RuleError         valid elements in a combination GS1 forbids (21 without 01)
 """
