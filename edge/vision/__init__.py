@@ -3,8 +3,12 @@
 - :mod:`edge.vision.frames`: frame sources (OpenCV ``VideoCapture``, folders, in-process
   queues) and trigger pairing.
 - :mod:`edge.vision.decoding`: the :class:`Decoder` protocol, :class:`Decoded` and the
-  registry keyed by :class:`DecoderKind` (``zxing`` default, ``libdmtx``).
-- :mod:`edge.vision.quality`: cheap print-quality measurements (not an ISO 15415 grade).
+  registry keyed by :class:`DecoderKind` (``ladder`` default, ``zxing``, ``libdmtx``).
+- :mod:`edge.vision.ladder`: the decoding ladder (cheap zxing-cpp reads first, rotation,
+  full size, inversion and libdmtx only on a miss, a hard deadline per frame).
+- :mod:`edge.vision.quality`: cheap line checks (contrast, module size, quiet zone, angle).
+- :mod:`edge.vision.grading`: ISO/IEC 15415 grading (:class:`Grader`, :class:`GradeReport`).
+- :mod:`edge.vision.trend`: the moving grade of a line and its alarms.
 - :mod:`edge.vision.verify`: :class:`Verifier` and its :class:`VerifyResult` values.
 """
 
@@ -12,6 +16,7 @@ from __future__ import annotations
 
 from edge.vision.decoding import (
     GS1_DATAMATRIX,
+    GS1_MODIFIERS,
     Decoded,
     Decoder,
     DecoderKind,
@@ -30,20 +35,37 @@ from edge.vision.frames import (
     VideoCaptureSource,
     open_source,
 )
+from edge.vision.grading import (
+    Calibration,
+    Grader,
+    GradeReport,
+    GradingSettings,
+    letter,
+    overall_grade,
+)
+from edge.vision.ladder import DecodingLadder, LadderResult, LadderStep
 from edge.vision.quality import Quality, QualityThresholds, measure_quality
 from edge.vision.verify import Outcome, Verifier, VerifyResult
 
 __all__ = [
     "GS1_DATAMATRIX",
+    "GS1_MODIFIERS",
+    "Calibration",
     "ConfigError",
     "Decoded",
     "Decoder",
     "DecoderError",
     "DecoderKind",
+    "DecodingLadder",
     "FolderSource",
     "Frame",
     "FrameSource",
     "FrameSourceError",
+    "GradeReport",
+    "Grader",
+    "GradingSettings",
+    "LadderResult",
+    "LadderStep",
     "Outcome",
     "Point",
     "Quality",
@@ -56,7 +78,9 @@ __all__ = [
     "VideoCaptureSource",
     "VisionError",
     "decoder_kind",
+    "letter",
     "make_decoder",
     "measure_quality",
     "open_source",
+    "overall_grade",
 ]

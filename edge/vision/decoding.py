@@ -30,6 +30,12 @@ GS = "\x1d"
 GS1_DATAMATRIX = "]d2"
 """ISO/IEC 15424 symbology identifier of a GS1 DataMatrix (FNC1 in first position)."""
 
+GS1_MODIFIERS = frozenset("258")
+"""DataMatrix symbology identifier modifiers that signal FNC1 in first position, i.e. GS1
+data: ``]d2`` (ECC 200), ``]d5`` (ECC 200 with ECI; ISO/IEC 16022 Table N.1) and ``]d8``
+(a rectangular extension symbol, DMRE, ISO/IEC 21471, which zxing-cpp 3 makes for some GS1
+data)."""
+
 
 @dataclass(frozen=True)
 class Point:
@@ -49,6 +55,7 @@ class Decoded:
     symbol orientation: top-left, top-right, bottom-right, bottom-left (the solid "L"
     finder runs along the left and bottom edges). ``rows`` x ``columns`` is the symbol size
     in modules (e.g. 22 x 22) and ``module_size`` the mean module pitch in pixels.
+    ``step`` names the decoding ladder step that read it (empty for a single decoder).
     """
 
     symbology_identifier: str
@@ -58,16 +65,25 @@ class Decoded:
     columns: int
     module_size: float
     decoder: str
+    step: str = ""
 
     @property
     def is_gs1(self) -> bool:
-        """True when the symbol carries GS1 data (FNC1 in first position, ``]d2``)."""
-        return self.symbology_identifier == GS1_DATAMATRIX
+        """True when the symbol carries GS1 data: a DataMatrix symbology identifier whose
+        modifier signals FNC1 in first position (see :data:`GS1_MODIFIERS`)."""
+        identifier = self.symbology_identifier
+        return len(identifier) == 3 and identifier[:2] == "]d" and identifier[2] in GS1_MODIFIERS
 
     @property
     def transmitted(self) -> str:
-        """What a scanner with symbology identifiers on would send: ``]d2`` + data."""
+        """What a scanner with symbology identifiers on would send: identifier + data."""
         return self.symbology_identifier + self.data
+
+    @property
+    def gs1_transmitted(self) -> str:
+        """The data as a GS1 element string after ``]d2``, the identifier :mod:`gs1` reads
+        for every GS1 DataMatrix (DMRE and ECI variants included)."""
+        return GS1_DATAMATRIX + self.data
 
     @property
     def angle_deg(self) -> float:
@@ -99,8 +115,10 @@ class Decoder(Protocol):
 
 
 class DecoderKind(StrEnum):
-    """Which decoder library to use (the ``decoder`` setting)."""
+    """Which decoder to use (the ``decoder`` setting): ``ladder`` (zxing-cpp step by step,
+    then libdmtx, see :mod:`edge.vision.ladder`), or one library alone."""
 
+    LADDER = "ladder"
     ZXING = "zxing"
     LIBDMTX = "libdmtx"
 
@@ -120,7 +138,14 @@ def _libdmtx() -> Decoder:
     return LibdmtxDecoder()
 
 
+def _ladder() -> Decoder:
+    from edge.vision.ladder import DecodingLadder
+
+    return DecodingLadder()
+
+
 DECODERS: dict[DecoderKind, DecoderFactory] = {
+    DecoderKind.LADDER: _ladder,
     DecoderKind.ZXING: _zxing,
     DecoderKind.LIBDMTX: _libdmtx,
 }

@@ -127,7 +127,12 @@ class FolderSource:
                 if image is None:  # not an image after all: skip it, as a camera drops frames
                     continue
                 self._sequence += 1
-                return Frame(image, self._sequence, path.stat().st_mtime, str(path))
+                return Frame(
+                    np.asarray(image, dtype=np.uint8),
+                    self._sequence,
+                    path.stat().st_mtime,
+                    str(path),
+                )
             if not self.watch or (deadline is not None and time.monotonic() >= deadline):
                 return None
             time.sleep(self.poll_s)

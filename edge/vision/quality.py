@@ -35,7 +35,9 @@ FloatArray = npt.NDArray[np.float32]
 
 @dataclass(frozen=True)
 class QualityThresholds:
-    """Limits below (or above) which a symbol is ``poor_quality``."""
+    """Limits below (or above) which a symbol is ``poor_quality``; with ``enforce`` False
+    everything is still measured but nothing fails (``serialtrace vision read`` without
+    ``--thresholds``)."""
 
     min_symbol_contrast: float = 0.40
     """ISO 15415 grade C starts at 40 % symbol contrast."""
@@ -46,6 +48,7 @@ class QualityThresholds:
     """Largest fraction of quiet-zone samples that may be dark."""
     max_angle_deg: float = 15.0
     """Largest rotation of the symbol against the frame, either way."""
+    enforce: bool = True
 
     def __post_init__(self) -> None:
         _check_range("min_symbol_contrast", self.min_symbol_contrast, 0.0, 1.0)
@@ -83,7 +86,7 @@ def measure_quality(
 
     corners = np.array([(p.x, p.y) for p in decoded.corners], dtype=np.float32)
     grid = np.array([(0, 0), (columns, 0), (columns, rows), (0, rows)], dtype=np.float32)
-    transform = cv2.getPerspectiveTransform(grid, corners)
+    transform = np.asarray(cv2.getPerspectiveTransform(grid, corners), dtype=np.float64)
     quiet = limits.quiet_zone_modules
     margin = max(quiet, 0.5)
     patch, origin = _aperture_patch(image, corners, module, margin)
@@ -102,21 +105,21 @@ def measure_quality(
     quiet_zone_dark = float(dark.mean()) if quiet > 0 else 0.0
 
     failures: list[str] = []
-    if contrast < limits.min_symbol_contrast:
+    if limits.enforce and contrast < limits.min_symbol_contrast:
         failures.append(
             f"symbol_contrast: expected at least {limits.min_symbol_contrast:.2f}, "
             f"got {contrast:.2f}"
         )
-    if module < limits.min_module_px:
+    if limits.enforce and module < limits.min_module_px:
         failures.append(
             f"module_px: expected at least {limits.min_module_px:.1f}, got {module:.1f}"
         )
-    if quiet > 0 and quiet_zone_dark > limits.max_quiet_zone_dark:
+    if limits.enforce and quiet > 0 and quiet_zone_dark > limits.max_quiet_zone_dark:
         failures.append(
             f"quiet_zone: expected at most {limits.max_quiet_zone_dark:.0%} dark, "
             f"got {quiet_zone_dark:.0%}"
         )
-    if abs(angle) > limits.max_angle_deg:
+    if limits.enforce and abs(angle) > limits.max_angle_deg:
         failures.append(f"angle_deg: expected within ±{limits.max_angle_deg:.0f}, got {angle:.1f}")
     return Quality(
         symbol_contrast=round(contrast, 3),
@@ -140,7 +143,7 @@ def _aperture_patch(
     patch = image[y0:y1, x0:x1]
     aperture = max(1, round(module / 2))
     if aperture > 1 and patch.size:
-        patch = cv2.blur(patch, (aperture, aperture))
+        patch = np.asarray(cv2.blur(patch, (aperture, aperture)), dtype=np.uint8)
     return patch, (x0, y0)
 
 

@@ -8,11 +8,13 @@
     if result.outcome is Outcome.OK: ...
     result.save(qa_folder)           # image + JSON, for QA
 
-Order of checks: nothing reads -> ``no_read``; not a GS1 DataMatrix (``]d2``) or GS1 data
+Order of checks: nothing reads -> ``no_read``; not a GS1 DataMatrix (a symbology identifier
+without FNC1 in first position, see :data:`~edge.vision.decoding.GS1_MODIFIERS`) or GS1 data
 that does not parse -> ``not_gs1``; parsed data differs from the expected unit (GTIN,
-serial, lot, expiry) -> ``wrong_data``; any quality check fails -> ``poor_quality``; else
-``ok``. Quality is measured whenever a symbol was decoded, so a wrong-data result still
-records it.
+serial, lot, expiry) -> ``wrong_data``; any quality check fails, or the ISO/IEC 15415 grade is
+below ``min_grade`` -> ``poor_quality``; else ``ok``. Quality (and the grade, with a
+:class:`~edge.vision.grading.Grader`) is measured whenever a symbol was decoded, so every
+result that read something records what was read and how well it is printed.
 """
 
 from __future__ import annotations
@@ -27,7 +29,9 @@ from typing import Any
 
 import cv2
 
-from edge.vision.decoding import GS1_DATAMATRIX, Decoded, Decoder, GreyImage
+from edge.vision.decoding import GS1_MODIFIERS, Decoded, Decoder, GreyImage
+from edge.vision.errors import ConfigError
+from edge.vision.grading import Grader, GradeReport, letter
 from edge.vision.quality import Quality, QualityThresholds, measure_quality
 from gs1 import Gs1Error, UnitCode
 from gs1 import parse as parse_gs1
@@ -62,10 +66,18 @@ class VerifyResult:
     error: str | None = None
     source: str = ""
     image: GreyImage | None = field(default=None, compare=False, repr=False)
+    grade: GradeReport | None = None
+    failures: tuple[str, ...] = ()
+    """Why the result is ``poor_quality``: the quality checks and the grade that failed."""
 
     @property
     def ok(self) -> bool:
         return self.outcome is Outcome.OK
+
+    @property
+    def step(self) -> str | None:
+        """The decoding ladder step that read the symbol (None without a read)."""
+        return self.decoded.step or None if self.decoded else None
 
     def to_dict(self) -> dict[str, Any]:
         """JSON-ready form (the ``serialtrace vision read`` line and the QA record)."""
@@ -76,6 +88,7 @@ class VerifyResult:
             "symbology_identifier": decoded.symbology_identifier if decoded else None,
             "data": decoded.data if decoded else None,
             "decoder": decoded.decoder if decoded else None,
+            "step": self.step,
             "corners": [[round(p.x, 1), round(p.y, 1)] for p in decoded.corners]
             if decoded
             else None,
@@ -84,6 +97,8 @@ class VerifyResult:
             "expected": code_fields(self.expected),
             "mismatches": list(self.mismatches),
             "quality": _quality_dict(self.quality),
+            "grade": self.grade.to_dict() if self.grade is not None else None,
+            "failures": list(self.failures),
             "elapsed_ms": round(self.elapsed_ms, 3),
             "error": self.error,
         }
@@ -113,10 +128,12 @@ class VerifyResult:
 
 
 class Verifier:
-    """Verifies frames with one decoder and one set of quality thresholds.
+    """Verifies frames with one decoder, one set of quality thresholds and, optionally, an
+    ISO/IEC 15415 grader with a minimum overall grade.
 
     ``keep_images``: keep each verified frame in its result (needed for
-    :meth:`VerifyResult.save`; the frame is referenced, not copied).
+    :meth:`VerifyResult.save`; the frame is referenced, not copied). ``min_grade`` (0-4,
+    e.g. 1.5 = C, GS1's recommendation for healthcare) needs a ``grader``.
     """
 
     def __init__(
@@ -125,10 +142,18 @@ class Verifier:
         thresholds: QualityThresholds | None = None,
         *,
         keep_images: bool = True,
+        grader: Grader | None = None,
+        min_grade: float | None = None,
     ) -> None:
+        if min_grade is not None and not 0.0 <= min_grade <= 4.0:
+            raise ConfigError(f"min_grade: expected 0 to 4, got {min_grade!r}")
+        if min_grade is not None and grader is None:
+            raise ConfigError("min_grade: expected a grader to grade with, got none")
         self.decoder = decoder
         self.thresholds = thresholds or QualityThresholds()
         self.keep_images = keep_images
+        self.grader = grader
+        self.min_grade = min_grade
 
     def verify(
         self, image: GreyImage, expected: UnitCode | None = None, *, source: str = ""
@@ -143,19 +168,23 @@ class Verifier:
             mismatches: tuple[str, ...] = (),
             quality: Quality | None = None,
             error: str | None = None,
+            grade: GradeReport | None = None,
+            failures: tuple[str, ...] = (),
         ) -> VerifyResult:
             elapsed = (time.perf_counter() - started) * 1000.0
             return VerifyResult(
-                outcome,
-                decoded,
-                parsed,
-                expected,
-                mismatches,
-                quality,
-                elapsed,
-                error,
-                source,
-                kept,
+                outcome=outcome,
+                decoded=decoded,
+                parsed=parsed,
+                expected=expected,
+                mismatches=mismatches,
+                quality=quality,
+                elapsed_ms=elapsed,
+                error=error,
+                source=source,
+                image=kept,
+                grade=grade,
+                failures=failures,
             )
 
         try:
@@ -165,25 +194,46 @@ class Verifier:
         if decoded is None:
             return result(Outcome.NO_READ)
         quality = measure_quality(image, decoded, self.thresholds)
+        grade = self._grade(image, decoded)
         if not decoded.is_gs1:
+            expected_ids = ", ".join(f"]d{m}" for m in sorted(GS1_MODIFIERS))
             return result(
                 Outcome.NOT_GS1,
                 decoded,
                 quality=quality,
-                error=f"symbology_identifier: expected {GS1_DATAMATRIX!r}, "
+                grade=grade,
+                error=f"symbology_identifier: expected a GS1 DataMatrix ({expected_ids}), "
                 f"got {decoded.symbology_identifier!r}",
             )
         try:
-            parsed = parse_gs1(decoded.transmitted)
+            parsed = parse_gs1(decoded.gs1_transmitted)
         except Gs1Error as exc:
-            return result(Outcome.NOT_GS1, decoded, quality=quality, error=str(exc))
+            return result(Outcome.NOT_GS1, decoded, quality=quality, grade=grade, error=str(exc))
         if expected is not None:
             mismatches = compare_unit(expected, parsed)
             if mismatches:
-                return result(Outcome.WRONG_DATA, decoded, parsed, mismatches, quality)
-        if not quality.ok:
-            return result(Outcome.POOR_QUALITY, decoded, parsed, quality=quality)
-        return result(Outcome.OK, decoded, parsed, quality=quality)
+                return result(Outcome.WRONG_DATA, decoded, parsed, mismatches, quality, grade=grade)
+        failures = list(quality.failures)
+        if self.min_grade is not None and grade is not None and grade.overall < self.min_grade:
+            failures.append(
+                f"grade: expected at least {self.min_grade:.1f} ({letter(self.min_grade)}), "
+                f"got {grade.overall:.1f} ({grade.letter}); lowest: {', '.join(grade.limiting)}"
+            )
+        if failures:
+            return result(
+                Outcome.POOR_QUALITY,
+                decoded,
+                parsed,
+                quality=quality,
+                grade=grade,
+                failures=tuple(failures),
+            )
+        return result(Outcome.OK, decoded, parsed, quality=quality, grade=grade)
+
+    def _grade(self, image: GreyImage, decoded: Decoded) -> GradeReport | None:
+        if self.grader is None:
+            return None
+        return self.grader.grade(image, decoded)
 
 
 def compare_unit(expected: UnitCode, parsed: object) -> tuple[str, ...]:

@@ -148,7 +148,7 @@ def read_labels(
             data = (
                 {"datamatrix": truth.read_text(encoding="utf-8").strip()} if truth.is_file() else {}
             )
-            yield image, data
+            yield np.asarray(image, dtype=np.uint8), data
         if not loop:
             return
 

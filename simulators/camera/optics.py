@@ -212,13 +212,15 @@ def _photograph(
     sigma = rng.uniform(0.0, optics.max_blur_sigma) if optics.max_blur_sigma else 0.0
     if sigma >= 0.3:
         effects["blur"] = round(sigma, 3)
-        image = cv2.GaussianBlur(image, (0, 0), sigma)
+        image = np.asarray(cv2.GaussianBlur(image, (0, 0), sigma), dtype=np.float32)
     smear = rng.uniform(0.0, optics.max_motion_blur_px) if optics.max_motion_blur_px else 0.0
     if smear >= 1.5:
         effects["motion_blur"] = round(smear, 2)
         length = round(smear)
         kernel = np.full((1, length), 1.0 / length, dtype=np.float32)
-        image = cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REPLICATE)
+        image = np.asarray(
+            cv2.filter2D(image, -1, kernel, borderType=cv2.BORDER_REPLICATE), dtype=np.float32
+        )
     noise = rng.uniform(0.0, optics.max_noise_sigma) if optics.max_noise_sigma else 0.0
     if noise >= 0.5:
         effects["noise"] = round(noise, 2)

@@ -39,7 +39,10 @@ def render_label(
         raise ValueError(f"hri: expected GS1 data in (AI) form, got {hri!r}: {exc}") from exc
     symbol = np.asarray(barcode.to_image(scale=module_px, add_quiet_zones=False), dtype=np.uint8)
     quiet = quiet_zone_modules * module_px
-    symbol = cv2.copyMakeBorder(symbol, quiet, quiet, quiet, quiet, cv2.BORDER_CONSTANT, value=255)
+    symbol = np.asarray(
+        cv2.copyMakeBorder(symbol, quiet, quiet, quiet, quiet, cv2.BORDER_CONSTANT, value=255),
+        dtype=np.uint8,
+    )
     lines = _hri_lines(hri) if text else []
     text_w = 0
     scale = max(0.5, module_px / 8)

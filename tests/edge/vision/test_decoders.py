@@ -92,7 +92,10 @@ def test_libdmtx_is_bounded_by_its_timeout() -> None:
 @pytest.mark.parametrize(
     ("make", "message"),
     [
-        (lambda: decoder_kind("zbar"), "decoder: expected one of 'zxing', 'libdmtx', got 'zbar'"),
+        (
+            lambda: decoder_kind("zbar"),
+            "decoder: expected one of 'ladder', 'zxing', 'libdmtx', got 'zbar'",
+        ),
         (
             lambda: ZxingDecoder(half_size_min_width=-1),
             "half_size_min_width: expected 0 or more pixels, got -1",

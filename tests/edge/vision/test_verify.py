@@ -65,7 +65,9 @@ def test_sscc_where_a_unit_is_expected_is_wrong_data(verifier: Verifier) -> None
 def test_plain_datamatrix_is_not_gs1(verifier: Verifier) -> None:
     result = verifier.verify(frame_with(symbol(UNIT.element_string(), gs1=False)), UNIT)
     assert result.outcome is Outcome.NOT_GS1
-    assert result.error == "symbology_identifier: expected ']d2', got ']d1'"
+    assert result.error == (
+        "symbology_identifier: expected a GS1 DataMatrix (]d2, ]d5, ]d8), got ']d1'"
+    )
     assert result.parsed is None
 
 
