@@ -37,6 +37,7 @@ from edge.pipeline import GateFinding, Pipeline
 from edge.plc import GateReport, PlcLink
 from edge.publisher import Publisher, state_payload
 from edge.topics import LineTopics
+from edge.vision.trend import GradeTrend, TrendAlarm, TrendSettings
 from edge.writer import Writer, WriterStopped
 
 log = logging.getLogger(__name__)
@@ -128,8 +129,18 @@ class Agent:
             packer=self.packer,
             images_dir=config.data_path / "rejects",
             on_fault=self._device_fault,
+            on_grade=lambda grade: self.grade_trend.add(grade.overall, grade.parameters),
         )
         self._alarms: dict[str, str] = {}
+        camera = config.devices.camera
+        self.grade_trend = GradeTrend(
+            TrendSettings(
+                window=camera.trend_window, drop=camera.trend_drop, min_grade=camera.min_grade
+            )
+            if camera is not None
+            else TrendSettings(),
+            on_change=self._grade_alarm,
+        )
         self._stopping = threading.Event()
         self._state_changed = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -237,6 +248,7 @@ class Agent:
         self.pipeline.resume()
         self.plc.start_line()
         self._clear_alarm("device")
+        self.grade_trend.reset()  # a new batch: a new baseline
         self._state_changed.set()
         log.info("batch %s started: GTIN %s, %d planned", batch.lot, batch.gtin, batch.planned)
         return batch
@@ -335,6 +347,7 @@ class Agent:
             "plc": {"connected": self.plc.connected, "errors": self.plc.errors},
             "alarms": dict(self._alarms),
             "recovered": self.recovered,
+            "grade": self.grade_trend.snapshot(),
         }
 
     # -- alarms and state -----------------------------------------------------------------
@@ -350,6 +363,15 @@ class Agent:
             self._alarms["outbox"] = f"{depth} events waiting for the broker"
         else:
             self._alarms.pop("outbox", None)
+        self._state_changed.set()
+
+    def _grade_alarm(self, alarm: TrendAlarm | None) -> None:
+        """The moving print-quality grade fell (or recovered): an alarm before rejects start."""
+        if alarm is None:
+            self._clear_alarm("grade")
+        else:
+            log.warning("%s", alarm.message)
+            self._alarms["grade"] = alarm.message
         self._state_changed.set()
 
     def _clear_alarm(self, name: str) -> None:

@@ -7,7 +7,8 @@ Device faults are exceptions (:class:`DeviceFault`); outcomes are values (:class
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from collections.abc import Mapping
+from dataclasses import dataclass, field
 from typing import Protocol
 
 import numpy as np
@@ -30,17 +31,48 @@ class DeviceFault(Exception):
 
 
 @dataclass(frozen=True)
+class UnitGrade:
+    """A unit's ISO/IEC 15415 print-quality grade as the line records it: the overall grade
+    (0-4), its ISO notation (``3.0/08/660``: grade, aperture, wavelength), each parameter's
+    grade by abbreviation (``DEC``, ``SC``, ``MOD``, ``RM``, ``FPD``, ``AN``, ``GN``,
+    ``UEC``) and the parameters at the lowest grade."""
+
+    overall: float
+    iso: str
+    parameters: Mapping[str, int] = field(default_factory=dict)
+    limiting: tuple[str, ...] = ()
+
+    @property
+    def letter(self) -> str:
+        for threshold, name in ((3.5, "A"), (2.5, "B"), (1.5, "C"), (0.5, "D")):
+            if self.overall >= threshold:
+                return name
+        return "F"
+
+    def as_extension(self) -> dict[str, object]:
+        """The ``serialtrace:grade`` extension of the commissioning event (docs/events.md)."""
+        return {
+            "overall": self.overall,
+            "letter": self.letter,
+            "iso": self.iso,
+            "parameters": dict(self.parameters),
+            "limiting": list(self.limiting),
+        }
+
+
+@dataclass(frozen=True)
 class Verdict:
     """What the camera said about one printed code.
 
     ``outcome`` is ``ok`` for a code that was read, is GS1 and carries exactly the expected
     data at an acceptable grade; otherwise the reason (``no_read``, ``wrong_data``,
-    ``not_gs1``, ``poor_quality``, …) and a human-readable ``detail``.
+    ``not_gs1``, ``poor_quality``, …) and a human-readable ``detail``. ``grade`` is the
+    print-quality grade when the code was graded.
     """
 
     outcome: str
     detail: str = ""
-    grade: str | None = None
+    grade: UnitGrade | None = None
     image: npt.NDArray[np.uint8] | None = None
 
     @property

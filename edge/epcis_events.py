@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import replace
 from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
@@ -29,9 +30,12 @@ from epcis.vocabulary import Action, BizStep, Disposition
 
 if TYPE_CHECKING:
     from edge.batch import Reconciliation
+    from edge.devices import UnitGrade
     from edge.ledger import Batch
 
 _EVENT_LIST = '"eventList":[]'
+GRADE_EXTENSION = f"{SERIALTRACE_PREFIX}:grade"
+"""The commissioning event's print-quality grade (docs/events.md)."""
 
 
 def _encode(event: Event) -> bytes:
@@ -126,17 +130,21 @@ class EpcisEvents:
         )
         return _encode(with_event_id(event))
 
-    def unit_commissioned(self, code: gs1.UnitCode, company_prefix_length: int) -> bytes:
-        return _encode(
-            commissioning_event(
-                [code.sgtin_uri(company_prefix_length)],
-                event_time=datetime.now(UTC),
-                read_point=self.read_point,
-                biz_location=self.biz_location,
-                lot=code.lot,
-                expiry=None if code.expiry is None else code.expiry.as_date(),
-            )
+    def unit_commissioned(
+        self, code: gs1.UnitCode, company_prefix_length: int, grade: UnitGrade | None = None
+    ) -> bytes:
+        event = commissioning_event(
+            [code.sgtin_uri(company_prefix_length)],
+            event_time=datetime.now(UTC),
+            read_point=self.read_point,
+            biz_location=self.biz_location,
+            lot=code.lot,
+            expiry=None if code.expiry is None else code.expiry.as_date(),
         )
+        if grade is not None:
+            extension = {GRADE_EXTENSION: grade.as_extension()}
+            event = with_event_id(replace(event, extensions=extension))  # type: ignore[arg-type]
+        return _encode(event)
 
     def packed(self, parent: str, children: Sequence[str]) -> bytes:
         return _encode(

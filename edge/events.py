@@ -15,6 +15,7 @@ import gs1
 
 if TYPE_CHECKING:
     from edge.batch import Reconciliation
+    from edge.devices import UnitGrade
     from edge.ledger import Batch
 
 
@@ -55,8 +56,11 @@ class EventFactory(Protocol):
         self, batch: Batch, company_prefix_length: int, reconciliation: Reconciliation
     ) -> bytes: ...
 
-    def unit_commissioned(self, code: gs1.UnitCode, company_prefix_length: int) -> bytes:
-        """ObjectEvent ADD, bizStep commissioning, disposition active, lot and expiry in ilmd."""
+    def unit_commissioned(
+        self, code: gs1.UnitCode, company_prefix_length: int, grade: UnitGrade | None = None
+    ) -> bytes:
+        """ObjectEvent ADD, bizStep commissioning, disposition active, lot and expiry in ilmd;
+        the print-quality ``grade``, when the unit was graded, as ``serialtrace:grade``."""
         ...
 
     def packed(self, parent: str, children: Sequence[str]) -> bytes:

@@ -22,6 +22,7 @@ from edge.batch import (
     check_unit_transition,
     next_state,
 )
+from edge.devices import UnitGrade
 from edge.errors import BatchStateError, NotFoundError, PayloadError, ReconciliationError
 from edge.events import EventFactory, MaterialLot
 
@@ -301,17 +302,37 @@ class Ledger:
         """The label was sent to the printer."""
         self._move(conn, unit_id, UnitState.ENCODED)
 
-    def commission(self, conn: sqlite3.Connection, job: UnitJob) -> None:
-        """The printed code was read back and matched: the unit exists in the supply chain."""
+    def commission(
+        self, conn: sqlite3.Connection, job: UnitJob, grade: UnitGrade | None = None
+    ) -> None:
+        """The printed code was read back and matched: the unit exists in the supply chain.
+        Its print-quality ``grade`` goes with the commissioning event."""
         self._move(conn, job.unit_id, UnitState.COMMISSIONED)
+        self._record_grade(conn, job.unit_id, grade)
         cpl = self.products[job.code.gtin.value]
-        outbox.append(conn, self.topic, self.events.unit_commissioned(job.code, cpl))
+        outbox.append(conn, self.topic, self.events.unit_commissioned(job.code, cpl, grade))
 
     def reject(
-        self, conn: sqlite3.Connection, unit_id: int, reason: str, image: str | None
+        self,
+        conn: sqlite3.Connection,
+        unit_id: int,
+        reason: str,
+        image: str | None,
+        grade: UnitGrade | None = None,
     ) -> None:
         """Verification failed: the PLC takes the unit off the line."""
         self._move(conn, unit_id, UnitState.REJECTED, reason, image)
+        self._record_grade(conn, unit_id, grade)
+
+    def _record_grade(
+        self, conn: sqlite3.Connection, unit_id: int, grade: UnitGrade | None
+    ) -> None:
+        """The unit's print-quality grade, with its verification (JSON, as in the event)."""
+        if grade is not None:
+            conn.execute(
+                "UPDATE units SET grade = ? WHERE id = ?",
+                (json.dumps(grade.as_extension(), separators=(",", ":")), unit_id),
+            )
 
     def scrap(self, conn: sqlite3.Connection, unit_id: int, reason: str) -> None:
         """A label that cannot become a good unit (print fault, verification lost)."""

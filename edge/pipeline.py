@@ -7,8 +7,9 @@ Three stages, each on its own thread, connected by queues, so unit *n* is verifi
   ``allocated``; only after that commit does the job reach the printer.
 * **print**: send the label; record ``encoded`` (group-committed, not waited for).
 * **verify**: capture and verify; ``ok`` commissions the unit (ObjectEvent in the same
-  transaction) and puts it in the open case; anything else rejects it: the PLC is told at once,
-  the reason and the image are recorded.
+  transaction, with its print-quality grade) and puts it in the open case; anything else
+  rejects it: the PLC is told at once, the reason and the image are recorded. Every graded
+  unit, accepted or not, goes to ``on_grade`` (the agent's moving grade and its alarm).
 
 The PLC gate is fail-safe: it lets a unit through only on an ``accept`` for its trigger, so a
 unit whose decision was lost (crash, fault) is rejected physically and scrapped on record.
@@ -39,6 +40,7 @@ from edge.devices import (
     DeviceFault,
     PrintTicket,
     SerialSource,
+    UnitGrade,
     UnitPrinter,
     UnitVerifier,
     Verdict,
@@ -128,6 +130,7 @@ class Pipeline:
         images_dir: Path,
         max_in_flight: int = 64,
         on_fault: Callable[[str], None] | None = None,
+        on_grade: Callable[[UnitGrade], None] | None = None,
     ) -> None:
         self._ledger = ledger
         self._aggregation = aggregation
@@ -140,6 +143,7 @@ class Pipeline:
         self._images_dir = images_dir
         self._max_in_flight = max_in_flight
         self._on_fault = on_fault
+        self._on_grade = on_grade
         self._print_queue: queue.SimpleQueue[UnitJob | None] = queue.SimpleQueue()
         self._verify_queue: queue.SimpleQueue[tuple[UnitJob, PrintTicket] | None] = (
             queue.SimpleQueue()
@@ -306,19 +310,24 @@ class Pipeline:
             except Exception as exc:
                 log.exception("verifier failed")
                 verdict = Verdict("camera_fault", repr(exc))
+            if verdict.grade is not None and self._on_grade is not None:
+                try:
+                    self._on_grade(verdict.grade)
+                except Exception:  # the trend must never stop verification
+                    log.exception("grade trend failed")
             if verdict.ok:
-                self._commission(job)
+                self._commission(job, verdict.grade)
             else:
                 self._reject(job, verdict)
 
-    def _commission(self, job: UnitJob) -> None:
+    def _commission(self, job: UnitJob, grade: UnitGrade | None = None) -> None:
         def command(conn: Any) -> int | bool | None:
             gate = None if job.trigger is None else self._early_rejects.pop(job.trigger, None)
             if gate is not None:  # already in the reject bin: never commissioned
                 reason = f"verified, but the reject gate had already rejected it ({gate})"
                 self._ledger.reject(conn, job.unit_id, reason, None)
                 return False
-            self._ledger.commission(conn, job)
+            self._ledger.commission(conn, job, grade)
             if not self._packer.enabled:  # no case labeller: units are not aggregated here
                 return None
             return self._aggregation.add_unit(conn, job.batch_id, job.unit_id)
@@ -343,7 +352,7 @@ class Pipeline:
         self.stats.latencies.append(time.monotonic() - job.triggered_at)
         image = self._save_image(job, verdict)
         self._writer.submit(
-            lambda conn: self._ledger.reject(conn, job.unit_id, reason, image),
+            lambda conn: self._ledger.reject(conn, job.unit_id, reason, image, verdict.grade),
             then=lambda _: self._finished(),
         ).add_done_callback(self._log_failure)
 

@@ -101,6 +101,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     conn.execute("PRAGMA synchronous = FULL")
     conn.execute("PRAGMA foreign_keys = ON")
     conn.executescript(_SCHEMA)  # idempotent: every statement is IF NOT EXISTS
+    _add_columns(conn)
     with transaction(conn):
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is None:
@@ -112,6 +113,19 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
                 f"database {path}: schema_version expected {SCHEMA_VERSION}, got {row['value']}"
             )
     return conn
+
+
+_ADDED_COLUMNS = (("units", "grade", "TEXT"),)
+"""Columns added after schema version 1 (nullable, so old rows stay valid): a database made
+by an older agent gets them when it is opened. ``units.grade``: the unit's print-quality
+grade as JSON (the commissioning event's ``serialtrace:grade``)."""
+
+
+def _add_columns(conn: sqlite3.Connection) -> None:
+    for table, column, kind in _ADDED_COLUMNS:
+        present = {row["name"] for row in conn.execute(f"PRAGMA table_info({table})")}
+        if column not in present:
+            conn.execute(f"ALTER TABLE {table} ADD COLUMN {column} {kind}")
 
 
 @contextmanager

@@ -20,7 +20,7 @@ import serial
 import gs1
 from edge.agent import Agent, Devices
 from edge.config import CameraConfig, EdgeConfig, PrinterConfig, ScannerConfig
-from edge.devices import DeviceFault, PrintTicket, Verdict
+from edge.devices import DeviceFault, PrintTicket, UnitGrade, Verdict
 from edge.epcis_events import EpcisEvents
 from edge.printers import (
     LabelBuilder,
@@ -45,7 +45,13 @@ from edge.serials import (
     alphabet_named,
 )
 from edge.vision import (
+    Calibration,
+    Decoder,
+    DecodingLadder,
     FrameSource,
+    Grader,
+    GradeReport,
+    GradingSettings,
     QualityThresholds,
     Trigger,
     TriggeredCapture,
@@ -54,6 +60,7 @@ from edge.vision import (
     make_decoder,
     open_source,
 )
+from edge.vision.grading.report import ABBREVIATIONS
 
 
 def open_port(url: str, **kwargs: Any) -> serial.SerialBase:
@@ -135,10 +142,11 @@ class CameraVerifier:
         if frame is None:
             return Verdict("no_read", f"no frame within {self._timeout_s} s")
         result = self._verifier.verify(frame.image, expected, source=frame.source)
-        detail = "; ".join(result.mismatches) or (result.error or "")
-        if result.quality is not None and not result.ok and not detail:
-            detail = str(result.quality)
-        return Verdict(result.outcome.value, detail, None, result.image)
+        detail = "; ".join(result.mismatches) or (result.error or "") or "; ".join(result.failures)
+        if result.decoded is not None and not result.ok:
+            read = result.parsed.hri() if isinstance(result.parsed, gs1.UnitCode) else None
+            detail = f"{detail}; read {read or repr(result.decoded.transmitted)}"
+        return Verdict(result.outcome.value, detail, unit_grade(result.grade), result.image)
 
     def close(self) -> None:
         self._capture.source.close()
@@ -231,10 +239,44 @@ def _template(config: EdgeConfig, name: str) -> str | Path:
     return config.resolve(name) if name.endswith(".toml") else name
 
 
+def unit_grade(report: GradeReport | None) -> UnitGrade | None:
+    """What the line keeps of a grading (the commissioning event's ``serialtrace:grade``)."""
+    if report is None:
+        return None
+    return UnitGrade(
+        overall=report.overall,
+        iso=report.iso_notation(),
+        parameters={ABBREVIATIONS[name]: p.grade for name, p in report.parameters.items()},
+        limiting=tuple(ABBREVIATIONS[name] for name in report.limiting)
+        if report.scan_grade < 4
+        else (),
+    )
+
+
+def camera_decoder(camera: CameraConfig) -> Decoder:
+    if camera.decoder == "ladder":
+        return DecodingLadder(deadline_ms=camera.deadline_ms)
+    return make_decoder(camera.decoder)
+
+
 def camera_verifier(camera: CameraConfig, source: FrameSource | None = None) -> CameraVerifier:
+    grader = None
+    if camera.grade:
+        c = camera.calibration
+        grader = Grader(
+            GradingSettings(
+                aperture=camera.aperture,
+                calibration=Calibration(
+                    c.black_grey, c.white_grey, c.black_reflectance, c.white_reflectance
+                ),
+                wavelength_nm=camera.wavelength_nm,
+            )
+        )
     verifier = Verifier(
-        make_decoder(camera.decoder),
+        camera_decoder(camera),
         QualityThresholds(min_symbol_contrast=camera.min_symbol_contrast),
+        grader=grader,
+        min_grade=camera.min_grade if grader is not None else None,
     )
     source = source or open_source(camera.url, watch=True)  # watch: a folder fills as it goes
     return CameraVerifier(source, verifier, camera.timeout_s)

@@ -117,6 +117,8 @@ UNIT_COLUMNS = (
     "status_reason",
     "disposition",
     "commission_event",
+    "grade",
+    "grade_detail",
 )
 
 _UNIT_ROW = itemgetter(*UNIT_COLUMNS)  # a pending unit's dict -> its row tuple, in C
@@ -376,7 +378,7 @@ class _Applier:
 
     def _commission(self, pk: int, event: PreparedEvent, row: dict[str, Any]) -> None:
         assert event.commissioning is not None
-        lot, expiry, disposition, commissioned = event.commissioning
+        lot, expiry, disposition, commissioned, grade = event.commissioning
         site, line = row["site"], row["line"]
         event_time = row["event_time"]
         batch_gtin, batch_id = "", None
@@ -405,6 +407,8 @@ class _Applier:
                 "status_reason": None,
                 "disposition": disposition,
                 "commission_event": pk,
+                "grade": grade[0] if grade else None,
+                "grade_detail": grade[1] if grade else None,
                 "_event_id": row["event_id"],
                 "_line": line_key,
                 "_doc": self.doc,

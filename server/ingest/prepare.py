@@ -91,6 +91,7 @@ class Commissioning(NamedTuple):
     expiry: str | None
     disposition: str
     units: list[UnitKey]  # in epcList order; EPCs that are not SGTINs left out
+    grade: tuple[float, str] | None = None  # serialtrace:grade: overall, detail JSON
 
 
 class Contents(NamedTuple):
@@ -278,7 +279,43 @@ def _commissioning(event: dict[str, Any]) -> Commissioning | None:
         ilmd_value(ilmd, "itemExpirationDate"),
         cbv_term(event.get("disposition")) or "active",
         units,
+        unit_grade(event.get(GRADE_EXTENSION)),
     )
+
+
+GRADE_EXTENSION = "serialtrace:grade"
+GRADE_PARAMETERS = frozenset({"DEC", "SC", "MOD", "RM", "FPD", "AN", "GN", "UEC"})
+
+
+def unit_grade(value: Any) -> tuple[float, str] | None:
+    """The overall grade and the stored detail (JSON) of a ``serialtrace:grade`` extension;
+    None when there is none or it is not one (the event is still stored as received)."""
+    if not isinstance(value, dict):
+        return None
+    overall = value.get("overall")
+    if isinstance(overall, bool) or not isinstance(overall, int | float):
+        return None
+    if not 0.0 <= overall <= 4.0:
+        return None
+    parameters = value.get("parameters")
+    detail: dict[str, Any] = {"overall": float(overall)}
+    if isinstance(parameters, dict):
+        detail["parameters"] = {
+            name: grade
+            for name, grade in parameters.items()
+            if name in GRADE_PARAMETERS
+            and isinstance(grade, int)
+            and not isinstance(grade, bool)
+            and 0 <= grade <= 4
+        }
+    limiting = value.get("limiting")
+    if isinstance(limiting, list):
+        detail["limiting"] = [name for name in limiting if name in GRADE_PARAMETERS]
+    for key, limit in (("letter", 1), ("iso", 32)):
+        text = value.get(key)
+        if isinstance(text, str) and len(text) <= limit:
+            detail[key] = text
+    return float(overall), json.dumps(detail, separators=(",", ":"), sort_keys=True)
 
 
 def _extra_context(document: dict[str, Any]) -> list[Any] | None:

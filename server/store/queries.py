@@ -86,6 +86,7 @@ class UnitTrace:
     parents: list[ContainerRef]  # innermost first: case, pallet, ...
     shipment: Shipment | None
     events: list[EventSummary]
+    grade: dict[str, Any] | None = None  # print-quality grade at commissioning (JSON detail)
 
 
 @dataclass(frozen=True)
@@ -142,6 +143,7 @@ def _trace_query() -> Any:
     lookup by key."""
     unit_columns = (
         units.c.status_reason,
+        units.c.grade_detail,
         units.c.disposition.label("unit_disposition"),
         batches.c.lot,
         batches.c.expiry,
@@ -238,6 +240,74 @@ def trace_unit(conn: Connection, unit: UnitKey) -> UnitTrace | None:
         parents=[ContainerRef(link.sscc, level_name(link.level), link.status) for link in chain],
         shipment=shipment,
         events=events_naming(conn, keys, [row.id]),
+        grade=_grade_detail(row.grade_detail),
+    )
+
+
+def _grade_detail(text: str | None) -> dict[str, Any] | None:
+    if not text:
+        return None
+    try:
+        detail = json.loads(text)
+    except ValueError:
+        return None
+    return detail if isinstance(detail, dict) else None
+
+
+@dataclass(frozen=True)
+class GradeDistribution:
+    """A batch's units by print-quality grade at commissioning: how many at each letter
+    (A >= 3.5, B >= 2.5, C >= 1.5, D >= 0.5, F below), how many were not graded, the mean
+    and the lowest grade."""
+
+    gtin: str
+    lot: str
+    graded: int
+    ungraded: int
+    letters: dict[str, int]
+    grades: dict[str, int]  # by grade to one decimal ("4.0": n)
+    mean: float | None
+    lowest: float | None
+
+
+GRADE_LETTERS = (("A", 3.5), ("B", 2.5), ("C", 1.5), ("D", 0.5), ("F", 0.0))
+
+
+def batch_grades(conn: Connection, gtin: str, lot: str) -> GradeDistribution | None:
+    """One GROUP BY over the batch's units (their ``batch_id`` index); None if unknown."""
+    batch = _batch_row(conn, gtin, lot)
+    if batch is None:
+        return None
+    rows = conn.execute(
+        select(units.c.grade, func.count())
+        .where(units.c.batch_id == batch.id)
+        .group_by(units.c.grade)
+    ).all()
+    letters = dict.fromkeys((name for name, _ in GRADE_LETTERS), 0)
+    grades: dict[str, int] = {}
+    graded = ungraded = 0
+    total = 0.0
+    lowest: float | None = None
+    for grade, count in rows:
+        if grade is None:
+            ungraded += count
+            continue
+        value = float(grade)
+        graded += count
+        total += value * count
+        lowest = value if lowest is None else min(lowest, value)
+        key = f"{value:.1f}"
+        grades[key] = grades.get(key, 0) + count
+        letters[next(name for name, floor in GRADE_LETTERS if value >= floor)] += count
+    return GradeDistribution(
+        gtin=gtin,
+        lot=lot,
+        graded=graded,
+        ungraded=ungraded,
+        letters=letters,
+        grades=dict(sorted(grades.items(), reverse=True)),
+        mean=round(total / graded, 3) if graded else None,
+        lowest=lowest,
     )
 
 

@@ -179,6 +179,8 @@ units = Table(
     Column("status_reason", String(256)),
     Column("disposition", String(256)),
     Column("commission_event", Id, nullable=False),
+    Column("grade", Float),  # ISO/IEC 15415 overall grade 0-4 at commissioning (0008)
+    Column("grade_detail", Text),  # JSON: letter, iso, parameters, limiting (docs/events.md)
     UniqueConstraint("gtin", "serial"),
 )
 

@@ -58,7 +58,7 @@ FloatArray = npt.NDArray[np.float64]
 
 MIN_APERTURE = 0.5
 MAX_APERTURE = 0.8
-MIN_MODULE_PX = 2.0
+MIN_MODULE_PX = 1.5
 """Below this many pixels per module a camera image cannot be graded meaningfully."""
 
 
@@ -227,21 +227,42 @@ def _disc(diameter_px: float) -> npt.NDArray[np.float32]:
     return out
 
 
-def _crossings(profiles: npt.NDArray[np.float32], start: float, step: float) -> list[FloatArray]:
-    """Positions where each profile (rows of ``profiles``, sampled from ``start`` every
-    ``step``) crosses the middle of its own dark and light levels (5th and 95th percentile),
-    linearly interpolated: edges are found where a symmetric blur leaves them, whatever
-    the global threshold."""
+def _crossing_positions(
+    profiles: npt.NDArray[np.float32], start: float, step: float
+) -> npt.NDArray[np.float64]:
+    """For every sample interval of every profile (rows of ``profiles``, sampled from
+    ``start`` every ``step``), where the profile crosses the middle of its own dark and light
+    levels (5th and 95th percentile), linearly interpolated; NaN where it does not. Edges
+    are found where a symmetric blur leaves them, whatever the global threshold."""
     values = profiles.astype(np.float64)
-    low, high = np.percentile(values, (5, 95), axis=1)
+    ordered = np.sort(values, axis=1)
+    last = values.shape[1] - 1
+    low = ordered[:, round(0.05 * last)]
+    high = ordered[:, round(0.95 * last)]
     s = values - ((low + high) / 2)[:, None]
     s[(high - low) < 0.05] = np.nan  # no edge in a flat profile
     a, b = s[:, :-1], s[:, 1:]
     change = (a * b < 0) | ((a == 0) & (b != 0))
     with np.errstate(divide="ignore", invalid="ignore"):
         fraction = np.where(change, a / (a - b), np.nan)
-    positions = start + (np.arange(s.shape[1] - 1)[None, :] + fraction) * step
-    return [row[~np.isnan(row)] for row in positions]
+    return start + (np.arange(last)[None, :] + fraction) * step
+
+
+def _crossings(profiles: npt.NDArray[np.float32], start: float, step: float) -> list[FloatArray]:
+    """The crossings of each profile (see :func:`_crossing_positions`), in order."""
+    return [row[~np.isnan(row)] for row in _crossing_positions(profiles, start, step)]
+
+
+def _nearest_crossing(
+    profiles: npt.NDArray[np.float32], start: float, step: float, window: float
+) -> FloatArray:
+    """For each profile, its crossing nearest position 0 within ``window``; NaN if none."""
+    positions = _crossing_positions(profiles, start, step)
+    distance = np.where(np.isnan(positions), np.inf, np.abs(positions))
+    best = np.argmin(distance, axis=1)
+    rows = np.arange(positions.shape[0])
+    chosen = positions[rows, best]
+    return np.where(distance[rows, best] <= window, chosen, np.nan)
 
 
 def _nearest(crossings: FloatArray, expected: FloatArray, window: float) -> FloatArray:
@@ -249,7 +270,8 @@ def _nearest(crossings: FloatArray, expected: FloatArray, window: float) -> Floa
     out = np.full(expected.shape, np.nan)
     if crossings.size == 0:
         return out
-    index = np.clip(np.searchsorted(crossings, expected), 1, crossings.size) - 1
+    found = np.searchsorted(crossings, expected)
+    index = np.minimum(np.maximum(found, 1), crossings.size) - 1
     left = crossings[index]
     right = crossings[np.minimum(index + 1, crossings.size - 1)]
     best = np.where(np.abs(left - expected) <= np.abs(right - expected), left, right)
@@ -375,6 +397,8 @@ class _Measurement:
                 score = self._border_score(h, threshold)
                 if best is None or score > best[0]:
                     best = (score, h)
+                if score >= 0.95:  # the decoders give symbol orientation: usually the first
+                    return h
         assert best is not None
         if best[0] < 0.75:
             raise GradingFailed(
@@ -396,14 +420,13 @@ class _Measurement:
             else:
                 lines.append(np.stack((np.full_like(offsets, u), v + offsets), axis=1))
         profiles = _sample(self.edges, _map(h, np.array(lines)))
-        found = _crossings(profiles, -0.8, step)
-        points = []
-        for (u, v, axis), cross in zip(fixed, found, strict=True):
-            near = _nearest(cross, np.zeros(1), 0.6)[0]
-            if math.isnan(near):
-                continue
-            points.append((u + near, v) if axis == "u" else (u, v + near))
-        return _map(h, np.array(points)) if points else np.empty((0, 2))
+        near = _nearest_crossing(profiles, -0.8, step, 0.6)
+        base = np.array([(u, v) for u, v, _ in fixed], dtype=np.float64)
+        along_u = np.array([axis == "u" for _, _, axis in fixed])
+        base[along_u, 0] += near[along_u]
+        base[~along_u, 1] += near[~along_u]
+        found = base[~np.isnan(near)]
+        return _map(h, found) if len(found) else np.empty((0, 2))
 
     def _refine(self, h: FloatArray) -> FloatArray:
         size = self.size
@@ -537,15 +560,17 @@ class _Measurement:
             )
         )
         quiet_points = _map(h, quiet_uv)
-        if (
-            np.any(quiet_points < 0)
-            or np.any(quiet_points[:, 0] > pw - 1)
-            or np.any(quiet_points[:, 1] > ph - 1)
-        ):
-            raise GradingFailed("quiet zone: expected it inside the image")
+        # quiet zone the image does not show is not measured: it cannot set Rmax or Rmin,
+        # and counts as damaged in the fixed pattern segments
+        seen = (
+            (quiet_points[:, 0] >= 0)
+            & (quiet_points[:, 1] >= 0)
+            & (quiet_points[:, 0] <= pw - 1)
+            & (quiet_points[:, 1] <= ph - 1)
+        )
         quiet = _sample(self.reference, quiet_points).astype(np.float64)
 
-        everything = np.concatenate((samples.ravel(), quiet))
+        everything = np.concatenate((samples.ravel(), quiet[seen]))
         rmax, rmin = float(everything.max()), float(everything.min())
         sc = rmax - rmin
         gt = (rmax + rmin) / 2
@@ -589,7 +614,9 @@ class _Measurement:
         module_grades = _grades_at_least(modulation, MOD_THRESHOLDS)
         margin_grades = np.where(dark == expected, module_grades, 0)
         quiet_modulation = 2.0 * np.abs(quiet - gt) / sc if sc > 0 else np.zeros_like(quiet)
-        quiet_grades = np.where(quiet_dark, 0, _grades_at_least(quiet_modulation, MOD_THRESHOLDS))
+        quiet_grades = np.where(
+            quiet_dark | ~seen, 0, _grades_at_least(quiet_modulation, MOD_THRESHOLDS)
+        )
 
         layout = ecc200.block_layout(size)
         mod_grade, mod_value = _overlay(size, layout, placement_cw, module_grades)
@@ -643,6 +670,7 @@ class _Measurement:
             error=decode_error,
             extra={
                 "modules_in_error": int(np.count_nonzero(dark != expected)),
+                "quiet_zone_outside_image": int(np.count_nonzero(~seen)),
                 "corners": (
                     _map(h, np.array([(0, 0), (cols, 0), (cols, rows), (0, rows)], float))
                     + self.origin

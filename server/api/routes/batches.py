@@ -21,7 +21,15 @@ from server.api.app_state import services_of
 from server.api.deps import QaUser, ReadConn, Reader
 from server.api.routes.units import parse_gtin
 from server.store import write_transaction
-from server.store.queries import BatchSummary, RecallSet, get_batch, list_batches, recall_set
+from server.store.queries import (
+    BatchSummary,
+    GradeDistribution,
+    RecallSet,
+    batch_grades,
+    get_batch,
+    list_batches,
+    recall_set,
+)
 from server.store.schema import batches
 
 router = APIRouter(prefix="/batches", tags=["batches"])
@@ -47,6 +55,17 @@ def batch_detail(gtin: str, lot: str, conn: ReadConn, _user: Reader) -> BatchSum
     if summary is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"batch: GTIN {gtin} lot {lot!r} unknown")
     return summary
+
+
+@router.get("/{gtin}/{lot}/grades", responses={404: {"description": "batch unknown"}})
+def batch_grade_distribution(
+    gtin: str, lot: str, conn: ReadConn, _user: Reader
+) -> GradeDistribution:
+    """The batch's units by ISO/IEC 15415 grade at commissioning (letters, grades, mean)."""
+    distribution = batch_grades(conn, parse_gtin(gtin), lot)
+    if distribution is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"batch: GTIN {gtin} lot {lot!r} unknown")
+    return distribution
 
 
 @router.get(
