@@ -255,6 +255,67 @@ function render(status) {
     `${outbox.connected ? "broker connected" : "broker NOT connected"}${age} · alarm at ${alarmDepth.toLocaleString("en")}`;
 
   setButtons(batch ? batch.state : null);
+  renderGrade(status.grade);
+}
+
+const GRADE_NAMES = {
+  decode: "decode", symbol_contrast: "symbol contrast", modulation: "modulation",
+  reflectance_margin: "reflectance margin", fixed_pattern_damage: "fixed pattern damage",
+  axial_nonuniformity: "axial non-uniformity", grid_nonuniformity: "grid non-uniformity",
+  unused_error_correction: "unused error correction",
+};
+
+function gradeLetter(grade) {
+  return grade >= 3.5 ? "A" : grade >= 2.5 ? "B" : grade >= 1.5 ? "C" : grade >= 0.5 ? "D" : "F";
+}
+
+// The moving grade, its trend (one point per unit) and the parameter falling most.
+function renderGrade(grade) {
+  if (!grade) return;
+  const panel = $("grade");
+  panel.dataset.alarm = String(Boolean(grade.alarm));
+  $("grade-window").textContent = `last ${grade.window} units`;
+  if (grade.moving === null) {
+    $("grade-moving").textContent = "—";
+    $("grade-detail").textContent = "no graded units yet";
+  } else {
+    $("grade-moving").textContent = `${grade.moving.toFixed(2)} ${gradeLetter(grade.moving)}`;
+    const parts = [`${grade.units.toLocaleString("en")} units graded`];
+    if (grade.baseline !== null) parts.push(`baseline ${grade.baseline.toFixed(2)}`);
+    if (grade.min_grade !== null) parts.push(`reject below ${grade.min_grade.toFixed(1)}`);
+    $("grade-detail").textContent = parts.join(" · ");
+  }
+  const falling = $("grade-falling");
+  falling.textContent = grade.falling
+    ? `Falling: ${GRADE_NAMES[grade.falling] || grade.falling} (−${grade.falling_by.toFixed(2)})`
+    : "";
+  drawGrade($("grade-chart"), grade);
+}
+
+function drawGrade(svg, grade) {
+  const ns = "http://www.w3.org/2000/svg";
+  const y = (value) => (60 - (value / 4) * 56 - 2).toFixed(1);
+  const shapes = [];
+  const line = (value, cls) => {
+    const el = document.createElementNS(ns, "line");
+    el.setAttribute("x1", "0");
+    el.setAttribute("x2", "240");
+    el.setAttribute("y1", y(value));
+    el.setAttribute("y2", y(value));
+    el.setAttribute("class", cls);
+    shapes.push(el);
+  };
+  if (grade.min_grade !== null) line(grade.min_grade, "limit");
+  if (grade.baseline !== null) line(Math.max(0, grade.baseline - grade.drop), "alarm-line");
+  const points = grade.history || [];
+  if (points.length > 1) {
+    const step = 240 / (points.length - 1);
+    const path = document.createElementNS(ns, "polyline");
+    path.setAttribute("points", points.map((v, i) => `${(i * step).toFixed(1)},${y(v)}`).join(" "));
+    path.setAttribute("class", "trend");
+    shapes.push(path);
+  }
+  svg.replaceChildren(...shapes);
 }
 
 function renderOffline(error) {

@@ -17,6 +17,7 @@ import {
   when,
 } from "../dom.js";
 import { releaseSection } from "./release.js";
+import { batchGradeSection } from "./grades.js";
 
 const STATUS_ORDER = ["active", "sampled", "decommissioned", "inactive", "destroyed"];
 
@@ -147,6 +148,7 @@ export async function batchPage(page, [gtin, lot], _query, context) {
       ),
     ),
   );
+  page.append(await batchGradeSection(batch.gtin, batch.lot));
   recallActions(batch, actions, notice, context);
   if ((await apiPaths()).includes("/qa/batches/{gtin}/{lot}/record")) {
     const { card, details } = await releaseSection(batch.gtin, batch.lot, () =>

@@ -17,6 +17,7 @@ import {
   when,
 } from "../dom.js";
 import { backwardSection } from "./genealogy.js";
+import { unitGradeSection } from "./grades.js";
 
 export async function searchPage(page, _params, query, { go }) {
   const input = h("input", {
@@ -130,6 +131,7 @@ export async function unitPage(page, [gtin, serial]) {
         ["Batch disposition", trace.batch_disposition ? badge(trace.batch_disposition) : null],
       ]),
     ),
+    unitGradeSection(trace.grade),
     section("Genealogy", genealogy(trace, batch, batchError)),
   );
   if ((await apiPaths()).includes("/qa/genealogy/backward")) {
