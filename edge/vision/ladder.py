@@ -10,12 +10,14 @@ Steps, in order (each only after the ones before it read nothing):
               heavy blur)
 ``invert``    the inverted full frame, same options (light-on-dark marks); ``full`` and
               ``invert`` together search everything zxing-cpp's defaults search
-``libdmtx``   libdmtx with the time left (damage zxing-cpp's detector gives up on)
+``libdmtx``   libdmtx with the time left, at most ``libdmtx_ms`` (damage zxing-cpp's
+              detector gives up on)
 ============  =============================================================================
 
 The step that read the symbol is in :attr:`Decoded.step`. The ladder keeps a hard deadline
 per frame: a step starts only if the time it took before (its running mean for this frame
-size) still fits, and libdmtx gets exactly the time left. A zxing-cpp call cannot be cut off
+size) still fits, and libdmtx gets the time left (at most ``libdmtx_ms``: on an empty belt it
+would otherwise always use the whole deadline). A zxing-cpp call cannot be cut off
 once started, so a frame can overrun the deadline by at most the error of that estimate;
 :attr:`LadderResult.deadline_hit` says when steps were skipped.
 """
@@ -63,9 +65,10 @@ class LadderResult:
 class DecodingLadder:
     """:class:`edge.vision.decoding.Decoder` that climbs the ladder until something reads.
 
-    ``deadline_ms``: hard budget per frame; ``steps``: which steps to use, in ladder order;
-    ``half_size_min_width``: frames at least this wide use a half-size copy for ``fast`` and
-    ``rotate``. Thread-safe (the step cost estimates are shared under a lock).
+    ``deadline_ms``: hard budget per frame; ``libdmtx_ms``: most of it libdmtx may use;
+    ``steps``: which steps to use, in ladder order; ``half_size_min_width``: frames at least
+    this wide use a half-size copy for ``fast`` and ``rotate``. Thread-safe (the step cost
+    estimates are shared under a lock).
     """
 
     name = "ladder"
@@ -74,11 +77,16 @@ class DecodingLadder:
         self,
         *,
         deadline_ms: float = 150.0,
+        libdmtx_ms: float = 60.0,
         steps: Sequence[LadderStep | str] = ALL_STEPS,
         half_size_min_width: int = 800,
     ) -> None:
         if not 1.0 <= deadline_ms <= 10_000.0:
             raise ConfigError(f"deadline_ms: expected 1 to 10000 ms, got {deadline_ms!r}")
+        if not MIN_LIBDMTX_MS <= libdmtx_ms <= 10_000.0:
+            raise ConfigError(
+                f"libdmtx_ms: expected {MIN_LIBDMTX_MS:g} to 10000 ms, got {libdmtx_ms!r}"
+            )
         if half_size_min_width < 0:
             raise ConfigError(
                 f"half_size_min_width: expected 0 or more pixels, got {half_size_min_width!r}"
@@ -93,6 +101,7 @@ class DecodingLadder:
         if not chosen:
             raise ConfigError("steps: expected at least one step, got none")
         self.deadline_ms = deadline_ms
+        self.libdmtx_ms = libdmtx_ms
         self.steps = tuple(s for s in ALL_STEPS if s in chosen)
         self.half_size_min_width = half_size_min_width
         self._cost: dict[tuple[LadderStep, tuple[int, int]], float] = {}
@@ -136,7 +145,8 @@ class DecodingLadder:
                     inverted = np.subtract(255, image, dtype=np.uint8)
                 decoded = read(inverted, try_rotate=True, try_downscale=True, name="zxing")
             else:
-                decoded = self._read_libdmtx(image, max(1, int(remaining_ms)))
+                budget = min(remaining_ms, self.libdmtx_ms)
+                decoded = self._read_libdmtx(image, max(1, int(budget)))
             spent = (time.perf_counter() - now) * 1000.0
             tried.append((step.value, spent))
             if step is not LadderStep.LIBDMTX:

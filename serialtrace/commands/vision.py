@@ -45,6 +45,7 @@ from edge.vision import (
 )
 from edge.vision.decoding import GreyImage
 from edge.vision.grading import GradeReport
+from edge.vision.ladder import MIN_LIBDMTX_MS
 from gs1 import Gs1Error, UnitCode
 from gs1 import parse as parse_gs1
 from serialtrace.cli import CliError
@@ -230,7 +231,10 @@ def run_grade(args: argparse.Namespace) -> int:
 def _decoder(args: argparse.Namespace) -> Decoder:
     if args.decoder == DecoderKind.LADDER.value:
         try:
-            return DecodingLadder(deadline_ms=args.deadline_ms)
+            # offline, libdmtx may use whatever time the deadline leaves
+            return DecodingLadder(
+                deadline_ms=args.deadline_ms, libdmtx_ms=max(args.deadline_ms, MIN_LIBDMTX_MS)
+            )
         except ConfigError as exc:
             raise CliError(f"--deadline-ms: {exc}") from None
     return make_decoder(args.decoder)

@@ -64,7 +64,9 @@ class PrintDefects:
     ``1 - axial / 2`` module sizes apart, so the axial non-uniformity is exactly ``axial``.
     ``column_shifts``/``row_shifts``: ``(index, shift)`` pairs moving every module of one
     column (row) by ``shift`` module sizes (grid warp). ``inverted``: ``(row, column)``
-    modules printed the wrong colour. ``spots``: ink or white-out on top of the print.
+    modules printed the wrong colour. ``weak``: dark modules printed at
+    ``weak_reflectance`` instead of ink (a worn printhead dot, a ribbon wrinkle).
+    ``spots``: ink or white-out on top of the print.
     """
 
     dark_reflectance: float = 0.05
@@ -74,10 +76,12 @@ class PrintDefects:
     column_shifts: tuple[tuple[int, float], ...] = ()
     row_shifts: tuple[tuple[int, float], ...] = ()
     inverted: frozenset[tuple[int, int]] = field(default_factory=frozenset)
+    weak: frozenset[tuple[int, int]] = field(default_factory=frozenset)
+    weak_reflectance: float = 0.5
     spots: tuple[Spot, ...] = ()
 
     def __post_init__(self) -> None:
-        for name in ("dark_reflectance", "light_reflectance"):
+        for name in ("dark_reflectance", "light_reflectance", "weak_reflectance"):
             value = getattr(self, name)
             if not (math.isfinite(value) and 0.0 <= value <= 1.0):
                 raise ValueError(f"{name}: expected 0 to 1, got {value!r}")
@@ -124,14 +128,18 @@ def render_symbol(
     width = math.ceil(2 * quiet + columns * x_pitch)
     height = math.ceil(2 * quiet + rows * y_pitch)
     scale = OVERSAMPLE
+    # coverage per 1/16 pixel: 0 paper, 1 ink, 2 a weak dot (ink wins where they overlap)
     canvas = np.zeros((height * scale, width * scale), dtype=np.uint8)
     grow = print_.dot_gain * module_px / 2
-    for row, column in zip(*np.nonzero(dark), strict=True):
-        x = quiet + (column + column_shift[column]) * x_pitch
-        y = quiet + (row + row_shift[row]) * y_pitch
-        x0, x1 = (x - grow) * scale, (x + x_pitch + grow) * scale
-        y0, y1 = (y - grow) * scale, (y + y_pitch + grow) * scale
-        canvas[round(y0) : round(y1), round(x0) : round(x1)] = 1
+    for weak_pass in (True, False):
+        for row, column in zip(*np.nonzero(dark), strict=True):
+            if ((int(row), int(column)) in print_.weak) is not weak_pass:
+                continue
+            x = quiet + (column + column_shift[column]) * x_pitch
+            y = quiet + (row + row_shift[row]) * y_pitch
+            x0, x1 = (x - grow) * scale, (x + x_pitch + grow) * scale
+            y0, y1 = (y - grow) * scale, (y + y_pitch + grow) * scale
+            canvas[round(y0) : round(y1), round(x0) : round(x1)] = 2 if weak_pass else 1
     for spot in print_.spots:
         centre = (
             round((quiet + spot.column * x_pitch) * scale),
@@ -139,12 +147,15 @@ def render_symbol(
         )
         radius = max(1, round(spot.radius * module_px * scale))
         cv2.circle(canvas, centre, radius, 1 if spot.dark else 0, thickness=-1)
-    coverage = np.asarray(
-        cv2.resize(canvas.astype(np.float32), (width, height), interpolation=cv2.INTER_AREA),
+    light = print_.light_reflectance * 255.0
+    levels = np.array(
+        [light, print_.dark_reflectance * 255.0, print_.weak_reflectance * 255.0],
         dtype=np.float32,
     )
-    light, ink = print_.light_reflectance * 255.0, print_.dark_reflectance * 255.0
-    image = light + (ink - light) * coverage
+    image = np.asarray(
+        cv2.resize(levels[canvas], (width, height), interpolation=cv2.INTER_AREA),
+        dtype=np.float32,
+    )
     return np.asarray(np.clip(np.rint(image), 0, 255), dtype=np.uint8)
 
 

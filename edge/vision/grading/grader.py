@@ -278,6 +278,17 @@ def _nearest(crossings: FloatArray, expected: FloatArray, window: float) -> Floa
     return np.where(np.abs(best - expected) <= window, best, out)
 
 
+def _boundaries(crossings: FloatArray, nominal: FloatArray) -> FloatArray:
+    """The module boundaries of a clock track from its edge crossings: in order when there
+    is one crossing per boundary, each within a module of where it should be (a displaced
+    module moves its edges up to that far); otherwise the crossing nearest each nominal
+    boundary within 0.45 module, the nominal position where none is (damage)."""
+    if crossings.size == nominal.size and np.all(np.abs(crossings - nominal) < 0.95):
+        return crossings
+    near = _nearest(crossings, nominal, 0.45)
+    return np.where(np.isnan(near), nominal, near)
+
+
 def _fit_line(points: FloatArray) -> tuple[FloatArray, FloatArray] | None:
     """Robust total-least-squares line (point, unit direction); None for too few points."""
     pts = points[np.all(np.isfinite(points), axis=1)]
@@ -482,8 +493,7 @@ class _Measurement:
         v_centres = np.empty((len(band_cols), rows))
         widths_u = widths_v = np.empty(0)
         for j, crossings in enumerate(_crossings(h_profiles, -0.6, step)):
-            bound = _nearest(crossings, u_bound, 0.45)
-            bound = np.where(np.isnan(bound), u_bound, bound)
+            bound = _boundaries(crossings, u_bound)
             widths = np.diff(bound)  # column c spans bound[c]..bound[c+1]; 0 dark, 1 light
             centres = np.empty(cols)
             centres[:-1] = (bound[:-1] + bound[1:]) / 2
@@ -495,8 +505,7 @@ class _Measurement:
             if j == 0:
                 widths_u = widths
         for i, crossings in enumerate(_crossings(v_profiles, -0.6, step)):
-            bound = _nearest(crossings, v_bound, 0.45)
-            bound = np.where(np.isnan(bound), v_bound, bound)
+            bound = _boundaries(crossings, v_bound)
             widths = np.diff(bound)  # row r + 1 spans bound[r]..bound[r+1]; row 1 dark
             centres = np.empty(rows)
             centres[1:] = (bound[:-1] + bound[1:]) / 2
