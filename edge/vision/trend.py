@@ -23,6 +23,8 @@ from dataclasses import dataclass
 from edge.vision.errors import ConfigError
 from edge.vision.grading.report import ABBREVIATIONS, PARAMETERS
 
+_NAMES = {abbreviation: name for name, abbreviation in ABBREVIATIONS.items()}
+
 HISTORY = 240
 """Moving-grade points kept for the HMI's chart (one per unit)."""
 
@@ -108,7 +110,9 @@ class GradeTrend:
             self._on_change(None)
 
     def add(self, overall: float, parameters: Mapping[str, int]) -> None:
-        """One more graded unit (its overall grade and parameter grades 0-4)."""
+        """One more graded unit: its overall grade and its parameter grades 0-4, by name
+        (``modulation``) or abbreviation (``MOD``, as in the commissioning event)."""
+        parameters = {_NAMES.get(name, name): grade for name, grade in parameters.items()}
         if not (math.isfinite(overall) and 0.0 <= overall <= 4.0):
             return  # not a grade: nothing to learn from
         changed: tuple[TrendAlarm | None] | None = None

@@ -142,7 +142,8 @@ def _grading_options(parser: argparse.ArgumentParser) -> None:
 def run_read(args: argparse.Namespace) -> int:
     expected = _expected(args.expect)
     thresholds, min_grade = _thresholds(args.thresholds)
-    grader = _grader(args) if args.grade or min_grade is not None else None
+    checked = _grader(args)  # the grading options are checked even when not grading
+    grader = checked if args.grade or min_grade is not None else None
     _check_files(args.files)
     try:
         verifier = Verifier(
@@ -278,7 +279,8 @@ def _thresholds(path: Path | None) -> tuple[QualityThresholds, float | None]:
             f"{sorted([*names, 'min_grade'])}"
         )
     try:
-        thresholds = QualityThresholds(**{k: float(v) for k, v in values.items()})
+        numbers: dict[str, Any] = {k: float(v) for k, v in values.items()}
+        thresholds = QualityThresholds(**numbers)
         grade = None if min_grade is None else float(min_grade)
     except (TypeError, ValueError) as exc:
         raise CliError(f"--thresholds: {exc}") from None

@@ -77,14 +77,30 @@ def test_expect_reports_mismatches_and_exit_status(
             "serialtrace: error: --expect: expected a unit code with AI (01), got Sscc",
         ),
         (
-            ["--min-contrast", "2"],
-            "serialtrace: error: min_symbol_contrast: expected a number from 0 to 1, got 2.0",
+            ["--thresholds", "THRESHOLDS"],
+            "serialtrace: error: --thresholds: unknown key 'min_contrast', expected one of",
+        ),
+        (["--aperture", "0.9"], "serialtrace: error: aperture: expected 0.5 to 0.8"),
+        (
+            ["--grade", "--calibration", "CALIBRATION"],
+            "serialtrace: error: --calibration: calibration.white_grey: expected at least 10 "
+            "grey levels above black_grey (20.0), got 25.0",
         ),
     ],
 )
 def test_bad_arguments_exit_2_with_one_line(
-    images: dict[str, Path], capsys: pytest.CaptureFixture[str], argv: list[str], message: str
+    images: dict[str, Path],
+    capsys: pytest.CaptureFixture[str],
+    argv: list[str],
+    message: str,
+    tmp_path: Path,
 ) -> None:
+    (tmp_path / "t.toml").write_text("min_contrast = 0.5\n")
+    (tmp_path / "c.toml").write_text("black_grey = 20\nwhite_grey = 25\n")
+    argv = [
+        {"THRESHOLDS": str(tmp_path / "t.toml"), "CALIBRATION": str(tmp_path / "c.toml")}.get(a, a)
+        for a in argv
+    ]
     assert main(["vision", "read", str(images["label"]), *argv]) == 2
     err = capsys.readouterr().err
     assert err.startswith(message) and err.count("\n") == 1
@@ -106,3 +122,92 @@ def test_unreadable_file_is_reported_in_its_line(
     assert main(["vision", "read", str(junk)]) == 1
     (record,) = lines(capsys.readouterr().out)
     assert record == {"source": str(junk), "outcome": None, "error": "file: not a readable image"}
+
+
+def rotated_label(path: Path, angle: float) -> Path:
+    label = render_label(UNIT.hri())
+    height, width = label.shape
+    canvas = np.full((height * 2, width * 2), 255, np.uint8)
+    canvas[height // 2 : height // 2 + height, width // 2 : width // 2 + width] = label
+    matrix = cv2.getRotationMatrix2D((width, height), angle, 1.0)
+    cv2.imwrite(str(path), cv2.warpAffine(canvas, matrix, (width * 2, height * 2), borderValue=255))
+    return path
+
+
+def test_read_applies_no_line_thresholds_unless_told(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    tilted = rotated_label(tmp_path / "tilted.png", 140.0)  # past the line's ±15° limit
+    assert main(["vision", "read", str(tilted)]) == 0
+    (record,) = lines(capsys.readouterr().out)
+    assert record["outcome"] == "ok" and record["step"] == "rotate"
+    assert record["quality"]["failures"] == []  # type: ignore[index]
+    thresholds = tmp_path / "line.toml"
+    thresholds.write_text("[thresholds]\nmax_angle_deg = 15\n")
+    assert main(["vision", "read", str(tilted), "--thresholds", str(thresholds)]) == 1
+    (record,) = lines(capsys.readouterr().out)
+    assert record["outcome"] == "poor_quality"
+    assert record["failures"][0].startswith("angle_deg: expected within ±15")  # type: ignore[index]
+    assert record["data"] == UNIT.element_string()  # what was read, whatever the outcome
+    assert record["parsed"]["serial"] == "A1B2C3"  # type: ignore[index]
+
+
+def test_read_with_a_minimum_grade(tmp_path: Path, capsys: pytest.CaptureFixture[str]) -> None:
+    faded = tmp_path / "faded.png"
+    label = render_label(UNIT.hri())
+    cv2.imwrite(str(faded), (255 - (255 - label.astype(np.float32)) * 0.3).astype(np.uint8))
+    thresholds = tmp_path / "grade.toml"
+    thresholds.write_text("min_grade = 1.5\nmin_symbol_contrast = 0\n")
+    assert main(["vision", "read", str(faded), "--thresholds", str(thresholds)]) == 1
+    (record,) = lines(capsys.readouterr().out)
+    assert record["outcome"] == "poor_quality"
+    assert record["grade"]["parameters"]["symbol_contrast"]["grade"] == 1  # type: ignore[index]
+    assert record["failures"] == [  # type: ignore[index]
+        "grade: expected at least 1.5 (C), got 1.0 (D); lowest: symbol_contrast"
+    ]
+
+
+def test_grade_prints_a_verifier_report(
+    images: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["vision", "grade", str(images["label"])]) == 0
+    out = capsys.readouterr().out
+    assert out.startswith(
+        f"{images['label']}\nISO/IEC 15415 DataMatrix 22x22  overall grade 4.0 (A)"
+    )
+    for row in (
+        "DEC  Decode",
+        "SC   Symbol contrast",
+        "MOD  Modulation",
+        "RM   Reflectance margin",
+        "FPD  Fixed pattern damage",
+        "AN   Axial non-uniformity",
+        "GN   Grid non-uniformity",
+        "UEC  Unused error correction",
+    ):
+        assert row in out
+    assert "fixed pattern segments: L1 4  L2 4  QZL1 4  QZL2 4  OCTASA 4  AG 4" in out
+    assert "4.0/08/660" in out
+
+
+def test_grade_json_aperture_and_exit_status(
+    images: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    argv = ["vision", "grade", str(images["label"]), str(images["blank"]), "--json"]
+    assert main([*argv, "--aperture", "0.5"]) == 1  # the blank image is not graded
+    label, blank = lines(capsys.readouterr().out)
+    assert label["overall_grade"] == 4.0 and label["letter"] == "A"
+    assert label["iso"] == "4.0/05/660" and label["aperture"]["x"] == 0.5  # type: ignore[index]
+    assert label["symbology_identifier"] == "]d2" and label["step"] == "fast"
+    assert label["parameters"]["decode"] == {"value": None, "grade": 4, "letter": "A"}  # type: ignore[index]
+    assert blank == {"source": str(images["blank"]), "error": "no DataMatrix read"}
+
+
+def test_grade_of_one_symbol_in_several_images(
+    images: dict[str, Path], tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    turned = rotated_label(tmp_path / "turned.png", 90.0)
+    argv = ["vision", "grade", str(images["label"]), str(turned), "--symbol", "--json"]
+    assert main([*argv, "--min-grade", "3.5"]) == 0
+    *_, overall = lines(capsys.readouterr().out)
+    assert overall == {"overall_grade": 4.0, "letter": "A"}

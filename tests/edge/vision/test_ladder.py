@@ -134,7 +134,9 @@ def test_the_issues_frames_every_angle_read() -> None:
     defaults = ladder_reads = single_reads = 0
     for frame in frames(spec, 40, seed=19):
         read = zxingcpp.read_barcodes(
-            frame.image, formats=zxingcpp.BarcodeFormat.DataMatrix, text_mode=zxingcpp.TextMode.Plain
+            frame.image,
+            formats=zxingcpp.BarcodeFormat.DataMatrix,
+            text_mode=zxingcpp.TextMode.Plain,
         )
         by_defaults = bool(read) and read[0].text == frame.element_string
         decoded = ladder.decode(frame.image)

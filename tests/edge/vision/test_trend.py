@@ -100,3 +100,12 @@ def test_bad_settings(kwargs: dict[str, float], message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         TrendSettings(**kwargs)  # type: ignore[arg-type]
     assert str(caught.value) == message
+
+
+def test_parameters_by_abbreviation_as_the_event_carries_them() -> None:
+    trend = GradeTrend(TrendSettings(window=2, drop=0.5))
+    for _ in range(2):
+        trend.add(4.0, {"SC": 4, "MOD": 4})
+    for _ in range(2):
+        trend.add(2.0, {"SC": 2, "MOD": 4})
+    assert trend.snapshot()["falling"] == "symbol_contrast"

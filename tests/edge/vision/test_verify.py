@@ -7,7 +7,15 @@ import cv2
 import numpy as np
 import pytest
 
-from edge.vision import Decoded, Outcome, QualityThresholds, Verifier, make_decoder
+from edge.vision import (
+    ConfigError,
+    Decoded,
+    Grader,
+    Outcome,
+    QualityThresholds,
+    Verifier,
+    make_decoder,
+)
 from edge.vision.decoding import GreyImage
 from gs1 import Sscc, UnitCode
 from simulators.camera import Optics, compose_frame, render_label
@@ -176,3 +184,61 @@ def test_thresholds_are_the_verifiers(unit_frame: np.ndarray) -> None:
     strict = Verifier(make_decoder("zxing"), QualityThresholds(min_module_px=10.0))
     result = strict.verify(unit_frame, UNIT)
     assert result.outcome is Outcome.POOR_QUALITY
+
+
+def test_a_grader_grades_every_code_read(unit_frame: np.ndarray) -> None:
+    verifier = Verifier(make_decoder("ladder"), grader=Grader(), keep_images=False)
+    result = verifier.verify(unit_frame, UNIT)
+    assert result.outcome is Outcome.OK and result.grade is not None
+    assert result.grade.overall == 4.0 and result.step == "fast"
+    record = result.to_dict()
+    assert record["grade"]["overall_grade"] == 4.0 and record["step"] == "fast"
+    wrong = verifier.verify(unit_frame, OTHER_SERIAL)
+    assert wrong.outcome is Outcome.WRONG_DATA and wrong.grade is not None  # kept for the record
+
+
+def test_a_grade_below_the_minimum_is_poor_quality(unit_label: np.ndarray) -> None:
+    faded = (255 - (255 - unit_label.astype(np.float32)) * 0.3).astype(np.uint8)  # SC 0.30: D
+    verifier = Verifier(
+        make_decoder("ladder"),
+        QualityThresholds(min_symbol_contrast=0.0),
+        grader=Grader(),
+        min_grade=1.5,
+    )
+    result = verifier.verify(frame_with(faded), UNIT)
+    assert result.outcome is Outcome.POOR_QUALITY
+    assert result.failures == (
+        "grade: expected at least 1.5 (C), got 1.0 (D); lowest: symbol_contrast",
+    )
+    assert result.parsed == UNIT  # what was read is in the result, whatever the outcome
+    assert Verifier(make_decoder("ladder"), grader=Grader(), min_grade=1.0).verify(
+        frame_with(faded), UNIT
+    ).outcome is Outcome.POOR_QUALITY  # the default line thresholds still apply: SC < 0.40
+    lenient = Verifier(
+        make_decoder("ladder"), QualityThresholds(enforce=False), grader=Grader(), min_grade=1.0
+    )
+    assert lenient.verify(frame_with(faded), UNIT).outcome is Outcome.OK
+
+
+def test_thresholds_that_are_not_enforced_measure_but_never_fail(unit_label: np.ndarray) -> None:
+    faded = (255 - (255 - unit_label.astype(np.float32)) * 0.3).astype(np.uint8)
+    result = Verifier(make_decoder("zxing"), QualityThresholds(enforce=False)).verify(
+        frame_with(faded), UNIT
+    )
+    assert result.outcome is Outcome.OK
+    assert result.quality is not None and result.quality.symbol_contrast == pytest.approx(
+        0.30, abs=0.02
+    )
+
+
+@pytest.mark.parametrize(
+    ("kwargs", "message"),
+    [
+        ({"min_grade": 1.5}, "min_grade: expected a grader to grade with, got none"),
+        ({"min_grade": 5.0, "grader": Grader()}, "min_grade: expected 0 to 4, got 5.0"),
+    ],
+)
+def test_bad_grade_settings(kwargs: dict[str, object], message: str) -> None:
+    with pytest.raises(ConfigError) as caught:
+        Verifier(make_decoder("zxing"), **kwargs)  # type: ignore[arg-type]
+    assert str(caught.value) == message

@@ -9,8 +9,7 @@ import cv2
 import numpy as np
 
 from edge.vision.decoding import Decoded, Point
-from edge.vision.grading import GradeReport, Grader, GradingSettings
-from edge.vision.grading import ecc200
+from edge.vision.grading import Grader, GradeReport, GradingSettings, ecc200
 from simulators.camera.symbols import PrintDefects, on_label, render_symbol, symbol_modules
 
 UNIT_HRI = "(01)09506000134352(17)281130(10)LOT2611(21)A1B2C3"

@@ -60,7 +60,9 @@ def test_symbol_contrast_is_paper_minus_ink(dark: float) -> None:
     assert sc.value == pytest.approx(expected, abs=0.01)
     assert sc.grade == grade_at_least(expected, SC_THRESHOLDS)
     rmax, rmin, gt = report.reflectance
-    assert rmax == pytest.approx(grey(0.90), abs=0.01) and rmin == pytest.approx(grey(dark), abs=0.01)
+    assert rmax == pytest.approx(grey(0.90), abs=0.01) and rmin == pytest.approx(
+        grey(dark), abs=0.01
+    )
     assert gt == pytest.approx((rmax + rmin) / 2)
 
 
