@@ -679,6 +679,7 @@ class _Measurement:
             error=decode_error,
             extra={
                 "modules_in_error": int(np.count_nonzero(dark != expected)),
+                "contrast_uniformity": round(float(modulation.min()), 3),
                 "quiet_zone_outside_image": int(np.count_nonzero(~seen)),
                 "corners": (
                     _map(h, np.array([(0, 0), (cols, 0), (cols, rows), (0, rows)], float))

@@ -185,6 +185,8 @@ class GradeReport:
             "ec_corrected": list(self.corrected),
             "ec_capacity": self.ec_capacity,
             "data": self.data,
+            "contrast_uniformity": self.extra.get("contrast_uniformity"),
+            "modules_in_error": self.extra.get("modules_in_error"),
             "elapsed_ms": round(self.elapsed_ms, 2),
             "error": self.error,
         }
@@ -215,6 +217,12 @@ class GradeReport:
             lines.append(
                 f"  {ABBREVIATIONS[name]:4} {TITLES[name]:26} {value:>8}   "
                 f"{parameter.grade} ({parameter.letter}){marker}"
+            )
+        uniformity = self.extra.get("contrast_uniformity")
+        if uniformity is not None:
+            lines.append(
+                f"       contrast uniformity (lowest module modulation): {uniformity:.0%}; "
+                "MOD and RM values are the notional UEC their grade came from"
             )
         segments = "  ".join(f"{k} {v}" for k, v in self.segments.items())
         if segments:
