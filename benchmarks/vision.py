@@ -30,7 +30,9 @@ import time
 from collections import Counter
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from functools import partial
 from pathlib import Path
+from typing import TypeVar
 
 import cv2
 import numpy as np
@@ -43,6 +45,7 @@ from edge.vision.zxing_decoder import ZxingDecoder
 from simulators.camera.frameset import EMPTY, HARD, LINE, GeneratedFrame, frames
 
 DATAMATRIX = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.DataMatrix)
+T = TypeVar("T")
 
 
 @dataclass
@@ -81,7 +84,7 @@ def zxing_defaults(image: np.ndarray) -> str | None:
     return barcodes[0].text if barcodes else None
 
 
-def timed(fn: Callable[[], object]) -> tuple[float, object]:
+def timed(fn: Callable[[], T]) -> tuple[float, T]:
     started = time.perf_counter()
     value = fn()
     return (time.perf_counter() - started) * 1000.0, value
@@ -133,29 +136,27 @@ def main() -> int:
         ladder.climb(generated[0].image)  # warm up (and learn the step costs once)
         for frame in generated:
             image, truth = frame.image, frame.element_string
-            ms, result = timed(lambda image=image: ladder.climb(image))
-            decoded: Decoded | None = result.decoded  # type: ignore[attr-defined]
+            ms, result = timed(partial(ladder.climb, image))
+            decoded: Decoded | None = result.decoded
             ladder_read = bool(truth) and decoded is not None and decoded.data == truth
             runs["ladder"].add(ms, ladder_read)
-            deadline_hits += result.deadline_hit  # type: ignore[attr-defined]
+            deadline_hits += result.deadline_hit
             if decoded is not None:
                 steps[spec.name][decoded.step] += 1
-                grade_ms, report = timed(lambda image=image, d=decoded: grader.grade(image, d))
+                grade_ms, report = timed(partial(grader.grade, image, decoded))
                 grading.append(grade_ms)
-                grades[report.letter] += 1  # type: ignore[attr-defined]
+                grades[report.letter] += 1
             else:
                 steps[spec.name]["miss"] += 1
                 miss_costs[spec.name].append(ms)
-            ms, text = timed(lambda image=image: zxing_defaults(image))
+            ms, text = timed(partial(zxing_defaults, image))
             defaults_read = bool(truth) and text == truth
             runs["zxing defaults"].add(ms, defaults_read)
             if defaults_read and not ladder_read:
                 lost[spec.name].append(frame.index)
-            ms, single_decoded = timed(lambda image=image: single.decode(image))
-            runs["single pass"].add(
-                ms,
-                bool(truth) and single_decoded is not None and single_decoded.data == truth,  # type: ignore[attr-defined]
-            )
+            ms, single_decoded = timed(partial(single.decode, image))
+            single_read = single_decoded is not None and single_decoded.data == truth
+            runs["single pass"].add(ms, bool(truth) and single_read)
         results[spec.name] = runs
 
     print()

@@ -7,7 +7,7 @@ one, each graded by the shipped grader (the caption is its reading).
 from __future__ import annotations
 
 import sys
-from collections.abc import Iterable
+from collections.abc import Callable, Iterable
 from pathlib import Path
 
 import cv2
@@ -104,9 +104,17 @@ def panel(image: np.ndarray, title: str, lines: list[str]) -> np.ndarray:
     return out
 
 
+Draw = Callable[[np.ndarray, np.ndarray, GradeReport], None]
+
+
 def pair(
-    name: str, parameter: str, good: PrintDefects, bad: PrintDefects, note: str, draw=None
-) -> None:  # type: ignore[no-untyped-def]
+    name: str,
+    parameter: str,
+    good: PrintDefects,
+    bad: PrintDefects,
+    note: str,
+    draw: Draw | None = None,
+) -> None:
     panels = []
     for title, defects in (("good print", good), (note, bad)):
         image, report, homography = graded(defects)
@@ -191,7 +199,7 @@ def main() -> int:
     finder = frozenset((row, 0) for row in range(6, 9))
     ink = Spot(column=12.0, row=22.6, radius=1.0, dark=True)
 
-    def outline(canvas, h, r):  # type: ignore[no-untyped-def]
+    def outline(canvas: np.ndarray, h: np.ndarray, r: GradeReport) -> None:
         mark(canvas, h, finder, RED)
         x, y = centre(h, 22.1, 11.5)
         cv2.circle(canvas, (x, y), 14, RED, 2)
@@ -213,7 +221,7 @@ def main() -> int:
         "stretched 11 % along x",
     )
 
-    def column(canvas, h, r):  # type: ignore[no-untyped-def]
+    def column(canvas: np.ndarray, h: np.ndarray, r: GradeReport) -> None:
         x0, y0 = centre(h, -1, 10)
         x1, y1 = centre(h, 22, 10)
         cv2.line(canvas, (x0 - 5, y0), (x1 - 5, y1), BLUE, 1)

@@ -45,8 +45,13 @@ def main() -> int:
             continue
         read += 1
         report = grader.grade(image, decoded)
-        zx = zxingcpp.read_barcodes(image, formats=zxingcpp.BarcodeFormat.DataMatrix)
-        zxing_uec = f"{float(zx[0].extra['UEC']):.2f}" if zx and "UEC" in zx[0].extra else ""
+        zx = zxingcpp.read_barcodes(
+            image, formats=zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.DataMatrix)
+        )
+        extra = zx[0].extra if zx else None
+        zxing_uec = (
+            f"{float(extra['UEC']):.2f}" if isinstance(extra, dict) and "UEC" in extra else ""
+        )
         grades = " | ".join(str(report.parameters[p].grade) for p in PARAMETERS)
         note = report.error or ""
         if report.parameters["symbol_contrast"].value is not None:

@@ -163,10 +163,17 @@ class PublishedFrame(Protocol):
     def timestamp(self) -> float: ...
 
 
+class PublishedFrames(Protocol):
+    """An in-process queue of :class:`PublishedFrame` items (``queue.Queue`` or the camera
+    simulator's ``FrameQueue``)."""
+
+    def get(self, block: bool = True, timeout: float | None = None) -> PublishedFrame: ...
+
+
 class QueueSource:
     """Frames from an in-process ``queue.Queue`` of :class:`PublishedFrame` items."""
 
-    def __init__(self, frames: queue.Queue[PublishedFrame], *, name: str = "queue") -> None:
+    def __init__(self, frames: PublishedFrames, *, name: str = "queue") -> None:
         self.frames = frames
         self.name = name
         self._sequence = 0

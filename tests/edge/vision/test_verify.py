@@ -211,9 +211,12 @@ def test_a_grade_below_the_minimum_is_poor_quality(unit_label: np.ndarray) -> No
         "grade: expected at least 1.5 (C), got 1.0 (D); lowest: symbol_contrast",
     )
     assert result.parsed == UNIT  # what was read is in the result, whatever the outcome
-    assert Verifier(make_decoder("ladder"), grader=Grader(), min_grade=1.0).verify(
-        frame_with(faded), UNIT
-    ).outcome is Outcome.POOR_QUALITY  # the default line thresholds still apply: SC < 0.40
+    assert (
+        Verifier(make_decoder("ladder"), grader=Grader(), min_grade=1.0)
+        .verify(frame_with(faded), UNIT)
+        .outcome
+        is Outcome.POOR_QUALITY
+    )  # the default line thresholds still apply: SC < 0.40
     lenient = Verifier(
         make_decoder("ladder"), QualityThresholds(enforce=False), grader=Grader(), min_grade=1.0
     )

@@ -28,7 +28,8 @@ def test_a_perfect_print_has_exact_modules_and_reflectances(modules: np.ndarray)
     image = render_symbol(modules, module_px=6.0, quiet_zone_modules=2.0)
     assert image.shape == (22 * 6 + 24, 22 * 6 + 24)
     inside = image[12:-12, 12:-12]
-    expected = np.where(np.kron(modules, np.ones((6, 6), bool)), round(0.05 * 255), round(0.9 * 255))
+    ink, paper = round(0.05 * 255), round(0.9 * 255)
+    expected = np.where(np.kron(modules, np.ones((6, 6), bool)), ink, paper)
     assert np.array_equal(inside, expected)
     assert (image[:12] == round(0.9 * 255)).all()  # quiet zone: paper
 
