@@ -347,7 +347,11 @@ class Agent:
             "plc": {"connected": self.plc.connected, "errors": self.plc.errors},
             "alarms": dict(self._alarms),
             "recovered": self.recovered,
-            "grade": self.grade_trend.snapshot(),
+            "grade": {
+                **self.grade_trend.snapshot(),
+                # units verified without a grade because the verify stage was behind
+                "ungraded": getattr(self.devices.verifier, "ungraded", 0),
+            },
         }
 
     # -- alarms and state -----------------------------------------------------------------

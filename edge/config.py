@@ -151,7 +151,9 @@ class CameraConfig(_Section):
     15415 (``aperture`` as a fraction of the module size, ``wavelength_nm`` of the light,
     ``calibration``); ``min_grade`` rejects units graded lower (GS1 recommends 1.5, C, for
     healthcare; unset: no grade rule). ``trend_window`` units make the moving grade, and a
-    fall of ``trend_drop`` below its baseline raises the grade alarm.
+    fall of ``trend_drop`` below its baseline raises the grade alarm. A unit verified more than
+    ``grade_backlog_ms`` after its label was sent (the verify stage behind the belt) is not
+    graded unless ``min_grade`` is set (load shedding: the decision must reach the gate).
     """
 
     url: str
@@ -166,6 +168,7 @@ class CameraConfig(_Section):
     calibration: CalibrationConfig = CalibrationConfig()
     trend_window: Annotated[int, Field(ge=2, le=10_000)] = 50
     trend_drop: Annotated[float, Field(ge=0.05, le=4)] = 0.5
+    grade_backlog_ms: Annotated[float, Field(ge=0, le=60_000)] = 250.0
 
 
 class ScannerConfig(_Section):

@@ -126,12 +126,30 @@ class ZplUnitPrinter:
 
 class CameraVerifier:
     """:class:`edge.devices.UnitVerifier`: the first frame after the label was sent, verified
-    against the code printed."""
+    against the code printed.
 
-    def __init__(self, source: FrameSource, verifier: Verifier, timeout_s: float) -> None:
+    Load shedding: a unit whose verification starts more than ``grade_backlog_s`` after its
+    label was sent (the verify stage is behind the belt) is verified without grading, unless
+    a minimum grade is set; the accept/reject decision must reach the reject gate in time,
+    the grade is monitoring. Such units are commissioned without ``serialtrace:grade`` and
+    counted in ``ungraded``.
+    """
+
+    def __init__(
+        self,
+        source: FrameSource,
+        verifier: Verifier,
+        timeout_s: float,
+        *,
+        grade_backlog_s: float = 0.25,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
         self._capture = TriggeredCapture(source)
         self._verifier = verifier
         self._timeout_s = timeout_s
+        self._grade_backlog_s = grade_backlog_s
+        self._clock = clock
+        self.ungraded = 0
 
     def verify(self, expected: gs1.UnitCode, printed_after: float) -> Verdict:
         trigger = Trigger(expected.serial or "", printed_after, origin="printer")
@@ -141,7 +159,11 @@ class CameraVerifier:
             raise DeviceFault("camera", str(exc)) from exc
         if frame is None:
             return Verdict("no_read", f"no frame within {self._timeout_s} s")
-        result = self._verifier.verify(frame.image, expected, source=frame.source)
+        behind = self._clock() - printed_after > self._grade_backlog_s
+        grade = self._verifier.grader is not None and not behind
+        if self._verifier.grader is not None and behind and self._verifier.min_grade is None:
+            self.ungraded += 1
+        result = self._verifier.verify(frame.image, expected, source=frame.source, grade=grade)
         detail = "; ".join(result.mismatches) or (result.error or "") or "; ".join(result.failures)
         if result.decoded is not None and not result.ok:
             read = result.parsed.hri() if isinstance(result.parsed, gs1.UnitCode) else None
@@ -279,7 +301,9 @@ def camera_verifier(camera: CameraConfig, source: FrameSource | None = None) -> 
         min_grade=camera.min_grade if grader is not None else None,
     )
     source = source or open_source(camera.url, watch=True)  # watch: a folder fills as it goes
-    return CameraVerifier(source, verifier, camera.timeout_s)
+    return CameraVerifier(
+        source, verifier, camera.timeout_s, grade_backlog_s=camera.grade_backlog_ms / 1000.0
+    )
 
 
 def container_labeller(

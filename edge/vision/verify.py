@@ -156,9 +156,17 @@ class Verifier:
         self.min_grade = min_grade
 
     def verify(
-        self, image: GreyImage, expected: UnitCode | None = None, *, source: str = ""
+        self,
+        image: GreyImage,
+        expected: UnitCode | None = None,
+        *,
+        source: str = "",
+        grade: bool = True,
     ) -> VerifyResult:
+        """Verify one frame; ``grade`` False skips the grading (never when a minimum grade
+        is set: the rule needs it)."""
         started = time.perf_counter()
+        grading = grade or self.min_grade is not None
         kept = image if self.keep_images else None
 
         def result(
@@ -194,30 +202,32 @@ class Verifier:
         if decoded is None:
             return result(Outcome.NO_READ)
         quality = measure_quality(image, decoded, self.thresholds)
-        grade = self._grade(image, decoded)
+        report = self._grade(image, decoded) if grading else None
         if not decoded.is_gs1:
             expected_ids = ", ".join(f"]d{m}" for m in sorted(GS1_MODIFIERS))
             return result(
                 Outcome.NOT_GS1,
                 decoded,
                 quality=quality,
-                grade=grade,
+                grade=report,
                 error=f"symbology_identifier: expected a GS1 DataMatrix ({expected_ids}), "
                 f"got {decoded.symbology_identifier!r}",
             )
         try:
             parsed = parse_gs1(decoded.gs1_transmitted)
         except Gs1Error as exc:
-            return result(Outcome.NOT_GS1, decoded, quality=quality, grade=grade, error=str(exc))
+            return result(Outcome.NOT_GS1, decoded, quality=quality, grade=report, error=str(exc))
         if expected is not None:
             mismatches = compare_unit(expected, parsed)
             if mismatches:
-                return result(Outcome.WRONG_DATA, decoded, parsed, mismatches, quality, grade=grade)
+                return result(
+                    Outcome.WRONG_DATA, decoded, parsed, mismatches, quality, grade=report
+                )
         failures = list(quality.failures)
-        if self.min_grade is not None and grade is not None and grade.overall < self.min_grade:
+        if self.min_grade is not None and report is not None and report.overall < self.min_grade:
             failures.append(
                 f"grade: expected at least {self.min_grade:.1f} ({letter(self.min_grade)}), "
-                f"got {grade.overall:.1f} ({grade.letter}); lowest: {', '.join(grade.limiting)}"
+                f"got {report.overall:.1f} ({report.letter}); lowest: {', '.join(report.limiting)}"
             )
         if failures:
             return result(
@@ -225,10 +235,10 @@ class Verifier:
                 decoded,
                 parsed,
                 quality=quality,
-                grade=grade,
+                grade=report,
                 failures=tuple(failures),
             )
-        return result(Outcome.OK, decoded, parsed, quality=quality, grade=grade)
+        return result(Outcome.OK, decoded, parsed, quality=quality, grade=report)
 
     def _grade(self, image: GreyImage, decoded: Decoded) -> GradeReport | None:
         if self.grader is None:

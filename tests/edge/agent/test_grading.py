@@ -139,3 +139,40 @@ def test_units_are_graded_and_a_falling_grade_alarms_before_rejects(
     overall = sorted(e["serialtrace:grade"]["overall"] for e in graded_events())
     assert overall == sorted(g["overall"] for g in commissioned)
     subscriber.close()
+
+
+def test_a_unit_verified_late_is_not_graded_unless_a_minimum_grade_rules() -> None:
+    import queue
+
+    import numpy as np
+
+    from edge.vision import DecodingLadder, Grader, QueueSource, Verifier
+    from edge.wiring import CameraVerifier
+    from simulators.camera import render_label
+
+    code = gs1.UnitCode.create(gtin=GTIN, serial="LATE1", lot="L1", expiry="281130")
+    label = render_label(code.hri())
+    frame = np.full((1024, 1280), 70, np.uint8)
+    frame[300 : 300 + label.shape[0], 400 : 400 + label.shape[1]] = label
+
+    class Shot:
+        def __init__(self, at: float) -> None:
+            self.image, self.timestamp = frame, at
+
+    def verdict(min_grade: float | None, printed: float, now: float) -> tuple[bool, int]:
+        frames: queue.Queue[Shot] = queue.Queue()
+        frames.put(Shot(printed + 0.01))
+        camera = CameraVerifier(
+            QueueSource(frames),
+            Verifier(DecodingLadder(), grader=Grader(), min_grade=min_grade),
+            timeout_s=1.0,
+            grade_backlog_s=0.25,
+            clock=lambda: now,
+        )
+        result = camera.verify(code, printed)
+        assert result.ok
+        return result.grade is not None, camera.ungraded
+
+    assert verdict(None, 100.0, 100.1) == (True, 0)  # on time: graded
+    assert verdict(None, 100.0, 100.5) == (False, 1)  # behind the belt: not graded, counted
+    assert verdict(1.0, 100.0, 100.5) == (True, 0)  # a minimum grade: always graded

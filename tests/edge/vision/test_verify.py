@@ -245,3 +245,10 @@ def test_bad_grade_settings(kwargs: dict[str, object], message: str) -> None:
     with pytest.raises(ConfigError) as caught:
         Verifier(make_decoder("zxing"), **kwargs)  # type: ignore[arg-type]
     assert str(caught.value) == message
+
+
+def test_grading_can_be_skipped_but_not_when_a_minimum_grade_rules(unit_frame: np.ndarray) -> None:
+    graded = Verifier(make_decoder("ladder"), grader=Grader(), keep_images=False)
+    assert graded.verify(unit_frame, UNIT, grade=False).grade is None
+    ruled = Verifier(make_decoder("ladder"), grader=Grader(), min_grade=1.0, keep_images=False)
+    assert ruled.verify(unit_frame, UNIT, grade=False).grade is not None
