@@ -110,7 +110,7 @@ def test_migration_0008_adds_the_grade_columns_and_takes_them_away(store: Engine
         return {column["name"] for column in inspect(store).get_columns("units")}
 
     assert {"grade", "grade_detail"} <= columns()
-    downgrade(store, "0004")
+    downgrade(store, "0006")
     assert not {"grade", "grade_detail"} & columns()
     upgrade(store)
     assert {"grade", "grade_detail"} <= columns()

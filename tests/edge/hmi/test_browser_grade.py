@@ -69,9 +69,8 @@ def test_the_panel_shows_the_moving_grade_and_the_falling_parameter(
         page.goto("/hmi/")
         panel = page.locator("#grade")
         expect(panel.locator("#grade-window")).to_have_text("last 10 units")
-        page.wait_for_function(
-            "document.querySelector('#grade-chart polyline') !== null"
-        )  # a full window: the trend is drawn
+        # a full window: the trend is drawn
+        expect(panel.locator("#grade-chart polyline")).to_have_count(1)
         expect(panel.locator("#grade-moving")).to_have_text(re.compile(r"^[34]\.\d\d [AB]$"))
         expect(panel).to_have_attribute("data-alarm", "false")
         expect(panel.locator("#grade-falling")).to_have_text("")

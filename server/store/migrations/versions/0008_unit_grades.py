@@ -1,7 +1,7 @@
 """units.grade, units.grade_detail: each unit's print-quality grade at commissioning
 
 Revision ID: 0008
-Revises: 0004
+Revises: 0006
 
 The edge grades every printed code per ISO/IEC 15415 and sends the grade with the
 commissioning event (``serialtrace:grade``, docs/events.md); ingest keeps the overall grade
@@ -17,7 +17,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0008"
-down_revision = "0004"
+down_revision = "0006"
 branch_labels = None
 depends_on = None
 
