@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from edge.vision.decoding import (
     GS1_DATAMATRIX,
-    GS1_MODIFIERS,
+    GS1_DATAMATRIX_IDENTIFIERS,
     Decoded,
     Decoder,
     DecoderKind,
@@ -49,7 +49,7 @@ from edge.vision.verify import Outcome, Verifier, VerifyResult
 
 __all__ = [
     "GS1_DATAMATRIX",
-    "GS1_MODIFIERS",
+    "GS1_DATAMATRIX_IDENTIFIERS",
     "Calibration",
     "ConfigError",
     "Decoded",

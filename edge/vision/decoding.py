@@ -19,6 +19,7 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
+import gs1
 from edge.vision.errors import ConfigError
 
 GreyImage = npt.NDArray[np.uint8]
@@ -30,11 +31,14 @@ GS = "\x1d"
 GS1_DATAMATRIX = "]d2"
 """ISO/IEC 15424 symbology identifier of a GS1 DataMatrix (FNC1 in first position)."""
 
-GS1_MODIFIERS = frozenset("258")
-"""DataMatrix symbology identifier modifiers that signal FNC1 in first position, i.e. GS1
-data: ``]d2`` (ECC 200), ``]d5`` (ECC 200 with ECI; ISO/IEC 16022 Table N.1) and ``]d8``
-(a rectangular extension symbol, DMRE, ISO/IEC 21471, which zxing-cpp 3 makes for some GS1
-data)."""
+GS1_DATAMATRIX_IDENTIFIERS = tuple(
+    identifier
+    for identifier in gs1.SYMBOLOGIES
+    if identifier.startswith("]d") and gs1.is_gs1_ai_data(identifier)
+)
+"""The DataMatrix symbology identifiers of GS1 data, as :mod:`gs1` (their one owner) lists
+them: ``]d2`` (ECC 200), ``]d5`` (with ECI) and ``]d8`` (a rectangular extension symbol,
+DMRE, ISO/IEC 21471, as zxing-cpp 3 reports it)."""
 
 
 @dataclass(frozen=True)
@@ -70,20 +74,13 @@ class Decoded:
     @property
     def is_gs1(self) -> bool:
         """True when the symbol carries GS1 data: a DataMatrix symbology identifier whose
-        modifier signals FNC1 in first position (see :data:`GS1_MODIFIERS`)."""
-        identifier = self.symbology_identifier
-        return len(identifier) == 3 and identifier[:2] == "]d" and identifier[2] in GS1_MODIFIERS
+        modifier signals FNC1 in first position (see :data:`GS1_DATAMATRIX_IDENTIFIERS`)."""
+        return self.symbology_identifier in GS1_DATAMATRIX_IDENTIFIERS
 
     @property
     def transmitted(self) -> str:
         """What a scanner with symbology identifiers on would send: identifier + data."""
         return self.symbology_identifier + self.data
-
-    @property
-    def gs1_transmitted(self) -> str:
-        """The data as a GS1 element string after ``]d2``, the identifier :mod:`gs1` reads
-        for every GS1 DataMatrix (DMRE and ECI variants included)."""
-        return GS1_DATAMATRIX + self.data
 
     @property
     def angle_deg(self) -> float:

@@ -8,10 +8,11 @@
     if result.outcome is Outcome.OK: ...
     result.save(qa_folder)           # image + JSON, for QA
 
-Order of checks: nothing reads -> ``no_read``; not a GS1 DataMatrix (a symbology identifier
-without FNC1 in first position, see :data:`~edge.vision.decoding.GS1_MODIFIERS`) or GS1 data
-that does not parse -> ``not_gs1``; parsed data differs from the expected unit (GTIN,
-serial, lot, expiry) -> ``wrong_data``; any quality check fails, or the ISO/IEC 15415 grade is
+Order of checks: nothing reads -> ``no_read``; not a GS1 DataMatrix (a symbology
+identifier without FNC1 in first position, see
+:data:`~edge.vision.decoding.GS1_DATAMATRIX_IDENTIFIERS`) or GS1 data that does not parse
+-> ``not_gs1``; parsed data differs from the expected unit (GTIN, serial, lot, expiry)
+-> ``wrong_data``; any quality check fails, or the ISO/IEC 15415 grade is
 below ``min_grade`` -> ``poor_quality``; else ``ok``. Quality (and the grade, with a
 :class:`~edge.vision.grading.Grader`) is measured whenever a symbol was decoded, so every
 result that read something records what was read and how well it is printed.
@@ -29,7 +30,7 @@ from typing import Any
 
 import cv2
 
-from edge.vision.decoding import GS1_MODIFIERS, Decoded, Decoder, GreyImage
+from edge.vision.decoding import GS1_DATAMATRIX_IDENTIFIERS, Decoded, Decoder, GreyImage
 from edge.vision.errors import ConfigError
 from edge.vision.grading import Grader, GradeReport, letter
 from edge.vision.quality import Quality, QualityThresholds, measure_quality
@@ -204,7 +205,7 @@ class Verifier:
         quality = measure_quality(image, decoded, self.thresholds)
         report = self._grade(image, decoded) if grading else None
         if not decoded.is_gs1:
-            expected_ids = ", ".join(f"]d{m}" for m in sorted(GS1_MODIFIERS))
+            expected_ids = ", ".join(GS1_DATAMATRIX_IDENTIFIERS)
             return result(
                 Outcome.NOT_GS1,
                 decoded,
@@ -214,7 +215,7 @@ class Verifier:
                 f"got {decoded.symbology_identifier!r}",
             )
         try:
-            parsed = parse_gs1(decoded.gs1_transmitted)
+            parsed = parse_gs1(decoded.transmitted)
         except Gs1Error as exc:
             return result(Outcome.NOT_GS1, decoded, quality=quality, grade=report, error=str(exc))
         if expected is not None:
