@@ -44,7 +44,7 @@ FLOORS = {
 @pytest.mark.parametrize("decoder", ["zxing", "libdmtx"])
 @pytest.mark.parametrize("degradation", list(DEGRADATIONS))
 def test_reads_under_degradation(unit_label: np.ndarray, decoder: str, degradation: str) -> None:
-    chosen: Decoder = ZxingDecoder() if decoder == "zxing" else LibdmtxDecoder(timeout_ms=500)
+    chosen: Decoder = ZxingDecoder() if decoder == "zxing" else LibdmtxDecoder(timeout_ms=2_000)
     verifier = Verifier(chosen, keep_images=False)
     optics = DEGRADATIONS[degradation]
     reads = 0

@@ -17,6 +17,7 @@ from edge.vision import (
     make_decoder,
 )
 from edge.vision.decoding import GreyImage
+from edge.vision.libdmtx_decoder import LibdmtxDecoder
 from gs1 import Sscc, UnitCode
 from simulators.camera import Optics, compose_frame, render_label
 from tests.edge.vision.conftest import OTHER_SERIAL, UNIT, frame_with, symbol
@@ -24,6 +25,10 @@ from tests.edge.vision.conftest import OTHER_SERIAL, UNIT, frame_with, symbol
 
 @pytest.fixture(scope="module", params=["zxing", "libdmtx"])
 def verifier(request: pytest.FixtureRequest) -> Verifier:
+    if request.param == "libdmtx":
+        # libdmtx's deadline is wall-clock: generous here, so other work on the cores does not
+        # turn into no_read (these tests are about outcomes, not speed).
+        return Verifier(LibdmtxDecoder(timeout_ms=2_000))
     return Verifier(make_decoder(request.param))
 
 
