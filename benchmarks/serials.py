@@ -26,18 +26,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import gs1
 import gs1.identifiers
-from edge.serials import (
-    CSET82,
-    NUMERIC,
-    SAFE,
-    CounterAllocator,
-    SerialGenerator,
-    SerialKey,
-    SerialPool,
-    SerialScheme,
-    SsccPool,
-)
-from edge.serials.generator import gtin_tweak
+from edge.serials import CounterAllocator, SerialPool, SsccPool
+from gs1.serials import CSET82, NUMERIC, SAFE, SerialGenerator, SerialKey, SerialScheme, gtin_tweak
 
 GTIN = gs1.Gtin.parse("09506000134352")
 KEY = SerialKey(bytes.fromhex("2DE79D232DF5585D68CE47882AE256D6" * 2))

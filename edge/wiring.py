@@ -34,16 +34,7 @@ from edge.printers import (
 from edge.printers import PrinterConfig as DriverConfig
 from edge.scanners import ScannerConfig as ScannerFraming
 from edge.scanners import ScannerError, ScanOutcome, SerialScanner
-from edge.serials import (
-    CounterAllocator,
-    SerialGenerator,
-    SerialKey,
-    SerialPool,
-    SerialScheme,
-    SerialsError,
-    SsccPool,
-    alphabet_named,
-)
+from edge.serials import CounterAllocator, SerialPool, SsccPool, key_from_env, read_key
 from edge.vision import (
     Calibration,
     Decoder,
@@ -61,6 +52,7 @@ from edge.vision import (
     open_source,
 )
 from edge.vision.grading.report import ABBREVIATIONS
+from gs1.serials import SerialGenerator, SerialKey, SerialScheme, SerialsError, alphabet_named
 
 
 def open_port(url: str, **kwargs: Any) -> serial.SerialBase:
@@ -218,8 +210,8 @@ class ZplContainerLabeller:
 
 def serial_key(config: EdgeConfig) -> SerialKey:
     if config.serials.key_file is not None:
-        return SerialKey.from_file(config.resolve(config.serials.key_file))
-    return SerialKey.from_env()
+        return read_key(config.resolve(config.serials.key_file))
+    return key_from_env()
 
 
 def serial_sources(

@@ -40,9 +40,9 @@ from edge.api import create_app as create_edge_app
 from edge.api_auth import ensure_token, hash_password
 from edge.batch import IN_FLIGHT as _IN_FLIGHT
 from edge.config import EdgeConfig, parse_config
-from edge.serials import SerialKey
 from edge.vision import QueueSource
 from edge.wiring import WiringError, build_agent, build_devices
+from gs1.serials import SerialKey
 from serialtrace.services import (
     Broker,
     free_port,

@@ -1,53 +1,35 @@
-"""Randomized, never-reused serial numbers (GS1 AI 21) and SSCC serial references.
+"""The line's identifier sources: unit serials and SSCCs, never handed out twice.
 
-* :mod:`~edge.serials.fpe`: FF3-1 format-preserving encryption, batched over AES.
-* :mod:`~edge.serials.alphabet`, :mod:`~edge.serials.scheme`: what a serial may look like.
-* :mod:`~edge.serials.plan`: the EU FMD guessing-probability check.
-* :mod:`~edge.serials.generator`: counter -> serial for one GTIN (a keyed permutation).
-* :mod:`~edge.serials.allocator`: durable, disjoint counter ranges in SQLite.
-* :mod:`~edge.serials.pool`: what a line takes serials and SSCCs from.
+Two ways to get them, chosen in ``[serials]`` of the edge configuration:
+
+* **local** (no ``authority_url``): :mod:`~edge.serials.allocator` leases durable counter
+  ranges from a SQLite file this host owns, and :mod:`~edge.serials.pool` turns them into
+  randomized serials with the key (:mod:`gs1.serials`). One host per GTIN.
+* **authority** (``authority_url`` set): :mod:`~edge.serials.buffer` keeps pools of ready-made
+  serials and SSCCs that the serial authority (:mod:`server.serials`) handed to this line, for
+  hours of production offline; :mod:`~edge.serials.link` refills them at a low-water mark and
+  reports what each batch used, destroyed and returned.
 """
 
 from __future__ import annotations
 
 from edge.serials.allocator import CounterAllocator, CounterScope, Lease
-from edge.serials.alphabet import ALPHABETS, CSET82, NUMERIC, SAFE, Alphabet, alphabet_named
-from edge.serials.errors import (
-    ConfigError,
-    ExhaustedError,
-    GuessingRiskError,
-    SchemeMismatchError,
-    SerialFormatError,
-    SerialsError,
-)
-from edge.serials.generator import SerialGenerator
-from edge.serials.key import SerialKey
-from edge.serials.plan import EU_FMD_LIMIT, SerialPlan
-from edge.serials.pool import PoolState, SerialPool, SsccPool
-from edge.serials.scheme import SerialScheme
+from edge.serials.errors import AuthorityError, BufferEmptyError
+from edge.serials.keyfile import KEY_ENV, key_from_env, read_key
+from edge.serials.pool import PoolState, SerialPool, SsccPool, gtin_scope, sscc_scope
 
 __all__ = [
-    "ALPHABETS",
-    "CSET82",
-    "EU_FMD_LIMIT",
-    "NUMERIC",
-    "SAFE",
-    "Alphabet",
-    "ConfigError",
+    "KEY_ENV",
+    "AuthorityError",
+    "BufferEmptyError",
     "CounterAllocator",
     "CounterScope",
-    "ExhaustedError",
-    "GuessingRiskError",
     "Lease",
     "PoolState",
-    "SchemeMismatchError",
-    "SerialFormatError",
-    "SerialGenerator",
-    "SerialKey",
-    "SerialPlan",
     "SerialPool",
-    "SerialScheme",
-    "SerialsError",
     "SsccPool",
-    "alphabet_named",
+    "gtin_scope",
+    "key_from_env",
+    "read_key",
+    "sscc_scope",
 ]

@@ -22,7 +22,7 @@ from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
 
-from edge.serials.errors import ConfigError, ExhaustedError, SchemeMismatchError
+from gs1.serials.errors import ConfigError, ExhaustedError, SchemeMismatchError
 
 #: SQLite integers are signed 64-bit; no scope issues counters beyond this.
 COUNTER_MAX = (1 << 63) - 1

@@ -1,37 +1,51 @@
-"""Errors of the serial-number package.
+"""Errors of the edge's identifier sources.
 
 ::
 
-    SerialsError                  base of everything raised here
-    ├── ConfigError               a configuration that cannot work (alphabet, length, key, range)
-    ├── GuessingRiskError         a plan whose guessing probability breaks the EU FMD limit
-    ├── SchemeMismatchError       a GTIN asked for with another scheme than the one it was pinned to
-    ├── ExhaustedError            every counter a scope may issue has been leased
-    └── SerialFormatError         a serial that this scheme could not have issued
+    SerialsError (gs1.serials)      base of everything raised here
+    ├── ConfigError                 a configuration that cannot work (alphabet, length, key, range)
+    ├── GuessingRiskError           a plan whose guessing probability breaks the EU FMD limit
+    ├── SchemeMismatchError         a scope asked for with another scheme than it was pinned to
+    ├── ExhaustedError              every counter a scope may issue has been leased
+    ├── SerialFormatError           a serial that this scheme could not have issued
+    ├── BufferEmptyError            the line's buffer of a GTIN or SSCC prefix has run out
+    └── AuthorityError              the serial authority refused a request or sent nonsense
+
+The first five are :mod:`gs1.serials`'s (the pure serial code raises them too).
 """
 
 from __future__ import annotations
 
-
-class SerialsError(Exception):
-    """Base of every error raised by :mod:`edge.serials`."""
-
-
-class ConfigError(SerialsError, ValueError):
-    """A configuration value that cannot work; the message names the field."""
-
-
-class GuessingRiskError(SerialsError, ValueError):
-    """The planned volume makes a serial too easy to guess (EU FMD: below 1 in 10,000)."""
+from gs1.serials.errors import (
+    ConfigError,
+    ExhaustedError,
+    GuessingRiskError,
+    SchemeMismatchError,
+    SerialFormatError,
+    SerialsError,
+)
 
 
-class SchemeMismatchError(SerialsError):
-    """A scope already pinned to one scheme was asked for with another."""
+class BufferEmptyError(SerialsError):
+    """No identifier is left in the line's buffer for a scope: the line must stop."""
 
 
-class ExhaustedError(SerialsError):
-    """A scope has no counters left to lease."""
+class AuthorityError(SerialsError):
+    """The serial authority refused a request (the message is its reason) or answered with
+    something that is not a valid pool; ``status`` is the HTTP status, if there was one."""
+
+    def __init__(self, message: str, status: int | None = None) -> None:
+        super().__init__(message)
+        self.status = status
 
 
-class SerialFormatError(SerialsError, ValueError):
-    """A serial of the wrong length or with characters outside the scheme's alphabet."""
+__all__ = [
+    "AuthorityError",
+    "BufferEmptyError",
+    "ConfigError",
+    "ExhaustedError",
+    "GuessingRiskError",
+    "SchemeMismatchError",
+    "SerialFormatError",
+    "SerialsError",
+]

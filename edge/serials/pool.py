@@ -13,9 +13,9 @@ import threading
 from dataclasses import dataclass
 
 from edge.serials.allocator import CounterAllocator, CounterScope, Lease
-from edge.serials.errors import ConfigError
-from edge.serials.generator import SerialGenerator
 from gs1 import Gs1Error, Gtin, Sscc
+from gs1.serials.errors import ConfigError
+from gs1.serials.generator import SerialGenerator
 
 #: Counters per lease unless configured: one fsync per 10,000 units.
 DEFAULT_RANGE_SIZE = 10_000
@@ -86,7 +86,7 @@ class SerialPool:
     ) -> None:
         self._generator = generator
         self._counters = LeasedCounters(
-            allocator, generator.scope, line=line, range_size=range_size
+            allocator, gtin_scope(generator), line=line, range_size=range_size
         )
         self._buffer: list[str] = []
         self._position = 0
@@ -128,6 +128,17 @@ class SerialPool:
         counters = self._counters.take(_SERIAL_CHUNK)
         self._buffer = self._generator.serials(counters.start, counters.stop)
         self._position = 0
+
+
+def gtin_scope(generator: SerialGenerator) -> CounterScope:
+    """The allocator scope of a GTIN's serials, pinned to the generator's scheme and key; its
+    limit keeps the guessing probability below 1/10,000 however many serials are issued."""
+    return CounterScope(
+        kind="sgtin",
+        name=generator.gtin.value,
+        scheme=generator.scheme_id,
+        limit=generator.max_counters,
+    )
 
 
 def sscc_scope(extension: int, company_prefix: str) -> CounterScope:

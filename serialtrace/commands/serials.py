@@ -13,11 +13,11 @@ import json
 import os
 from pathlib import Path
 
-from edge.serials.alphabet import ALPHABETS, alphabet_named
-from edge.serials.errors import ConfigError
-from edge.serials.key import SerialKey
-from edge.serials.plan import SerialPlan
-from edge.serials.scheme import SerialScheme
+from gs1.serials.alphabet import ALPHABETS, alphabet_named
+from gs1.serials.errors import ConfigError
+from gs1.serials.key import SerialKey
+from gs1.serials.plan import SerialPlan
+from gs1.serials.scheme import SerialScheme
 from serialtrace.cli import CliError
 
 

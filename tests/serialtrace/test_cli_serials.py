@@ -8,7 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from edge.serials.key import SerialKey
+from edge.serials.keyfile import read_key
+from gs1.serials.key import SerialKey
 from serialtrace.cli import main
 
 
@@ -98,7 +99,7 @@ def test_new_key_file_is_owner_only_and_never_overwritten(
     path = tmp_path / "serial.key"
     code, out, _ = run(capsys, "serials", "new-key", "--out", str(path))
     assert code == 0
-    key = SerialKey.from_file(path)
+    key = read_key(path)
     assert out == f"wrote serial key {key.key_id} to {path}\n"
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert len(key.material) == 32
@@ -107,7 +108,7 @@ def test_new_key_file_is_owner_only_and_never_overwritten(
     assert (
         err == f"serialtrace: error: out: expected a file that does not exist yet, got '{path}'\n"
     )
-    assert SerialKey.from_file(path) == key
+    assert read_key(path) == key
 
 
 def test_new_key_printed(capsys: pytest.CaptureFixture[str]) -> None:

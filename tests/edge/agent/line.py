@@ -17,9 +17,9 @@ from typing import Any
 from edge.agent import Devices
 from edge.api_auth import ensure_token, hash_password
 from edge.config import EdgeConfig, parse_config
-from edge.serials import SerialKey
 from edge.vision import QueueSource
 from edge.wiring import build_devices
+from gs1.serials import SerialKey
 from simulators.camera.camera import CameraSimulator
 from simulators.camera.optics import Optics
 from simulators.camera.transport import FrameQueue

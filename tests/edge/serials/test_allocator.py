@@ -14,7 +14,7 @@ from pathlib import Path
 import pytest
 
 from edge.serials.allocator import CounterAllocator, CounterScope, Lease
-from edge.serials.errors import ConfigError, ExhaustedError, SchemeMismatchError
+from gs1.serials.errors import ConfigError, ExhaustedError, SchemeMismatchError
 
 SCOPE = CounterScope(
     kind="sgtin", name="09506000134352", scheme="ff3-1/numeric/12/key:k", limit=10**8

@@ -8,13 +8,13 @@ from pathlib import Path
 import pytest
 
 from edge.serials.allocator import CounterAllocator
-from edge.serials.alphabet import NUMERIC
-from edge.serials.errors import ConfigError
-from edge.serials.generator import SerialGenerator
-from edge.serials.key import SerialKey
 from edge.serials.pool import SerialPool, SsccPool
-from edge.serials.scheme import SerialScheme
 from gs1 import Gtin, Sscc
+from gs1.serials.alphabet import NUMERIC
+from gs1.serials.errors import ConfigError
+from gs1.serials.generator import SerialGenerator
+from gs1.serials.key import SerialKey
+from gs1.serials.scheme import SerialScheme
 
 KEY = SerialKey(bytes(range(32)))
 GTIN = Gtin.parse("09506000134352")
@@ -135,3 +135,13 @@ def test_range_size_must_be_positive(
     with pytest.raises(ConfigError) as error:
         SerialPool(allocator, generator, line="line-1", range_size=0)
     assert str(error.value) == "range size: expected a whole number >= 1, got 0"
+
+
+def test_gtin_scope_is_pinned_to_the_generator_scheme_and_key() -> None:
+    from edge.serials import gtin_scope
+    from gs1.serials import SAFE, max_volume
+
+    scope = gtin_scope(SerialGenerator(KEY, GTIN, SerialScheme(SAFE, 10)))
+    assert (scope.kind, scope.name) == ("sgtin", GTIN.value)
+    assert scope.scheme == f"ff3-1/safe/10/key:{KEY.key_id}"
+    assert scope.limit == max_volume(34**10)

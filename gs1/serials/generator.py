@@ -16,13 +16,12 @@ durable allocator guarantees.
 
 from __future__ import annotations
 
-from edge.serials.allocator import CounterScope
-from edge.serials.errors import ConfigError, SerialFormatError
-from edge.serials.fpe import FF31
-from edge.serials.key import SerialKey
-from edge.serials.plan import max_volume
-from edge.serials.scheme import SerialScheme
-from gs1 import Gtin
+from gs1.keys import Gtin
+from gs1.serials.errors import ConfigError, SerialFormatError
+from gs1.serials.fpe import FF31
+from gs1.serials.key import SerialKey
+from gs1.serials.plan import max_volume
+from gs1.serials.scheme import SerialScheme
 
 _BATCH = 8192  # counters per FF3-1 batch: large enough to amortise AES calls, cache-friendly
 
@@ -41,12 +40,7 @@ class SerialGenerator:
         self._cipher = FF31(key.material, gtin_tweak(gtin), scheme.alphabet.radix, scheme.length)
         self._u, self._v = self._cipher.split
         self._mod_v: int = scheme.alphabet.radix**self._v
-        self._scope = CounterScope(
-            kind="sgtin",
-            name=gtin.value,
-            scheme=f"ff3-1/{scheme.name}/key:{key.key_id}",
-            limit=max_volume(scheme.space),
-        )
+        self._scheme_id = f"ff3-1/{scheme.name}/key:{key.key_id}"
 
     @property
     def gtin(self) -> Gtin:
@@ -57,10 +51,17 @@ class SerialGenerator:
         return self._scheme
 
     @property
-    def scope(self) -> CounterScope:
-        """The allocator scope of this GTIN, pinned to this scheme and key; its limit keeps
-        the guessing probability below 1/10,000 however many serials are issued."""
-        return self._scope
+    def scheme_id(self) -> str:
+        """What a GTIN's counters are pinned to: method, scheme and key id, e.g.
+        ``ff3-1/numeric/12/key:0123456789abcdef``. Another key, alphabet or length would be
+        another permutation that could write a serial already issued."""
+        return self._scheme_id
+
+    @property
+    def max_counters(self) -> int:
+        """How many counters may ever be issued for the GTIN: the most that keeps the guessing
+        probability below 1/10,000 (EU FMD) however many serials are issued."""
+        return max_volume(self._scheme.space)
 
     def serial(self, counter: int) -> str:
         return self.serials(counter, counter + 1)[0]

@@ -17,7 +17,7 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import product
 
-from edge.serials.errors import ConfigError, SerialFormatError
+from gs1.serials.errors import ConfigError, SerialFormatError
 
 #: GS1 General Specifications, figure 7.11-1: the 82 characters of GS1 AI encodable set 82.
 CSET82_SYMBOLS = (

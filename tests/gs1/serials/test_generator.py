@@ -9,13 +9,13 @@ from ff3 import FF3Cipher
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.serials.alphabet import ALPHABETS, CSET82, NUMERIC, SAFE, Alphabet
-from edge.serials.errors import ConfigError, SerialFormatError
-from edge.serials.generator import SerialGenerator, gtin_tweak
-from edge.serials.key import SerialKey
-from edge.serials.plan import max_volume
-from edge.serials.scheme import SerialScheme
 from gs1 import Gtin
+from gs1.serials.alphabet import ALPHABETS, CSET82, NUMERIC, SAFE, Alphabet
+from gs1.serials.errors import ConfigError, SerialFormatError
+from gs1.serials.generator import SerialGenerator, gtin_tweak
+from gs1.serials.key import SerialKey
+from gs1.serials.plan import max_volume
+from gs1.serials.scheme import SerialScheme
 
 KEY = SerialKey(bytes.fromhex("2DE79D232DF5585D68CE47882AE256D6"))
 GTIN = Gtin.parse("09506000134352")
@@ -111,9 +111,7 @@ def test_counter_range_is_checked() -> None:
     )
 
 
-def test_scope_is_pinned_to_scheme_and_key_and_capped_by_the_guessing_limit() -> None:
-    scope = SerialGenerator(KEY, GTIN, SerialScheme(SAFE, 10)).scope
-    assert scope.kind == "sgtin"
-    assert scope.name == GTIN.value
-    assert scope.scheme == f"ff3-1/safe/10/key:{KEY.key_id}"
-    assert scope.limit == max_volume(34**10)
+def test_scheme_id_names_method_scheme_and_key_and_counters_are_capped() -> None:
+    generator = SerialGenerator(KEY, GTIN, SerialScheme(SAFE, 10))
+    assert generator.scheme_id == f"ff3-1/safe/10/key:{KEY.key_id}"
+    assert generator.max_counters == max_volume(34**10)

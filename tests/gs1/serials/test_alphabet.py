@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from edge.serials.alphabet import ALPHABETS, CSET82, NUMERIC, SAFE, Alphabet, alphabet_named
-from edge.serials.errors import ConfigError, SerialFormatError
+from gs1.serials.alphabet import ALPHABETS, CSET82, NUMERIC, SAFE, Alphabet, alphabet_named
+from gs1.serials.errors import ConfigError, SerialFormatError
 
 
 def test_cset82_is_the_gs1_table() -> None:

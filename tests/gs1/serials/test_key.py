@@ -2,12 +2,10 @@
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import pytest
 
-from edge.serials.errors import ConfigError
-from edge.serials.key import SerialKey
+from gs1.serials.errors import ConfigError
+from gs1.serials.key import SerialKey
 
 HEX = "2DE79D232DF5585D68CE47882AE256D6"
 
@@ -38,22 +36,19 @@ def test_bad_hex(text: str, message: str) -> None:
     assert str(error.value) == message
 
 
-def test_key_file_must_be_owner_only(tmp_path: Path) -> None:
-    path = tmp_path / "serial.key"
-    path.write_text(HEX + "\n")
-    path.chmod(0o644)
+def test_key_file_must_be_owner_only() -> None:
     with pytest.raises(ConfigError) as error:
-        SerialKey.from_file(path)
+        SerialKey.from_key_file(HEX + "\n", 0o100644, name="/etc/serial.key")
     assert str(error.value) == (
-        f"serial key file '{path}': expected mode 0600 (owner only), got 0644"
+        "serial key file '/etc/serial.key': expected mode 0600 (owner only), got 0644"
     )
-    path.chmod(0o600)
-    assert SerialKey.from_file(path) == SerialKey.from_hex(HEX)
+    assert SerialKey.from_key_file(HEX + "\n", 0o100600, name="k") == SerialKey.from_hex(HEX)
 
 
-def test_key_from_environment(monkeypatch: pytest.MonkeyPatch) -> None:
-    monkeypatch.setenv("SERIALTRACE_SERIAL_KEY", HEX)
-    assert SerialKey.from_env() == SerialKey.from_hex(HEX)
-    monkeypatch.delenv("SERIALTRACE_SERIAL_KEY")
-    with pytest.raises(ConfigError, match=r"^SERIALTRACE_SERIAL_KEY: expected a hex serial key"):
-        SerialKey.from_env()
+def test_key_file_text_errors_name_the_file() -> None:
+    with pytest.raises(ConfigError) as error:
+        SerialKey.from_key_file("nope", 0o100600, name="k")
+    assert str(error.value) == (
+        "serial key file 'k': expected 32, 48 or 64 hex digits, got 4 characters that are not "
+        "all hex"
+    )

@@ -31,7 +31,7 @@ from collections.abc import Sequence
 
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
-from edge.serials.errors import ConfigError
+from gs1.serials.errors import ConfigError
 
 ROUNDS = 8
 DOMAIN_MIN = 1_000_000

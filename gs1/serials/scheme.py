@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from edge.serials.alphabet import Alphabet
-from edge.serials.errors import ConfigError
-from edge.serials.fpe import DOMAIN_MIN, max_length, min_length
+from gs1.serials.alphabet import Alphabet
+from gs1.serials.errors import ConfigError
+from gs1.serials.fpe import DOMAIN_MIN, max_length, min_length
 
 #: GS1 AI 21 (serial number): at most 20 characters of CSET 82.
 GS1_SERIAL_MAX_LENGTH = 20

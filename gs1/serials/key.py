@@ -1,25 +1,23 @@
 """The secret serial key: what makes serials unguessable.
 
 Whoever holds the key can list every serial a GTIN will get, in order, so it is kept like a
-password: out of the TOML file and the repository, in a file readable only by the edge
-service (mode 0600) or in the environment from a secret store. Only its :attr:`key_id`, a
-one-way fingerprint, is stored in the allocator database and shown in logs.
+password: out of the TOML file and the repository, in a file readable only by the service
+that holds it (mode 0600) or in the environment from a secret store. Only its
+:attr:`key_id`, a one-way fingerprint, is stored in databases and shown in logs.
+
+This module does no I/O: :func:`edge.serials.keyfile.read_key` and the serial authority read
+the file and hand its text and mode to :meth:`SerialKey.from_key_file`.
 """
 
 from __future__ import annotations
 
 import hashlib
-import os
 import secrets
 import stat
 from dataclasses import dataclass, field
-from pathlib import Path
 
-from edge.serials.errors import ConfigError
-from edge.serials.fpe import KEY_BYTES
-
-#: Environment variable the edge reads the key from (hex), when no key file is configured.
-KEY_ENV = "SERIALTRACE_SERIAL_KEY"
+from gs1.serials.errors import ConfigError
+from gs1.serials.fpe import KEY_BYTES
 
 
 @dataclass(frozen=True)
@@ -57,26 +55,15 @@ class SerialKey:
         return cls(material)
 
     @classmethod
-    def from_file(cls, path: Path) -> SerialKey:
-        """Read a hex key from ``path``; refuses a file that others can read."""
-        field_name = f"serial key file {str(path)!r}"
-        try:
-            mode = path.stat().st_mode
-            text = path.read_text(encoding="ascii")
-        except (OSError, UnicodeDecodeError) as exc:
-            raise ConfigError(f"{field_name}: expected a readable hex key file, got {exc}") from exc
+    def from_key_file(cls, text: str, mode: int, *, name: str) -> SerialKey:
+        """A key from the text and permission bits of a key file (the caller reads them), or
+        ConfigError if others may read the file: the rule for every key file, in one place."""
+        field_name = f"serial key file {name!r}"
         if mode & (stat.S_IRWXG | stat.S_IRWXO):
             raise ConfigError(
                 f"{field_name}: expected mode 0600 (owner only), got {stat.S_IMODE(mode):04o}"
             )
         return cls.from_hex(text, field=field_name)
-
-    @classmethod
-    def from_env(cls, name: str = KEY_ENV) -> SerialKey:
-        value = os.environ.get(name)
-        if value is None:
-            raise ConfigError(f"{name}: expected a hex serial key in the environment, got none")
-        return cls.from_hex(value, field=name)
 
     @property
     def key_id(self) -> str:

@@ -12,8 +12,8 @@ from __future__ import annotations
 from dataclasses import dataclass
 from fractions import Fraction
 
-from edge.serials.errors import ConfigError, GuessingRiskError
-from edge.serials.scheme import SerialScheme
+from gs1.serials.errors import ConfigError, GuessingRiskError
+from gs1.serials.scheme import SerialScheme
 
 #: The guessing probability must stay strictly below this (EU FMD, 2016/161 art. 4(b)).
 EU_FMD_LIMIT = Fraction(1, 10_000)

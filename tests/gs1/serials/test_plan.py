@@ -6,10 +6,10 @@ from fractions import Fraction
 
 import pytest
 
-from edge.serials.alphabet import CSET82, NUMERIC, SAFE, Alphabet
-from edge.serials.errors import ConfigError, GuessingRiskError
-from edge.serials.plan import EU_FMD_LIMIT, SerialPlan, max_volume
-from edge.serials.scheme import SerialScheme
+from gs1.serials.alphabet import CSET82, NUMERIC, SAFE, Alphabet
+from gs1.serials.errors import ConfigError, GuessingRiskError
+from gs1.serials.plan import EU_FMD_LIMIT, SerialPlan, max_volume
+from gs1.serials.scheme import SerialScheme
 
 
 @pytest.mark.parametrize(

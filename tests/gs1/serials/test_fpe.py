@@ -7,9 +7,9 @@ from ff3 import FF3Cipher
 from hypothesis import given, settings
 from hypothesis import strategies as st
 
-from edge.serials.errors import ConfigError
-from edge.serials.fpe import FF31, expand_tweak, max_length, min_length
-from tests.edge.serials.vectors import ACVP_FF3_1, NIST_FF3_SAMPLES, Vector
+from gs1.serials.errors import ConfigError
+from gs1.serials.fpe import FF31, expand_tweak, max_length, min_length
+from tests.gs1.serials.vectors import ACVP_FF3_1, NIST_FF3_SAMPLES, Vector
 
 
 def numerals(text: str, alphabet: str) -> list[int]:
