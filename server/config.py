@@ -44,6 +44,12 @@ class ServerSettings(BaseSettings):
     token_ttl_seconds: int = Field(default=8 * 3600, ge=60)
     page_size_max: int = Field(default=1000, ge=1)
     migrate_on_start: bool = True
+    # serial authority (docs/serials.md): the FF3-1 key (hex, mode 0600) and the high-water
+    # journal (keep it out of the database's backups)
+    serials_key_file: Path | None = None
+    serials_journal: Path | None = None
+    serials_max_pool: int = Field(default=100_000, ge=1, le=1_000_000)
+    serials_max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
     # Audit trail anchoring (docs/qa.md): the Ed25519 key that signs checkpoints, from a
     # file or the environment (SERIALTRACE_SERVER_AUDIT_KEY), never from the database; the

@@ -38,6 +38,8 @@ from server.errors import RejectedDocument, StoreError
 from server.ingest.mqtt import MqttIngest
 from server.ingest.prepare import set_event_time_window
 from server.ingest.service import Ingestor
+from server.serials import authority_for
+from server.serials import routes as serial_routes
 from server.store import create_store_engine, upgrade
 from server.web import router as web_ui_router
 
@@ -82,9 +84,12 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
             )
             mqtt.start()
         app.state.services = Services(settings, store, ingestor, mqtt, anchor)
+        app.state.serial_authority = serial_authority = authority_for(settings, store)
         try:
             yield
         finally:
+            if serial_authority.journal is not None:
+                serial_authority.journal.close()
             if mqtt is not None:
                 mqtt.stop()
             checkpointer.stop()
@@ -124,6 +129,7 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
         qa_complaints,
     ):
         app.include_router(module.router)
+    serial_routes.install(app)  # the serial authority, /serials/...
     app.include_router(web_ui_router)  # QA web UI under /ui/, and / redirects there
 
     @app.exception_handler(RejectedDocument)
