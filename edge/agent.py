@@ -17,7 +17,7 @@ import logging
 import sqlite3
 import threading
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from concurrent.futures import Future
 from dataclasses import dataclass
 from datetime import UTC, datetime
@@ -36,6 +36,8 @@ from edge.ledger import Batch, BatchStart, Ledger
 from edge.pipeline import GateFinding, Pipeline
 from edge.plc import GateReport, PlcLink
 from edge.publisher import Publisher, state_payload
+from edge.serials import usage as serial_usage
+from edge.serials.link import AuthorityLink
 from edge.topics import LineTopics
 from edge.vision.trend import GradeTrend, TrendAlarm, TrendSettings
 from edge.writer import Writer, WriterStopped
@@ -54,6 +56,7 @@ class Devices:
     serials: Callable[[str], SerialSource]
     ssccs: SsccSource
     labeller: ContainerLabeller | None = None
+    serial_link: AuthorityLink | None = None  # serials from the authority (docs/serials.md)
 
     def close(self) -> None:
         """Release every device port, each even if another fails."""
@@ -155,6 +158,8 @@ class Agent:
         self.recovered = self.writer.call(self.ledger.recover)
         if self.recovered:
             log.warning("recovered after restart: scrapped %s", self.recovered)
+        if self.devices.serial_link is not None:  # settles what earlier runs handed out
+            self.devices.serial_link.start(self._serial_lookup, self._serial_alarm)
         self.publisher.start()
         self.packer.start()
         self.pipeline.start()
@@ -180,6 +185,8 @@ class Agent:
         self.pipeline.wait_idle(timeout=drain_timeout_s)
         self.pipeline.stop()
         self.packer.stop()
+        if self.devices.serial_link is not None:
+            self.devices.serial_link.stop()
         self.writer.stop()
         self.publisher.stop(
             drain_timeout_s=drain_timeout_s,
@@ -261,8 +268,17 @@ class Agent:
             self.pipeline.resume()
             self.plc.start_line()
             self._clear_alarm("device")
+            self._repack()
         self._state_changed.set()
         return batch
+
+    def _repack(self) -> None:
+        """Give the packer again the full cases and pallets it dropped after a fault (e.g.
+        no SSCC left in the authority's buffer); only when it is idle, so none is queued
+        twice."""
+        if self.packer.enabled and self.packer.wait_idle(0):
+            for container_id in self.writer.call(lambda conn: self.aggregation.waiting(conn)):
+                self.packer.submit(container_id)
 
     def close_batch(self, timeout_s: float = 60.0) -> Batch:
         """Close the stopped batch: reconcile, pack partial case and pallet, record the close.
@@ -281,7 +297,14 @@ class Agent:
                     raise BatchStateError(
                         f"batch {batch.lot!r}: cases and pallets not packed after {timeout_s} s"
                     )
+                self._repack()  # any left behind by an earlier fault
+                if not self.packer.wait_idle(timeout_s):
+                    raise BatchStateError(
+                        f"batch {batch.lot!r}: cases and pallets not packed after {timeout_s} s"
+                    )
         closed = self.writer.call(self.ledger.close)
+        if self.devices.serial_link is not None:  # report what the batch used to the authority
+            self.devices.serial_link.batch_closed(closed.gtin)
         self._state_changed.set()
         log.info("batch %s closed", closed.lot)
         return closed
@@ -352,6 +375,9 @@ class Agent:
                 # units verified without a grade because the verify stage was behind
                 "ungraded": getattr(self.devices.verifier, "ungraded", 0),
             },
+            "serials": None
+            if self.devices.serial_link is None
+            else self.devices.serial_link.status(),
         }
 
     # -- alarms and state -----------------------------------------------------------------
@@ -377,6 +403,16 @@ class Agent:
             log.warning("%s", alarm.message)
             self._alarms["grade"] = alarm.message
         self._state_changed.set()
+
+    def _serial_alarm(self, text: str | None) -> None:
+        if text is None:
+            self._alarms.pop("serials", None)
+        else:
+            self._alarms["serials"] = text
+        self._state_changed.set()
+
+    def _serial_lookup(self, kind: str, scope: str, values: Sequence[str]) -> dict[str, str | None]:
+        return self.read(lambda conn: serial_usage.lookup(conn, kind, scope, values))
 
     def _clear_alarm(self, name: str) -> None:
         self._alarms.pop(name, None)

@@ -29,6 +29,7 @@ from pydantic import (
     ConfigDict,
     Field,
     ValidationError,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -189,10 +190,16 @@ class DevicesConfig(_Section):
 
 
 class SerialsConfig(_Section):
-    """The serial pool: where counter ranges are leased, the key and the serial scheme.
+    """Where serials and SSCCs come from.
 
-    The FF3-1 key comes from ``key_file`` (hex, mode 0600) or, when that is not set, from the
-    ``SERIALTRACE_SERIAL_KEY`` environment variable."""
+    **Local** (no ``authority_url``): counter ranges leased from ``allocator`` (a SQLite file
+    of this host) turned into serials with the FF3-1 key from ``key_file`` (hex, mode 0600)
+    or the ``SERIALTRACE_SERIAL_KEY`` environment variable.
+
+    **Authority** (``authority_url`` set): ready-made pools from the serial authority, kept
+    in ``buffer`` for ``buffer_hours`` of production at ``line_rate_per_minute`` and refilled
+    below ``low_water_hours``; the line logs in as ``authority_user`` with the password in
+    ``authority_password_file`` (mode 0600) or ``SERIALTRACE_AUTHORITY_PASSWORD``."""
 
     allocator: str = "serials.sqlite"
     key_file: str | None = None
@@ -200,6 +207,47 @@ class SerialsConfig(_Section):
     length: Annotated[int, Field(ge=6, le=20)] = 12
     lease_size: Annotated[int, Field(ge=1, le=1_000_000)] = 10_000
     sscc_lease_size: Annotated[int, Field(ge=1, le=100_000)] = 100
+    authority_url: str | None = None
+    authority_user: Annotated[str | None, Field(validate_default=True)] = None
+    authority_password_file: str | None = None
+    authority_ca_file: str | None = None
+    buffer: str = "serials-buffer.sqlite"
+    buffer_hours: Annotated[float, Field(gt=0, le=24 * 31)] = 24.0
+    low_water_hours: Annotated[float, Field(gt=0, le=24 * 31)] = 20.0
+    pool_size: Annotated[int, Field(ge=1, le=100_000)] = 10_000
+    sscc_pool_size: Annotated[int, Field(ge=1, le=100_000)] = 1_000
+    line_rate_per_minute: Annotated[float | None, Field(gt=0, le=100_000)] = None
+    return_unused_at_close: bool = False
+    authority_retry_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
+    authority_max_backoff_s: Annotated[float, Field(gt=0, le=3600)] = 60.0
+
+    @field_validator("authority_url")
+    @classmethod
+    def _valid_authority_url(cls, value: str | None) -> str | None:
+        if value is None:
+            return None
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected http(s)://host[:port], got {value!r}")
+        return value
+
+    @field_validator("authority_user")
+    @classmethod
+    def _authority_needs_a_user(cls, value: str | None, info: ValidationInfo) -> str | None:
+        if info.data.get("authority_url") is not None and not value:
+            raise ValueError(
+                "required with serials.authority_url (the line's device identity at the "
+                "authority), missing"
+            )
+        return value
+
+    @field_validator("low_water_hours")
+    @classmethod
+    def _low_water_below_target(cls, value: float, info: ValidationInfo) -> float:
+        buffer_hours = info.data.get("buffer_hours")
+        if buffer_hours is not None and value > buffer_hours:
+            raise ValueError(f"expected at most serials.buffer_hours ({buffer_hours:g})")
+        return value
 
 
 class MqttConfig(_Section):

@@ -221,6 +221,11 @@ class Pipeline:
         if exc is not None:
             self._finished()
             self._refuse(trigger, str(exc))
+            if isinstance(exc, DeviceFault) and exc.stop_line:  # e.g. the serial buffer ran dry
+                # this runs on the writer thread, which the fault handler must not wait for
+                threading.Thread(
+                    target=self._fault, args=(str(exc),), name="edge-fault", daemon=True
+                ).start()
 
     def _refuse(self, trigger: str | None, reason: str) -> None:
         self.stats.refused_triggers += 1

@@ -8,7 +8,9 @@ boundary.
 from __future__ import annotations
 
 import contextlib
+import os
 import socket
+import stat
 import threading
 import time
 from collections.abc import Callable
@@ -20,7 +22,7 @@ import serial
 import gs1
 from edge.agent import Agent, Devices
 from edge.config import CameraConfig, EdgeConfig, PrinterConfig, ScannerConfig
-from edge.devices import DeviceFault, PrintTicket, UnitGrade, Verdict
+from edge.devices import DeviceFault, PrintTicket, SerialSource, SsccSource, UnitGrade, Verdict
 from edge.epcis_events import EpcisEvents
 from edge.printers import (
     LabelBuilder,
@@ -35,6 +37,8 @@ from edge.printers import PrinterConfig as DriverConfig
 from edge.scanners import ScannerConfig as ScannerFraming
 from edge.scanners import ScannerError, ScanOutcome, SerialScanner
 from edge.serials import CounterAllocator, SerialPool, SsccPool, key_from_env, read_key
+from edge.serials.buffer import Scope, SerialBuffer, Sizing
+from edge.serials.link import AuthorityClient, AuthorityLink
 from edge.vision import (
     Calibration,
     Decoder,
@@ -241,6 +245,109 @@ def serial_sources(
     return pools.__getitem__, ssccs
 
 
+class BufferedSerials:
+    """:class:`edge.devices.SerialSource` on the authority's buffer: an empty buffer is a
+    device fault that stops the line."""
+
+    def __init__(self, buffer: SerialBuffer, scope: Scope) -> None:
+        self._buffer = buffer
+        self._scope = scope
+
+    def take(self) -> str:
+        try:
+            return self._buffer.take(self._scope)
+        except SerialsError as exc:
+            raise DeviceFault("serial buffer", str(exc)) from exc
+
+
+class BufferedSsccs:
+    """:class:`edge.devices.SsccSource` on the authority's buffer."""
+
+    def __init__(self, buffer: SerialBuffer, scope: Scope) -> None:
+        self._serials = BufferedSerials(buffer, scope)
+
+    def take(self) -> gs1.Sscc:
+        return gs1.Sscc.parse(self._serials.take())
+
+
+AUTHORITY_PASSWORD_ENV = "SERIALTRACE_AUTHORITY_PASSWORD"
+
+
+def authority_password(config: EdgeConfig) -> str:
+    """The line's password at the serial authority: a file of its owner only, or the
+    environment; never the TOML file."""
+    path = config.serials.authority_password_file
+    if path is None:
+        value = os.environ.get(AUTHORITY_PASSWORD_ENV)
+        if not value:
+            raise WiringError(
+                f"{AUTHORITY_PASSWORD_ENV}: expected the line's password at the serial "
+                "authority (or serials.authority_password_file), got none"
+            )
+        return value
+    file = config.resolve(path)
+    try:
+        mode = file.stat().st_mode
+        text = file.read_text(encoding="utf-8").strip()
+    except (OSError, UnicodeDecodeError) as exc:
+        raise WiringError(
+            f"serials.authority_password_file: expected a readable file, got {str(file)!r} ({exc})"
+        ) from exc
+    if mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise WiringError(
+            f"serials.authority_password_file: expected mode 0600 (owner only), got "
+            f"{stat.S_IMODE(mode):04o} on {str(file)!r}"
+        )
+    return text
+
+
+def authority_sources(
+    config: EdgeConfig, *, with_ssccs: bool
+) -> tuple[Callable[[str], BufferedSerials], BufferedSsccs, AuthorityLink]:
+    """The buffer of every product GTIN (and the SSCC prefix, ``with_ssccs``), its sources
+    and the link that keeps it filled from the authority."""
+    serials = config.serials
+    assert serials.authority_url is not None and serials.authority_user is not None
+    rate = serials.line_rate_per_minute or config.trigger.rate_per_minute
+    packing = config.packing
+    sizing = {
+        Scope.sgtin(p.gtin): Sizing.hours(
+            rate, serials.buffer_hours, serials.low_water_hours, serials.pool_size
+        )
+        for p in config.products
+    }
+    sscc_scope = Scope.sscc(packing.sscc_extension, packing.sscc_company_prefix)
+    if with_ssccs:
+        # cases and pallets at full speed, plus a fifth for labels printed again (unreadable)
+        containers = rate / packing.units_per_case * (1 + 1 / packing.cases_per_pallet) * 1.2
+        sizing[sscc_scope] = Sizing.hours(
+            containers, serials.buffer_hours, serials.low_water_hours, serials.sscc_pool_size
+        )
+    link: AuthorityLink | None = None
+    buffer = SerialBuffer(
+        config.resolve(serials.buffer), sizing, on_low=lambda: link.wake() if link else None
+    )
+    client = AuthorityClient(
+        serials.authority_url,
+        serials.authority_user,
+        authority_password(config),
+        ca_file=None
+        if serials.authority_ca_file is None
+        else str(config.resolve(serials.authority_ca_file)),
+    )
+    link = AuthorityLink(
+        buffer,
+        client,
+        retry_s=serials.authority_retry_s,
+        max_backoff_s=max(serials.authority_max_backoff_s, serials.authority_retry_s),
+        return_unused_at_close=serials.return_unused_at_close,
+    )
+    sources = {
+        scope.name: BufferedSerials(buffer, scope) for scope in sizing if scope.kind == "sgtin"
+    }
+    return sources.__getitem__, BufferedSsccs(buffer, sscc_scope), link
+
+
 def unit_builders(config: EdgeConfig) -> dict[str, LabelBuilder]:
     return {
         p.gtin: LabelBuilder(load_template(_template(config, p.unit_template)))
@@ -323,9 +430,17 @@ def build_devices(config: EdgeConfig, *, frame_source: FrameSource | None = None
     if devices.printer is None or devices.camera is None:
         raise WiringError("devices: expected [devices.printer] and [devices.camera], got neither")
     try:
-        serials, ssccs = serial_sources(config)
+        packs_cases = devices.case_printer is not None and devices.scanner is not None
+        link = None
+        serials: Callable[[str], SerialSource]
+        ssccs: SsccSource
+        if config.serials.authority_url is not None:
+            serials, ssccs, link = authority_sources(config, with_ssccs=packs_cases)
+        else:
+            serials, ssccs = serial_sources(config)
         labeller = None
-        if devices.case_printer is not None and devices.scanner is not None:
+        if packs_cases:
+            assert devices.case_printer is not None and devices.scanner is not None
             labeller = container_labeller(config, devices.case_printer, devices.scanner)
         return Devices(
             printer=ZplUnitPrinter(printer_driver(devices.printer), unit_builders(config)),
@@ -333,6 +448,7 @@ def build_devices(config: EdgeConfig, *, frame_source: FrameSource | None = None
             serials=serials,
             ssccs=ssccs,
             labeller=labeller,
+            serial_link=link,
         )
     except (
         SerialsError,

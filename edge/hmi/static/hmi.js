@@ -254,6 +254,7 @@ function render(status) {
   $("outbox-detail").textContent =
     `${outbox.connected ? "broker connected" : "broker NOT connected"}${age} · alarm at ${alarmDepth.toLocaleString("en")}`;
 
+  renderSerials(status.serials, batch);
   setButtons(batch ? batch.state : null);
   renderGrade(status.grade);
 }
@@ -316,6 +317,49 @@ function drawGrade(svg, grade) {
     shapes.push(path);
   }
   svg.replaceChildren(...shapes);
+}
+
+// The buffer of serials and SSCCs from the serial authority: what is left, for how long.
+function renderSerials(serials, batch) {
+  const list = $("serial-scopes");
+  list.replaceChildren();
+  if (!serials) {
+    list.append(item("Local allocator (no serial authority)", "none"));
+    $("serials-detail").textContent = "";
+    $("serials").dataset.low = "false";
+    return;
+  }
+  let low = false;
+  for (const scope of serials.scopes) {
+    const what = scope.kind === "sgtin" ? `GTIN ${scope.scope}` : `SSCC ${scope.scope.slice(1)}`;
+    const unit = scope.kind === "sgtin" ? "serials" : "SSCCs";
+    const li = document.createElement("li");
+    li.dataset.kind = scope.kind;
+    li.dataset.scope = scope.scope;
+    li.dataset.low = String(scope.low);
+    if (batch && scope.kind === "sgtin" && scope.scope === batch.gtin) li.dataset.current = "true";
+    const label = document.createElement("b");
+    label.textContent = what;
+    const left = document.createElement("span");
+    left.className = "left";
+    left.textContent = `${scope.remaining.toLocaleString("en")} ${unit} · ${duration(scope.minutes_left)} left`;
+    li.append(label, left);
+    list.append(li);
+    low = low || scope.low;
+  }
+  $("serials").dataset.low = String(low && !serials.reachable);
+  const since = serials.unreachable_since ? ` since ${serials.unreachable_since.slice(11, 19)}` : "";
+  const waiting = serials.reports_waiting ? ` · ${serials.reports_waiting} reports waiting` : "";
+  $("serials-detail").textContent =
+    (serials.reachable ? "authority reachable" : `authority UNREACHABLE${since}`) + waiting;
+}
+
+function duration(minutes) {
+  const seconds = Math.floor(minutes * 60);
+  const hours = Math.floor(seconds / 3600);
+  const rest = Math.floor((seconds % 3600) / 60);
+  if (hours > 0) return `${hours} h ${String(rest).padStart(2, "0")} min`;
+  return rest > 0 ? `${rest} min` : `${seconds} s`;
 }
 
 function renderOffline(error) {
