@@ -113,8 +113,10 @@ def test_offline_until_empty_then_refill_and_the_books_balance(
         assert agent.plc.wait_connected(10) and plc.wait_connected(10)
         # SSCCs: 0.5 min of 30 cases and 10 pallets a minute, a fifth more for relabels
         assert wait(
-            lambda: serial_scope(agent, "sgtin")["remaining"] == TARGET
-            and serial_scope(agent, "sscc")["remaining"] == 24
+            lambda: (
+                serial_scope(agent, "sgtin")["remaining"] == TARGET
+                and serial_scope(agent, "sscc")["remaining"] == 24
+            )
         )
         authority.stop()  # away before the batch starts: everything comes from the buffer
         from edge.ledger import BatchStart

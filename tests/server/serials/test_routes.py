@@ -147,8 +147,7 @@ def test_import_over_http_and_usage_as_csv(
     )
     assert bad.status_code == 422
     assert bad.json() == {
-        "detail": "import refused: 1 problem; first: GTIN 04012345000009: 'A' was already "
-        "imported",
+        "detail": "import refused: 1 problem; first: GTIN 04012345000009: 'A' was already imported",
         "return_status": "InvalidSerialNumbersFormat4",
         "problems": ["GTIN 04012345000009: 'A' was already imported"],
     }
