@@ -26,7 +26,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 import gs1
 import gs1.identifiers
-from edge.serials import CounterAllocator, SerialPool, SsccPool
+from edge.serials import CounterAllocator, SerialPool, SsccPool, gtin_scope
 from gs1.serials import CSET82, NUMERIC, SAFE, SerialGenerator, SerialKey, SerialScheme, gtin_tweak
 
 GTIN = gs1.Gtin.parse("09506000134352")
@@ -76,7 +76,7 @@ def bench_pool(count: int, folder: Path) -> None:
         leases = len(allocator.leases("sgtin", GTIN.value))
         line(f"pool.{method}()", per_second, seconds, f"  {leases} durable leases")
     allocator = CounterAllocator(folder / "leases.db")
-    scope = SerialGenerator(KEY, GTIN, SerialScheme(NUMERIC, 12)).scope
+    scope = gtin_scope(SerialGenerator(KEY, GTIN, SerialScheme(NUMERIC, 12)))
     leases = 200
     per_second, seconds = rate(
         leases, lambda: [allocator.lease(scope, "bench", range_size) for _ in range(leases)]

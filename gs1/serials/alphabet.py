@@ -17,6 +17,9 @@ from dataclasses import dataclass, field
 from functools import cached_property
 from itertools import product
 
+import numpy as np
+import numpy.typing as npt
+
 from gs1.serials.errors import ConfigError, SerialFormatError
 
 #: GS1 General Specifications, figure 7.11-1: the 82 characters of GS1 AI encodable set 82.
@@ -65,6 +68,20 @@ class Alphabet:
             value, rest = divmod(value, chunk_modulus)
             parts.append(table[rest])
         return "".join(parts)[:width]
+
+    def encode_reversed_array(
+        self, values: npt.NDArray[np.uint64], width: int
+    ) -> npt.NDArray[np.uint8]:
+        """:meth:`encode_reversed` of many values at once: an array of ``width`` ASCII codes
+        per value (least significant digit first)."""
+        table = np.frombuffer(self.symbols.encode("ascii"), dtype=np.uint8)
+        radix = np.uint64(self.radix)
+        out = np.empty((len(values), width), dtype=np.uint8)
+        rest = values.copy()
+        for column in range(width):
+            out[:, column] = table[rest % radix]
+            rest //= radix
+        return out
 
     def decode_reversed(self, text: str, *, field: str = "serial") -> int:
         """NUM(REV(text)): inverse of :meth:`encode_reversed`."""

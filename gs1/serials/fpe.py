@@ -29,6 +29,8 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
+import numpy as np
+import numpy.typing as npt
 from cryptography.hazmat.primitives.ciphers import Cipher, algorithms, modes
 
 from gs1.serials.errors import ConfigError
@@ -40,6 +42,9 @@ RADIX_MAX = 1 << 16
 TWEAK_BYTES = 7
 KEY_BYTES = (16, 24, 32)
 _BLOCK = 16
+_WORD = 1 << 32
+
+Halves = npt.NDArray[np.uint64]
 
 
 def max_length(radix: int) -> int:
@@ -148,6 +153,40 @@ class FF31:
                     for x, o in zip(a, offsets, strict=True)
                 ],
             )
+        return a, b
+
+    @property
+    def vectorised(self) -> bool:
+        """True if both halves fit 32 bits (radix^u <= 2^32), so that
+        :meth:`encrypt_arrays` can work on numpy arrays (e.g. numeric serials up to 18
+        digits, ``safe`` up to 12, ``cset82`` up to 10)."""
+        return self._mod_u <= _WORD
+
+    def encrypt_arrays(self, a: Halves, b: Halves) -> tuple[Halves, Halves]:
+        """:meth:`encrypt_halves` on numpy ``uint64`` arrays, for :attr:`vectorised` ciphers:
+        the same results, without a Python-level step per value.
+
+        A round's AES input, read little-endian, is ``b | (W xor i) << 96`` with ``b`` below
+        2^32: 32-bit words ``[b, 0, 0, W xor i]``. Its output is reduced modulo ``m <= 2^32``
+        word by word from the top (``r = (r * 2^32 + word) mod m``, exact in 64 bits)."""
+        if not self.vectorised:
+            raise ConfigError(
+                f"arrays: expected halves of at most 32 bits, got radix {self._radix}^{self._u}"
+            )
+        count = len(a)
+        encryptor = Cipher(self._aes, modes.ECB()).encryptor()
+        words = np.zeros((count, 4), dtype="<u4")
+        shift = np.uint64(32)
+        for i, high in enumerate(self._high):
+            modulus = np.uint64(self._mod_u if i % 2 == 0 else self._mod_v)
+            words[:, 0] = b
+            words[:, 3] = high >> 96
+            out = np.frombuffer(encryptor.update(words.tobytes()), dtype="<u4").reshape(count, 4)
+            out = out.astype(np.uint64)
+            reduced = out[:, 3] % modulus
+            for word in (2, 1, 0):
+                reduced = ((reduced << shift) | out[:, word]) % modulus
+            a, b = b, (a + reduced) % modulus
         return a, b
 
     def decrypt_halves(self, a: list[int], b: list[int]) -> tuple[list[int], list[int]]:

@@ -314,20 +314,22 @@ class _ListCodec(_Codec):
         self.key = key
 
     def values(self, conn: Connection, start: int, stop: int) -> list[str]:
-        rows = conn.execute(
-            select(serial_list_values.c.value)
-            .where(
-                serial_list_values.c.scope_id == self.scope_id,
-                serial_list_values.c.position >= start,
-                serial_list_values.c.position < stop,
-            )
-            .order_by(serial_list_values.c.position)
-        ).all()
-        if len(rows) != stop - start:
+        values = list(
+            conn.execute(
+                select(serial_list_values.c.value)
+                .where(
+                    serial_list_values.c.scope_id == self.scope_id,
+                    serial_list_values.c.position >= start,
+                    serial_list_values.c.position < stop,
+                )
+                .order_by(serial_list_values.c.position)
+            ).scalars()
+        )
+        if len(values) != stop - start:
             raise Unavailable(
                 f"{self.key}: positions {start}..{stop - 1} are missing from the imported lists"
             )
-        return [row.value for row in rows]
+        return values
 
     def positions(
         self, conn: Connection, values: Sequence[str]

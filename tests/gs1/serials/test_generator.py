@@ -115,3 +115,35 @@ def test_scheme_id_names_method_scheme_and_key_and_counters_are_capped() -> None
     generator = SerialGenerator(KEY, GTIN, SerialScheme(SAFE, 10))
     assert generator.scheme_id == f"ff3-1/safe/10/key:{KEY.key_id}"
     assert generator.max_counters == max_volume(34**10)
+
+
+@settings(max_examples=60, deadline=None)
+@given(
+    st.binary(min_size=32, max_size=32),
+    st.sampled_from(
+        [(NUMERIC, n) for n in range(6, 19)]
+        + [(SAFE, n) for n in range(4, 13)]
+        + [(CSET82, n) for n in range(4, 11)]
+    ),
+    st.data(),
+)
+def test_the_vectorised_path_gives_exactly_the_integer_path(
+    key: bytes, scheme: tuple[Alphabet, int], data: st.DataObject
+) -> None:
+    alphabet, length = scheme
+    generator = SerialGenerator(SerialKey(key), GTIN, SerialScheme(alphabet, length))
+    assert generator._cipher.vectorised
+    _u, v = generator._cipher.split
+    mod_v = alphabet.radix**v
+    start = data.draw(st.integers(0, alphabet.radix**length - 300))
+    start = data.draw(st.sampled_from([start, max(0, (start // mod_v + 1) * mod_v - 5)]))
+    stop = min(start + data.draw(st.integers(1, 200)), alphabet.radix**length)
+    a = [c // mod_v for c in range(start, stop)]
+    b = [c % mod_v for c in range(start, stop)]
+    ca, cb = generator._cipher.encrypt_halves(a, b)
+    expected = [
+        alphabet.encode_reversed(x, _u) + alphabet.encode_reversed(y, v)
+        for x, y in zip(ca, cb, strict=True)
+    ]
+    assert generator._batch_arrays(start, stop) == expected
+    assert [generator.counter_of(s) for s in expected] == list(range(start, stop))
