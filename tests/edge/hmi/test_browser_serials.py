@@ -99,7 +99,10 @@ def test_the_panel_shows_what_is_left_and_when_the_authority_is_away(
     gtin = page.locator(f"#serial-scopes li[data-kind=sgtin][data-scope='{GTIN}']")
     # 2 h at 240 a minute: 28,800 serials, refilled in pools of 10,000
     expect(gtin).to_contain_text("28,800 serials · 2 h 00 min left")
-    expect(page.locator("#serial-scopes li[data-kind=sscc]")).to_contain_text("SSCCs")
+    # SSCCs: the cases and pallets of 2 h, a fifth more for relabels
+    expect(page.locator("#serial-scopes li[data-kind=sscc]")).to_contain_text(
+        "SSCCs · 2 h 00 min left", timeout=60_000
+    )
     expect(page.locator("#serials-detail")).to_have_text("authority reachable")
     served.authority.stop()
     httpx.post(served.url + "/trigger", json={"id": "probe"}, timeout=10)  # no batch: refused
