@@ -14,6 +14,8 @@ kind                   payload                                                  
 ``plc/batch/reply``    the outcome of a batch command                               edge → PLC
 ``plc/invalid``        the answer to a malformed or unexpected message              edge → PLC
 ``plc/gate``           what the reject gate did with a unit: passed or rejected     PLC → edge
+``mes/orders``         a batch order from MES (JSON, QoS 1; docs/edge.md)           MES → server
+``mes/orders/reply``   the outcome of a batch order: created, or why not            server → MES
 =====================  ==========================================================  =========
 
 Site and line ids are 1-64 characters of ``A-Z a-z 0-9 . _ -`` starting with a letter or
@@ -47,6 +49,8 @@ class TopicKind(StrEnum):
     PLC_BATCH_REPLY = "plc/batch/reply"
     PLC_INVALID = "plc/invalid"
     PLC_GATE = "plc/gate"
+    MES_ORDERS = "mes/orders"
+    MES_ORDERS_REPLY = "mes/orders/reply"
 
 
 class LineTopic(NamedTuple):
@@ -59,6 +63,10 @@ class LineTopic(NamedTuple):
 
 #: What the trace server subscribes to: the events of every line of every site.
 EVENTS_SUBSCRIPTION: Final = f"{ROOT}/+/+/{TopicKind.EVENTS.value}"
+
+
+#: What the trace server subscribes to for batch orders from MES, every line of every site.
+MES_ORDERS_SUBSCRIPTION: Final = f"{ROOT}/+/+/{TopicKind.MES_ORDERS.value}"
 
 
 def validate_id(value: str, field: str) -> str:
@@ -106,6 +114,16 @@ def plc_command_topic(site: str, line: str) -> str:
 def plc_error_topic(site: str, line: str) -> str:
     """Faults reported by the PLC."""
     return line_topic(site, line, TopicKind.PLC_ERROR)
+
+
+def mes_orders_topic(site: str, line: str) -> str:
+    """Batch orders for the line, published by MES."""
+    return line_topic(site, line, TopicKind.MES_ORDERS)
+
+
+def mes_orders_reply_topic(site: str, line: str) -> str:
+    """The trace server's answers to MES's batch orders for the line."""
+    return line_topic(site, line, TopicKind.MES_ORDERS_REPLY)
 
 
 def shared_events_subscription(group: str) -> str:

@@ -38,6 +38,8 @@ from server.errors import RejectedDocument, StoreError
 from server.ingest.mqtt import MqttIngest
 from server.ingest.prepare import set_event_time_window
 from server.ingest.service import Ingestor
+from server.production import routes as production_routes
+from server.production.mes import MesOrders
 from server.serials import authority_for
 from server.serials import routes as serial_routes
 from server.store import create_store_engine, upgrade
@@ -83,6 +85,9 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
                 session_expiry_seconds=settings.mqtt_session_expiry_seconds,
             )
             mqtt.start()
+            mes = MesOrders(store, settings.mqtt_url, client_id=f"{settings.mqtt_client_id}-mes")
+            mes.start()
+            app.state.mes_orders = mes
         app.state.services = Services(settings, store, ingestor, mqtt, anchor)
         app.state.serial_authority = serial_authority = authority_for(settings, store)
         try:
@@ -91,6 +96,7 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
             if serial_authority.journal is not None:
                 serial_authority.journal.close()
             if mqtt is not None:
+                app.state.mes_orders.stop()
                 mqtt.stop()
             checkpointer.stop()
             anchor.uninstall()
@@ -130,6 +136,7 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
     ):
         app.include_router(module.router)
     serial_routes.install(app)  # the serial authority, /serials/...
+    production_routes.install(app)  # products, lot rules, batch orders: /production/...
     app.include_router(web_ui_router)  # QA web UI under /ui/, and / redirects there
 
     @app.exception_handler(RejectedDocument)

@@ -13,6 +13,7 @@ from server.api.app import Services
 from server.api.routes import auth_routes, health
 from server.config import ServerSettings
 from server.ingest.service import Ingestor
+from server.production import routes as production_routes
 from server.serials import authority_for, routes
 from server.store import create_store_engine, upgrade
 
@@ -45,4 +46,5 @@ def create_authority_app(settings: ServerSettings, *, engine: Engine | None = No
     app.include_router(health.router)
     app.include_router(auth_routes.router)
     routes.install(app)
+    production_routes.install(app)  # lots by rule are handed out by the authority too
     return app

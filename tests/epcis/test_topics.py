@@ -94,7 +94,8 @@ def test_unsafe_ids_are_refused(site: str, line: str, message: str) -> None:
             "serialtrace/v1/s/l/plc/dance",
             "topic kind: expected one of 'events', 'state', 'plc/trigger', "
             "'plc/reject', 'plc/command', 'plc/error', 'plc/accept', 'plc/batch', "
-            "'plc/batch/reply', 'plc/invalid', 'plc/gate', got 'plc/dance'",
+            "'plc/batch/reply', 'plc/invalid', 'plc/gate', 'mes/orders', 'mes/orders/reply', "
+            "got 'plc/dance'",
         ),
         (
             "serialtrace/v1/s+/l/events",
@@ -121,3 +122,16 @@ def test_parse_topic_never_crashes_on_hostile_input(topic: str) -> None:
 def test_group_is_validated() -> None:
     with pytest.raises(TopicError, match=r"^group: expected"):
         topics.shared_events_subscription("in/gest")
+
+
+def test_mes_order_topics() -> None:
+    assert topics.mes_orders_topic("plant1", "line3") == "serialtrace/v1/plant1/line3/mes/orders"
+    assert topics.mes_orders_reply_topic("plant1", "line3") == (
+        "serialtrace/v1/plant1/line3/mes/orders/reply"
+    )
+    assert topic_matches_sub(
+        topics.MES_ORDERS_SUBSCRIPTION, topics.mes_orders_topic("plant1", "line3")
+    )
+    assert not topic_matches_sub(
+        topics.MES_ORDERS_SUBSCRIPTION, topics.mes_orders_reply_topic("plant1", "line3")
+    )
