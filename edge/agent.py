@@ -19,7 +19,7 @@ import threading
 import time
 from collections.abc import Callable, Sequence
 from concurrent.futures import Future
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
 from typing import Any, TypeVar
@@ -35,6 +35,7 @@ from edge.events import EventFactory, MaterialLot
 from edge.ledger import Batch, BatchStart, Ledger
 from edge.pipeline import GateFinding, Pipeline
 from edge.plc import GateReport, PlcLink
+from edge.production import ProductionLink
 from edge.publisher import Publisher, state_payload
 from edge.serials import usage as serial_usage
 from edge.serials.link import AuthorityLink
@@ -57,6 +58,7 @@ class Devices:
     ssccs: SsccSource
     labeller: ContainerLabeller | None = None
     serial_link: AuthorityLink | None = None  # serials from the authority (docs/serials.md)
+    production: ProductionLink | None = None  # master data, orders, lots (edge/production.py)
 
     def close(self) -> None:
         """Release every device port, each even if another fails."""
@@ -160,6 +162,8 @@ class Agent:
             log.warning("recovered after restart: scrapped %s", self.recovered)
         if self.devices.serial_link is not None:  # settles what earlier runs handed out
             self.devices.serial_link.start(self._serial_lookup, self._serial_alarm)
+        if self.devices.production is not None:
+            self.devices.production.start(self._production_alarm)
         self.publisher.start()
         self.packer.start()
         self.pipeline.start()
@@ -187,6 +191,8 @@ class Agent:
         self.packer.stop()
         if self.devices.serial_link is not None:
             self.devices.serial_link.stop()
+        if self.devices.production is not None:
+            self.devices.production.stop()
         self.writer.stop()
         self.publisher.stop(
             drain_timeout_s=drain_timeout_s,
@@ -251,7 +257,18 @@ class Agent:
         return self.read(self.ledger.current_batch)
 
     def start_batch(self, request: BatchStart) -> Batch:
+        production = self.devices.production
+        if production is not None:  # master data, expiry, lot by rule or claimed
+            current = self.current_batch()
+            if current is not None:  # before a lot is taken for nothing
+                raise BatchStateError(
+                    f"batch: lot {current.lot!r} is {current.state.value}; "
+                    "close it before starting another"
+                )
+            request = production.prepare(request, lot_taken=self._lot_taken)
         batch = self.writer.call(lambda conn: self.ledger.start_batch(conn, request))
+        if production is not None:
+            production.started(batch, request)
         self.pipeline.resume()
         self.plc.start_line()
         self._clear_alarm("device")
@@ -259,6 +276,22 @@ class Agent:
         self._state_changed.set()
         log.info("batch %s started: GTIN %s, %d planned", batch.lot, batch.gtin, batch.planned)
         return batch
+
+    def start_order(self, order_id: int, operator: str) -> Batch:
+        """The operator confirmed a batch order released to the line: start its batch."""
+        if self.devices.production is None:
+            raise BatchStateError("order: this line takes no orders (no [server] configured)")
+        return self.start_batch(self.devices.production.from_order(order_id, operator))
+
+    def _lot_taken(self, gtin: str, lot: str) -> bool:
+        return self.read(
+            lambda conn: (
+                conn.execute(
+                    "SELECT 1 FROM batches WHERE gtin = ? AND lot = ?", (gtin, lot)
+                ).fetchone()
+                is not None
+            )
+        )
 
     def transition(self, action: BatchAction, reason: str | None = None) -> Batch:
         if action is BatchAction.CLOSE:
@@ -305,6 +338,11 @@ class Agent:
         closed = self.writer.call(self.ledger.close)
         if self.devices.serial_link is not None:  # report what the batch used to the authority
             self.devices.serial_link.batch_closed(closed.gtin)
+        if self.devices.production is not None:  # the order's plan meets its reconciliation
+            self.devices.production.closed(
+                closed,
+                self.read(lambda conn: self.ledger.reconciliation(conn, closed.id)).as_dict(),
+            )
         self._state_changed.set()
         log.info("batch %s closed", closed.lot)
         return closed
@@ -321,7 +359,8 @@ class Agent:
         """A batch command from the PLC (``…/plc/batch``); the reply's fields."""
         command = data.pop("command", None)
         if command == "start":
-            batch = self.start_batch(parse_batch_start(data))
+            request = parse_batch_start(data, by_rule=self.devices.production is not None)
+            batch = self.start_batch(replace(request, source="plc"))
         elif command in {a.value for a in BatchAction}:
             reason = data.pop("reason", None)
             if data:
@@ -378,6 +417,9 @@ class Agent:
             "serials": None
             if self.devices.serial_link is None
             else self.devices.serial_link.status(),
+            "production": None
+            if self.devices.production is None
+            else self.devices.production.status(),
         }
 
     # -- alarms and state -----------------------------------------------------------------
@@ -409,6 +451,13 @@ class Agent:
             self._alarms.pop("serials", None)
         else:
             self._alarms["serials"] = text
+        self._state_changed.set()
+
+    def _production_alarm(self, text: str | None) -> None:
+        if text is None:
+            self._alarms.pop("production", None)
+        else:
+            self._alarms["production"] = text
         self._state_changed.set()
 
     def _serial_lookup(self, kind: str, scope: str, values: Sequence[str]) -> dict[str, str | None]:
@@ -463,15 +512,22 @@ def _container_counts(conn: sqlite3.Connection, batch_id: int) -> dict[str, int]
     return {key: count for key, count in rows}
 
 
-def parse_batch_start(data: dict[str, Any]) -> BatchStart:
-    """A BatchStart from a JSON object (PLC or API), or PayloadError naming the field."""
-    allowed = {"gtin", "lot", "expiry", "planned", "materials"}
+def parse_batch_start(data: dict[str, Any], *, by_rule: bool = False) -> BatchStart:
+    """A BatchStart from a JSON object (PLC or API), or PayloadError naming the field.
+
+    With ``by_rule`` (the line has production data from the server) ``lot`` and ``expiry``
+    may be left out or null: a lot by rule, the expiry computed from the shelf life."""
+    allowed = {"gtin", "lot", "expiry", "planned", "materials", "expiry_reason",
+               "manufacturing_date"}  # fmt: skip
     unknown = sorted(set(data) - allowed)
     problems = [f"start: unknown fields {unknown}"] if unknown else []
     values: dict[str, Any] = {}
-    for name in ("gtin", "lot", "expiry"):
+    for name, required in (("gtin", True), ("lot", not by_rule), ("expiry", not by_rule),
+                           ("expiry_reason", False), ("manufacturing_date", False)):  # fmt: skip
         value = data.get(name)
-        if not isinstance(value, str):
+        if value is None and not required:
+            value = "" if name in ("lot", "expiry") else None
+        elif not isinstance(value, str):
             problems.append(f"{name}: expected a string, got {value!r}")
         values[name] = value
     planned = data.get("planned")
@@ -479,6 +535,8 @@ def parse_batch_start(data: dict[str, Any]) -> BatchStart:
         problems.append(f"planned: expected a whole number, got {planned!r}")
     materials: list[MaterialLot] = []
     raw = data.get("materials", [])
+    if raw is None:
+        raw = []
     if not isinstance(raw, list):
         problems.append(f"materials: expected a list, got {raw!r}")
         raw = []
@@ -490,7 +548,15 @@ def parse_batch_start(data: dict[str, Any]) -> BatchStart:
     if problems:
         raise PayloadError("; ".join(problems))
     assert isinstance(planned, int)  # checked above
-    return BatchStart(values["gtin"], values["lot"], values["expiry"], planned, tuple(materials))
+    return BatchStart(
+        values["gtin"],
+        values["lot"],
+        values["expiry"],
+        planned,
+        tuple(materials),
+        expiry_reason=values["expiry_reason"],
+        manufacturing_date=values["manufacturing_date"],
+    )
 
 
 def _material(item: Any) -> MaterialLot:

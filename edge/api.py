@@ -45,10 +45,21 @@ class Material(_Body):
 
 class StartRequest(_Body):
     gtin: str
-    lot: str
-    expiry: str = Field(description="YYMMDD (day 00: end of month)")
+    lot: str | None = Field(
+        default=None, description="omitted: by rule (needs [server]); else refused if used"
+    )
+    expiry: str | None = Field(
+        default=None,
+        description="YYMMDD (day 00: end of month); omitted: computed from the shelf life",
+    )
+    expiry_reason: Annotated[str | None, Field(max_length=500)] = None
+    manufacturing_date: str | None = Field(default=None, description="YYYY-MM-DD; default today")
     planned: int
     materials: list[Material] = []
+
+
+class ConfirmRequest(_Body):
+    operator: Annotated[str, Field(min_length=1, max_length=64)]
 
 
 class ReasonRequest(_Body):
@@ -114,8 +125,21 @@ def create_app(agent: Agent, *, manage_agent: bool = True) -> FastAPI:
 
     @app.post("/batch/start")
     def start(request: StartRequest) -> dict[str, Any]:
-        batch = agent.start_batch(parse_batch_start(request.model_dump()))
+        by_rule = agent.devices.production is not None
+        batch = agent.start_batch(parse_batch_start(request.model_dump(), by_rule=by_rule))
         return {"batch": batch.as_dict()}
+
+    @app.get("/orders")
+    def orders() -> dict[str, Any]:
+        """The batch orders released to this line (empty without ``[server]``)."""
+        production = agent.devices.production
+        return {"orders": [] if production is None else production.orders()}
+
+    @app.post("/orders/{order_id}/confirm")
+    def confirm(order_id: int, request: ConfirmRequest) -> dict[str, Any]:
+        """The operator confirms an order: its batch starts with the order's lot and expiry."""
+        batch = agent.start_order(order_id, request.operator)
+        return {"batch": batch.as_dict(), "order": order_id}
 
     def _transition(action: BatchAction, reason: str | None) -> dict[str, Any]:
         return {"batch": agent.transition(action, reason).as_dict()}

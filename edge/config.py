@@ -250,6 +250,30 @@ class SerialsConfig(_Section):
         return value
 
 
+class ServerLinkConfig(_Section):
+    """The trace server's production data for this line (master data, orders, lots).
+
+    The line logs in as ``user`` (a device identity bound to this site/line at the server)
+    with the password in ``password_file`` (mode 0600) or ``SERIALTRACE_SERVER_PASSWORD``."""
+
+    url: str
+    user: Annotated[str, Field(min_length=1, max_length=64)]
+    password_file: str | None = None
+    ca_file: str | None = None
+    data: str = "production.sqlite"
+    poll_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    lot_reserve_days: Annotated[int, Field(ge=1, le=14)] = 2
+    lot_reserve_per_period: Annotated[int, Field(ge=1, le=50)] = 3
+
+    @field_validator("url")
+    @classmethod
+    def _valid_url(cls, value: str) -> str:
+        parts = urlsplit(value)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise ValueError(f"expected http(s)://host[:port], got {value!r}")
+        return value
+
+
 class MqttConfig(_Section):
     """The broker link; ``mqtts://`` turns TLS on."""
 
@@ -345,6 +369,7 @@ class EdgeConfig(_Section):
     packing: PackingConfig
     devices: DevicesConfig = DevicesConfig()
     serials: SerialsConfig = SerialsConfig()
+    server: ServerLinkConfig | None = None
     mqtt: MqttConfig = MqttConfig()
     outbox: OutboxConfig = OutboxConfig()
     trigger: TriggerConfig = TriggerConfig()

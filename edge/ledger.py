@@ -33,13 +33,21 @@ def utc_now() -> str:
 
 @dataclass(frozen=True)
 class BatchStart:
-    """What an operator or the PLC gives to start a batch."""
+    """What an operator or the PLC gives to start a batch.
+
+    With production data from the server (:mod:`edge.production`) ``lot`` and ``expiry`` may
+    be "" (by rule; computed from the shelf life) until it fills them in."""
 
     gtin: str
     lot: str
     expiry: str  # YYMMDD
     planned: int
     materials: tuple[MaterialLot, ...] = ()
+    expiry_reason: str | None = None  # why the expiry is not the computed one
+    manufacturing_date: str | None = None  # YYYY-MM-DD; default today
+    order_id: int | None = None  # the server's batch order this batch runs
+    operator: str | None = None  # who confirmed the order on the HMI
+    source: str = "manual"  # manual | plc | order
 
 
 @dataclass(frozen=True)

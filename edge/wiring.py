@@ -34,6 +34,7 @@ from edge.printers import (
     load_template,
 )
 from edge.printers import PrinterConfig as DriverConfig
+from edge.production import ProductionLink
 from edge.scanners import ScannerConfig as ScannerFraming
 from edge.scanners import ScannerError, ScanOutcome, SerialScanner
 from edge.serials import CounterAllocator, SerialPool, SsccPool, key_from_env, read_key
@@ -271,18 +272,27 @@ class BufferedSsccs:
 
 
 AUTHORITY_PASSWORD_ENV = "SERIALTRACE_AUTHORITY_PASSWORD"
+SERVER_PASSWORD_ENV = "SERIALTRACE_SERVER_PASSWORD"
 
 
 def authority_password(config: EdgeConfig) -> str:
     """The line's password at the serial authority: a file of its owner only, or the
     environment; never the TOML file."""
-    path = config.serials.authority_password_file
+    return _password(
+        config,
+        config.serials.authority_password_file,
+        "serials.authority_password_file",
+        AUTHORITY_PASSWORD_ENV,
+        "serial authority",
+    )
+
+
+def _password(config: EdgeConfig, path: str | None, setting: str, env: str, what: str) -> str:
     if path is None:
-        value = os.environ.get(AUTHORITY_PASSWORD_ENV)
+        value = os.environ.get(env)
         if not value:
             raise WiringError(
-                f"{AUTHORITY_PASSWORD_ENV}: expected the line's password at the serial "
-                "authority (or serials.authority_password_file), got none"
+                f"{env}: expected the line's password at the {what} (or {setting}), got none"
             )
         return value
     file = config.resolve(path)
@@ -291,14 +301,39 @@ def authority_password(config: EdgeConfig) -> str:
         text = file.read_text(encoding="utf-8").strip()
     except (OSError, UnicodeDecodeError) as exc:
         raise WiringError(
-            f"serials.authority_password_file: expected a readable file, got {str(file)!r} ({exc})"
+            f"{setting}: expected a readable file, got {str(file)!r} ({exc})"
         ) from exc
     if mode & (stat.S_IRWXG | stat.S_IRWXO):
         raise WiringError(
-            f"serials.authority_password_file: expected mode 0600 (owner only), got "
+            f"{setting}: expected mode 0600 (owner only), got "
             f"{stat.S_IMODE(mode):04o} on {str(file)!r}"
         )
     return text
+
+
+def production_link(config: EdgeConfig) -> ProductionLink | None:
+    """The line's link to the server's master data, orders and lots (``[server]``)."""
+    server = config.server
+    if server is None:
+        return None
+    password = _password(
+        config, server.password_file, "server.password_file", SERVER_PASSWORD_ENV, "trace server"
+    )
+    client = AuthorityClient(
+        server.url,
+        server.user,
+        password,
+        ca_file=None if server.ca_file is None else str(config.resolve(server.ca_file)),
+    )
+    return ProductionLink(
+        config.resolve(server.data),
+        client,
+        units_per_case=config.packing.units_per_case,
+        cases_per_pallet=config.packing.cases_per_pallet,
+        poll_s=server.poll_s,
+        reserve_days=server.lot_reserve_days,
+        reserve_per_period=server.lot_reserve_per_period,
+    )
 
 
 def authority_sources(
@@ -449,6 +484,7 @@ def build_devices(config: EdgeConfig, *, frame_source: FrameSource | None = None
             ssccs=ssccs,
             labeller=labeller,
             serial_link=link,
+            production=production_link(config),
         )
     except (
         SerialsError,

@@ -26,7 +26,7 @@ import sys
 import time
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import UTC, datetime, timedelta
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -67,6 +67,8 @@ DEMO_USERS = {
 }
 USERS = {role: DEMO_USERS[role][:2] for role in ("qa", "operator")}
 ADMIN = DEMO_USERS["admin"][:2]
+LINE_IDENTITY = ("line1-pc", "Line-One-Device-2291")  # the line's device identity
+LOT_RULE = {"pattern": "{LINE}{YY}{JJJ}{SEQ:2}", "line_code": "L1", "timezone": "UTC"}
 CUSTOMERS = (
     ("Hospital pharmacy Nord", "9506000000107"),
     ("Wholesaler Sud", "9506000000114"),
@@ -161,6 +163,9 @@ def edge_config(
     if not key_file.exists():
         key_file.write_text(SerialKey.generate().hex())
         os.chmod(key_file, 0o600)
+    password_file = data / "line.password"
+    password_file.write_text(LINE_IDENTITY[1])
+    os.chmod(password_file, 0o600)
     raw: dict[str, Any] = {
         "agent": {
             "site": SITE,
@@ -194,6 +199,12 @@ def edge_config(
             "port": options.hmi_port,
             # The HMI's operator (see DEMO_USERS); the demo itself uses the API token.
             "operators": [{"name": DEMO_USERS["operator"][0], "password_hash": _operator_hash()}],
+        },
+        "server": {  # master data, the order and its lot by rule come from the trace server
+            "url": f"http://127.0.0.1:{options.server_port}",
+            "user": LINE_IDENTITY[0],
+            "password_file": str(password_file),
+            "poll_s": 1.0,
         },
     }
     return parse_config(raw, source="serialtrace demo")
@@ -292,6 +303,11 @@ class Demo:
         db = f"sqlite:///{self.data / 'server.sqlite'}"
         self._serialtrace("server", "migrate", "--db", db)
         self._add_users(db)
+        name, password = LINE_IDENTITY
+        self._serialtrace(
+            "serials", "add-line", SITE, LINE, "--user", name, "--db", db, "--password-stdin",
+            "--reason", "demo line", stdin=password + "\n",
+        )  # fmt: skip
         # The audit trail's checkpoints are signed with a key of the demo's own, kept (with
         # the checkpoint file) in the data folder, outside the database.
         audit_key = self.data / "audit.key"
@@ -322,6 +338,24 @@ class Demo:
         self.production = httpx.Client(base_url=self.server_url, timeout=30)
         self._stack.callback(self.production.close)
         self.production.headers["Authorization"] = self._bearer(*USERS["operator"])
+        self._master_data()
+
+    def _master_data(self) -> None:
+        """QA's product master data and the line's lot rule (the order takes its lot by it)."""
+        product = {
+            "company_prefix_length": 7,
+            "name": "Paracetamol",
+            "strength": "500 mg, 20 tablets",
+            "markets": ["DE"],
+            "shelf_life_months": 24,
+            "expiry_rule": "end_of_month",
+            "units_per_case": self.options.units_per_case,
+            "cases_per_pallet": self.options.cases_per_pallet,
+            "reason": "demo product",
+        }
+        _ok(self.qa.put(f"/production/products/{GTIN}", json=product), "record the product")
+        rule = {**LOT_RULE, "reason": "demo line's lot rule"}
+        _ok(self.qa.put(f"/production/lot-rules/{SITE}/{LINE}", json=rule), "set the lot rule")
 
     def _bearer(self, username: str, password: str) -> str:
         response = self.api.post("/auth/token", data={"username": username, "password": password})
@@ -349,21 +383,7 @@ class Demo:
         started = time.monotonic()
         batch_started = datetime.now(UTC)
         options = self.options
-        lot = "DEMO" + datetime.now(UTC).strftime("%y%m%d%H%M")
-        expiry = (datetime.now(UTC) + timedelta(days=730)).strftime("%y%m01")
-        _ok(
-            self.edge.post(
-                "/batch/start",
-                json={
-                    "gtin": GTIN,
-                    "lot": lot,
-                    "expiry": expiry,
-                    "planned": options.units,
-                    "materials": list(RAW_MATERIALS),
-                },
-            ),
-            "start the batch",
-        )
+        lot = self._start_from_order()
         self.line.conveyor.run(options.units)
         self._watch(options.units)
         self.line.conveyor.wait_done(30)  # the last units reach the reject gate
@@ -398,6 +418,40 @@ class Demo:
                 "api_docs": f"{self.server_url}/docs",
             },
         )
+
+    def _start_from_order(self) -> str:
+        """QA's batch order, lot by rule and expiry computed, released to the line; the
+        operator confirms it on the line. Returns the lot."""
+        order = _ok(
+            self.qa.post(
+                "/production/orders",
+                json={
+                    "gtin": GTIN,
+                    "planned": self.options.units,
+                    "materials": list(RAW_MATERIALS),
+                    "site": SITE,
+                    "line": LINE,
+                    "release": True,
+                },
+            ),
+            "create the batch order",
+        )
+        self._wait(
+            lambda: any(
+                o["id"] == order["id"] for o in _ok(self.edge.get("/orders"), "orders")["orders"]
+            ),
+            "the line to see the order",
+            30,
+        )
+        started = _ok(
+            self.edge.post(f"/orders/{order['id']}/confirm", json={"operator": "Demo operator"}),
+            "confirm the order on the line",
+        )
+        self.console.log(
+            f"order {order['number']}: lot {order['lot']} by rule, expiry {order['expiry']} "
+            "from the shelf life; confirmed on the line"
+        )
+        return str(started["batch"]["lot"])
 
     def _watch(self, units: int) -> None:
         """Live progress until every triggered unit has a final state at the agent."""

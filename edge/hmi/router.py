@@ -90,10 +90,20 @@ def hmi_router(agent: Agent, guard: ApiGuard | None = None) -> APIRouter:
     @router.get("/hmi/api/line")
     def line() -> dict[str, Any]:
         config = agent.config
+        production = agent.devices.production
+        master = {} if production is None else {p["gtin"]: p for p in production.products()}
+
+        def name(gtin: str, configured: str) -> str:
+            known = master.get(gtin)
+            if known is None:
+                return configured
+            return f"{known['name']} {known['strength']}".strip()
+
         return {
             "site": config.agent.site,
             "line": config.agent.line,
-            "products": [{"gtin": p.gtin, "name": p.name} for p in config.products],
+            "products": [{"gtin": p.gtin, "name": name(p.gtin, p.name)} for p in config.products],
+            "rule_lots": production is not None,
             "outbox_alarm_depth": config.outbox.alarm_depth,
             "trigger": config.trigger.source,
         }

@@ -80,6 +80,31 @@ class AuthorityClient:
     def close(self) -> None:
         self._http.close()
 
+    def post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
+        """POST JSON as the line; the answer (AuthorityError with the server's reason)."""
+        return self._post(path, body)
+
+    def get(self, path: str) -> Any:
+        """GET as the line; the JSON answer."""
+        for attempt in (1, 2):
+            try:
+                token = self._login()
+                response = self._http.get(path, headers={"Authorization": f"Bearer {token}"})
+            except httpx.HTTPError as exc:
+                raise AuthorityUnreachable(f"server {self.url}: {exc!r}") from None
+            if response.status_code == 401 and attempt == 1:
+                self._token = None
+                continue
+            if response.status_code >= 400:
+                _answer(response, path)  # raises with the server's reason
+            try:
+                return response.json()
+            except ValueError:
+                raise AuthorityError(
+                    f"server {path}: expected JSON, got {response.text[:200]!r}"
+                ) from None
+        raise AssertionError("unreachable")
+
     def _post(self, path: str, body: dict[str, Any]) -> dict[str, Any]:
         for attempt in (1, 2):
             response = self._send(path, body)

@@ -1,6 +1,6 @@
 """``/production/…``: product master data, lot rules and lots, batch orders.
 
-QA edits (audited); operators read; a line (a device identity bound to a site/line with
+QA edits (audited; GMP data: QA only, not admin); operators read; a line (a device identity bound to a site/line with
 ``serialtrace serials add-line``) reads the products and its own orders, takes lots by rule,
 claims given lots and reports its orders' start and close. Errors are
 ``{"detail": …, "problems"?: […]}`` with 404, 409 or 422.
@@ -19,7 +19,7 @@ from sqlalchemy import Connection, select
 
 import gs1
 from server.api.app_state import services_of
-from server.api.deps import Device, QaUser, ReadConn, Reader, require
+from server.api.deps import Device, QaOnly, ReadConn, Reader, require
 from server.auth import Role, User
 from server.production import lots as lot_codes
 from server.production import orders, products
@@ -75,7 +75,7 @@ def get_product(gtin: str, conn: ReadConn, _user: LineOrReader) -> dict[str, Any
 
 
 @router.put("/products/{gtin}", responses={422: {}})
-def put_product(gtin: str, body: dict[str, Any], request: Request, user: QaUser) -> dict[str, Any]:
+def put_product(gtin: str, body: dict[str, Any], request: Request, user: QaOnly) -> dict[str, Any]:
     """Create or change a product: its fields and a ``reason`` (audited)."""
     data = dict(body)
     reason = data.pop("reason", None)
@@ -91,7 +91,7 @@ def put_product(gtin: str, body: dict[str, Any], request: Request, user: QaUser)
 @router.post("/products/import", responses={413: {}, 422: {}})
 async def import_products(
     request: Request,
-    user: QaUser,
+    user: QaOnly,
     format: Annotated[Literal["csv", "epcis"], Query()],
     reason: Annotated[str, Query(min_length=3, max_length=2000)] = "master data import",
 ) -> dict[str, Any]:
@@ -137,7 +137,7 @@ def list_rules(conn: ReadConn, _user: Reader) -> list[dict[str, Any]]:
 
 @router.put("/lot-rules/{site}/{line}", responses={422: {}})
 def put_rule(
-    site: str, line: str, body: RuleBody, request: Request, user: QaUser
+    site: str, line: str, body: RuleBody, request: Request, user: QaOnly
 ) -> dict[str, Any]:
     """The lot-code rule of a line (``*``: every line of the site; ``*``/``*``: everywhere)."""
     rule = lot_codes.make_rule(
@@ -209,7 +209,7 @@ def reserve_lots(body: ReserveRequest, request: Request, user: Device) -> dict[s
 
 
 @router.post("/orders", status_code=201, responses={409: {}, 422: {}})
-def create_order(body: dict[str, Any], request: Request, user: QaUser) -> dict[str, Any]:
+def create_order(body: dict[str, Any], request: Request, user: QaOnly) -> dict[str, Any]:
     """A batch order (lot omitted: by rule, taken at release; expiry omitted: computed)."""
     order = orders.order_from(body)
     with write_transaction(services_of(request).engine) as conn:
@@ -217,7 +217,7 @@ def create_order(body: dict[str, Any], request: Request, user: QaUser) -> dict[s
 
 
 @router.post("/orders/import", status_code=201, responses={409: {}, 413: {}, 422: {}})
-async def import_orders(request: Request, user: QaUser) -> dict[str, Any]:
+async def import_orders(request: Request, user: QaOnly) -> dict[str, Any]:
     """Orders from a CSV file, all or none."""
     payload = await _body(request)
     try:
@@ -250,13 +250,13 @@ def order_detail(order_id: int, conn: ReadConn, _user: Reader) -> dict[str, Any]
 
 
 @router.post("/orders/{order_id}/release", responses={404: {}, 409: {}})
-def release_order(order_id: int, request: Request, user: QaUser) -> dict[str, Any]:
+def release_order(order_id: int, request: Request, user: QaOnly) -> dict[str, Any]:
     with write_transaction(services_of(request).engine) as conn:
         return orders.release(conn, order_id, actor=user.username, now=_now())
 
 
 @router.post("/orders/{order_id}/cancel", responses={404: {}, 409: {}})
-def cancel_order(order_id: int, body: Reason, request: Request, user: QaUser) -> dict[str, Any]:
+def cancel_order(order_id: int, body: Reason, request: Request, user: QaOnly) -> dict[str, Any]:
     with write_transaction(services_of(request).engine) as conn:
         return orders.cancel(conn, order_id, actor=user.username, reason=body.reason, now=_now())
 

@@ -11,6 +11,9 @@ const $ = (id) => document.getElementById(id);
 const SESSION_KEY = "serialtrace.hmi.session"; // this tab only: {token, operator}
 
 const hmi = {
+  ordersKey: "", // what the orders table shows
+  orders: [],
+  confirming: null, // the order in the confirm dialog
   line: null, // /hmi/api/line
   status: null, // last /status, null while offline
   samples: [], // [seconds, printed] of the current batch, for the rate
@@ -532,10 +535,18 @@ function openStart() {
     openLogin("Sign in to control the line.");
     return;
   }
+  const byRule = Boolean(hmi.line && hmi.line.rule_lots);
   $("start-error").textContent = "";
   $("start-lot").value = "";
+  $("start-lot").required = !byRule;
+  $("start-lot").placeholder = byRule ? "empty: by rule" : "e.g. L2411A";
+  $("start-lot-hint").textContent = byRule ? "(empty: the next lot by rule)" : "";
   $("start-expiry").value = "";
+  $("start-expiry").required = !byRule;
+  $("start-expiry").placeholder = byRule ? "empty: from the shelf life" : "281130";
   $("start-expiry-text").textContent = "";
+  $("start-expiry-reason").value = "";
+  $("start-reason-label").hidden = !byRule;
   $("start-planned").value = "";
   $("start-dialog").showModal();
   $("start-lot").focus();
@@ -543,12 +554,14 @@ function openStart() {
 
 async function submitStart(event) {
   event.preventDefault();
+  const reason = $("start-expiry-reason").value.trim();
   const body = {
     gtin: $("start-gtin").value,
-    lot: $("start-lot").value.trim(),
-    expiry: $("start-expiry").value.trim(),
+    lot: $("start-lot").value.trim() || null,
+    expiry: $("start-expiry").value.trim() || null,
     planned: Number.parseInt($("start-planned").value, 10),
   };
+  if (reason) body.expiry_reason = reason;
   try {
     await run("/batch/start", body, (result) => {
       $("start-dialog").close();
@@ -656,6 +669,105 @@ async function submitClose(event) {
   }
 }
 
+// --- orders released to the line -----------------------------------------------------------
+
+async function pollOrders() {
+  try {
+    const data = await request("GET", "/orders");
+    renderOrders(data.orders || []);
+  } catch (_) {
+    // the agent is offline: the status poll says so
+  } finally {
+    setTimeout(pollOrders, 2000);
+  }
+}
+
+function renderOrders(orders) {
+  $("orders-panel").hidden = !(hmi.line && hmi.line.rule_lots);
+  const busy = Boolean(hmi.status && hmi.status.batch);
+  const key = JSON.stringify([busy, orders.map((o) => [o.id, o.state])]);
+  if (key === hmi.ordersKey) return;
+  hmi.ordersKey = key;
+  hmi.orders = orders;
+  const rows = $("order-rows");
+  rows.replaceChildren();
+  if (orders.length === 0) {
+    const tr = document.createElement("tr");
+    tr.className = "none";
+    const td = document.createElement("td");
+    td.colSpan = 6;
+    td.textContent = "No order waiting";
+    tr.append(td);
+    rows.append(tr);
+    return;
+  }
+  for (const order of orders) {
+    const tr = document.createElement("tr");
+    tr.dataset.order = String(order.id);
+    for (const text of [order.number, `${productName(order.gtin)} ${order.gtin}`, order.lot,
+      `${order.expiry} (${expiryText(order.expiry)})`, order.planned.toLocaleString("en")]) {
+      const td = document.createElement("td");
+      td.textContent = text;
+      tr.append(td);
+    }
+    const td = document.createElement("td");
+    const button = document.createElement("button");
+    button.type = "button";
+    button.className = "btn start small";
+    button.textContent = "Confirm";
+    button.disabled = busy;
+    button.addEventListener("click", () => openConfirm(order));
+    td.append(button);
+    tr.append(td);
+    rows.append(tr);
+  }
+}
+
+function openConfirm(order) {
+  if (session() === null) {
+    openLogin("Sign in to confirm an order.");
+    return;
+  }
+  hmi.confirming = order;
+  $("confirm-error").textContent = "";
+  $("confirm-number").textContent = order.number;
+  const details = $("confirm-details");
+  details.replaceChildren();
+  const fields = [
+    ["Product", `${productName(order.gtin)} (${order.gtin})`],
+    ["Lot", order.lot],
+    ["Made", order.manufacturing_date],
+    ["Expiry", `${order.expiry} (${expiryText(order.expiry)})`],
+    ["Planned", order.planned.toLocaleString("en")],
+  ];
+  for (const [label, value] of fields) {
+    const div = document.createElement("div");
+    const dt = document.createElement("dt");
+    dt.textContent = label;
+    const dd = document.createElement("dd");
+    dd.textContent = value;
+    div.append(dt, dd);
+    details.append(div);
+  }
+  $("confirm-dialog").showModal();
+  $("confirm-operator").focus();
+}
+
+async function submitConfirm(event) {
+  event.preventDefault();
+  const order = hmi.confirming;
+  try {
+    await run(`/orders/${order.id}/confirm`, { operator: $("confirm-operator").value.trim() },
+      (result) => {
+        $("confirm-dialog").close();
+        hmi.ordersKey = "";
+        showMessage(`Order ${order.number}: batch ${result.batch.lot} started`, "ok");
+      });
+  } catch (error) {
+    $("confirm-error").textContent = error.message;
+  }
+}
+
 // --- wiring ---------------------------------------------------------------------------------
 
 function tick() {
@@ -681,7 +793,13 @@ document.addEventListener("DOMContentLoaded", () => {
   $("stop-cancel").addEventListener("click", () => $("stop-dialog").close());
   $("close-form").addEventListener("submit", submitClose);
   $("close-cancel").addEventListener("click", () => $("close-dialog").close());
+  $("confirm-form").addEventListener("submit", submitConfirm);
+  $("confirm-cancel").addEventListener("click", () => $("confirm-dialog").close());
+  $("start-expiry").addEventListener("input", () => {
+    $("start-reason-label").hidden = !(hmi.line && hmi.line.rule_lots);
+  });
   tick();
   setInterval(tick, 1000);
   poll();
+  pollOrders();
 });

@@ -36,6 +36,7 @@ def test_line_lists_the_configured_products(live: LiveLine) -> None:
         "products": [{"gtin": GTIN, "name": "Paracetamol 500 mg"}],
         "outbox_alarm_depth": 10_000,
         "trigger": "timer",
+        "rule_lots": False,  # no [server]: lots and expiries are typed
     }
 
 

@@ -62,6 +62,8 @@ const PERMISSIONS = {
   complaints: ["qa", "admin"],
   complain: READERS,
   genealogy: READERS,
+  masterData: ["qa"],
+  orders: ["qa"],
 };
 
 export function can(action) {

@@ -4,6 +4,7 @@ import { apiPaths, session, signOut, whenUnauthorized } from "./api.js";
 import { h } from "./dom.js";
 import { batchPage, batchesPage } from "./pages/batches.js";
 import { loginPage } from "./pages/login.js";
+import { productionRoutes } from "./pages/production.js";
 import { qaLinks, qaRoutes } from "./pages/qa.js";
 import { containerPage, searchPage, unitPage } from "./pages/trace.js";
 import { verifyPage } from "./pages/verify.js";
@@ -17,6 +18,7 @@ const ROUTES = [
   [/^\/ui\/batch\/(\d{14})\/([^/]+)$/, batchPage, "batches"],
   [/^\/ui\/verify$/, verifyPage, "verify"],
   ...qaRoutes,
+  ...productionRoutes,
 ];
 
 const view = document.getElementById("view");
