@@ -24,8 +24,9 @@ from pydantic import BaseModel, ConfigDict, Field
 
 from gs1.serials import ConfigError, SerialScheme, alphabet_named
 from server.api.app_state import services_of
-from server.api.deps import Device, QaUser, require
+from server.api.deps import Device, QaUser, ReadConn, require
 from server.auth import Role, User
+from server.production import products
 from server.serials.authority import ScopeKey, SerialAuthority
 from server.serials.errors import AuthorityError, Refused, Unavailable
 from server.serials.provisioning import FORMATS, parse_document
@@ -86,8 +87,12 @@ class ReportRequest(ScopeRef):
 
 
 class RegisterRequest(ScopeRef):
-    alphabet: Literal["numeric", "safe", "cset82"] = "numeric"
-    length: int = Field(default=12, ge=4, le=20)
+    alphabet: Literal["numeric", "safe", "cset82"] | None = Field(
+        default=None, description="default: the product's master data, else numeric"
+    )
+    length: int | None = Field(
+        default=None, ge=4, le=20, description="default: the product's master data, else 12"
+    )
     volume: int | None = Field(default=None, ge=1, description="serials planned, all batches")
     reason: Annotated[str, Field(min_length=3, max_length=2000)]
 
@@ -146,9 +151,12 @@ def list_scopes(authority: Authority, _user: QaUser) -> list[dict[str, Any]]:
 
 
 @router.post("/scopes", status_code=201, responses={409: {}, 422: {}, 503: {}})
-def register_scope(body: RegisterRequest, authority: Authority, user: QaUser) -> dict[str, Any]:
+def register_scope(
+    body: RegisterRequest, authority: Authority, user: QaUser, conn: ReadConn
+) -> dict[str, Any]:
     """Let the authority generate a GTIN's serials (scheme checked against the EU FMD limit
-    for ``volume``) or count an SSCC prefix's references (audited)."""
+    for ``volume``; alphabet and length from the product's master data unless given) or
+    count an SSCC prefix's references (audited)."""
     key = body.key()
     if key.kind == "sscc":
         scope = authority.register_sscc(
@@ -157,8 +165,11 @@ def register_scope(body: RegisterRequest, authority: Authority, user: QaUser) ->
         return scope.as_dict()
     if body.volume is None:
         raise Refused("volume: expected the serials planned for the GTIN (all batches), got none")
+    product = products.find(conn, key.name)
+    alphabet = body.alphabet or (product.serial_alphabet if product else "numeric")
+    length = body.length or (product.serial_length if product else 12)
     try:
-        scheme = SerialScheme(alphabet_named(body.alphabet), body.length)
+        scheme = SerialScheme(alphabet_named(alphabet), length)
     except ConfigError as exc:
         raise Refused(str(exc)) from None
     scope = authority.register_gtin(

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime, timedelta
+from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
@@ -272,3 +273,26 @@ def test_rule_lots_skip_taken_codes_and_the_reserve_is_the_lines(
         stolen.status_code == 409
         and "reserved by rule for line plant1/line3" in stolen.json()["detail"]
     )
+
+
+def test_the_authority_takes_the_serial_scheme_from_the_master_data(
+    store: Engine, tokens: dict[str, dict[str, str]], tmp_path: Path
+) -> None:
+    from server.api.app import create_app
+    from tests.server.conftest import settings_for
+    from tests.support.authority import key_file
+
+    qa = tokens["qa"]
+    settings = settings_for(store, serials_key_file=key_file(tmp_path))
+    with TestClient(create_app(settings, engine=store)) as client:
+        product = {**PRODUCT, "serial_alphabet": "safe", "serial_length": 10}
+        assert (
+            client.put(f"/production/products/{GTIN}", json=product, headers=qa).status_code == 200
+        )
+        registered = client.post(
+            "/serials/scopes",
+            json={"kind": "sgtin", "gtin": GTIN, "volume": 1_000_000, "reason": "new product"},
+            headers=qa,
+        )
+    assert registered.status_code == 201, registered.text
+    assert registered.json()["scheme"].startswith("ff3-1/safe/10/key:")
