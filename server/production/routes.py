@@ -1,8 +1,8 @@
 """``/production/…``: product master data, lot rules and lots, batch orders.
 
-QA edits (audited; GMP data: QA only, not admin); operators read; a line (a device identity bound to a site/line with
-``serialtrace serials add-line``) reads the products and its own orders, takes lots by rule,
-claims given lots and reports its orders' start and close. Errors are
+QA edits (audited; GMP data: QA only, not admin); operators read; a line (a device identity
+bound to a site/line with ``serialtrace serials add-line``) reads the products and its own
+orders, takes lots by rule, claims given lots and reports its orders' start and close. Errors are
 ``{"detail": …, "problems"?: […]}`` with 404, 409 or 422.
 """
 

@@ -34,6 +34,7 @@ import pytest
 from sqlalchemy import create_engine, func, select, text
 
 import gs1
+from edge.api_auth import read_token
 from server.serials import ScopeKey, SerialAuthority
 from server.store import create_store_engine, read_transaction, upgrade
 from server.store.schema import alerts, units
@@ -108,9 +109,14 @@ class Line:
     printed: Printed
     process: Process
     api: str
+    token: Path
 
     def post(self, path: str, body: dict[str, object] | None = None) -> dict[str, object]:
-        response = httpx.post(self.api + path, json=body or {}, timeout=120)
+        token = read_token(self.token)  # the agent made it at its first start
+        response = httpx.post(
+            self.api + path, json=body or {}, timeout=120,
+            headers={"Authorization": f"Bearer {token}"},
+        )  # fmt: skip
         assert response.status_code == 200, response.text
         return response.json()  # type: ignore[no-any-return]
 
@@ -267,7 +273,10 @@ def test_lines_and_the_authority_killed_at_random_never_print_a_serial_twice(
                 f"http://127.0.0.1:{api_port}/health",
                 {},
             )
-            line = Line(name, sim, frames, printed, process, f"http://127.0.0.1:{api_port}")
+            line = Line(
+                name, sim, frames, printed, process, f"http://127.0.0.1:{api_port}",
+                folder / "edge" / "api.token",
+            )  # fmt: skip
             lines.append(line)
             process.start()
         for line in lines:

@@ -15,6 +15,7 @@ import pytest
 from sqlalchemy import Engine, select
 
 from edge.agent import Agent
+from edge.api_auth import ensure_token
 from edge.batch import BatchAction
 from edge.errors import BatchStateError, PayloadError
 from edge.ledger import BatchStart
@@ -218,7 +219,10 @@ def test_an_order_from_release_to_close(
         from edge.api import create_app as edge_app
 
         with serve_asgi(edge_app(agent, manage_agent=False), free_port()) as url:
-            api = httpx.Client(base_url=url, timeout=30)
+            token = ensure_token(agent.config)  # state changes need the API token
+            api = httpx.Client(
+                base_url=url, timeout=30, headers={"Authorization": f"Bearer {token}"}
+            )
             listed = api.get("/orders").json()["orders"]
             assert [o["number"] for o in listed] == [order["number"]]
             started = api.post(f"/orders/{order['id']}/confirm", json={"operator": "Anna"}).json()

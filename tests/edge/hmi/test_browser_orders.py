@@ -24,7 +24,14 @@ from server.auth import Role, add_user, issue_token
 from server.config import ServerSettings
 from server.serials import SerialAuthority
 from server.store import write_transaction
-from tests.edge.agent.line import GTIN, config_for, sim_devices, start_line
+from tests.edge.agent.line import (
+    GTIN,
+    OPERATOR,
+    OPERATOR_PASSWORD,
+    config_for,
+    sim_devices,
+    start_line,
+)
 from tests.server.conftest import migrated_store
 from tests.support.services import Broker, free_port
 
@@ -94,11 +101,20 @@ def page(browser: Browser, plant: Plant) -> Iterator[Page]:
     assert errors == [], f"script errors in the page: {errors}"
 
 
+def sign_in(page: Page) -> None:
+    page.click("#btn-login")
+    page.fill("#login-name", OPERATOR)
+    page.fill("#login-password", OPERATOR_PASSWORD)
+    page.click("#login-submit")
+    expect(page.locator("#operator")).to_have_text(f"Operator: {OPERATOR}")
+
+
 def test_the_operator_confirms_a_released_order(page: Page, plant: Plant) -> None:
     order = httpx.post(f"{plant.server}/production/orders", headers=plant.qa, json={
         "gtin": GTIN, "planned": 300, "site": "plant1", "line": "line3",
         "manufacturing_date": "2025-03-15", "release": True}).json()  # fmt: skip
     page.goto("/hmi/")
+    sign_in(page)
     row = page.locator(f"#order-rows tr[data-order='{order['id']}']")
     expect(row).to_contain_text(order["number"])
     expect(row).to_contain_text("L32507401")
@@ -115,6 +131,7 @@ def test_the_operator_confirms_a_released_order(page: Page, plant: Plant) -> Non
 
 def test_a_start_without_lot_takes_one_by_rule(page: Page, plant: Plant) -> None:
     page.goto("/hmi/")
+    sign_in(page)
     expect(page.locator("#state-text")).to_have_text("NO BATCH")
     page.click("#btn-start")
     expect(page.locator("#start-lot")).to_have_attribute("placeholder", "empty: by rule")

@@ -8,7 +8,6 @@ import re
 from collections.abc import Iterator
 from dataclasses import dataclass
 
-import httpx
 import pytest
 from playwright.sync_api import Browser, Page, expect
 
@@ -105,7 +104,6 @@ def test_the_panel_shows_what_is_left_and_when_the_authority_is_away(
     )
     expect(page.locator("#serials-detail")).to_have_text("authority reachable")
     served.authority.stop()
-    httpx.post(served.url + "/trigger", json={"id": "probe"}, timeout=10)  # no batch: refused
     served.agent.devices.serial_link.wake()  # type: ignore[union-attr]
     expect(page.locator("#serials-detail")).to_have_text(
         re.compile(r"authority UNREACHABLE since \d\d:\d\d:\d\d")
