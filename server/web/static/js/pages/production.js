@@ -2,7 +2,7 @@
 // released to a line, confirmed there, closed with the reconciliation beside the plan).
 
 import { api, can } from "../api.js";
-import { badge, h, link, problem, section, table, when } from "../dom.js";
+import { badge, batchPath, h, link, problem, section, table, when } from "../dom.js";
 
 export const productionRoutes = [
   [/^\/ui\/products$/, productsPage, "products"],
@@ -289,7 +289,11 @@ export async function orderPage(page, params, _query, { go }) {
           "tbody",
           {},
           row("Product", order.gtin, order.gtin),
-          row("Lot", order.lot ?? "by rule (at release)", order.lot ?? ""),
+          row(
+            "Lot",
+            order.lot ?? "by rule (at release)",
+            order.lot ? link(batchPath(order.gtin, order.lot), "batch record") : "",
+          ),
           row("Manufacturing date", order.manufacturing_date, order.started_at ? when(order.started_at) : ""),
           row("Expiry", order.expiry_reason ? `${order.expiry} (computed ${order.expiry_computed}: ${order.expiry_reason})` : order.expiry, ""),
           row("Quantity", order.planned.toLocaleString("en"), rec.printed === undefined ? "" : `printed ${rec.printed}`),
