@@ -1,7 +1,7 @@
 """Serial authority: scopes, lines, pools, imported lists and the books
 
 Revision ID: 0009
-Revises: 0006
+Revises: 0008
 
 Importing :mod:`server.serials.tables` registers the tables with the store's ``MetaData``;
 they are created explicitly below.
@@ -16,7 +16,7 @@ import server.serials.tables  # noqa: F401  (registers the tables with the store
 from server.store.schema import UtcDateTime
 
 revision = "0009"
-down_revision = "0006"
+down_revision = "0008"
 branch_labels = None
 depends_on = None
 
