@@ -10,6 +10,11 @@ the real agent with its real drivers (ZPL over ``socket://``, zxing-cpp decoding
 CPU seconds per unit count only the agent's own threads (``/proc/self/task``), not the
 simulators sharing the process.
 
+Each measurement runs over plain TCP to an open broker and over TLS with authentication to
+a broker set up as ``serialtrace broker init`` does it (the agent and the PLC each with
+their own identity), in the same run, and the cost of TLS and authentication is printed
+(``--transport tls|plain|both``, default both).
+
     .venv/bin/python benchmarks/edge.py            # 3000 to 9000 units/min, 20 s each
     .venv/bin/python benchmarks/edge.py --quick    # < 30 s
 """
@@ -36,11 +41,13 @@ from edge.epcis_events import EpcisEvents  # noqa: E402
 from edge.ledger import BatchStart  # noqa: E402
 from edge.publisher import Publisher  # noqa: E402
 from edge.wiring import build_agent  # noqa: E402
+from serialtrace.services import start_mosquitto  # noqa: E402
 from simulators.plc import Conveyor  # noqa: E402
 from tests.edge.agent.line import GTIN, config_for, sim_devices, start_line  # noqa: E402
-from tests.support.services import start_mosquitto  # noqa: E402
 
 AGENT_THREADS = ("edge-", "outbox-publisher", "plc-batch", "paho-mqtt-client-serialtrace-edge")
+# (paho names its threads after the client id it was given, before the broker replaces it
+# with the username: the agent's threads keep these names on the secured broker too.)
 TICKS = os.sysconf("SC_CLK_TCK")
 
 
@@ -61,15 +68,21 @@ def agent_cpu_seconds() -> float:
     return total / TICKS
 
 
-def run(rates: list[int], seconds: float) -> None:
+def run(rates: list[int], seconds: float, transport: str = "tls") -> float | None:
+    """Step through ``rates`` over ``transport`` (``tls``: the production broker set-up with
+    each identity's credentials; ``plain``: an open broker); the highest sustained rate."""
     logging.basicConfig(level=logging.ERROR)
     tmp = Path(tempfile.mkdtemp(prefix="serialtrace-bench-"))
-    broker = start_mosquitto(tmp / "broker")
+    secure = transport == "tls"
+    broker = start_mosquitto(tmp / "broker", secure=secure)
     line = start_line()
-    config = config_for(tmp / "edge", broker.url, line, units_per_case=20, cases_per_pallet=40)
+    config = config_for(
+        tmp / "edge", broker if secure else broker.url, line, units_per_case=20, cases_per_pallet=40
+    )
     agent = build_agent(config, sim_devices(config, line))
     agent.start()
-    plc = Conveyor(broker.url, "plant1", "line3", rate_per_minute=rates[0], gate_delay_s=2.0)
+    plc_link = broker.link("plc", "plant1", "line3") if secure else broker.url
+    plc = Conveyor(plc_link, "plant1", "line3", rate_per_minute=rates[0], gate_delay_s=2.0)
     plc.start()
     rows = []
     try:
@@ -124,6 +137,7 @@ def run(rates: list[int], seconds: float) -> None:
     print()
     if best is None:
         print("highest sustained rate: none of the offered rates was sustained")
+        return None
     else:
         rate, achieved, _, _, cpu, _, p99, _ = best
         print(f"highest sustained rate: {achieved:.0f} units/min (offered {rate}/min)")
@@ -135,12 +149,15 @@ def run(rates: list[int], seconds: float) -> None:
         f"MQTT: {outbox['events_sent']} events in {outbox['messages_sent']} messages"
     )
     print(f"machine: {os.cpu_count()} CPUs")
+    return best[1]
 
 
-def drain(events: int) -> None:
-    """An outbox backlog (the broker was away for hours) drained to a fresh broker."""
+def drain(events: int, transport: str = "tls") -> float:
+    """An outbox backlog (the broker was away for hours) drained to a fresh broker over
+    ``transport``; events per second."""
     tmp = Path(tempfile.mkdtemp(prefix="serialtrace-drain-"))
-    broker = start_mosquitto(tmp / "broker")
+    secure = transport == "tls"
+    broker = start_mosquitto(tmp / "broker", secure=secure)
     factory = EpcisEvents("urn:epc:id:sgln:9506000.00000.3", "urn:epc:id:sgln:9506000.00000.0")
     db = tmp / "edge.sqlite"
     conn = store.connect(db)
@@ -151,7 +168,10 @@ def drain(events: int) -> None:
             outbox.append(conn, topic, factory.unit_commissioned(code, 7))
     publisher = Publisher(
         db,
-        MqttConfig(url=broker.url),
+        MqttConfig(
+            url=broker.url,
+            secrets_file=str(broker.secrets("line", "plant1", "line3")) if secure else None,
+        ),
         "bench-drain",
         "serialtrace/v1/plant1/line3/state",
         factory.envelope,
@@ -168,9 +188,11 @@ def drain(events: int) -> None:
         broker.stop()
     stats = publisher.stats
     print(
-        f"backlog drain: {events} events in {elapsed:.1f} s = {events / elapsed:,.0f} events/s "
+        f"backlog drain ({transport}): {events} events in {elapsed:.1f} s = "
+        f"{events / elapsed:,.0f} events/s "
         f"({stats.messages_sent} messages, all acknowledged and deleted)"
     )
+    return events / elapsed
 
 
 def main() -> None:
@@ -178,6 +200,12 @@ def main() -> None:
     parser.add_argument("--quick", action="store_true", help="two short steps, < 30 s")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per rate")
     parser.add_argument("--rates", default=None, help="offered units/min, comma-separated")
+    parser.add_argument(
+        "--transport",
+        choices=["tls", "plain", "both"],
+        default="both",
+        help="MQTT over TLS with authentication, plain TCP, or both (default)",
+    )
     args = parser.parse_args()
     if args.quick:
         rates, seconds, backlog = [3000, 6000], 6.0, 20_000
@@ -185,8 +213,26 @@ def main() -> None:
         rates, seconds, backlog = [3000, 4500, 6000, 7500, 9000, 12000], 20.0, 200_000
     if args.rates:
         rates = [int(r) for r in args.rates.split(",")]
-    run(rates, args.seconds or seconds)
-    drain(backlog)
+    transports = ["plain", "tls"] if args.transport == "both" else [args.transport]
+    sustained: dict[str, float | None] = {}
+    drained: dict[str, float] = {}
+    for transport in transports:
+        label = "TLS + auth" if transport == "tls" else "plain TCP"
+        print(f"\n== line over {label} ==", flush=True)
+        sustained[transport] = run(rates, args.seconds or seconds, transport)
+        drained[transport] = drain(backlog, transport)
+    if len(transports) == 2:
+        print("\n== TLS + auth against plain TCP (same run) ==")
+        plain, tls = sustained["plain"], sustained["tls"]
+        if plain and tls:
+            print(f"highest sustained rate: plain {plain:.0f}, TLS {tls:.0f} units/min "
+                  f"(TLS {tls / plain - 1:+.1%})")  # fmt: skip
+        else:
+            print("highest sustained rate: not sustained on one of them (see above)")
+        print(
+            f"backlog drain: plain {drained['plain']:,.0f}, TLS {drained['tls']:,.0f} events/s "
+            f"(TLS {drained['tls'] / drained['plain'] - 1:+.1%})"
+        )
 
 
 if __name__ == "__main__":

@@ -6,7 +6,12 @@ QoS 1, :class:`server.ingest.mqtt.MqttIngest` (manual ack after commit) into SQL
 PostgreSQL. Documents carry 5 cases each (5 commissioning events of 20 EPCs + 5 packing
 events = 100 units), as the edge batches them. Prints, per engine:
 
-* units/s ingested through MQTT (the broker holds the messages for the server's persistent
+* units/s ingested through MQTT over TLS with authentication (the broker set up as
+  ``serialtrace broker init`` does it: TLS listener, password file, ACL) and, in the same
+  run and into a fresh store of its own, over plain TCP to an open broker, with the cost of
+  TLS and authentication in per cent (``--transport tls|plain|both``, default both; plain
+  first, then TLS; ``--repeat N`` alternates them N times),
+* (the broker holds the messages for the server's persistent
   session, published beforehand by a separate process, so publishing does not compete for
   the CPU; the clock runs from the moment the consumer is connected (its receiver process
   started) until the last document is applied;
@@ -28,6 +33,7 @@ events = 100 units), as the edge batches them. Prints, per engine:
     .venv/bin/python benchmarks/server.py --quick         # 20k units, < 30 s
     .venv/bin/python benchmarks/server.py --writer-only --engine sqlite  # the writer alone
     .venv/bin/python benchmarks/server.py --engine postgresql --consumers 2
+    .venv/bin/python benchmarks/server.py --quick --engine sqlite --repeat 2  # A, B, A, B
 """
 
 from __future__ import annotations
@@ -38,11 +44,13 @@ import multiprocessing
 import os
 import random
 import secrets
+import statistics
 import string
 import sys
 import tempfile
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -63,11 +71,14 @@ from sqlalchemy import (
 )
 
 import gs1
+from epcis.broker import BrokerLink
+from serialtrace.services import Broker, start_mosquitto
 from server.identifiers import UnitKey
 from server.ingest.apply import Origin
 from server.ingest.mqtt import MqttIngest
 from server.ingest.service import Ingestor
-from server.store import create_store_engine, read_transaction, upgrade
+from server.lines import register_line
+from server.store import create_store_engine, read_transaction, upgrade, write_transaction
 from server.store.queries import recall_set, trace_unit, unit_chain
 from server.store.schema import (
     batch_lines,
@@ -80,8 +91,8 @@ from server.store.schema import (
     unit_events,
     units,
 )
-from tests.support.services import start_mosquitto
 
+READ_POINT = "urn:epc:id:sgln:0614141.07346.1"
 CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
 PREFIX, ITEM = "0614141", "107346"
 GTIN = "1" + PREFIX + "07346"
@@ -109,7 +120,7 @@ def documents(first_case: int, cases: int, seed: int) -> Iterator[bytes]:
         ]
         base = {
             "eventTimeZoneOffset": "+00:00",
-            "readPoint": {"id": "urn:epc:id:sgln:0614141.07346.1"},
+            "readPoint": {"id": READ_POINT},
         }
         events.append(
             {
@@ -182,11 +193,12 @@ def documents(first_case: int, cases: int, seed: int) -> Iterator[bytes]:
             events = []
 
 
-def publish(host: str, port: int, first_case: int, cases: int, seed: int) -> None:
+def publish(link: BrokerLink, first_case: int, cases: int, seed: int) -> None:
     """Publish documents with QoS 1 (runs in a child process)."""
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     client.max_inflight_messages_set(100)
-    client.connect(host, port)
+    link.configure(client)
+    client.connect(link.host, link.port)
     client.loop_start()
     infos = [
         client.publish("serialtrace/v1/bench/line1/events", payload, qos=1)
@@ -201,9 +213,7 @@ def publish(host: str, port: int, first_case: int, cases: int, seed: int) -> Non
 def mqtt_ingest(
     engine: Engine,
     store: tuple[str, str | None],
-    broker_url: str,
-    host: str,
-    port: int,
+    broker: Broker,
     total_cases: int,
     *,
     window: int,
@@ -215,11 +225,24 @@ def mqtt_ingest(
     client_id = f"bench-{secrets.token_hex(4)}"
     client_ids = [client_id] if consumers == 1 else [f"{client_id}-{i}" for i in range(consumers)]
     share_group = None if consumers == 1 else "bench"
+    secure = broker.setup is not None
+    # A server identity per consumer (the broker binds the client id to it), the line's own
+    # identity for the publisher.
+    links = {
+        one: broker.link("server", one) if secure else BrokerLink.parse(broker.url)
+        for one in client_ids
+    }
+    publisher_link = broker.link("line", "bench", "line1") if secure else links[client_id]
+    with write_transaction(engine) as conn:
+        register_line(
+            conn, "bench", "line1", [READ_POINT], actor="bench", reason="benchmark",
+            now=datetime.now(UTC),
+        )  # fmt: skip
     ingestor = Ingestor(engine, max_payload_bytes=1 << 20)
     for one in client_ids:  # create the persistent sessions and subscriptions
         consumer = MqttIngest(
             ingestor,
-            broker_url,
+            links[one],
             client_id=one,
             share_group=share_group,
             max_inflight=window,
@@ -234,16 +257,16 @@ def mqtt_ingest(
     round_cases = ROUND_UNITS // UNITS_PER_CASE
     for first in range(0, total_cases, round_cases):
         cases = min(round_cases, total_cases - first)
-        child = multiprocessing.Process(target=publish, args=(host, port, first, cases, first))
+        child = multiprocessing.Process(target=publish, args=(publisher_link, first, cases, first))
         child.start()
         child.join()
         documents = -(-cases // CASES_PER_DOC)
         if consumers == 1:
-            seconds, dead = _drain_here(ingestor, broker_url, client_id, window, group, documents)
-        else:
-            seconds, dead = _drain_in_processes(
-                store, broker_url, client_ids, window, group, documents
+            seconds, dead = _drain_here(
+                ingestor, links[client_id], client_id, window, group, documents
             )
+        else:
+            seconds, dead = _drain_in_processes(store, links, client_ids, window, group, documents)
         elapsed += seconds
         if dead:
             raise SystemExit(f"{dead} documents dead-lettered")
@@ -256,7 +279,12 @@ def mqtt_ingest(
 
 
 def _drain_here(
-    ingestor: Ingestor, broker_url: str, client_id: str, window: int, group: int, documents: int
+    ingestor: Ingestor,
+    broker_url: BrokerLink,
+    client_id: str,
+    window: int,
+    group: int,
+    documents: int,
 ) -> tuple[float, int]:
     """One consumer in this process: (seconds to apply ``documents``, dead letters)."""
     consumer = MqttIngest(
@@ -275,7 +303,7 @@ def _drain_here(
 
 def _drain_in_processes(
     store: tuple[str, str | None],
-    broker_url: str,
+    links: dict[str, BrokerLink],
     client_ids: list[str],
     window: int,
     group: int,
@@ -295,7 +323,7 @@ def _drain_in_processes(
         context.Process(
             target=_consume,
             args=(
-                (store, broker_url, one, window, group),
+                (store, links[one], one, window, group),
                 (counts[i], dead[i], connected[i], ready[i], stop),
             ),
         )
@@ -320,7 +348,7 @@ def _drain_in_processes(
 
 
 def _consume(
-    setup: tuple[tuple[str, str | None], str, str, int, int],
+    setup: tuple[tuple[str, str | None], BrokerLink, str, int, int],
     shared: tuple[Any, Any, Any, Any, Any],
 ) -> None:
     """An ingest process of ``_drain_in_processes``."""
@@ -455,6 +483,11 @@ def _chunks(source: Any, table: Table, names: list[str], *, postgres: bool) -> I
 def writer_only(engine: Engine, total_units: int, group: int) -> None:
     """The writer alone: pre-checked documents applied in-process, ``group`` documents a
     transaction, the rate printed per 100,000 units (no broker, no schema check)."""
+    with write_transaction(engine) as conn:
+        register_line(
+            conn, "bench", "line1", [READ_POINT], actor="bench", reason="benchmark",
+            now=datetime.now(UTC),
+        )  # fmt: skip
     ingestor = Ingestor(engine, max_payload_bytes=1 << 20)
     origin = Origin("mqtt", "bench", "line1")
     step = 100_000 // UNITS_PER_CASE
@@ -521,48 +554,94 @@ def database_bytes(engine: Engine, sqlite_path: Path | None) -> int:
         )
 
 
-def run_engine(name: str, args: argparse.Namespace, workdir: Path) -> None:
-    print(f"\n== {name}: {args.units:,} units ==", flush=True)
-    sqlite_path = None
-    schema = None
-    admin = None
+def open_store(
+    name: str, args: argparse.Namespace, workdir: Path, tag: str
+) -> tuple[Engine, tuple[str, str | None], Path | None, str | None]:
+    """A fresh, migrated store: (engine, (url, schema), SQLite path, PostgreSQL schema)."""
     if name == "sqlite":
-        sqlite_path = workdir / "bench.db"
+        sqlite_path = workdir / f"bench-{tag}.db"
         store: tuple[str, str | None] = (f"sqlite:///{sqlite_path}", None)
         engine = create_store_engine(store[0])
-    else:
-        schema = f"bench_{secrets.token_hex(4)}"
+        upgrade(engine)
+        return engine, store, sqlite_path, None
+    schema = f"bench_{secrets.token_hex(4)}"
+    admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
+    with admin.connect() as conn:
+        conn.execute(text(f"CREATE SCHEMA {schema}"))
+    admin.dispose()
+    store = (args.pg_url, schema)
+    engine = create_store_engine(args.pg_url, schema=schema)
+    upgrade(engine)
+    return engine, store, None, schema
+
+
+def drop_store(engine: Engine, args: argparse.Namespace, schema: str | None) -> None:
+    engine.dispose()
+    if schema is not None and not args.keep:
         admin = create_engine(args.pg_url, isolation_level="AUTOCOMMIT")
         with admin.connect() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        store = (args.pg_url, schema)
-        engine = create_store_engine(args.pg_url, schema=schema)
+            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        admin.dispose()
+
+
+def ingest_over(
+    name: str, args: argparse.Namespace, workdir: Path, transport: str, tag: str
+) -> tuple[float, Engine, tuple[str, str | None], Path | None, str | None]:
+    """Seconds to ingest ``args.units`` over ``transport`` (``tls``: the production broker
+    set-up, authenticated; ``plain``: an open broker) into a fresh store, and that store."""
+    engine, store, sqlite_path, schema = open_store(name, args, workdir, tag)
+    broker = start_mosquitto(workdir / f"broker-{tag}", secure=transport == "tls")
     try:
-        upgrade(engine)
-        if args.writer_only:
-            writer_only(engine, args.units, args.group_commit)
-            return
-        broker = start_mosquitto(workdir / f"broker-{name}")
+        seconds = mqtt_ingest(
+            engine,
+            store,
+            broker,
+            args.units // UNITS_PER_CASE,
+            window=args.window,
+            group=args.group_commit,
+            consumers=args.consumers,
+        )
+    except BaseException:
+        drop_store(engine, args, schema)
+        raise
+    finally:
+        broker.stop()
+    return seconds, engine, store, sqlite_path, schema
+
+
+def run_engine(name: str, args: argparse.Namespace, workdir: Path) -> None:
+    print(f"\n== {name}: {args.units:,} units ==", flush=True)
+    if args.writer_only:
+        engine, _, _, schema = open_store(name, args, workdir, "writer")
         try:
-            cases = args.units // UNITS_PER_CASE
-            seconds = mqtt_ingest(
-                engine,
-                store,
-                broker.url,
-                broker.host,
-                broker.port,
-                cases,
-                window=args.window,
-                group=args.group_commit,
-                consumers=args.consumers,
-            )
+            writer_only(engine, args.units, args.group_commit)
         finally:
-            broker.stop()
+            drop_store(engine, args, schema)
+        return
+    transports = ["plain", "tls"] if args.transport == "both" else [args.transport]
+    runs = [one for _ in range(args.repeat) for one in transports]
+    rates: dict[str, list[float]] = {one: [] for one in transports}
+    cases = args.units // UNITS_PER_CASE
+    kept: tuple[Engine, Path | None, str | None] | None = None
+    seconds = 0.0
+    for index, transport in enumerate(runs):
+        print(f"  ingest over {transport} ({index + 1} of {len(runs)})", flush=True)
+        seconds, engine, _, sqlite_path, schema = ingest_over(
+            name, args, workdir, transport, f"{name}-{transport}-{index}"
+        )
+        rates[transport].append(cases * UNITS_PER_CASE / seconds)
+        if index == len(runs) - 1:
+            kept = (engine, sqlite_path, schema)
+        else:
+            drop_store(engine, args, schema)
+    assert kept is not None
+    engine, sqlite_path, schema = kept
+    try:
         if engine.dialect.name == "postgresql":
             with engine.connect() as conn:
                 conn.execute(text("ANALYZE"))
                 conn.commit()
-        ingest_rate = cases * UNITS_PER_CASE / seconds
+        ingest_rate = rates[runs[-1]][-1]
         # Trace and recall first, on the store as ingest left it (as a serving store is):
         # the raw phase writes and drops a copy of every table, which evicts the store's
         # pages from the caches.
@@ -577,7 +656,16 @@ def run_engine(name: str, args: argparse.Namespace, workdir: Path) -> None:
         size = database_bytes(engine, sqlite_path)
         raw_rate = raw_insert(engine, args.units)
         how = "" if args.consumers == 1 else f", {args.consumers} processes"
-        print(f"  MQTT ingest            {ingest_rate:>10,.0f} units/s  ({seconds:.1f} s{how})")
+        for transport in transports:
+            each = ", ".join(f"{rate:,.0f}" for rate in rates[transport])
+            label = "TLS + auth" if transport == "tls" else "plain TCP"
+            print(
+                f"  MQTT ingest, {label:<10} {statistics.median(rates[transport]):>10,.0f} "
+                f"units/s  (median of: {each}{how})"
+            )
+        if len(transports) == 2:
+            plain, tls = (statistics.median(rates[one]) for one in ("plain", "tls"))
+            print(f"  TLS + auth against plain {tls / plain - 1:>+8.1%} ingest rate (- is slower)")
         print(
             f"  raw insert, same rows  {raw_rate:>10,.0f} units/s  "
             f"(ingest = {ingest_rate / raw_rate:.0%} of raw)"
@@ -603,11 +691,7 @@ def run_engine(name: str, args: argparse.Namespace, workdir: Path) -> None:
             flush=True,
         )
     finally:
-        engine.dispose()
-        if admin is not None and not args.keep:
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-            admin.dispose()
+        drop_store(engine, args, schema)
 
 
 def main() -> None:
@@ -634,6 +718,15 @@ def main() -> None:
         type=int,
         default=1,
         help="ingest processes on an MQTT 5 shared subscription (default: one, in-process)",
+    )
+    parser.add_argument(
+        "--transport",
+        choices=["tls", "plain", "both"],
+        default="both",
+        help="MQTT over TLS with authentication, plain TCP, or both (default)",
+    )
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="ingest runs per transport, alternated"
     )
     parser.add_argument("--trace-samples", type=int, default=2000)
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema")

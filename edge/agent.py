@@ -46,6 +46,7 @@ from edge.writer import Writer, WriterStopped
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+PLC_LINK_TIMEOUT_S = 5.0  # the PLC link down this long while running: alarm and halt
 
 
 @dataclass
@@ -91,6 +92,7 @@ class Agent:
                 "offline", site=config.agent.site, line=config.agent.line
             ),
             on_alarm=self._outbox_alarm,
+            on_link_problem=partial(self._link_problem, "mqtt"),
         )
         self.writer = Writer(
             self._conn,
@@ -115,6 +117,7 @@ class Agent:
             on_batch=self.handle_batch_command,
             on_plc_fault=self._device_fault,
             on_gate=self._gate_report,
+            on_link_problem=partial(self._link_problem, "plc link"),
         )
         self.packer = Packer(
             self.aggregation,
@@ -146,6 +149,7 @@ class Agent:
             else TrendSettings(),
             on_change=self._grade_alarm,
         )
+        self._plc_down_since: float | None = None
         self._stopping = threading.Event()
         self._state_changed = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -406,7 +410,11 @@ class Agent:
             },
             "outbox": self.publisher.stats.as_dict(),
             "writer": self.writer.stats.as_dict(),
-            "plc": {"connected": self.plc.connected, "errors": self.plc.errors},
+            "plc": {
+                "connected": self.plc.connected,
+                "errors": self.plc.errors,
+                "refused": dict(self.plc.refused),
+            },
             "alarms": dict(self._alarms),
             "recovered": self.recovered,
             "grade": {
@@ -429,6 +437,55 @@ class Agent:
         with contextlib.suppress(BatchStateError):  # already paused or stopped
             self.writer.call(lambda conn: self.ledger.transition(conn, BatchAction.PAUSE, reason))
         self._state_changed.set()
+
+    @property
+    def alarms(self) -> dict[str, str]:
+        """The active alarms (name -> what is wrong)."""
+        return dict(self._alarms)
+
+    def _link_problem(self, name: str, problem: str | None) -> None:
+        """A broker link refused for good (credentials, ACL, certificate): alarm and halt the
+        line (pause the batch, stop the PLC if it can still be told); its end clears the
+        alarm (the operator resumes the batch)."""
+        if problem is None:
+            if self._alarms.pop(name, None) is not None:
+                log.info("%s: the broker accepts us again", name)
+                self._state_changed.set()
+            return
+        self._alarms[name] = problem
+        log.error("%s: %s; halting the line", name, problem)
+        self._halt(problem)
+
+    def _halt(self, reason: str) -> None:
+        """Pause the running batch and tell the PLC to stop (if the link still works)."""
+        with contextlib.suppress(BatchStateError, WriterStopped):  # already paused or stopped
+            self.writer.call(lambda conn: self.ledger.transition(conn, BatchAction.PAUSE, reason))
+        with contextlib.suppress(Exception):
+            self.plc.stop_line(reason)
+        self._state_changed.set()
+
+    def _watch_links(self, now: float) -> None:
+        """The PLC link down (or its worker dead) for longer than ``plc_link_timeout_s``
+        while a batch runs: alarm and halt; cleared when it is back."""
+        healthy = self.plc.connected and self.plc.worker_alive
+        if healthy:
+            self._plc_down_since = None
+            if self._alarms.pop("plc link down", None) is not None:
+                self._state_changed.set()
+            return
+        if self._plc_down_since is None:
+            self._plc_down_since = now
+            return
+        if now - self._plc_down_since < PLC_LINK_TIMEOUT_S or "plc link down" in self._alarms:
+            return
+        batch = self.current_batch()
+        if batch is None or batch.state is not BatchState.RUNNING:
+            return
+        what = "disconnected" if self.plc.worker_alive else "its command worker ended"
+        problem = f"PLC link {what} for {now - self._plc_down_since:.0f} s"
+        self._alarms["plc link down"] = problem
+        log.error("%s; halting the line", problem)
+        self._halt(problem)
 
     def _outbox_alarm(self, raised: bool, depth: int) -> None:
         if raised:
@@ -475,6 +532,7 @@ class Agent:
             if self._stopping.is_set():
                 return
             try:
+                self._watch_links(time.monotonic())
                 payload = self._line_state()
             except sqlite3.Error as exc:
                 log.error("line state: %s", exc)

@@ -16,7 +16,7 @@ from contextlib import asynccontextmanager
 from typing import Annotated, Any
 
 from fastapi import Body, FastAPI, Request
-from fastapi.responses import JSONResponse
+from fastapi.responses import JSONResponse, Response
 from pydantic import BaseModel, ConfigDict, Field
 
 from edge.agent import Agent, parse_batch_start
@@ -28,6 +28,7 @@ from edge.errors import (
     PayloadError,
     ReconciliationError,
 )
+from edge.metrics import render_metrics
 from edge.writer import WriterStopped
 
 
@@ -122,6 +123,12 @@ def create_app(agent: Agent, *, manage_agent: bool = True) -> FastAPI:
     @app.get("/status")
     def status() -> dict[str, Any]:
         return agent.status()
+
+    @app.get("/metrics", response_class=Response)
+    def metrics() -> Response:
+        """Outbox, broker links, PLC, alarms and units (Prometheus text format)."""
+        body, content_type = render_metrics(agent)
+        return Response(content=body, media_type=content_type)
 
     @app.post("/batch/start")
     def start(request: StartRequest) -> dict[str, Any]:

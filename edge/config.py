@@ -35,6 +35,8 @@ from pydantic import (
 )
 
 import gs1
+from epcis.broker import BrokerLink
+from epcis.errors import BrokerLinkError
 
 ENV_PREFIX = "SERIALTRACE_EDGE__"
 
@@ -275,12 +277,20 @@ class ServerLinkConfig(_Section):
 
 
 class MqttConfig(_Section):
-    """The broker link; ``mqtts://`` turns TLS on."""
+    """The broker link; ``mqtts://`` turns TLS on.
+
+    Credentials come from ``secrets_file`` (as ``serialtrace broker add-line`` writes it, mode
+    0600; it may also carry the URL and CA file), else from ``username``/``password`` (best
+    from the environment: ``SERIALTRACE_EDGE__MQTT__PASSWORD``). The line identity's
+    username (``line/SITE/LINE``) is used by the outbox publisher; the PLC link connects as
+    ``{username}/plc`` and ``{username}/gate`` with the same password (the broker set-up
+    creates all three)."""
 
     url: str = "mqtt://127.0.0.1:1883"
     client_id: str | None = None
     username: str | None = None
-    password: str | None = None
+    password: str | None = Field(default=None, repr=False)
+    secrets_file: str | None = None
     ca_file: str | None = None
     cert_file: str | None = None
     key_file: str | None = None
@@ -300,18 +310,41 @@ class MqttConfig(_Section):
             raise ValueError(f"expected a port number in 1..65535, got {value!r}") from None
         return value
 
+    @model_validator(mode="after")
+    def _usable_link(self) -> MqttConfig:
+        try:
+            self.link()
+        except BrokerLinkError as exc:
+            raise ValueError(str(exc).replace("mqtt_url:", "mqtt:", 1)) from None
+        return self
+
+    def link(self, suffix: str = "") -> BrokerLink:
+        """The broker link; ``suffix`` is appended to the username (``/plc``, ``/gate``)."""
+        link = BrokerLink.parse(
+            self.url,
+            username=self.username,
+            password=self.password,
+            ca_file=self.ca_file,
+            cert_file=self.cert_file,
+            key_file=self.key_file,
+            secrets_file=self.secrets_file,
+            field_name="mqtt",
+        )
+        if suffix and link.username is not None:
+            link = link.with_username(link.username + suffix)
+        return link
+
     @property
     def host(self) -> str:
-        return urlsplit(self.url).hostname or "127.0.0.1"
+        return self.link().host
 
     @property
     def port(self) -> int:
-        parts = urlsplit(self.url)
-        return parts.port or (8883 if parts.scheme == "mqtts" else 1883)
+        return self.link().port
 
     @property
     def tls(self) -> bool:
-        return urlsplit(self.url).scheme == "mqtts"
+        return self.link().tls
 
 
 class OutboxConfig(_Section):

@@ -25,7 +25,11 @@ client with a persistent session (clean start off, a session expiry) and manual
 acknowledgement: a report is acknowledged only once its outcome is committed, so a crash in
 between gets it delivered again.
 A malformed or unexpected message is logged and answered on ``plc/invalid``; it never stops
-the agent.
+the agent. Payloads go through the bounded JSON decoder (:func:`epcis.loads_bounded`: size,
+nesting depth, no NaN/Infinity, integer digits), every callback is guarded (an exception is
+logged, counted in :attr:`PlcLink.errors` and answered; paho's network thread never sees
+it), and a broker that refuses these connections for good (credentials, ACL, certificate)
+is reported through ``on_link_problem``, as the publisher does.
 """
 
 from __future__ import annotations
@@ -44,14 +48,22 @@ from paho.mqtt.properties import Properties
 
 from edge.config import MqttConfig
 from edge.errors import EdgeError, PayloadError
-from edge.mqtt import make_client
+from edge.mqtt import connect_problem, guarded, make_client, tls_failure
 from edge.topics import LineTopics
+from epcis import PayloadLimitError, loads_bounded
 from epcis import topics as epcis_topics
 
 log = logging.getLogger(__name__)
 
 MAX_PAYLOAD = 64 * 1024
 MAX_ID = 64
+MAX_DEPTH = 8  # PLC messages are flat objects (a batch start holds a list of materials)
+
+
+def _show(value: Any) -> str:
+    """``repr(value)`` clipped for an error message."""
+    text = repr(value)
+    return text if len(text) <= 80 else text[:77] + "..."
 
 
 def parse_object(payload: bytes) -> dict[str, Any]:
@@ -59,9 +71,9 @@ def parse_object(payload: bytes) -> dict[str, Any]:
     if len(payload) > MAX_PAYLOAD:
         raise PayloadError(f"payload: expected at most {MAX_PAYLOAD} bytes, got {len(payload)}")
     try:
-        value = json.loads(payload)
-    except (UnicodeDecodeError, ValueError) as exc:
-        raise PayloadError(f"payload: expected a JSON object, got invalid JSON ({exc})") from None
+        value = loads_bounded(payload, max_depth=MAX_DEPTH)
+    except PayloadLimitError as exc:
+        raise PayloadError(str(exc)) from None
     if not isinstance(value, dict):
         raise PayloadError(f"payload: expected a JSON object, got {type(value).__name__}")
     return value
@@ -79,7 +91,7 @@ def parse_trigger(payload: bytes) -> str | None:
     if value is None:
         return None
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise PayloadError(f"id: expected a string or integer, got {value!r}")
+        raise PayloadError(f"id: expected a string or integer, got {_show(value)}")
     text = str(value)
     if not 0 < len(text) <= MAX_ID or not text.isprintable():
         raise PayloadError(f"id: expected 1..{MAX_ID} printable characters, got {text!r}")
@@ -108,21 +120,21 @@ def parse_gate(payload: bytes) -> GateReport:
         )
     value = data.get("id")
     if isinstance(value, bool) or not isinstance(value, str | int):
-        raise PayloadError(f"id: expected a string or integer, got {value!r}")
+        raise PayloadError(f"id: expected a string or integer, got {_show(value)}")
     unit_id = str(value)
     if not 0 < len(unit_id) <= MAX_ID or not unit_id.isprintable():
         raise PayloadError(f"id: expected 1..{MAX_ID} printable characters, got {unit_id!r}")
     outcome, reason = data.get("outcome"), data.get("reason")
     if outcome == "passed":
         if reason is not None:
-            raise PayloadError(f"reason: expected null for a passed unit, got {reason!r}")
+            raise PayloadError(f"reason: expected null for a passed unit, got {_show(reason)}")
         return GateReport(unit_id, True, None)
     if outcome != "rejected":
-        raise PayloadError(f"outcome: expected 'passed' or 'rejected', got {outcome!r}")
+        raise PayloadError(f"outcome: expected 'passed' or 'rejected', got {_show(outcome)}")
     if reason not in GATE_REASONS:
         expected = ", ".join(repr(r) for r in GATE_REASONS)
         raise PayloadError(
-            f"reason: expected one of {expected} for a rejected unit, got {reason!r}"
+            f"reason: expected one of {expected} for a rejected unit, got {_show(reason)}"
         )
     return GateReport(unit_id, False, reason)
 
@@ -148,6 +160,7 @@ class PlcLink:
         on_batch: BatchHandler,
         on_plc_fault: Callable[[str], None],
         on_gate: GateHandler,
+        on_link_problem: Callable[[str | None], None] | None = None,
     ) -> None:
         self.topics = topics
         self.gate_topic = epcis_topics.line_topic(
@@ -158,23 +171,37 @@ class PlcLink:
         self._on_trigger = on_trigger
         self._on_batch = on_batch
         self._on_plc_fault = on_plc_fault
+        self._on_link_problem = on_link_problem
+        self.refused: dict[str, str] = {}  # connection -> why the broker refuses it
         self._connected = threading.Event()
         self._commands: queue.SimpleQueue[tuple[str, bytes] | None] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None
         self.errors = 0
-        self._client = make_client(mqtt, client_id)
-        self._client.on_connect = self._on_connect
-        self._client.on_disconnect = self._on_disconnect
-        self._client.on_subscribe = self._on_subscribe
-        self._client.message_callback_add(topics.plc_trigger, self._trigger)
-        self._client.message_callback_add(topics.plc_batch, self._batch)
-        self._client.message_callback_add(topics.plc_error, self._plc_error)
-        self._gate_client = make_client(mqtt, f"{client_id}-gate")
+        count = self._count_error
+        self._client = make_client(mqtt, client_id, "/plc")
+        self._client.on_connect = guarded("PLC link connect", count)(self._on_connect)
+        self._client.on_disconnect = guarded("PLC link disconnect", count)(self._on_disconnect)
+        self._client.on_subscribe = guarded("PLC link subscribe", count)(self._on_subscribe)
+        self._client.on_connect_fail = guarded("PLC link", count)(self._on_connect_fail)
+        for topic, handler in (
+            (topics.plc_trigger, self._trigger),
+            (topics.plc_batch, self._batch),
+            (topics.plc_error, self._plc_error),
+        ):
+            self._client.message_callback_add(topic, guarded(f"PLC {topic}", count)(handler))
+        self._gate_client = make_client(mqtt, f"{client_id}-gate", "/gate")
         self._gate_client.manual_ack_set(True)
-        self._gate_client.on_connect = self._on_gate_connect
-        self._gate_client.on_disconnect = self._on_gate_disconnect
-        self._gate_client.on_subscribe = self._on_gate_subscribe
-        self._gate_client.message_callback_add(self.gate_topic, self._gate)
+        self._gate_client.on_connect = guarded("PLC gate connect", count)(self._on_gate_connect)
+        self._gate_client.on_disconnect = guarded("PLC gate disconnect", count)(
+            self._on_gate_disconnect
+        )
+        self._gate_client.on_subscribe = guarded("PLC gate subscribe", count)(
+            self._on_gate_subscribe
+        )
+        self._gate_client.on_connect_fail = guarded("PLC gate", count)(self._on_connect_fail)
+        self._gate_client.message_callback_add(
+            self.gate_topic, guarded("PLC gate report", count)(self._gate)
+        )
         self._gate_connected = threading.Event()
 
     def start(self, *, resume_gate_session: bool = True) -> None:
@@ -213,6 +240,11 @@ class PlcLink:
     def connected(self) -> bool:
         return self._connected.is_set() and self._gate_connected.is_set()
 
+    @property
+    def worker_alive(self) -> bool:
+        """Whether the batch/fault command worker runs (True before start)."""
+        return self._worker is None or self._worker.is_alive()
+
     # -- out ------------------------------------------------------------------------------
 
     def _send(self, topic: str, body: dict[str, Any]) -> None:
@@ -230,6 +262,24 @@ class PlcLink:
     def start_line(self) -> None:
         self._send(self.topics.plc_command, {"command": "start", "reason": None})
 
+    def _count_error(self, what: str) -> None:
+        self.errors += 1
+
+    def _link_problem(self, connection: str, problem: str | None) -> None:
+        before = dict(self.refused)
+        if problem is None:
+            self.refused.pop(connection, None)
+        else:
+            self.refused[connection] = problem
+        if self.refused != before and self._on_link_problem is not None:
+            self._on_link_problem("; ".join(self.refused.values()) or None)
+
+    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        problem = tls_failure(self._mqtt)
+        if problem is not None:
+            name = "gate" if client is self._gate_client else "plc"
+            self._link_problem(name, f"PLC link: {problem}")
+
     def _error(self, topic: str, payload: bytes, error: str) -> None:
         self.errors += 1
         log.warning("PLC message on %s refused: %s", topic, error)
@@ -245,7 +295,11 @@ class PlcLink:
     ) -> None:
         if reason.is_failure:
             log.warning("PLC link: broker refused the connection: %s", reason)
+            problem = connect_problem(self._mqtt, reason, "/plc")
+            if problem is not None:
+                self._link_problem("plc", f"PLC link: {problem}")
             return
+        self._link_problem("plc", None)
         client.subscribe(
             [(self.topics.plc_trigger, 1), (self.topics.plc_batch, 1), (self.topics.plc_error, 1)]
         )
@@ -267,7 +321,11 @@ class PlcLink:
     ) -> None:
         if reason.is_failure:
             log.warning("PLC gate link: broker refused the connection: %s", reason)
+            problem = connect_problem(self._mqtt, reason, "/gate")
+            if problem is not None:
+                self._link_problem("gate", f"PLC gate link: {problem}")
             return
+        self._link_problem("gate", None)
         client.subscribe([(self.gate_topic, 1)])
 
     def _on_gate_subscribe(
@@ -325,7 +383,7 @@ class PlcLink:
             data = parse_object(payload)
             error = data.get("error")
             if not isinstance(error, str) or not error:
-                raise PayloadError(f"error: expected a non-empty string, got {error!r}")
+                raise PayloadError(f"error: expected a non-empty string, got {_show(error)}")
         except PayloadError as exc:
             self._error(message.topic, payload, str(exc))
             return

@@ -13,6 +13,12 @@ not acknowledged within ``resend_after_s`` while connected is sent again (duplic
 harmless: the server ingests by eventID).
 
 The retained line state goes to ``…/state`` with a last will saying ``offline``.
+
+A broker that refuses the connection for a reason retrying cannot cure (bad credentials,
+not authorised) or whose TLS certificate is not trusted is reported through
+``on_link_problem`` (the agent raises an alarm and halts the line) and in
+:attr:`PublisherStats.refused`; paho keeps trying in the background, so a fixed broker
+set-up is picked up without a restart, and ``on_link_problem(None)`` clears the alarm.
 """
 
 from __future__ import annotations
@@ -34,7 +40,7 @@ from paho.mqtt.properties import Properties
 
 from edge import outbox, store
 from edge.config import MqttConfig, OutboxConfig
-from edge.mqtt import make_client
+from edge.mqtt import connect_problem, make_client, tls_failure
 
 log = logging.getLogger(__name__)
 
@@ -51,6 +57,7 @@ class PublisherStats:
     alarm: bool = False
     last_error: str | None = None
     connects: int = 0
+    refused: str | None = None
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -81,6 +88,7 @@ class Publisher:
         offline_payload: bytes = b'{"status":"offline"}',
         resend_after_s: float = 30.0,
         on_alarm: Callable[[bool, int], None] | None = None,
+        on_link_problem: Callable[[str | None], None] | None = None,
     ) -> None:
         self._db_path = db_path
         self._mqtt = mqtt
@@ -89,6 +97,7 @@ class Publisher:
         self._options = options
         self._resend_after_s = resend_after_s
         self._on_alarm = on_alarm
+        self._on_link_problem = on_link_problem
         self.stats = PublisherStats()
         self._wake = threading.Event()
         self._stop = threading.Event()
@@ -105,6 +114,7 @@ class Publisher:
         self._client.on_connect = self._on_connect
         self._client.on_disconnect = self._on_disconnect
         self._client.on_publish = self._on_publish
+        self._client.on_connect_fail = self._on_connect_fail
 
     # -- lifecycle -------------------------------------------------------------------------
 
@@ -169,12 +179,33 @@ class Publisher:
         if reason.is_failure:
             self.stats.last_error = f"broker refused the connection: {reason}"
             log.warning("MQTT connect refused: %s", reason)
+            self._link_problem(connect_problem(self._mqtt, reason))
             return
+        self._link_problem(None)
         self.stats.connects += 1
         self.stats.connected = True
         self._connected.set()
         log.info("MQTT connected (session present: %s)", flags.session_present)
         self._wake.set()
+
+    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        problem = tls_failure(self._mqtt)
+        self.stats.last_error = problem or "cannot reach the broker"
+        if problem is not None:
+            self._link_problem(problem)
+
+    def _link_problem(self, problem: str | None) -> None:
+        """Report a problem retrying cannot cure (once per change), or its end."""
+        if problem == self.stats.refused:
+            return
+        self.stats.refused = problem
+        if problem is not None:
+            log.error("MQTT: %s", problem)
+        if self._on_link_problem is not None:
+            try:
+                self._on_link_problem(problem)
+            except Exception:
+                log.exception("link problem handling failed")
 
     def _on_disconnect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any

@@ -6,14 +6,18 @@
 * :mod:`epcis.validation` -- GS1's EPCIS 2.0 JSON Schema, compiled once;
 * :mod:`epcis.hashing` -- the CBV 2.0 event hash used as ``eventID``;
 * :mod:`epcis.factories` -- the events the project emits;
-* :mod:`epcis.topics` -- MQTT topic names.
+* :mod:`epcis.topics` -- MQTT topic names;
+* :mod:`epcis.jsonsafe` -- the bounded JSON decoder every payload goes through;
+* :mod:`epcis.broker` -- broker links: URL, credentials, TLS files, secrets files.
 
 Exceptions (all ``ValueError``)::
 
     EpcisError
     ├── EventFieldError        a field of an event or document is missing or malformed
     ├── SchemaValidationError  a document fails the EPCIS 2.0 JSON Schema
-    └── TopicError             a malformed MQTT topic or site/line id
+    ├── TopicError             a malformed MQTT topic or site/line id
+    ├── PayloadLimitError      not UTF-8 JSON, or past a limit of the bounded decoder
+    └── BrokerLinkError        an unusable broker URL, credential or secrets file
 """
 
 from __future__ import annotations
@@ -31,7 +35,14 @@ from epcis.codec import (
     namespaces_from_context,
     parse_document,
 )
-from epcis.errors import EpcisError, EventFieldError, SchemaValidationError, TopicError
+from epcis.errors import (
+    BrokerLinkError,
+    EpcisError,
+    EventFieldError,
+    PayloadLimitError,
+    SchemaValidationError,
+    TopicError,
+)
 from epcis.factories import (
     commissioning_event,
     decommissioning_event,
@@ -45,6 +56,7 @@ from epcis.factories import (
     with_event_id,
 )
 from epcis.hashing import event_hash, prehash_string
+from epcis.jsonsafe import loads_bounded
 from epcis.model import (
     AggregationEvent,
     AssociationEvent,
@@ -79,6 +91,7 @@ __all__ = [
     "BizStep",
     "BizTransaction",
     "BizTransactionType",
+    "BrokerLinkError",
     "Destination",
     "Disposition",
     "EPCISDocument",
@@ -89,6 +102,7 @@ __all__ = [
     "EventFieldError",
     "Location",
     "ObjectEvent",
+    "PayloadLimitError",
     "PersistentDisposition",
     "QuantityElement",
     "SchemaValidationError",
@@ -109,6 +123,7 @@ __all__ = [
     "error_declaration",
     "event_hash",
     "inspecting_event",
+    "loads_bounded",
     "namespaces_from_context",
     "packing_event",
     "parse_document",

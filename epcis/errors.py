@@ -5,7 +5,9 @@ The tree is small and flat::
     EpcisError (ValueError)
     ├── EventFieldError        a field of an event or document is missing or malformed
     ├── SchemaValidationError  a document does not validate against GS1's EPCIS 2.0 JSON Schema
-    └── TopicError             an MQTT topic or a site/line id does not follow the topic scheme
+    ├── TopicError             an MQTT topic or a site/line id does not follow the topic scheme
+    ├── PayloadLimitError      a JSON payload is not UTF-8 JSON or passes a decoding limit
+    └── BrokerLinkError        an MQTT broker URL, credential or secrets file is unusable
 
 Every message names the field (as a JSON path such as ``eventList[0].eventTime``), quotes
 the input and says what was expected.
@@ -38,3 +40,12 @@ class SchemaValidationError(EpcisError):
 
 class TopicError(EpcisError):
     """An MQTT topic, or a site or line id used in one, is malformed."""
+
+
+class PayloadLimitError(EpcisError):
+    """A payload is not UTF-8 JSON, or it passes a limit of the bounded decoder (size,
+    nesting depth, integer digits) or holds a non-finite number (NaN, Infinity)."""
+
+
+class BrokerLinkError(EpcisError):
+    """An MQTT broker URL, a credential or a secrets file cannot be used."""

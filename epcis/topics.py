@@ -16,6 +16,7 @@ kind                   payload                                                  
 ``plc/gate``           what the reject gate did with a unit: passed or rejected     PLC → edge
 ``mes/orders``         a batch order from MES (JSON, QoS 1; docs/edge.md)           MES → server
 ``mes/orders/reply``   the outcome of a batch order: created, or why not            server → MES
+``acks``               the server's acknowledgements of stored events (issue 21)    server → edge
 =====================  ==========================================================  =========
 
 Site and line ids are 1-64 characters of ``A-Z a-z 0-9 . _ -`` starting with a letter or
@@ -51,6 +52,7 @@ class TopicKind(StrEnum):
     PLC_GATE = "plc/gate"
     MES_ORDERS = "mes/orders"
     MES_ORDERS_REPLY = "mes/orders/reply"
+    ACKS = "acks"
 
 
 class LineTopic(NamedTuple):
@@ -124,6 +126,9 @@ def mes_orders_topic(site: str, line: str) -> str:
 def mes_orders_reply_topic(site: str, line: str) -> str:
     """The trace server's answers to MES's batch orders for the line."""
     return line_topic(site, line, TopicKind.MES_ORDERS_REPLY)
+def acks_topic(site: str, line: str) -> str:
+    """The server's acknowledgements of the line's stored events (server -> edge)."""
+    return line_topic(site, line, TopicKind.ACKS)
 
 
 def shared_events_subscription(group: str) -> str:

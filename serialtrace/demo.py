@@ -69,6 +69,8 @@ USERS = {role: DEMO_USERS[role][:2] for role in ("qa", "operator")}
 ADMIN = DEMO_USERS["admin"][:2]
 LINE_IDENTITY = ("line1-pc", "Line-One-Device-2291")  # the line's device identity
 LOT_RULE = {"pattern": "{LINE}{YY}{JJJ}{SEQ:2}", "line_code": "L1", "timezone": "UTC"}
+READ_POINT = "urn:epc:id:sgln:9506000.00000.1"  # the edge config's read point (GLN, ext. 1)
+SITE_LOCATION = "urn:epc:id:sgln:9506000.00000.0"  # its business location (the site)
 CUSTOMERS = (
     ("Hospital pharmacy Nord", "9506000000107"),
     ("Wholesaler Sud", "9506000000114"),
@@ -192,7 +194,7 @@ def edge_config(
             "scanner": {"url": ends.case_scanner, "timeout_s": 3.0},
         },
         "serials": {"key_file": str(key_file), "lease_size": 1000},
-        "mqtt": {"url": broker.url},
+        "mqtt": {"url": broker.url, "secrets_file": str(broker.secrets("line", SITE, LINE))},
         "trigger": {"source": "plc", "rate_per_minute": options.ppm},
         "api": {
             "host": "127.0.0.1",
@@ -259,7 +261,11 @@ class Demo:
         self._step("trace server")
         self._start_server(broker)
         self._step("line simulators")
-        line = LineSimulator(scenario_for(self.options), broker.url, work_dir=self.data / "line")
+        line = LineSimulator(
+            scenario_for(self.options),
+            broker.link("plc", SITE, LINE),
+            work_dir=self.data / "line",
+        )
         self._stack.enter_context(line)
         self.line = line
         self._step("edge agent")
@@ -312,10 +318,16 @@ class Demo:
         # the checkpoint file) in the data folder, outside the database.
         audit_key = self.data / "audit.key"
         self._serialtrace("server", "audit-key", "--out", str(audit_key))
+        # The line may report only its own read point and its site's business location.
+        self._serialtrace(
+            "server", "lines", "add", SITE, LINE, "--db", db,
+            "--location", READ_POINT, "--location", SITE_LOCATION, "--reason", "demo line",
+        )  # fmt: skip
         log = open(self.data / "server.log", "ab")  # noqa: SIM115 - closed by the stack
         self._stack.callback(log.close)
         process = subprocess.Popen(
             [sys.executable, "-m", "serialtrace", "server", "--db", db, "--mqtt", broker.url,
+             "--mqtt-secrets", str(broker.secrets("server", "demo")),
              "--port", str(self.options.server_port)],
             stdout=log,
             stderr=subprocess.STDOUT,

@@ -1,12 +1,16 @@
 """Real services started as child processes: a Mosquitto broker on a free 127.0.0.1 port.
 
-Used by ``serialtrace demo`` and by the tests, so both run the broker the same way.
+Used by ``serialtrace demo`` and by the tests, so both run the broker the same way: set up
+by :mod:`serialtrace.broker` exactly as ``serialtrace broker init`` sets up production (TLS,
+password file, ACL, client id bound to the username).
 """
 
 from __future__ import annotations
 
+import functools
 import getpass
 import shutil
+import signal
 import socket
 import subprocess
 import threading
@@ -16,6 +20,16 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
+
+from epcis import topics
+from epcis.broker import BrokerLink, tls_problem
+from serialtrace.broker import (
+    BrokerSetup,
+    Identity,
+    line_identity,
+    plc_identity,
+    server_identity,
+)
 
 
 def free_port() -> int:
@@ -38,16 +52,79 @@ def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
 
 @dataclass
 class Broker:
-    """A Mosquitto process of our own, with its own configuration file."""
+    """A Mosquitto process of our own, with its own configuration file.
+
+    Secure (the default): the folder is exactly what ``serialtrace broker init`` writes (TLS
+    listener, CA, password file, ACL, client id = username), and :meth:`link` /
+    :meth:`secrets` give each identity's client settings, creating the identity on first
+    use. ``secure=False`` (benchmarks' plain-TCP comparison only) is an open listener.
+    """
 
     host: str
     port: int
     process: subprocess.Popen[bytes]
     config: Path
+    setup: BrokerSetup | None = None
 
     @property
     def url(self) -> str:
-        return f"mqtt://{self.host}:{self.port}"
+        scheme = "mqtts" if self.setup is not None else "mqtt"
+        return f"{scheme}://{self.host}:{self.port}"
+
+    @property
+    def ca_file(self) -> Path | None:
+        return self.setup.ca_file if self.setup is not None else None
+
+    def secrets(self, kind: str, *names: str) -> Path:
+        """The secrets file of identity ``kind`` (``line SITE LINE``, ``plc SITE LINE``,
+        ``server NAME``, or ``observer NAME``: a test client that may read and write every
+        serialtrace topic); created, and the broker reloaded, on first use."""
+        setup = self._setup()
+        identity = _identity(kind, *names)
+        path = setup.secrets_file(identity)
+        with self._lock:
+            if not path.exists():
+                setup.add(identity)
+                self.reload()
+                self._wait_accepted(self.link_from(path))
+        return path
+
+    def link(self, kind: str, *names: str) -> BrokerLink:
+        """The :class:`BrokerLink` of an identity (see :meth:`secrets`)."""
+        return self.link_from(self.secrets(kind, *names))
+
+    def link_from(self, secrets_file: Path) -> BrokerLink:
+        return BrokerLink.parse(self.url, secrets_file=secrets_file)
+
+    def anonymous(self) -> BrokerLink:
+        """A link with no credentials (the broker refuses it when secure)."""
+        return BrokerLink.parse(self.url, ca_file=str(self.ca_file) if self.ca_file else None)
+
+    def reload(self) -> None:
+        """Make Mosquitto read its password and ACL files again (SIGHUP)."""
+        if self.process.poll() is None:
+            self.process.send_signal(signal.SIGHUP)
+
+    def _setup(self) -> BrokerSetup:
+        if self.setup is None:
+            raise RuntimeError("an open test broker has no identities (secure=False)")
+        return self.setup
+
+    @functools.cached_property
+    def _lock(self) -> threading.Lock:
+        return threading.Lock()
+
+    def _wait_accepted(self, link: BrokerLink, timeout: float = 20.0) -> None:
+        """Wait until the (reloaded) broker accepts ``link``'s credentials."""
+        deadline = time.monotonic() + timeout
+        last = "no answer"
+        while time.monotonic() < deadline:
+            outcome = connect_once(link, timeout=min(5.0, deadline - time.monotonic()))
+            if outcome is None:
+                return
+            last = outcome
+            time.sleep(0.05)
+        raise TimeoutError(f"broker did not accept {link.username!r} within {timeout} s: {last}")
 
     def stop(self) -> None:
         if self.process.poll() is None:
@@ -65,18 +142,83 @@ class Broker:
         wait_for_port(self.host, self.port)
 
 
+def _identity(kind: str, *names: str) -> Identity:
+    if kind == "line" and len(names) == 2:
+        return line_identity(*names)
+    if kind == "plc" and len(names) == 2:
+        return plc_identity(*names)
+    if kind == "server" and len(names) == 1:
+        return server_identity(*names)
+    if kind == "observer" and len(names) == 1:
+        name = f"observer/{names[0]}"
+        return Identity("observer", name, {name: [("readwrite", f"{topics.ROOT}/#")]})
+    raise ValueError(
+        f"identity: expected line SITE LINE, plc SITE LINE, server NAME or "
+        f"observer NAME, got {kind} {' '.join(names)}"
+    )
+
+
+def connect_once(link: BrokerLink, timeout: float = 5.0) -> str | None:
+    """Connect with ``link`` once (MQTT 5, clean start) and disconnect: None if accepted,
+    else why not (the CONNACK reason, or the TLS or socket problem)."""
+    import paho.mqtt.client as paho
+    from paho.mqtt.enums import CallbackAPIVersion
+
+    done = threading.Event()
+    outcome: list[str | None] = []
+
+    def on_connect(client: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        outcome.append(str(reason) if reason.is_failure else None)
+        done.set()
+
+    client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    link.configure(client)
+    client.on_connect = on_connect
+    try:
+        client.connect(link.host, link.port, keepalive=10)
+    except OSError as exc:
+        return tls_problem(link) or f"cannot connect: {exc}"
+    client.loop_start()
+    try:
+        if not done.wait(timeout):
+            return "no CONNACK"
+        return outcome[0]
+    finally:
+        client.disconnect()
+        client.loop_stop()
+
+
 def _spawn(config: Path) -> subprocess.Popen[bytes]:
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
     with open(config.with_suffix(".log"), "ab") as log:  # the child keeps its own copy
         return subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
 
 
-def start_mosquitto(folder: Path, *, persistence: bool = False, port: int | None = None) -> Broker:
-    """Start Mosquitto on ``port`` (a free one if not given) with Nagle off, a generous queue
-    and the client window the edge and server use (``max_inflight_messages 20``)."""
+def start_mosquitto(
+    folder: Path, *, persistence: bool = False, port: int | None = None, secure: bool = True
+) -> Broker:
+    """Start Mosquitto on ``port`` (a free one if not given) on 127.0.0.1.
+
+    Secure (default): ``folder`` is set up as ``serialtrace broker init`` does it (see
+    :mod:`serialtrace.broker`; an existing set-up there is kept, with its identities).
+    ``secure=False`` is an open plain-TCP listener for benchmarks' comparison runs only."""
     if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
         raise FileNotFoundError("mosquitto: not installed (apt-get install mosquitto)")
     folder.mkdir(parents=True, exist_ok=True)
+    if secure:
+        fresh = not (folder / "broker.json").exists()
+        for attempt in range(1, 4):
+            if fresh:  # (again on another port if another process took the free one first)
+                setup = BrokerSetup.init(
+                    folder, port=port or free_port(), persistence=persistence, force=True
+                )
+            else:
+                setup = BrokerSetup(folder)
+            process = _spawn(setup.config)
+            broker = Broker("127.0.0.1", setup.port, process, setup.config, setup)
+            if _listening(broker) or not fresh or port is not None or attempt == 3:
+                return broker
+        raise AssertionError("unreachable")  # pragma: no cover
     port = port or free_port()
     config = folder / "mosquitto.conf"
     lines = [
@@ -96,8 +238,20 @@ def start_mosquitto(folder: Path, *, persistence: bool = False, port: int | None
     ]
     config.write_text("\n".join(lines) + "\n")
     broker = Broker("127.0.0.1", port, _spawn(config), config)
-    wait_for_port(broker.host, broker.port)
+    _listening(broker)
     return broker
+
+
+def _listening(broker: Broker) -> bool:
+    """Wait until the port answers; False if our Mosquitto exited meanwhile (the free port
+    was taken by another process between choosing it and binding it: what answers is not
+    ours)."""
+    wait_for_port(broker.host, broker.port)
+    try:
+        broker.process.wait(timeout=0.2)  # a failed bind ends Mosquitto at once
+    except subprocess.TimeoutExpired:
+        return True
+    return False
 
 
 @contextmanager

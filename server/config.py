@@ -3,8 +3,15 @@
 A TOML file holds the keys below at top level or under a ``[server]`` table::
 
     db_url = "postgresql://trace@db.example/serialtrace"
-    mqtt_url = "mqtt://127.0.0.1:1883"
+    mqtt_url = "mqtts://broker.plant:8883"
+    mqtt_secrets_file = "/etc/serialtrace/mqtt/server-trace1.toml"
     mqtt_share_group = "ingest"
+
+The broker's credentials and TLS files come from ``mqtt_secrets_file`` (as ``serialtrace
+broker add-server`` writes it, mode 0600), or from ``mqtt_username``, ``mqtt_password``
+(best from the environment: ``SERIALTRACE_SERVER_MQTT_PASSWORD``), ``mqtt_ca_file``,
+``mqtt_cert_file`` and ``mqtt_key_file``, or from the URL (``mqtts://user:pw@host``). The
+password never appears in a log line or on the receiver process's command line.
 """
 
 from __future__ import annotations
@@ -17,6 +24,8 @@ from typing import Any
 from pydantic import Field, SecretStr, ValidationError, field_validator
 from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
 
+from epcis.broker import BrokerLink
+from epcis.errors import BrokerLinkError
 from server.errors import ConfigError
 from server.store.engine import normalize_url
 
@@ -31,6 +40,20 @@ class ServerSettings(BaseSettings):
     db_url: str = "sqlite:///serialtrace.db"
     mqtt_url: str | None = None  # no MQTT ingest when unset (HTTP capture only)
     mqtt_share_group: str | None = None  # e.g. "ingest" for $share/ingest/…
+    mqtt_username: str | None = None
+    mqtt_password: str | None = Field(default=None, repr=False)
+    mqtt_ca_file: str | None = None
+    mqtt_cert_file: str | None = None
+    mqtt_key_file: str | None = None
+    mqtt_secrets_file: str | None = None
+    # /health answers 503 while the oldest message not acknowledged is older than this,
+    # and for this long after the broker said another client took the session over.
+    mqtt_max_lag_seconds: float = Field(default=60.0, gt=0)
+    mqtt_takeover_alarm_seconds: float = Field(default=300.0, ge=0)
+    # Dead letters: kept per source (MQTT topic or HTTP user) and by age; payload kept up to.
+    dead_letter_max_per_source: int = Field(default=1000, ge=1)
+    dead_letter_max_age_days: float = Field(default=30.0, gt=0)
+    dead_letter_keep_bytes: int = Field(default=64 * 1024, ge=0)
     mqtt_client_id: str = Field(
         default_factory=lambda: f"serialtrace-server-{socket.gethostname()}"
     )
@@ -88,6 +111,24 @@ class ServerSettings(BaseSettings):
         return value
 
 
+def broker_link(settings: ServerSettings) -> BrokerLink | None:
+    """The broker link the settings describe (None without ``mqtt_url``)."""
+    if not settings.mqtt_url and not settings.mqtt_secrets_file:
+        return None
+    try:
+        return BrokerLink.parse(
+            settings.mqtt_url or "",
+            username=settings.mqtt_username,
+            password=settings.mqtt_password,
+            ca_file=settings.mqtt_ca_file,
+            cert_file=settings.mqtt_cert_file,
+            key_file=settings.mqtt_key_file,
+            secrets_file=settings.mqtt_secrets_file,
+        )
+    except BrokerLinkError as exc:
+        raise ConfigError(str(exc)) from None
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> ServerSettings:
     """Settings from ``config_file`` (TOML), the environment and ``overrides`` (non-None)."""
     file_values: dict[str, Any] = {}
@@ -109,6 +150,7 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> ServerSe
     except ValidationError as exc:
         first = exc.errors()[0]
         where = ".".join(str(part) for part in first["loc"]) or "config"
-        raise ConfigError(f"{where}: {first['msg']}, got {first.get('input')!r}") from None
+        got = "(hidden)" if "password" in where else repr(first.get("input"))
+        raise ConfigError(f"{where}: {first['msg']}, got {got}") from None
     except ConfigError:
         raise

@@ -55,6 +55,7 @@ class SerialScanner:
         self.baudrate = baudrate
         self.clock = clock
         self.counts: Counter[ScanOutcome] = Counter()
+        self.internal_errors = 0  # frames whose reading raised (logged; the scanner goes on)
         self.errors: deque[ScanResult] = deque(maxlen=error_history)
         self.dropped = 0
         self.fault: str | None = None
@@ -130,7 +131,13 @@ class SerialScanner:
                 continue
             now = self.clock()
             for frame in frames:
-                self._deliver(interpret(frame, self.config, now))
+                try:
+                    result = interpret(frame, self.config, now)
+                except Exception:  # hostile bytes must not end the scanner (issue 14)
+                    self.internal_errors += 1
+                    log.exception("scanner %s: a frame could not be read: %r", self.url, frame)
+                    continue
+                self._deliver(result)
 
     def _deliver(self, result: ScanResult) -> None:
         self.counts[result.outcome] += 1

@@ -19,6 +19,13 @@
 
 Every user change is audited with its reason (actor ``cli:<login>``). ``audit verify`` exits
 1 when the trail is not intact.
+    serialtrace server dead-letters list|replay|purge …   (see server_admin)
+    serialtrace server lines add|list|remove …            (see server_admin)
+
+The broker's credentials never go on the command line: ``--mqtt-secrets FILE`` (as
+``serialtrace broker add-server`` writes it) or ``SERIALTRACE_SERVER_MQTT_*`` variables.
+If the broker refuses the server (credentials, ACL, an untrusted certificate), the server
+says so in one line and exits with code 1.
 """
 
 from __future__ import annotations
@@ -27,11 +34,14 @@ import argparse
 import getpass
 import logging
 import sys
+import threading
+import time
 from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 from serialtrace.cli import CliError
+from serialtrace.commands.server_admin import register_admin
 
 
 def _add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
@@ -58,7 +68,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         description="Run the trace server: MQTT ingest, EPCIS 2.0 REST and the QA API.",
     )
     _add_common(parser, sub=False)
-    parser.add_argument("--mqtt", metavar="URL", help="broker to ingest from: mqtt://HOST:PORT")
+    parser.add_argument(
+        "--mqtt", metavar="URL", help="broker to ingest from: mqtts://HOST:PORT (or mqtt://)"
+    )
+    parser.add_argument(
+        "--mqtt-secrets",
+        metavar="FILE",
+        help="the broker identity's secrets file (serialtrace broker add-server)",
+    )
     parser.add_argument(
         "--share-group",
         metavar="NAME",
@@ -87,6 +104,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     add.add_argument("--full-name", metavar="TEXT", help="the printed name of signatures")
     add.add_argument("--reason", default="user created", help="why (for the audit trail)")
     add.set_defaults(handler=run_user_add)
+    register_admin(commands, _add_common)
 
     listing = user_commands.add_parser("list", help="list users, roles and their state")
     _add_common(listing, sub=True)
@@ -168,12 +186,45 @@ def run_server(args: argparse.Namespace) -> int:
     from server.api.security import uvicorn_config
 
     settings = _settings(
-        args, mqtt_url=args.mqtt, mqtt_share_group=args.share_group, host=args.host, port=args.port
+        args,
+        mqtt_url=args.mqtt,
+        mqtt_secrets_file=args.mqtt_secrets,
+        mqtt_share_group=args.share_group,
+        host=args.host,
+        port=args.port,
     )
+    _check_broker_settings(settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
-    server = uvicorn.Server(uvicorn_config(create_app(settings), settings))
+    app = create_app(settings)
+    server = uvicorn.Server(uvicorn_config(app, settings))
+    refused: list[str] = []
+
+    def watch() -> None:  # a broker that refuses us for good ends the server, loudly
+        while not server.should_exit:
+            services = getattr(app.state, "services", None)
+            mqtt = services.mqtt if services is not None else None
+            if mqtt is not None and mqtt.failure is not None:
+                refused.append(mqtt.failure)
+                server.should_exit = True
+                return
+            time.sleep(0.2)
+
+    threading.Thread(target=watch, name="mqtt-watch", daemon=True).start()
     server.run()
+    if refused:
+        print(f"serialtrace: error: mqtt: {refused[0]}", file=sys.stderr)
+        return 1
     return 0 if server.started else 1
+
+
+def _check_broker_settings(settings: Any) -> None:
+    from server.config import broker_link
+    from server.errors import ConfigError
+
+    try:
+        broker_link(settings)
+    except ConfigError as exc:
+        raise CliError(str(exc)) from exc
 
 
 def run_migrate(args: argparse.Namespace) -> int:

@@ -6,6 +6,7 @@ import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from dataclasses import dataclass
+from datetime import timedelta
 
 from fastapi import FastAPI, Request
 from fastapi.exceptions import RequestValidationError
@@ -20,8 +21,10 @@ from server.api.routes import (
     auth_routes,
     batches,
     containers,
+    dead_letter_routes,
     epcis_routes,
     health,
+    line_routes,
     qa_complaints,
     qa_drills,
     qa_genealogy,
@@ -33,7 +36,7 @@ from server.api.routes import (
     verify,
 )
 from server.api.security import BodyLimit, SecurityHeaders, docs_router
-from server.config import ServerSettings
+from server.config import ServerSettings, broker_link
 from server.errors import RejectedDocument, StoreError
 from server.ingest.mqtt import MqttIngest
 from server.ingest.prepare import set_event_time_window
@@ -73,16 +76,25 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
         anchor.install()
         checkpointer = audit.Checkpointer(anchor, settings.audit_checkpoint_seconds)
         checkpointer.start()
-        ingestor = Ingestor(store, max_payload_bytes=settings.max_payload_bytes)
+        ingestor = Ingestor(
+            store,
+            max_payload_bytes=settings.max_payload_bytes,
+            dead_letter_max_per_source=settings.dead_letter_max_per_source,
+            dead_letter_max_age=timedelta(days=settings.dead_letter_max_age_days),
+            dead_letter_keep_bytes=settings.dead_letter_keep_bytes,
+        )
         mqtt = None
-        if settings.mqtt_url:
+        link = broker_link(settings)
+        if link is not None:
             mqtt = MqttIngest(
                 ingestor,
-                settings.mqtt_url,
+                link,
                 client_id=settings.mqtt_client_id,
                 share_group=settings.mqtt_share_group,
                 max_inflight=settings.mqtt_max_inflight,
                 session_expiry_seconds=settings.mqtt_session_expiry_seconds,
+                max_lag_seconds=settings.mqtt_max_lag_seconds,
+                takeover_alarm_seconds=settings.mqtt_takeover_alarm_seconds,
             )
             mqtt.start()
             mes = MesOrders(store, settings.mqtt_url, client_id=f"{settings.mqtt_client_id}-mes")
@@ -133,6 +145,8 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
         qa_recalls,
         qa_drills,
         qa_complaints,
+        dead_letter_routes,
+        line_routes,
     ):
         app.include_router(module.router)
     serial_routes.install(app)  # the serial authority, /serials/...

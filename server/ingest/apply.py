@@ -15,6 +15,11 @@ trace tables from them:
 * shipping ObjectEvent: a shipment with destination, customer and business transaction;
 * TransformationEvent: raw-material lots (inputs) of the batch its output LGTIN names.
 
+An eventID that is stored already is a repeat: :func:`classify_repeat` says whether it is
+the same event again (a redelivery: ignored) or other content under that eventID (a
+conflict: the stored event stays as it is, the new body is kept in ``event_conflicts`` and
+an ``event_conflict`` alert names both).
+
 An event that names units not commissioned yet is parked (``parked_events``/``parked_refs``)
 and applied again in the transaction that commissions them, so the final state does not
 depend on arrival order. Statements are bulk: :func:`apply_documents` applies a group of
@@ -69,6 +74,7 @@ from server.store.schema import (
     batches,
     containers,
     event_bodies,
+    event_conflicts,
     event_epcs,
     events,
     parked_events,
@@ -142,6 +148,20 @@ class ApplyResult:
     parked: int  # events waiting for units not commissioned yet
     alerts: int
     event_ids: tuple[str, ...] = ()  # every eventID of the document, in order
+    conflicts: int = 0  # eventIDs stored before with other content (kept apart, alerted)
+
+
+def classify_repeat(stored_text: str, event: PreparedEvent) -> str:
+    """How an event that came under an eventID stored before relates to the stored one:
+    ``"same"`` (a redelivery, maybe in a document with another ``@context``) or
+    ``"conflict"`` (other content)."""
+    if stored_text == event.text:
+        return "same"
+    stored = json.loads(stored_text)
+    if isinstance(stored, dict):
+        stored.pop("@context", None)
+    new = {key: value for key, value in event.body.items() if key != "@context"}
+    return "same" if stored == new else "conflict"
 
 
 def apply_document(
@@ -189,6 +209,7 @@ class _Document:
     stored: int = 0
     commissioned: int = 0
     alerts: int = 0
+    conflicts: int = 0
 
 
 @dataclass(frozen=True)
@@ -221,12 +242,13 @@ class _Applier:
     line_counts: Counter[tuple[int, str, str]] = field(default_factory=Counter)
     line_times: dict[tuple[int, str, str], tuple[datetime, datetime]] = field(default_factory=dict)
     container_parents: dict[int, int] = field(default_factory=dict)  # container id -> parent
+    conflict_rows: list[dict[str, Any]] = field(default_factory=list)
 
     # -- the document -------------------------------------------------------------------
 
     def run(self) -> list[ApplyResult]:
         rows, prepared, doc_of = self._event_rows()
-        new_pks = self._store_events(rows, prepared)
+        new_pks = self._store_events(rows, prepared, doc_of)
         fresh = [
             _Fresh(new_pks[row["event_id"]], row, doc, event)
             for row, event, doc in zip(rows, prepared, doc_of, strict=True)
@@ -250,6 +272,8 @@ class _Applier:
         self._flush_unit_refs()
         self._flush_container_parents()
         self._flush_batch_lines()
+        if self.conflict_rows:
+            self.conn.execute(event_conflicts.insert(), self.conflict_rows)
         if self.alert_rows:
             for row in self.alert_rows:
                 self.docs[row.pop("_doc")].alerts += 1
@@ -263,6 +287,7 @@ class _Applier:
                 parked=parked[index],
                 alerts=doc.alerts,
                 event_ids=tuple(doc.event_ids),
+                conflicts=doc.conflicts,
             )
             for index, doc in enumerate(self.docs)
         ]
@@ -279,14 +304,16 @@ class _Applier:
         rows: list[dict[str, Any]] = []
         prepared: list[PreparedEvent] = []
         doc_of: list[int] = []
-        seen: set[str] = set()
+        seen: dict[str, PreparedEvent] = {}
         now = self.now
         for doc_index, doc in enumerate(self.docs):
             for event in doc.prepared.events:
                 doc.event_ids.append(event.event_id)
-                if event.event_id in seen:
+                first = seen.get(event.event_id)
+                if first is not None:
+                    self._repeat(first.text, event, doc_index)
                     continue
-                seen.add(event.event_id)
+                seen[event.event_id] = event
                 if event.row is None:
                     raise RejectedDocument(event.error or "unreadable event")
                 rows.append({**event.row, "record_time": now})
@@ -295,7 +322,7 @@ class _Applier:
         return rows, prepared, doc_of
 
     def _store_events(
-        self, rows: list[dict[str, Any]], prepared: list[PreparedEvent]
+        self, rows: list[dict[str, Any]], prepared: list[PreparedEvent], doc_of: list[int]
     ) -> dict[str, int]:
         """Insert the events not stored yet; eventID -> pk of those inserted now."""
         if not rows:
@@ -307,10 +334,15 @@ class _Applier:
         values = [(pk, *self._event_values(row)) for pk, row in zip(pks, rows, strict=True)]
         columns = ("pk", *EVENT_COLUMNS)
         inserted = [(pk, row["event_id"]) for pk, row in zip(pks, rows, strict=True)]
+        repeats: dict[str, int] = {}
         if bulk_insert(self.conn, events, columns, values, ignore_conflicts=True) < len(rows):
             stored = self._stored_event_pks([row["event_id"] for row in rows])
             inserted = [(pk, event_id) for pk, event_id in inserted if stored.get(event_id) == pk]
+            given = dict(inserted)
+            repeats = {event_id: pk for event_id, pk in stored.items() if given.get(pk) != event_id}
         new = {event_id: pk for pk, event_id in inserted}
+        if repeats:
+            self._check_repeats(repeats, rows, prepared, doc_of)
         epc_rows: list[tuple[int, str, str]] = []
         body_rows: list[tuple[int, str]] = []
         refs = self.unit_refs
@@ -326,6 +358,55 @@ class _Applier:
         bulk_insert(self.conn, event_bodies, ("event_pk", "body"), body_rows)
         bulk_insert(self.conn, event_epcs, EPC_COLUMNS, epc_rows)
         return new
+
+    def _check_repeats(
+        self,
+        repeats: dict[str, int],
+        rows: list[dict[str, Any]],
+        prepared: list[PreparedEvent],
+        doc_of: list[int],
+    ) -> None:
+        """Compare each event stored before under its eventID with the stored body."""
+        bodies: dict[int, str] = {}
+        for part in chunks(list(repeats.values())):
+            query = select(event_bodies.c.event_pk, event_bodies.c.body).where(
+                event_bodies.c.event_pk.in_(part)
+            )
+            bodies.update((int(pk), body) for pk, body in self.conn.execute(query))
+        index_of = {row["event_id"]: index for index, row in enumerate(rows)}
+        for event_id, pk in repeats.items():
+            index = index_of.get(event_id)
+            stored_text = bodies.get(pk)
+            if index is None or stored_text is None:
+                continue
+            self._repeat(stored_text, prepared[index], doc_of[index])
+
+    def _repeat(self, stored_text: str, event: PreparedEvent, doc_index: int) -> None:
+        """An event under an eventID already stored (or earlier in this group)."""
+        if classify_repeat(stored_text, event) != "conflict":
+            return
+        doc = self.docs[doc_index]
+        origin = doc.prepared.origin
+        doc.conflicts += 1
+        self.conflict_rows.append(
+            {
+                "event_id": event.event_id,
+                "received_at": self.now,
+                "source": origin.source,
+                "site": origin.site,
+                "line": origin.line,
+                "body": event.text,
+            }
+        )
+        self.doc = doc_index
+        self._alert(
+            "event_conflict",
+            event.event_id,
+            event.event_id,
+            "the same eventID came again with other content "
+            f"(from {origin.source} {origin.site or ''}/{origin.line or ''}); the stored event "
+            "is kept as it was and the new body is in event_conflicts",
+        )
 
     def _event_values(self, row: dict[str, Any]) -> tuple[Any, ...]:
         """An events row in EVENT_COLUMNS order, in the driver's types."""

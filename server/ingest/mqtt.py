@@ -22,10 +22,21 @@ delivers again whatever was not acknowledged. The receiver ends when this proces
 
 With a share group (``$share/{group}/…``) several server processes split the load; each
 message goes to exactly one of them.
+
+Supervision: the reader and writer threads are watched by a supervisor thread and started
+again if they end. The group a dead writer held is applied again by the new one, one
+message at a time; a message that crashed a writer twice (in its group, then alone) is
+dead-lettered as poison and acknowledged. A receiver
+process that dies is started again, and a message that was being checked when a receiver
+died twice is passed on as poison (dead-lettered by its digest, acknowledged, never checked
+again). A broker that refuses the credentials or a TLS certificate that is not trusted is
+final: one error line, :attr:`MqttIngest.failure` set (``/health`` says it), no retry loop.
+:meth:`MqttIngest.problems` is what ``/health`` reports.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
 import dataclasses
 import json
@@ -37,12 +48,12 @@ import subprocess
 import sys
 import threading
 import time
-from dataclasses import dataclass
 from multiprocessing.connection import Connection
 from pathlib import Path
-from urllib.parse import urlsplit
 
 from epcis import TopicError, topics
+from epcis.broker import BrokerLink
+from epcis.errors import BrokerLinkError
 from server.errors import ConfigError, StoreError
 from server.ingest import receiver
 from server.ingest.apply import Origin
@@ -56,6 +67,17 @@ STORE_RETRY_MAX_SECONDS = 5.0
 RECEIVER_RESTART_MAX_SECONDS = 30.0
 
 
+def _checked(one: Received) -> Checked:
+    return Checked(
+        one.payload,
+        Origin("mqtt", one.site, one.line),
+        one.topic,
+        prepared=one.prepared,
+        reason=one.reason,
+        kind=one.kind,
+    )
+
+
 def events_subscription(share_group: str | None) -> str:
     """The topic filter to subscribe to, shared by ``share_group`` when given."""
     if not share_group:
@@ -66,31 +88,17 @@ def events_subscription(share_group: str | None) -> str:
         raise ConfigError(f"mqtt_share_group: {exc}") from exc
 
 
-@dataclass(frozen=True)
-class BrokerAddress:
-    host: str
-    port: int
-
-    @classmethod
-    def parse(cls, url: str) -> BrokerAddress:
-        parts = urlsplit(url)
-        if parts.scheme not in ("mqtt", "tcp") or not parts.hostname:
-            raise ConfigError(f"mqtt_url: expected mqtt://HOST[:PORT], got {url!r}")
-        try:
-            port = parts.port or 1883
-        except ValueError as exc:
-            raise ConfigError(f"mqtt_url: expected a port number, got {url!r}") from exc
-        return cls(parts.hostname, port)
-
-
 class MqttIngest:
     """Consumes ``serialtrace/v1/+/+/events`` into the store through an :class:`Ingestor`,
     with a receiver process for the MQTT side (see the module doc)."""
 
+    #: How the receiver process is started (tests may wrap it).
+    receiver_command: tuple[str, ...] = (sys.executable, "-m", "server.ingest.receiver")
+
     def __init__(
         self,
         ingestor: Ingestor,
-        url: str,
+        link: BrokerLink | str,
         *,
         client_id: str,
         share_group: str | None = None,
@@ -98,9 +106,16 @@ class MqttIngest:
         session_expiry_seconds: int = 3600,
         keepalive: int = 30,
         group_commit: int | None = None,
+        max_lag_seconds: float = 60.0,
+        takeover_alarm_seconds: float = 300.0,
     ) -> None:
         self.ingestor = ingestor
-        self.address = BrokerAddress.parse(url)
+        if isinstance(link, str):
+            try:
+                link = BrokerLink.parse(link)
+            except BrokerLinkError as exc:
+                raise ConfigError(str(exc)) from None
+        self.link = link
         self.client_id = client_id
         self.subscription = events_subscription(share_group)
         self.session_expiry_seconds = session_expiry_seconds
@@ -113,7 +128,25 @@ class MqttIngest:
         self.applied = 0
         self.dead_lettered = 0
         self.receiver_starts = 0
+        self.worker_restarts = 0
+        self.takeovers = 0
+        self.last_takeover: float | None = None  # time.time()
+        self.takeover_reason = ""
+        self.failure: str | None = None  # why the broker cannot be used (final)
+        self.max_lag_seconds = max_lag_seconds
+        self.takeover_alarm_seconds = takeover_alarm_seconds
         self.connected = threading.Event()
+        self.poison: set[str] = set()
+        self._crashes: collections.Counter[str] = collections.Counter()
+        self._last_work: str | None = None
+        self._works = 0  # messages the current receiver began to check
+        self._frames_seen = 0  # frames the current receiver passed on
+        self._status_thread: threading.Thread | None = None
+        self._unacked: collections.deque[float] = collections.deque()  # received_at, in order
+        self._held: list[Received] = []  # the group the writer is applying
+        self._applying: str | None = None  # digest of the one message applied alone
+        self._writer_crashes: collections.Counter[str] = collections.Counter()
+        self._supervisor: threading.Thread | None = None
         self._stop = threading.Event()
         # Frames of checked messages; at most max_inflight are unacknowledged at a time.
         self._checked: queue.Queue[bytes] = queue.Queue(maxsize=max_inflight)
@@ -131,17 +164,84 @@ class MqttIngest:
         reader and writer threads."""
         self._stop.clear()
         self._start_receiver()
-        self._threads = (
-            threading.Thread(target=self._read_loop, name="mqtt-ingest-read", daemon=True),
-            threading.Thread(target=self._write_loop, name="mqtt-ingest-write", daemon=True),
+        self._threads = (self._thread("read"), self._thread("write"))
+        self._supervisor = threading.Thread(
+            target=self._supervise, name="mqtt-ingest-supervisor", daemon=True
         )
-        for thread in self._threads:
-            thread.start()
+        self._supervisor.start()
+
+    def _thread(self, role: str) -> threading.Thread:
+        target = self._read_loop if role == "read" else self._write_loop
+        thread = threading.Thread(target=target, name=f"mqtt-ingest-{role}", daemon=True)
+        thread.start()
+        return thread
+
+    def _supervise(self) -> None:
+        """Start the reader or writer again if it ended while not stopping."""
+        while not self._stop.wait(0.2):
+            threads = self._threads
+            if threads is None:
+                continue
+            reader, writer = threads
+            if not reader.is_alive() and not self._stop.is_set() and self.failure is None:
+                log.error("MQTT ingest reader thread ended; starting it again")
+                self.worker_restarts += 1
+                reader = self._thread("read")
+            if not writer.is_alive() and not self._stop.is_set():
+                log.error("MQTT ingest writer thread ended; starting it again")
+                self.worker_restarts += 1
+                self._count_writer_crash()
+                writer = self._thread("write")
+            self._threads = (reader, writer)
+
+    def workers_alive(self) -> dict[str, bool]:
+        """Whether each worker runs: reader and writer threads, receiver process."""
+        reader, writer = self._threads or (None, None)
+        process = self._process
+        return {
+            "reader": reader is not None and reader.is_alive(),
+            "writer": writer is not None and writer.is_alive(),
+            "receiver": process is not None and process.poll() is None,
+        }
+
+    def lag_seconds(self) -> float:
+        """Age of the oldest message received but not acknowledged yet (0 if none)."""
+        try:
+            oldest = self._unacked[0]
+        except IndexError:
+            return 0.0
+        return max(0.0, time.time() - oldest)
+
+    def problems(self) -> list[str]:
+        """What is wrong now, one line each (empty when ingest works)."""
+        if self.failure is not None:
+            return [f"mqtt: {self.failure}"]
+        found: list[str] = []
+        if not self.connected.is_set():
+            found.append(f"mqtt: not connected to {self.link.redacted()}")
+        dead = [name for name, alive in self.workers_alive().items() if not alive]
+        if dead:
+            found.append(f"mqtt: worker not running: {', '.join(dead)}")
+        if (
+            self.last_takeover is not None
+            and time.time() - self.last_takeover < self.takeover_alarm_seconds
+        ):
+            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(self.last_takeover))
+            found.append(f"mqtt: session taken over at {when}: {self.takeover_reason}")
+        lag = self.lag_seconds()
+        if lag > self.max_lag_seconds:
+            found.append(
+                f"mqtt: oldest unacknowledged message is {lag:.0f} s old "
+                f"(limit {self.max_lag_seconds:.0f} s)"
+            )
+        return found
 
     def stop(self) -> None:
         """Stop: the group being applied is committed and acknowledged; messages checked
         but not applied stay with the broker."""
         self._stop.set()
+        if self._supervisor is not None:
+            self._supervisor.join(timeout=5)
         reader, writer = self._threads or (None, None)
         if writer is not None:
             writer.join(timeout=30)  # after it acknowledged the group it was applying
@@ -164,9 +264,16 @@ class MqttIngest:
         status_in, status_out = os.pipe()
         acks_in, acks_out = os.pipe()
         self.receiver_starts += 1
+        link = self.link
         config = ReceiverConfig(
-            host=self.address.host,
-            port=self.address.port,
+            host=link.host,
+            port=link.port,
+            tls=link.tls,
+            username=link.username,
+            password=link.password,
+            ca_file=link.ca_file,
+            cert_file=link.cert_file,
+            key_file=link.key_file,
             client_id=self.client_id,
             subscription=self.subscription,
             max_inflight=self.max_inflight,
@@ -176,27 +283,37 @@ class MqttIngest:
             incarnation=self.receiver_starts,
             parent_pid=os.getpid(),
             log_level=logging.getLogger().getEffectiveLevel(),
+            poison=tuple(sorted(self.poison)),
         )
-        command = [sys.executable, "-m", "server.ingest.receiver"]
+        command = [*self.receiver_command]
         ends = (frames_out, status_out, acks_in)  # the receiver's
-        command += [*map(str, ends), json.dumps(dataclasses.asdict(config))]
+        command += [*map(str, ends), str(receiver.PROTOCOL)]
         # The receiver imports this package from where this process found it.
         path = [str(Path(__file__).resolve().parents[2]), os.environ.get("PYTHONPATH", "")]
         try:
             self._process = subprocess.Popen(
                 command,
                 pass_fds=ends,
-                env={**os.environ, "PYTHONPATH": os.pathsep.join(filter(None, path))},
+                env={
+                    # The credentials come down the pipe; the environment keeps none.
+                    **{k: v for k, v in os.environ.items() if not k.endswith("_PASSWORD")},
+                    "PYTHONPATH": os.pathsep.join(filter(None, path)),
+                },
             )
         finally:  # closing our copies lets either side see the other's end
             for end in ends:
                 os.close(end)
+        self._works = self._frames_seen = 0
+        self._last_work = None
         status = Connection(status_in, writable=False)
-        threading.Thread(
+        self._status_thread = threading.Thread(
             target=self._status_loop, args=(status,), name="mqtt-ingest-status", daemon=True
-        ).start()
+        )
+        self._status_thread.start()
         self._frames = Connection(frames_in, writable=False)
         self._acks = Connection(acks_out, readable=False)
+        # The configuration, credentials included, goes down the pipe: never argv.
+        self._acks.send_bytes(json.dumps(dataclasses.asdict(config)).encode())
         self._started_at = time.monotonic()
 
     def _stop_receiver(self) -> int | None:
@@ -226,10 +343,20 @@ class MqttIngest:
                     state = status.recv_bytes()
                 except (EOFError, OSError):
                     return
-                if state == receiver.CONNECTED:
+                kind, rest = state[:1], state[1:]
+                if kind == receiver.WORKING:
+                    self._works += 1
+                    self._last_work = rest.decode("ascii", "replace")
+                elif kind == receiver.CONNECTED:
                     self.connected.set()
-                elif state == receiver.DISCONNECTED:
+                elif kind == receiver.DISCONNECTED:
                     self.connected.clear()
+                elif kind == receiver.TAKEN_OVER:
+                    self.takeovers += 1
+                    self.last_takeover = time.time()
+                    self.takeover_reason = rest.decode("utf-8", "replace")
+                elif kind == receiver.REFUSED:
+                    self.failure = rest.decode("utf-8", "replace")
 
     def _read_loop(self) -> None:
         """Pass the receiver's checked messages to the writer, in arrival order. Starts a new
@@ -250,6 +377,12 @@ class MqttIngest:
                 delay = 1.0 if ran > 60 else min(2 * delay, RECEIVER_RESTART_MAX_SECONDS)
                 with self._acks_lock:
                     code = self._stop_receiver()
+                if self._status_thread is not None:
+                    self._status_thread.join(timeout=5)  # every status frame read
+                if code == receiver.EXIT_REFUSED or self.failure is not None:
+                    log.error("MQTT ingest stopped: %s", self.failure or "broker refused us")
+                    return
+                self._count_crash()
                 log.error("MQTT receiver exited (code %s); a new one in %.0f s", code, delay)
                 if self._stop.wait(delay):
                     return
@@ -259,6 +392,7 @@ class MqttIngest:
                 except Exception:  # e.g. out of file descriptors: try again, backing off
                     log.exception("could not start the MQTT receiver")
                 continue
+            self._frames_seen += 1
             while not self._stop.is_set():
                 try:
                     self._checked.put(frame, timeout=0.2)
@@ -266,8 +400,22 @@ class MqttIngest:
                 except queue.Full:
                     continue
 
+    def _count_crash(self) -> None:
+        """A receiver died: if it was checking a message (began it, did not pass it on),
+        count that message's crash; at two it is poison."""
+        key = self._last_work
+        if key is None or self._works <= self._frames_seen:
+            return
+        self._crashes[key] += 1
+        if self._crashes[key] >= 2 and key not in self.poison:
+            log.error("message %s crashed the MQTT receiver twice: dead-lettered unread", key)
+            self.poison.add(key)
+
     def _write_loop(self) -> None:
         while not self._stop.is_set():
+            if self._held:  # the group a writer that died was applying
+                self._apply_held()
+                continue
             try:
                 frames = [self._checked.get(timeout=0.2)]
             except queue.Empty:
@@ -277,24 +425,69 @@ class MqttIngest:
                     frames.append(self._checked.get_nowait())
                 except queue.Empty:
                     break
-            with gc_paused():  # unpickling builds many small objects, none in cycles
-                received: list[Received] = [pickle.loads(frame) for frame in frames]
-            items = [
-                Checked(
-                    one.payload,
-                    Origin("mqtt", one.site, one.line),
-                    one.topic,
-                    prepared=one.prepared,
-                    reason=one.reason,
-                )
-                for one in received
-            ]
-            if self._apply_until_stored(items):
+            received = self._unpickle(frames)
+            self._held = received
+            if self._apply_until_stored([_checked(one) for one in received]):
                 self._acknowledge([(one.generation, one.mid, one.qos) for one in received])
+            self._held = []
+
+    def _apply_held(self) -> None:
+        """Apply, one at a time, the group a writer died on: a message that crashed a writer
+        twice (once in its group, once alone) is dead-lettered as poison instead."""
+        while self._held and not self._stop.is_set():
+            one = self._held[0]
+            key = receiver.digest(one.payload)
+            item = _checked(one)
+            if self._writer_crashes[key] >= 2:
+                log.error("message %s crashed the ingest writer twice: dead-lettered", key)
+                self.poison.add(key)
+                item = Checked(
+                    one.payload,
+                    item.origin,
+                    one.topic,
+                    reason="crashed the MQTT ingest writer twice (poison message)",
+                    kind="poison",
+                )
+            self._applying = key
+            stored = self._apply_until_stored([item])
+            self._applying = None
+            if not stored:
+                return
+            self._acknowledge([(one.generation, one.mid, one.qos)])
+            self._writer_crashes.pop(key, None)
+            self._held = self._held[1:]
+
+    def _count_writer_crash(self) -> None:
+        """A writer died: count a crash for the message it applied alone, or for every
+        message of the group it applied."""
+        if self._applying is not None:
+            self._writer_crashes[self._applying] += 1
+            self._applying = None
+            return
+        for one in self._held:
+            self._writer_crashes[receiver.digest(one.payload)] += 1
+
+    def _unpickle(self, frames: list[bytes]) -> list[Received]:
+        """The frames' messages (a frame that cannot be read is dropped, unacknowledged:
+        the broker delivers it again after a reconnect)."""
+        received: list[Received] = []
+        with gc_paused():  # unpickling builds many small objects, none in cycles
+            for frame in frames:
+                try:
+                    one = pickle.loads(frame)
+                except Exception:
+                    log.exception("an MQTT frame from the receiver cannot be read")
+                    continue
+                received.append(one)
+                self._unacked.append(one.received_at)
+        return received
 
     def _acknowledge(self, acks: list[tuple[Generation, int, int]]) -> None:
         """Send the acknowledgements to the receiver (a receiver that died meanwhile gets
         none: the broker delivers those messages again)."""
+        for _ in acks:
+            with contextlib.suppress(IndexError):
+                self._unacked.popleft()
         frame = pickle.dumps(acks, protocol=pickle.HIGHEST_PROTOCOL)
         with self._acks_lock:
             if self._acks is None:
@@ -316,15 +509,16 @@ class MqttIngest:
                 self._stop.wait(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
                 continue
-            except Exception:  # a bug must not stop ingest: keep the payloads for replay
+            except Exception as exc:  # a bug must not stop ingest: keep the payloads for replay
                 log.exception("ingest of %d message(s) failed", len(items))
                 try:
                     for item in items:
                         self.ingestor.dead_letter(
                             item.payload,
-                            "internal error while applying (see server log)",
+                            f"internal error while applying: {type(exc).__name__}",
                             item.origin,
                             topic=item.topic,
+                            kind="internal",
                         )
                 except StoreError:
                     self._stop.wait(delay)

@@ -31,12 +31,33 @@ writer applies it again (idempotent by eventID) and acknowledges that copy. Ackn
 the old copy instead could, after the broker reused its packet id, acknowledge a different
 message that was not applied yet.
 
+The receiver's configuration, credentials included, is the first frame on the writer ->
+receiver pipe, never its command line (which anyone on the machine can read).
+
+Status frames besides ``C`` and ``D``:
+
+* ``R`` + text: the broker refused the connection for a reason retrying cannot cure (bad
+  credentials, not authorised, an untrusted certificate); the receiver says so once and
+  exits with :data:`EXIT_REFUSED`;
+* ``T`` + reason: the broker said another client took this session over (MQTT 5 reason
+  0x8E), or the connection was closed :data:`FLAP_LOSSES` times within
+  :data:`FLAP_WINDOW_SECONDS` (Mosquitto 2.0.11 closes a taken-over connection without
+  saying why: two clients of one identity then take turns kicking each other off);
+* ``W`` + digest: the message the checker is about to check, so that a message that
+  crashes this process can be recognised when the broker delivers it again (after two
+  crashes it is passed on unread, as poison).
+
+Every step from receipt to the frame is guarded: a message that cannot be decoded, checked,
+prepared or pickled becomes a frame with the reason, and the writer dead-letters it.
+
 This module imports neither SQLAlchemy nor the store, so the process starts quickly.
 """
 
 from __future__ import annotations
 
+import collections
 import contextlib
+import hashlib
 import json
 import logging
 import os
@@ -56,6 +77,7 @@ from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.properties import Properties
 
 from epcis import TopicError, topics
+from epcis.broker import SESSION_TAKEN_OVER, BrokerLink, refusal, tls_problem
 from server.errors import RejectedDocument
 from server.ingest.prepare import Origin, PreparedDocument, prepare_document
 from server.ingest.validation import decode_payload, warm_up
@@ -66,8 +88,13 @@ CONNECTED, DISCONNECTED = b"C", b"D"  # the connection state frames
 # The frames' and the command line's layout: a server and a receiver of different versions
 # (the package upgraded under a running server, which then restarts its receiver) must not
 # talk to each other.
-PROTOCOL = 2
+PROTOCOL = 3
 STOP = b""
+REFUSED, TAKEN_OVER, WORKING = b"R", b"T", b"W"
+FLAP_LOSSES, FLAP_WINDOW_SECONDS = 3, 60.0  # connection losses that look like a takeover
+EXIT_REFUSED = 3  # the broker refused us for good: do not start again
+EXIT_CHECKER_DIED = 4
+POISON_REASON = "crashed the MQTT receiver twice while being checked (poison message)"
 
 Generation = tuple[int, int]  # (receiver incarnation, connection number)
 
@@ -85,6 +112,8 @@ class Received(NamedTuple):
     payload: bytes
     prepared: PreparedDocument | None
     reason: str | None
+    received_at: float = 0.0  # time.time() when it arrived
+    kind: str | None = None  # the dead-letter kind when rejected (None: from the reason)
 
 
 @dataclass(frozen=True)
@@ -93,6 +122,12 @@ class ReceiverConfig:
 
     host: str
     port: int
+    tls: bool
+    username: str | None
+    password: str | None
+    ca_file: str | None
+    cert_file: str | None
+    key_file: str | None
     client_id: str
     subscription: str
     max_inflight: int
@@ -102,7 +137,26 @@ class ReceiverConfig:
     incarnation: int
     parent_pid: int
     log_level: int = logging.INFO
+    poison: tuple[str, ...] = ()  # digests of messages that crashed a receiver twice
     protocol: int = PROTOCOL
+
+    @property
+    def link(self) -> BrokerLink:
+        return BrokerLink(
+            self.host,
+            self.port,
+            self.tls,
+            self.username,
+            self.password,
+            self.ca_file,
+            self.cert_file,
+            self.key_file,
+        )
+
+
+def digest(payload: bytes) -> str:
+    """The id a message is known by across redeliveries (poison tracking)."""
+    return hashlib.blake2b(payload, digest_size=16).hexdigest()
 
 
 def site_line(topic: str) -> tuple[str | None, str | None]:
@@ -116,25 +170,58 @@ def site_line(topic: str) -> tuple[str | None, str | None]:
     return parsed.site, parsed.line
 
 
-def check_message(message: mqtt.MQTTMessage, generation: Generation, max_bytes: int) -> bytes:
+def check_message(
+    message: mqtt.MQTTMessage,
+    generation: Generation,
+    max_bytes: int,
+    *,
+    poison: bool = False,
+) -> bytes:
     """The frame for ``message``: decoded, schema-checked and prepared, or rejected with a
-    reason."""
+    reason. Never raises: whatever fails becomes the reason (a ``poison`` message is not
+    even decoded)."""
     payload = bytes(message.payload)
     site, line = site_line(message.topic)
     prepared: PreparedDocument | None = None
     reason: str | None = None
-    try:
-        document = decode_payload(payload, max_bytes=max_bytes)
-        prepared = prepare_document(document, Origin("mqtt", site, line))
-    except RejectedDocument as exc:
-        reason = exc.reason
-    except Exception:  # a bug must not stop ingest: the writer dead-letters it for replay
-        log.exception("check of a message on %s failed", message.topic)
-        reason = "internal error while checking (see server log)"
+    kind: str | None = None
+    received_at = time.time()
+    if poison:
+        reason, kind = POISON_REASON, "poison"
+    elif site is None:
+        reason, kind = (
+            f"topic: expected {topics.EVENTS_SUBSCRIPTION}, got {message.topic!r}",
+            "topic",
+        )
+    else:
+        try:
+            document = decode_payload(payload, max_bytes=max_bytes)
+            prepared = prepare_document(document, Origin("mqtt", site, line))
+        except RejectedDocument as exc:
+            reason = exc.reason
+        except Exception as exc:  # a bug must not stop ingest: the writer dead-letters it
+            log.exception("check of a message on %s failed", message.topic)
+            reason, kind = f"internal error while checking: {type(exc).__name__}", "internal"
     received = Received(
-        generation, message.mid, message.qos, message.topic, site, line, payload, prepared, reason
+        generation,
+        message.mid,
+        message.qos,
+        message.topic,
+        site,
+        line,
+        payload,
+        prepared,
+        reason,
+        received_at,
+        kind,
     )
-    return pickle.dumps(received, protocol=pickle.HIGHEST_PROTOCOL)
+    try:
+        return pickle.dumps(received, protocol=pickle.HIGHEST_PROTOCOL)
+    except Exception as exc:  # e.g. RecursionError: the document goes without its preparation
+        log.exception("a checked message on %s cannot be passed on", message.topic)
+        reason = f"internal error while passing the checked message on: {type(exc).__name__}"
+        rejected = received._replace(prepared=None, reason=reason, kind="internal")
+        return pickle.dumps(rejected, protocol=pickle.HIGHEST_PROTOCOL)
 
 
 class Receiver:
@@ -147,22 +234,27 @@ class Receiver:
         self._lock = threading.Lock()  # a generation change and an acknowledgement
         self._connection = 0  # +1 on every connect and disconnect (paho's thread only)
         self._stopping = False
+        self._losses: collections.deque[float] = collections.deque()  # connection losses
         # Holds at most max_inflight messages per connection (the broker honours the
         # Receive Maximum); the bound only matters if it does not (then paho's thread waits).
         self._queue: queue.Queue[tuple[Generation, mqtt.MQTTMessage]] = queue.Queue(
             maxsize=10 * config.max_inflight
         )
+        self._poison = frozenset(config.poison)
         client = mqtt.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=config.client_id,
             protocol=mqtt.MQTTv5,
             manual_ack=True,
         )
+        config.link.configure(client)
+        client.suppress_exceptions = True  # a callback's fault is logged, never kills paho
         client.max_inflight_messages_set(config.max_inflight)
         client.reconnect_delay_set(min_delay=1, max_delay=10)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_connect_fail = self._on_connect_fail
         client.on_socket_open = _no_delay
         self.client = client
 
@@ -174,7 +266,7 @@ class Receiver:
         """Connect, check and forward messages, and acknowledge what ``acks`` names, until
         a stop frame or the end of ``acks``."""
         warm_up()  # compile the schema validators before the first message
-        checker = threading.Thread(target=self._check_loop, name="mqtt-check", daemon=True)
+        checker = threading.Thread(target=self._checker, name="mqtt-check", daemon=True)
         checker.start()
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
         properties.SessionExpiryInterval = self.config.session_expiry_seconds
@@ -215,8 +307,11 @@ class Receiver:
         self, client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
     ) -> None:
         if reason.is_failure:
-            config = self.config
-            log.error("MQTT connect to %s:%s refused: %s", config.host, config.port, reason)
+            link = self.config.link
+            fatal = refusal(reason)
+            if fatal is not None:
+                self._refused(f"{fatal} at {link.redacted()}")
+            log.error("MQTT connect to %s refused: %s", link.redacted(), reason)
             return
         with self._lock:
             self._connection += 1
@@ -230,13 +325,49 @@ class Receiver:
         )
 
     def _on_disconnect(
-        self, _client: mqtt.Client, _userdata: Any, _flags: Any, reason: Any, _props: Any
+        self, _client: mqtt.Client, _userdata: Any, flags: Any, reason: Any, _props: Any
     ) -> None:
         with self._lock:
             self._connection += 1
         self._report(DISCONNECTED)
+        code = getattr(reason, "value", None)
+        now = time.monotonic()
         if not self._stopping:
+            self._losses.append(now)
+            while self._losses and now - self._losses[0] > FLAP_WINDOW_SECONDS:
+                self._losses.popleft()
+        if code == SESSION_TAKEN_OVER:
+            self._report(TAKEN_OVER + f"{reason} (0x{code:02X})".encode())
+            log.error("MQTT: session taken over by another client with this identity (%s)", reason)
+        elif len(self._losses) >= FLAP_LOSSES:
+            # Mosquitto 2.0.11 closes a taken-over connection without the DISCONNECT 0x8E
+            # that MQTT 5 asks for: two clients of one identity take turns, each kicking the
+            # other off as it reconnects.
+            text = (
+                f"connection closed {len(self._losses)} times in {FLAP_WINDOW_SECONDS:.0f} s "
+                f"(last: {reason}): another client with this identity keeps taking the "
+                "session over, or the link is unstable"
+            )
+            self._report(TAKEN_OVER + text.encode())
+            log.error("MQTT: %s", text)
+        elif not self._stopping:
             log.warning("MQTT disconnected (%s); reconnecting", reason)
+
+    def _on_connect_fail(self, _client: mqtt.Client, _userdata: Any) -> None:
+        """The connection could not be made: a TLS problem is final (retrying cannot make
+        an untrusted certificate trusted); anything else is tried again by paho."""
+        link = self.config.link
+        problem = tls_problem(link)
+        if problem is not None and problem.startswith("TLS"):
+            self._refused(f"{problem} ({link.redacted()})")
+        else:
+            log.warning("MQTT connection to %s failed: %s; retrying", link.redacted(), problem)
+
+    def _refused(self, text: str) -> None:
+        """Say once why the broker cannot be used, and end the process."""
+        log.error("MQTT ingest stops: %s", text)
+        self._report(REFUSED + text.encode("utf-8", "replace")[:1000])
+        os._exit(EXIT_REFUSED)
 
     def _on_message(self, _client: mqtt.Client, _userdata: Any, message: mqtt.MQTTMessage) -> None:
         self._queue.put((self.generation, message))
@@ -248,11 +379,28 @@ class Receiver:
 
     # -- checker thread ---------------------------------------------------------------------
 
+    def _checker(self) -> None:
+        """The checker thread: if it ever ends but by the server going away, so does the
+        process (the server starts a new one; see the poison tracking in the module doc)."""
+        try:
+            self._check_loop()
+        except BaseException:
+            log.critical("MQTT checker died", exc_info=True)
+            os._exit(EXIT_CHECKER_DIED)
+
     def _check_loop(self) -> None:
         """Check each message and send it to the writer, in arrival order."""
         while True:
             generation, message = self._queue.get()
-            frame = check_message(message, generation, self.config.max_payload_bytes)
+            payload = bytes(message.payload)
+            key = digest(payload)
+            self._report(WORKING + key.encode())
+            frame = check_message(
+                message,
+                generation,
+                self.config.max_payload_bytes,
+                poison=key in self._poison,
+            )
             try:
                 self.frames.send_bytes(frame)  # waits while the writer is behind
             except OSError:
@@ -260,19 +408,23 @@ class Receiver:
 
 
 def main(argv: list[str] | None = None) -> None:
-    """The receiver process: ``python -m server.ingest.receiver FRAMES STATUS ACKS CONFIG``
-    (the pipes' file descriptors, ``CONFIG`` as JSON), started by
-    :class:`server.ingest.mqtt.MqttIngest`."""
+    """The receiver process: ``python -m server.ingest.receiver FRAMES STATUS ACKS PROTOCOL``
+    (the pipes' file descriptors), started by :class:`server.ingest.mqtt.MqttIngest`; its
+    configuration (JSON) is the first frame on ACKS."""
     args = sys.argv[1:] if argv is None else argv
-    settings = json.loads(args[3])
-    if settings.get("protocol") != PROTOCOL:
+    if args[3:4] != [str(PROTOCOL)]:
         sys.exit(
             f"mqtt receiver: protocol {PROTOCOL}, the server speaks "
-            f"{settings.get('protocol')}: restart the server after an upgrade"
+            f"{args[3:4]}: restart the server after an upgrade"
         )
     frames = Connection(int(args[0]), readable=False)
     status = Connection(int(args[1]), readable=False)
     acks = Connection(int(args[2]), writable=False)
+    try:
+        settings = json.loads(acks.recv_bytes())
+    except (EOFError, OSError):
+        sys.exit("mqtt receiver: no configuration from the server")
+    settings["poison"] = tuple(settings.get("poison", ()))
     config = ReceiverConfig(**settings)
     logging.basicConfig(
         level=config.log_level,

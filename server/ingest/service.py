@@ -5,32 +5,82 @@ what happened. A payload that is not acceptable becomes a dead-letter row with t
 (never an exception to the caller); only a store fault (database unreachable) raises, as
 :class:`StoreError`, so that the MQTT consumer leaves the message unacknowledged and the
 broker delivers it again.
+
+Every step is guarded: a fault of the server's own while applying one document (any
+exception but a store outage) dead-letters that document (kind ``internal``) and the others
+of its group still land. A document from a line's topic whose read point or business
+location is not the line's own (:mod:`server.lines`) is dead-lettered (kind ``location``)
+with an alert, before anything of it is applied. Dead letters are capped per source and by
+age (:mod:`server.dead_letters`).
 """
 
 from __future__ import annotations
 
 import logging
+import threading
 import time
+from collections import Counter, deque
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
-from datetime import UTC, datetime
+from dataclasses import dataclass, field
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
-from server.errors import RejectedDocument, StoreError
+from epcis import TopicError, topics
+from server import audit
+from server import dead_letters as dead_letter_store
+from server.errors import NotFound, RejectedDocument, StoreError
 from server.ingest.apply import ApplyResult, Origin, apply_prepared
 from server.ingest.collector import gc_paused
 from server.ingest.prepare import PreparedDocument, prepare_document
 from server.ingest.validation import check_document, decode_payload
+from server.lines import LineRegistry
 from server.store.engine import write_transaction
-from server.store.schema import dead_letters
+from server.store.schema import alerts, dead_letters
 
 log = logging.getLogger(__name__)
 
 DEAD_LETTER_KEEP_BYTES = 64 * 1024  # an oversize payload is kept truncated
 CONFLICT_RETRIES = 5  # concurrent ingest processes racing on the same new rows
+AGE_PRUNE_EVERY_SECONDS = 60.0
+RATE_WINDOW_SECONDS = 60.0
+
+
+@dataclass
+class IngestStats:
+    """What this process ingested (for /metrics); updated under ``lock``."""
+
+    messages_applied: int = 0
+    events_stored: int = 0
+    duplicates: int = 0
+    conflicts: int = 0
+    dead_letters: Counter[str] = field(default_factory=Counter)  # by kind
+    lock: threading.Lock = field(default_factory=threading.Lock, repr=False)
+    _samples: deque[tuple[float, int]] = field(default_factory=deque, repr=False)
+
+    def applied(self, result: ApplyResult) -> None:
+        with self.lock:
+            self.messages_applied += 1
+            self.events_stored += result.stored
+            self.duplicates += result.duplicates
+            self.conflicts += result.conflicts
+            now = time.monotonic()
+            self._samples.append((now, self.events_stored))
+            while self._samples and now - self._samples[0][0] > RATE_WINDOW_SECONDS:
+                self._samples.popleft()
+
+    def events_per_second(self) -> float:
+        """Events stored per second over the last minute."""
+        with self.lock:
+            now = time.monotonic()
+            while self._samples and now - self._samples[0][0] > RATE_WINDOW_SECONDS:
+                self._samples.popleft()
+            if len(self._samples) < 2:
+                return 0.0
+            (first_at, first), (last_at, last) = self._samples[0], self._samples[-1]
+            return (last - first) / max(last_at - first_at, 1.0)
 
 
 @dataclass(frozen=True)
@@ -57,6 +107,7 @@ class Checked:
     topic: str | None
     prepared: PreparedDocument | None = None
     reason: str | None = None
+    kind: str | None = None  # the dead-letter kind when rejected (None: from the reason)
 
 
 def utc_now() -> datetime:
@@ -72,21 +123,25 @@ class Ingestor:
         *,
         max_payload_bytes: int,
         clock: Callable[[], datetime] = utc_now,
+        dead_letter_max_per_source: int = 1000,
+        dead_letter_max_age: timedelta = timedelta(days=30),
+        dead_letter_keep_bytes: int = DEAD_LETTER_KEEP_BYTES,
     ) -> None:
         self.engine = engine
         self.max_payload_bytes = max_payload_bytes
         self.clock = clock
+        self.dead_letter_max_per_source = dead_letter_max_per_source
+        self.dead_letter_max_age = dead_letter_max_age
+        self.dead_letter_keep_bytes = dead_letter_keep_bytes
+        self.lines = LineRegistry(engine)
+        self.stats = IngestStats()
+        self._age_pruned_at = float("-inf")
 
     def ingest_payload(
         self, payload: bytes, origin: Origin, *, topic: str | None = None
     ) -> Outcome:
         """Decode, check and apply ``payload``; a rejected one becomes a dead letter."""
-        try:
-            document = decode_payload(payload, max_bytes=self.max_payload_bytes)
-            return Outcome(result=self.apply(document, origin))
-        except RejectedDocument as exc:
-            dead_letter_id = self.dead_letter(payload, exc.reason, origin, topic=topic)
-            return Outcome(reason=exc.reason, dead_letter_id=dead_letter_id)
+        return self.apply_checked([self.check(payload, origin, topic)])[0]
 
     def check(self, payload: bytes, origin: Origin, topic: str | None = None) -> Checked:
         """Decode, schema-check and prepare ``payload`` (no store access): the first stage of
@@ -94,9 +149,13 @@ class Ingestor:
         (:func:`server.ingest.receiver.check_message`)."""
         try:
             document = decode_payload(payload, max_bytes=self.max_payload_bytes)
+            return Checked(payload, origin, topic, prepared=prepare_document(document, origin))
         except RejectedDocument as exc:
             return Checked(payload, origin, topic, reason=exc.reason)
-        return Checked(payload, origin, topic, prepared=prepare_document(document, origin))
+        except Exception as exc:  # a bug must not cost the caller its answer: keep it
+            log.exception("check of a payload from %s failed", origin.source)
+            reason = f"internal error while checking: {type(exc).__name__}"
+            return Checked(payload, origin, topic, reason=reason, kind="internal")
 
     def ingest_many(self, items: Sequence[tuple[bytes, Origin, str | None]]) -> list[Outcome]:
         """Like :meth:`ingest_payload` for several payloads, applied in ONE transaction."""
@@ -115,11 +174,11 @@ class Ingestor:
         documents: list[tuple[int, PreparedDocument]] = []
         for index, item in enumerate(items):
             if item.prepared is None:
-                reason = item.reason or "rejected"
-                dead_letter_id = self.dead_letter(
-                    item.payload, reason, item.origin, topic=item.topic
-                )
-                outcomes[index] = Outcome(reason=reason, dead_letter_id=dead_letter_id)
+                outcomes[index] = self._refuse(item, item.reason or "rejected", item.kind)
+                continue
+            violation = self._violation(item.prepared)
+            if violation is not None:
+                outcomes[index] = self._refuse(item, violation, "location", alert=True)
             else:
                 documents.append((index, item.prepared))
         if len(documents) > 1:
@@ -129,23 +188,46 @@ class Ingestor:
                         conn, [document for _, document in documents], now=self.clock()
                     )
                 for (index, _), result in zip(documents, results, strict=True):
-                    outcomes[index] = Outcome(result=result)
+                    outcomes[index] = self._applied(result)
                 documents = []
-            except (RejectedDocument, IntegrityError, DataError):
-                pass  # one document's fault or a race: apply them one by one below
             except OperationalError as exc:
                 if not _is_serialization_failure(exc):
                     raise StoreError(f"store unavailable: {_db_message(exc)}") from exc
+            except StoreError:
+                raise
+            except Exception:  # one document's fault, a race or a bug: one by one below
+                pass
         for index, document in documents:
             item = items[index]
             try:
-                outcomes[index] = Outcome(result=self._apply_one(document))
+                outcomes[index] = self._applied(self._apply_one(document))
             except RejectedDocument as exc:
-                dead_letter_id = self.dead_letter(
-                    item.payload, exc.reason, item.origin, topic=item.topic
-                )
-                outcomes[index] = Outcome(reason=exc.reason, dead_letter_id=dead_letter_id)
+                outcomes[index] = self._refuse(item, exc.reason, None)
+            except StoreError:
+                raise
+            except Exception as exc:  # a fault of ours: this document waits for a replay
+                log.exception("applying a document from %s failed", item.origin.source)
+                reason = f"internal error while applying: {type(exc).__name__}: {exc}"[:500]
+                outcomes[index] = self._refuse(item, reason, "internal")
         return [outcome for outcome in outcomes if outcome is not None]
+
+    def _violation(self, document: PreparedDocument) -> str | None:
+        try:
+            return self.lines.violation(document)
+        except DBAPIError as exc:
+            raise StoreError(f"store unavailable: {_db_message(exc)}") from exc
+
+    def _applied(self, result: ApplyResult) -> Outcome:
+        self.stats.applied(result)
+        return Outcome(result=result)
+
+    def _refuse(
+        self, item: Checked, reason: str, kind: str | None, *, alert: bool = False
+    ) -> Outcome:
+        dead_letter_id = self.dead_letter(
+            item.payload, reason, item.origin, topic=item.topic, kind=kind, alert=alert
+        )
+        return Outcome(reason=reason, dead_letter_id=dead_letter_id)
 
     def capture(self, document: Any, origin: Origin) -> ApplyResult:
         """Check and apply an already decoded document; raises :class:`RejectedDocument`."""
@@ -178,27 +260,111 @@ class Ingestor:
         raise AssertionError("unreachable")  # pragma: no cover
 
     def dead_letter(
-        self, payload: bytes, reason: str, origin: Origin, *, topic: str | None = None
+        self,
+        payload: bytes,
+        reason: str,
+        origin: Origin,
+        *,
+        topic: str | None = None,
+        kind: str | None = None,
+        alert: bool = False,
     ) -> int:
-        """Record a rejected payload with its reason; the id of the dead-letter row."""
-        log.warning("dead letter from %s %s: %s", origin.source, topic or "", reason)
+        """Record a rejected payload with its reason (and an alert if ``alert``); the id of
+        the dead-letter row. The source's oldest rows beyond the cap go in the same
+        transaction; rows past the age limit at most once a minute."""
+        kind = kind or dead_letter_store.reason_kind(reason)
+        log.warning("dead letter (%s) from %s %s: %s", kind, origin.source, topic or "", reason)
+        now = self.clock()
         try:
             with write_transaction(self.engine) as conn:
-                return int(
+                dead_letter_id = int(
                     conn.execute(
                         dead_letters.insert().returning(dead_letters.c.id),
                         {
-                            "received_at": self.clock(),
+                            "received_at": now,
                             "source": origin.source,
                             "topic": topic,
                             "reason": reason,
+                            "kind": kind,
                             "size": len(payload),
-                            "payload": payload[:DEAD_LETTER_KEEP_BYTES],
+                            "payload": payload[: self.dead_letter_keep_bytes],
                         },
                     ).scalar_one()
                 )
+                if alert:
+                    conn.execute(
+                        alerts.insert(),
+                        {
+                            "at": now,
+                            "kind": f"dead_letter_{kind}",
+                            "subject": (topic or origin.source)[:512],
+                            "event_id": f"dead-letter:{dead_letter_id}",
+                            "detail": reason,
+                        },
+                    )
+                dead_letter_store.prune_source(
+                    conn, origin.source, topic, self.dead_letter_max_per_source
+                )
+                if time.monotonic() - self._age_pruned_at > AGE_PRUNE_EVERY_SECONDS:
+                    self._age_pruned_at = time.monotonic()
+                    dead_letter_store.prune_age(conn, now, self.dead_letter_max_age)
         except DBAPIError as exc:
             raise StoreError(f"store unavailable: {_db_message(exc)}") from exc
+        with self.stats.lock:
+            self.stats.dead_letters[kind] += 1
+        return dead_letter_id
+
+    def replay(self, dead_letter_id: int, *, actor: str, reason: str) -> Outcome:
+        """Ingest a dead letter's payload again, from where it came (its topic's line for
+        MQTT). Applied: the dead letter is deleted. Refused again: it stays, with the new
+        reason in the outcome (no second row). Audited either way."""
+        with write_transaction(self.engine) as conn:
+            row = dead_letter_store.get_dead_letter(conn, dead_letter_id)
+        if row is None:
+            raise NotFound(f"dead letter: no dead letter {dead_letter_id}")
+        if not row.complete:
+            raise RejectedDocument(
+                f"dead letter {dead_letter_id}: only {len(row.payload)} of its {row.size} "
+                "bytes were kept; it cannot be replayed"
+            )
+        origin = Origin(row.source)
+        if row.source == "mqtt":
+            try:
+                parsed = topics.parse_topic(row.topic or "")
+                origin = Origin("mqtt", parsed.site, parsed.line)
+            except TopicError:
+                pass  # not a line's topic: replayed without one (and refused by the check)
+        checked = self.check(row.payload, origin, row.topic)
+        self.lines.reload()
+        outcome: Outcome | None = None
+        if checked.prepared is not None:
+            violation = self._violation(checked.prepared)
+            if violation is not None:
+                outcome = Outcome(reason=violation)
+            else:
+                try:
+                    outcome = self._applied(self._apply_one(checked.prepared))
+                except RejectedDocument as exc:
+                    outcome = Outcome(reason=exc.reason)
+        else:
+            outcome = Outcome(reason=checked.reason or "rejected")
+        with write_transaction(self.engine) as conn:
+            if outcome.accepted:
+                conn.execute(dead_letters.delete().where(dead_letters.c.id == dead_letter_id))
+            audit.append(
+                conn,
+                actor=actor,
+                action="dead_letter.replay",
+                entity="dead_letter",
+                entity_key=str(dead_letter_id),
+                old_value={"kind": row.kind, "reason": row.reason, "topic": row.topic},
+                new_value={"applied": True}
+                if outcome.accepted
+                else {"applied": False, "reason": outcome.reason},
+                reason=reason,
+                now=self.clock(),
+            )
+        return Outcome(result=outcome.result, reason=outcome.reason, dead_letter_id=dead_letter_id)
 
 
 def _db_message(exc: DBAPIError) -> str:

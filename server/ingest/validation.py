@@ -1,8 +1,10 @@
 """Turn a payload (bytes) into a checked EPCIS 2.0 document, or reject it with a reason.
 
-Checks, in order: size limit, UTF-8 JSON object, ``type`` EPCISDocument (or
-EPCISQueryDocument, whose events are captured the same way), GS1's EPCIS 2.0 JSON Schema
-(``epcis/schema/EPCIS-JSON-Schema.json``), at least one event.
+Checks, in order: size limit, UTF-8 JSON within the bounded decoder's limits
+(:func:`epcis.loads_bounded`: nesting depth, no NaN/Infinity, integer digits), a JSON
+object, ``type`` EPCISDocument (or EPCISQueryDocument, whose events are captured the same
+way), GS1's EPCIS 2.0 JSON Schema (``epcis/schema/EPCIS-JSON-Schema.json``), at least one
+event.
 
 The schema check is :func:`epcis.validate_document`: a compiled Rust validator
 (jsonschema-rs) accepts a valid document in about half a microsecond per unit; a document
@@ -28,22 +30,10 @@ def schema_errors(document: Any) -> list[str]:
 
 def decode_payload(payload: bytes, *, max_bytes: int) -> dict[str, Any]:
     """The EPCIS document in ``payload``; raises :class:`RejectedDocument` with the reason."""
-    if len(payload) > max_bytes:
-        raise RejectedDocument(
-            f"payload: expected at most {max_bytes} bytes, got {len(payload)} bytes"
-        )
     try:
-        text = payload.decode("utf-8")
-    except UnicodeDecodeError as exc:
-        raise RejectedDocument(
-            f"payload: expected UTF-8 JSON, got invalid UTF-8 at byte {exc.start}"
-        ) from None
-    try:
-        document = json.loads(text)
-    except json.JSONDecodeError as exc:
-        raise RejectedDocument(f"payload: expected JSON, got a syntax error: {exc}") from exc
-    except RecursionError as exc:
-        raise RejectedDocument("payload: expected JSON, got nesting too deep") from exc
+        document = epcis.loads_bounded(payload, max_bytes=max_bytes)
+    except epcis.PayloadLimitError as exc:
+        raise RejectedDocument(str(exc)) from None
     return check_document(document)
 
 

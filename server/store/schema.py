@@ -249,6 +249,46 @@ dead_letters = Table(
     Column("reason", Text, nullable=False),
     Column("size", Integer, nullable=False),
     Column("payload", LargeBinary, nullable=False),  # the first bytes only (see ingest)
+    # What kind of refusal (size, decode, limit, schema, content, location, topic, store,
+    # internal, poison): /metrics counts by it, the CLI and API filter by it.
+    Column("kind", String(32), nullable=False, server_default="rejected"),
+    Index("ix_dead_letters_source_topic_id", "source", "topic", "id"),
+    Index("ix_dead_letters_received_at", "received_at"),
+)
+
+# The line registry: which read points and business locations (SGLNs) each line may report.
+# An event published on serialtrace/v1/{site}/{line}/events naming another location is
+# dead-lettered (see server.lines).
+lines = Table(
+    "lines",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("line", String(64), primary_key=True),
+    Column("created_at", UtcDateTime, nullable=False),
+)
+
+# A read point belongs to one line; a business location (the site's SGLN) to all its lines.
+line_locations = Table(
+    "line_locations",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("line", String(64), primary_key=True),
+    Column("location", String(512), primary_key=True),
+    Index("ix_line_locations_location", "location"),
+)
+
+# The same eventID with other content: the body that came later, kept for QA (the stored
+# event is never overwritten); an alert names it.
+event_conflicts = Table(
+    "event_conflicts",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("event_id", String(512), nullable=False, index=True),
+    Column("received_at", UtcDateTime, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("site", String(64)),
+    Column("line", String(64)),
+    Column("body", Text, nullable=False),
 )
 
 users = Table(

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
+import os
 import signal
 import sys
 import threading
@@ -27,7 +28,14 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--scenario", default="normal", help=f"a scenario TOML file or one of: {known}"
     )
-    parser.add_argument("--mqtt", default="mqtt://127.0.0.1:1883", help="broker URL")
+    parser.add_argument("--mqtt", default="mqtts://127.0.0.1:8883", help="broker URL")
+    parser.add_argument(
+        "--mqtt-secrets",
+        metavar="FILE",
+        default=os.environ.get("SERIALTRACE_MQTT_SECRETS"),
+        help="the line PLC identity's secrets file (serialtrace broker add-plc); "
+        "env SERIALTRACE_MQTT_SECRETS",
+    )
     parser.add_argument("--frames", type=Path, help="folder for camera frames (default: temp)")
     parser.add_argument("--run", action="store_true", help="start the conveyor at once")
     parser.add_argument("--units", type=int, help="stop the conveyor after N units")
@@ -49,9 +57,14 @@ def run_line(args: argparse.Namespace) -> int:
         scenario = dataclasses.replace(scenario, camera=camera)
     stop = threading.Event()
     signal.signal(signal.SIGTERM, lambda *_: stop.set())
-    with LineSimulator(scenario, args.mqtt) as line:
+    try:
+        simulator = LineSimulator(scenario, args.mqtt, secrets_file=args.mqtt_secrets)
+    except ValueError as exc:
+        raise CliError(str(exc)) from exc
+    with simulator as line:
         if not line.conveyor.wait_connected(10):
-            raise CliError(f"--mqtt: no broker answered at {args.mqtt}")
+            why = line.conveyor.refused or f"no broker answered at {line.conveyor.link.redacted()}"
+            raise CliError(f"--mqtt: {why}")
         print(json.dumps({"scenario": scenario.name, **line.endpoints().as_dict()}), flush=True)
         if args.run or args.units:
             line.conveyor.run(args.units)

@@ -20,6 +20,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from epcis.broker import BrokerLink
 from simulators.camera.camera import CameraSimulator
 from simulators.camera.transport import FolderWriter, FrameQueue, MjpegServer
 from simulators.labels import PrintedLabel
@@ -51,9 +52,18 @@ class Endpoints:
 class LineSimulator:
     """The devices of one line, from a :class:`Scenario`; a context manager."""
 
-    def __init__(self, scenario: Scenario, broker_url: str, *, work_dir: Path | None = None):
+    def __init__(
+        self,
+        scenario: Scenario,
+        broker_url: str | BrokerLink,
+        *,
+        work_dir: Path | None = None,
+        secrets_file: str | None = None,
+    ):
+        """``broker_url``: a URL (the PLC identity's credentials from ``secrets_file``) or a
+        ready :class:`BrokerLink` of the PLC identity."""
         self.scenario = scenario
-        self.broker_url = broker_url
+        self.broker_url = broker_url.url if isinstance(broker_url, BrokerLink) else broker_url
         self.work_dir = work_dir or Path(tempfile.mkdtemp(prefix="serialtrace-line-"))
         self.frames: FrameQueue | None = None
         self._closers: list[Callable[[], Any]] = []
@@ -86,6 +96,7 @@ class LineSimulator:
             line.line,
             rate_per_minute=line.rate_per_minute,
             gate_delay_s=line.gate_delay_s,
+            secrets_file=secrets_file,
         )
 
     # -- life cycle ---------------------------------------------------------------------------

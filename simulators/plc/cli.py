@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import sys
 import time
 
@@ -19,7 +20,16 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
             "sort units at the reject gate by the agent's accept/reject verdicts."
         ),
     )
-    parser.add_argument("--broker", default="mqtt://127.0.0.1:1883", help="mqtt://host:port")
+    parser.add_argument(
+        "--broker", default="mqtts://127.0.0.1:8883", help="mqtts://host:port (or mqtt://)"
+    )
+    parser.add_argument(
+        "--mqtt-secrets",
+        metavar="FILE",
+        default=os.environ.get("SERIALTRACE_MQTT_SECRETS"),
+        help="the PLC identity's secrets file (serialtrace broker add-plc); "
+        "env SERIALTRACE_MQTT_SECRETS",
+    )
     parser.add_argument("--site", required=True)
     parser.add_argument("--line", required=True)
     parser.add_argument("--rate", type=float, default=600.0, help="units per minute")
@@ -55,6 +65,7 @@ def run(args: argparse.Namespace) -> int:
             args.line,
             rate_per_minute=args.rate,
             gate_delay_s=args.gate_delay,
+            secrets_file=args.mqtt_secrets,
         )
         start = _batch_start(args.start_batch) if args.start_batch else None
     except ValueError as exc:
@@ -62,7 +73,8 @@ def run(args: argparse.Namespace) -> int:
     conveyor.start()
     try:
         if not conveyor.wait_connected(10):
-            return _error(f"--broker: no connection to {args.broker} within 10 s")
+            why = conveyor.refused or f"no connection to {conveyor.link.redacted()} within 10 s"
+            return _error(f"--broker: {why}")
         if start is not None:
             conveyor.send_batch(start)
             time.sleep(0.5)

@@ -28,12 +28,12 @@ from collections import OrderedDict
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
-from urllib.parse import urlsplit
 
 import paho.mqtt.client as paho
 from paho.mqtt.enums import CallbackAPIVersion
 
-from epcis import topics
+from epcis import PayloadLimitError, loads_bounded, topics
+from epcis.broker import BrokerLink, refusal, tls_problem
 
 log = logging.getLogger(__name__)
 
@@ -141,7 +141,7 @@ class Conveyor:
 
     def __init__(
         self,
-        broker_url: str,
+        broker_url: str | BrokerLink,
         site: str,
         line: str,
         *,
@@ -149,13 +149,20 @@ class Conveyor:
         gate_delay_s: float = 1.0,
         client_id: str | None = None,
         clock: Callable[[], float] = time.monotonic,
+        secrets_file: str | None = None,
     ) -> None:
-        parts = urlsplit(broker_url)
-        if parts.scheme != "mqtt" or not parts.hostname:
-            raise ValueError(f"broker: expected mqtt://host:port, got {broker_url!r}")
+        """``broker_url`` is a URL (``mqtts://…``; credentials from ``secrets_file``, as
+        ``serialtrace broker add-plc`` writes it) or a ready :class:`BrokerLink`."""
+        link = (
+            broker_url
+            if isinstance(broker_url, BrokerLink)
+            else BrokerLink.parse(broker_url, secrets_file=secrets_file, field_name="broker")
+        )
         if rate_per_minute <= 0:
             raise ValueError(f"rate_per_minute: expected more than 0, got {rate_per_minute!r}")
-        self.host, self.port = parts.hostname, parts.port or 1883
+        self.link = link
+        self.host, self.port = link.host, link.port
+        self.refused: str | None = None  # why the broker refuses us, for good
         self.trigger_topic = topics.plc_trigger_topic(site, line)
         self.command_topic = topics.plc_command_topic(site, line)
         self.reject_topic = topics.plc_reject_topic(site, line)
@@ -181,7 +188,10 @@ class Conveyor:
             client_id=client_id or f"serialtrace-plc-sim-{site}-{line}",
             protocol=paho.MQTTv5,
         )
+        link.configure(self._client)
+        self._client.suppress_exceptions = True  # a bad message never ends paho's thread
         self._client.on_connect = self._on_connect
+        self._client.on_connect_fail = self._on_connect_fail
         self._client.on_disconnect = self._on_disconnect
         self._client.on_message = self._on_message
 
@@ -268,7 +278,10 @@ class Conveyor:
         self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any
     ) -> None:
         if reason.is_failure:
+            self.refused = refusal(reason)
+            log.warning("PLC sim: broker refused the connection: %s", reason)
             return
+        self.refused = None
         client.subscribe(
             [
                 (self.accept_topic, 1),
@@ -278,6 +291,11 @@ class Conveyor:
             ]
         )
         self._connected.set()
+
+    def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
+        problem = tls_problem(self.link)
+        if problem is not None and problem.startswith("TLS"):
+            self.refused = problem
 
     def _on_disconnect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any
@@ -324,10 +342,8 @@ class Conveyor:
 
 
 def _object(payload: bytes) -> dict[str, Any] | None:
-    if len(payload) > MAX_PAYLOAD:
-        return None
     try:
-        value = json.loads(payload)
-    except ValueError:
+        value = loads_bounded(payload, max_bytes=MAX_PAYLOAD, max_depth=8)
+    except PayloadLimitError:
         return None
     return value if isinstance(value, dict) else None

@@ -95,7 +95,7 @@ def test_unsafe_ids_are_refused(site: str, line: str, message: str) -> None:
             "topic kind: expected one of 'events', 'state', 'plc/trigger', "
             "'plc/reject', 'plc/command', 'plc/error', 'plc/accept', 'plc/batch', "
             "'plc/batch/reply', 'plc/invalid', 'plc/gate', 'mes/orders', 'mes/orders/reply', "
-            "got 'plc/dance'",
+            "'acks', got 'plc/dance'",
         ),
         (
             "serialtrace/v1/s+/l/events",
@@ -135,3 +135,8 @@ def test_mes_order_topics() -> None:
     assert not topic_matches_sub(
         topics.MES_ORDERS_SUBSCRIPTION, topics.mes_orders_reply_topic("plant1", "line3")
     )
+
+
+def test_the_acks_topic_goes_from_the_server_to_one_line() -> None:
+    assert topics.acks_topic("s1", "l1") == "serialtrace/v1/s1/l1/acks"
+    assert topics.parse_topic("serialtrace/v1/s1/l1/acks") == LineTopic("s1", "l1", TopicKind.ACKS)

@@ -17,8 +17,10 @@ from server.auth import Role, User, hash_password, issue_token
 from server.config import ServerSettings
 from server.ingest.prepare import set_event_time_window
 from server.ingest.service import Ingestor
+from server.lines import register_line as register_line_in
 from server.store import create_store_engine, upgrade, write_transaction
 from server.store.schema import users
+from tests.server.factory import READ_POINT
 
 PASSWORD = "correct horse battery"
 #: The printed names of the ``tokens`` fixture's users (signatures carry these).
@@ -74,8 +76,24 @@ def other_store(store: Engine, request: pytest.FixtureRequest, tmp_path: Path) -
         yield engine
 
 
+def register_line(engine: Engine, site: str, line: str, *locations: str) -> None:
+    """Register a line in the line registry (its events are refused otherwise)."""
+    with write_transaction(engine) as conn:
+        register_line_in(
+            conn,
+            site,
+            line,
+            list(locations or [READ_POINT]),
+            actor="test",
+            reason="test set-up",
+            now=datetime.now(UTC),
+        )
+
+
 @pytest.fixture
 def ingestor(store: Engine) -> Ingestor:
+    """An ingestor; line site1/line1 is registered with the factory's read point."""
+    register_line(store, "site1", "line1")
     return Ingestor(store, max_payload_bytes=256 * 1024)
 
 

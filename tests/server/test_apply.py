@@ -20,6 +20,7 @@ from server.store.event_query import run_query
 from server.store.queries import container_tree, recall_set, trace_unit
 from server.store.schema import alerts, dead_letters, events, parked_events, unit_events, units
 from tests.server import factory as f
+from tests.server.conftest import register_line
 
 MQTT = Origin("mqtt", "site1", "line1")
 
@@ -282,6 +283,7 @@ def test_a_group_gives_the_state_and_results_of_one_by_one(
     sequence = shuffled + documents  # the second half replays the first
     payloads = [(f.payload(d), MQTT, "t") for d in sequence]
 
+    register_line(other_store, "site1", "line1")
     one_by_one = Ingestor(other_store, max_payload_bytes=ingestor.max_payload_bytes)
     expected = [one_by_one.ingest_payload(p, o, topic=t).result for p, o, t in payloads]
     grouped = [outcome.result for outcome in ingestor.ingest_many(payloads)]

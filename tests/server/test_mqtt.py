@@ -18,24 +18,32 @@ import pytest
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine, func, select
 
+from epcis.broker import BrokerLink
 from server.errors import ConfigError
 from server.ingest import mqtt as mqtt_ingest
-from server.ingest.mqtt import BrokerAddress, MqttIngest, events_subscription
+from server.ingest.mqtt import MqttIngest, events_subscription
 from server.ingest.receiver import site_line
 from server.ingest.service import Ingestor
-from server.store import create_store_engine, read_transaction
+from server.store import create_store_engine, read_transaction, upgrade
 from server.store.schema import dead_letters, events, units
 from tests.server import factory as f
-from tests.server.conftest import WIDE_WINDOW_DAYS
+from tests.server.conftest import WIDE_WINDOW_DAYS, register_line
 from tests.support.services import Broker, free_port, start_mosquitto, wait_for_port
 
 pytestmark = pytest.mark.mqtt
 TOPIC = "serialtrace/v1/site1/line{}/events"
 
 
-def publisher(broker: Broker) -> Iterator[mqtt.Client]:
+def read_point(line: int) -> str:
+    return f.READ_POINT[: -len("1")] + str(line)
+
+
+def publisher(broker: Broker, line: int = 1) -> Iterator[mqtt.Client]:
+    """A client of line ``site1/line{line}``'s identity (its edge agent's publisher)."""
+    link = broker.link("line", "site1", f"line{line}")
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
-    client.connect(broker.host, broker.port)
+    link.configure(client)
+    client.connect(link.host, link.port)
     client.loop_start()
     yield client
     client.loop_stop()
@@ -70,18 +78,26 @@ def case_payloads(cases: int, prefix: str, line: int = 1) -> list[tuple[str, byt
                 TOPIC.format(line),
                 f.payload(
                     [f.commissioning(serials), f.packing(f.sscc(10_000 * line + case), serials)]
-                ),
+                ).replace(f.READ_POINT.encode(), read_point(line).encode()),
             )
         )
     return out
 
 
+def register_lines(store: Engine) -> None:
+    """Lines site1/line1 and site1/line2, each with its own read point."""
+    for line in (1, 2):
+        register_line(store, "site1", f"line{line}", read_point(line))
+
+
 def make_consumer(store: Engine, broker: Broker, name: str, **options: Any) -> MqttIngest:
-    """An MqttIngest on ``store`` with a client id of this test's own."""
+    """An MqttIngest on ``store`` with a server identity of this test's own."""
+    register_lines(store)
+    identity = f"{name}-{os.getpid()}-{store.dialect.name}"
     return MqttIngest(
         Ingestor(store, max_payload_bytes=64 * 1024),
-        broker.url,
-        client_id=f"{name}-{os.getpid()}-{store.dialect.name}",
+        broker.link("server", identity),
+        client_id=identity,
         **options,
     )
 
@@ -90,9 +106,9 @@ def test_topic_helpers() -> None:
     assert site_line("serialtrace/v1/s1/l2/events") == ("s1", "l2")
     assert site_line("other/topic") == (None, None)
     assert events_subscription("ingest") == "$share/ingest/serialtrace/v1/+/+/events"
-    assert BrokerAddress.parse("mqtt://127.0.0.1:1884") == BrokerAddress("127.0.0.1", 1884)
+    assert BrokerLink.parse("mqtt://127.0.0.1:1884") == BrokerLink("127.0.0.1", 1884)
     with pytest.raises(ConfigError, match="mqtt_url: expected mqtt://HOST"):
-        BrokerAddress.parse("http://x")
+        MqttIngest(None, "http://x", client_id="x")  # type: ignore[arg-type]
     with pytest.raises(ConfigError, match="mqtt_share_group: "):
         events_subscription("a/b")
 
@@ -132,7 +148,7 @@ def test_shared_subscription_splits_the_load(store: Engine, mosquitto: Broker) -
         for consumer in consumers:
             assert consumer.connected.wait(10)
         time.sleep(0.3)
-        for client in publisher(mosquitto):
+        for client in publisher(mosquitto, line=2):
             publish_all(client, case_payloads(40, "S", line=2))
             wait_until(lambda: sum(c.applied for c in consumers) == 40)
     finally:
@@ -225,6 +241,10 @@ def test_sigkill_during_ingest_loses_nothing(tmp_path: Path) -> None:
     broker = start_mosquitto(tmp_path / "broker")
     db = tmp_path / "trace.db"
     port = free_port()
+    secrets = broker.secrets("server", "kill-test")
+    engine = create_store_engine(f"sqlite:///{db}")
+    upgrade(engine)
+    register_lines(engine)
 
     def server() -> subprocess.Popen[bytes]:
         return subprocess.Popen(
@@ -237,12 +257,13 @@ def test_sigkill_during_ingest_loses_nothing(tmp_path: Path) -> None:
                 f"sqlite:///{db}",
                 "--mqtt",
                 broker.url,
+                "--mqtt-secrets",
+                str(secrets),
                 "--port",
                 str(port),
             ],
             env={
                 **os.environ,
-                "SERIALTRACE_SERVER_MQTT_CLIENT_ID": "kill-test",
                 # the test documents carry 2025 event times
                 "SERIALTRACE_SERVER_EVENT_TIME_MAX_AGE_DAYS": str(WIDE_WINDOW_DAYS),
             },
@@ -267,7 +288,6 @@ def test_sigkill_during_ingest_loses_nothing(tmp_path: Path) -> None:
 
         thread = threading.Thread(target=publish)
         thread.start()
-        engine = create_store_engine(f"sqlite:///{db}")
         wait_until(lambda: count(engine, units) >= 200)  # mid-ingest
         receivers = receivers_of(process.pid)
         assert len(receivers) == 1

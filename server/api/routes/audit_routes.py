@@ -1,5 +1,5 @@
 """Read-only views for QA: audit trail (and its check against the signed checkpoints),
-alerts, dead letters; and a checkpoint on demand."""
+alerts; and a checkpoint on demand (dead letters: see ``dead_letter_routes``)."""
 
 from __future__ import annotations
 
@@ -14,7 +14,7 @@ from server import audit
 from server.api.app_state import services_of
 from server.api.deps import QaUser, ReadConn, require
 from server.auth import Role, User
-from server.store.schema import alerts, dead_letters
+from server.store.schema import alerts
 
 router = APIRouter(tags=["audit"])
 
@@ -83,35 +83,3 @@ def alert_list(
     """Duplicate commissioning, batch data conflicts: what ingest flagged."""
     rows = conn.execute(select(alerts).order_by(alerts.c.id).limit(limit).offset(offset))
     return [Alert(**row._mapping) for row in rows]
-
-
-class DeadLetter(BaseModel):
-    id: int
-    received_at: datetime
-    source: str
-    topic: str | None
-    reason: str
-    size: int
-    payload_preview: str
-
-
-@router.get("/dead-letters")
-def dead_letter_list(
-    conn: ReadConn, _user: QaUser, limit: Limit = 100, offset: Offset = 0
-) -> list[DeadLetter]:
-    """Payloads that were refused, with the reason (first 512 bytes shown)."""
-    rows = conn.execute(
-        select(dead_letters).order_by(dead_letters.c.id).limit(limit).offset(offset)
-    )
-    return [
-        DeadLetter(
-            id=row.id,
-            received_at=row.received_at,
-            source=row.source,
-            topic=row.topic,
-            reason=row.reason,
-            size=row.size,
-            payload_preview=bytes(row.payload[:512]).decode("utf-8", "replace"),
-        )
-        for row in rows
-    ]

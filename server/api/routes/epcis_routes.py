@@ -44,7 +44,7 @@ async def capture(request: Request, user: Device) -> JSONResponse:
     declared = request.headers.get("content-length")
     if declared is not None and declared.isdigit() and int(declared) > limit:
         reason = f"payload: expected at most {limit} bytes, got {declared} bytes"
-        services.ingestor.dead_letter(b"", reason, Origin("http"), topic=user.username)
+        services.ingestor.dead_letter(b"", reason, Origin("http"), topic=user.username, kind="size")
         return JSONResponse(status_code=413, content={"detail": reason})
     payload = bytearray()
     async for chunk in request.stream():
@@ -52,7 +52,7 @@ async def capture(request: Request, user: Device) -> JSONResponse:
         if len(payload) > limit:
             reason = f"payload: expected at most {limit} bytes, got more"
             services.ingestor.dead_letter(
-                bytes(payload), reason, Origin("http"), topic=user.username
+                bytes(payload), reason, Origin("http"), topic=user.username, kind="size"
             )
             return JSONResponse(status_code=413, content={"detail": reason})
     outcome = services.ingestor.ingest_payload(bytes(payload), Origin("http"), topic=user.username)
@@ -70,6 +70,7 @@ async def capture(request: Request, user: Device) -> JSONResponse:
             "commissioned": result.commissioned,
             "parked": result.parked,
             "alerts": result.alerts,
+            "conflicts": result.conflicts,
             "eventIDs": list(result.event_ids),
         },
     )

@@ -27,6 +27,7 @@ from simulators.labels import PrintedLabel
 from simulators.printer import PrinterSimConfig, TcpTransport, VirtualPrinter
 from simulators.printer.faults import FaultConfig
 from simulators.scanner.scanner import ScannerSimulator
+from tests.support.services import Broker
 
 GTIN = "09506000134352"
 KEY = SerialKey(bytes(range(32)))
@@ -41,7 +42,7 @@ def write_key(folder: Path) -> Path:
 
 def line_config(
     data_dir: Path,
-    broker_url: str,
+    broker_url: str | Broker,
     *,
     printer_url: str = "socket://127.0.0.1:1",
     case_printer_url: str | None = None,
@@ -78,7 +79,7 @@ def line_config(
         },
         "devices": devices,
         "serials": {"key_file": str(key), "lease_size": 1000},
-        "mqtt": {"url": broker_url},
+        "mqtt": mqtt_section(broker_url, "plant1", "line3"),
         "trigger": {"source": trigger, "rate_per_minute": rate_per_minute},
         "api": {
             "port": api_port,
@@ -88,6 +89,14 @@ def line_config(
     for section, values in (extra or {}).items():
         raw.setdefault(section, {}).update(values)
     return raw
+
+
+def mqtt_section(broker: str | Broker, site: str, line: str) -> dict[str, str]:
+    """The ``[mqtt]`` section: a URL, or a test broker's URL and the line identity's secrets
+    file (the broker is set up as in production)."""
+    if isinstance(broker, str):
+        return {"url": broker}
+    return {"url": broker.url, "secrets_file": str(broker.secrets("line", site, line))}
 
 
 def write_config(path: Path, raw: dict[str, Any]) -> Path:
@@ -211,7 +220,7 @@ def api_headers(config: EdgeConfig) -> dict[str, str]:
     return {"Authorization": f"Bearer {ensure_token(config)}"}
 
 
-def config_for(tmp: Path, broker_url: str, line: SimLine, **kwargs: Any) -> EdgeConfig:
+def config_for(tmp: Path, broker_url: str | Broker, line: SimLine, **kwargs: Any) -> EdgeConfig:
     raw = line_config(
         tmp,
         broker_url,

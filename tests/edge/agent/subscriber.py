@@ -33,15 +33,18 @@ def persistent_broker() -> Iterator[Broker]:
 
 
 class Subscriber:
+    """Connects as the test identity ``observer/{client_id}`` (it may read and write every
+    serialtrace topic; the broker binds the client id to it)."""
+
     def __init__(
         self,
-        host: str,
-        port: int,
+        broker: Broker,
         topics: list[str],
         *,
         client_id: str = "test-sub",
         persistent: bool = False,
     ) -> None:
+        link = broker.link("observer", client_id)
         self.messages: list[tuple[str, bytes]] = []
         self._lock = threading.Lock()
         self._topics = topics
@@ -51,6 +54,7 @@ class Subscriber:
             client_id=client_id,
             protocol=paho.MQTTv5,
         )
+        link.configure(self.client)
         self.client.on_connect = self._on_connect
         self.client.on_disconnect = lambda *a: self._connected.clear()
         self.client.on_message = self._on_message
@@ -59,7 +63,7 @@ class Subscriber:
         if persistent:
             properties = Properties(PacketTypes.CONNECT)
             properties.SessionExpiryInterval = 3600
-        self.client.connect(host, port, clean_start=not persistent, properties=properties)
+        self.client.connect(link.host, link.port, clean_start=not persistent, properties=properties)
         self.client.loop_start()
         if not self._connected.wait(10):
             raise TimeoutError("test subscriber: no connection")

@@ -37,9 +37,7 @@ EVENTS = "serialtrace/v1/plant1/line3/events"
 @pytest.fixture
 def running(tmp_path: Path, mosquitto: Broker) -> Iterator[tuple[Agent, httpx.Client, SimLine]]:
     line = start_line()
-    config = config_for(
-        tmp_path / "edge", mosquitto.url, line, units_per_case=5, cases_per_pallet=10
-    )
+    config = config_for(tmp_path / "edge", mosquitto, line, units_per_case=5, cases_per_pallet=10)
     agent = build_agent(config, sim_devices(config, line))
     app = create_app(agent)
     with (
@@ -127,21 +125,27 @@ def test_rework_and_decommissioning_emit_their_events(
     running: tuple[Agent, httpx.Client, SimLine], mosquitto: Broker
 ) -> None:
     agent, client, _ = running
-    watch = Subscriber(mosquitto.host, mosquitto.port, [EVENTS], client_id="rework-watch")
+    watch = Subscriber(mosquitto, [EVENTS], client_id="rework-watch")
     ok(
         client.post(
             "/batch/start", json={"gtin": GTIN, "lot": "A3", "expiry": "281130", "planned": 15}
         )
     )
     serials = produce(agent, client, 15)
-    ssccs = [
-        row[0]
-        for row in agent.read(
-            lambda c: c.execute(
-                "SELECT sscc FROM containers WHERE level='case' AND state='closed' ORDER BY id"
-            ).fetchall()
-        )
-    ]
+    # The packer learns of the last full case just after the pipeline goes idle: wait for it.
+    deadline = time.monotonic() + 20
+    while True:
+        ssccs = [
+            row[0]
+            for row in agent.read(
+                lambda c: c.execute(
+                    "SELECT sscc FROM containers WHERE level='case' AND state='closed' ORDER BY id"
+                ).fetchall()
+            )
+        ]
+        if len(ssccs) == 3 or time.monotonic() > deadline:
+            break
+        time.sleep(0.05)
     assert len(ssccs) == 3
     a, b, c = serials[0], serials[5], serials[10]
     assert ok(client.post(f"/units/{a}/unpack"))["removed_from"] == ssccs[0]

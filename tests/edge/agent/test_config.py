@@ -44,7 +44,7 @@ def problems_of(raw: dict[str, Any], environ: dict[str, str] | None = None) -> l
 def test_example_config_loads() -> None:
     config = load_config(EXAMPLE, environ={})
     assert config.agent.read_point.uri == "urn:epc:id:sgln:9506000.00000.3"
-    assert config.mqtt.port == 1883 and not config.mqtt.tls
+    assert config.mqtt.port == 8883 and config.mqtt.tls
     assert config.devices.printer is not None
     assert config.devices.printer.url == "socket://127.0.0.1:9100"
     assert config.client_id == "serialtrace-edge-plant1-line3"

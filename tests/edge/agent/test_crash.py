@@ -137,7 +137,7 @@ def test_sigkill_at_random_points_keeps_every_invariant(
     port = free_port()
     raw = line_config(
         tmp_path / "edge",
-        mosquitto.url,
+        mosquitto,
         printer_url=sim.printer_tcp.url,
         case_printer_url=sim.case_printer_tcp.url,
         scanner_url=sim.scanner.port,
@@ -148,8 +148,14 @@ def test_sigkill_at_random_points_keeps_every_invariant(
     )
     config = write_config(tmp_path / "edge.toml", raw)
     agent = AgentProcess(config, f"http://127.0.0.1:{port}", tmp_path / "agent.log")
-    subscriber = Subscriber(mosquitto.host, mosquitto.port, [EVENTS, STATE], client_id="crash-sub")
-    plc = Conveyor(mosquitto.url, "plant1", "line3", rate_per_minute=900, gate_delay_s=0.8)
+    subscriber = Subscriber(mosquitto, [EVENTS, STATE], client_id="crash-sub")
+    plc = Conveyor(
+        mosquitto.link("plc", "plant1", "line3"),
+        "plant1",
+        "line3",
+        rate_per_minute=900,
+        gate_delay_s=0.8,
+    )
     plc.start()
     rng = random.Random(20261124)
     try:

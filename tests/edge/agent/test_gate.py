@@ -56,7 +56,8 @@ def test_gate_payloads(payload: bytes, expected: GateReport) -> None:
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        (b"not json", "payload: expected a JSON object, got invalid JSON"),
+        (b"not json", "payload: expected JSON, got a syntax error"),
+        (b'{"id": "1", "outcome": ' + b"{" * 300, "payload: expected"),
         (b"[]", "payload: expected a JSON object, got list"),
         (b'{"outcome": "passed"}', "id: expected a string or integer, got None"),
         (b'{"id": false, "outcome": "passed"}', "id: expected a string or integer, got False"),
@@ -95,7 +96,9 @@ def test_malformed_gate_reports_are_refused_with_the_reason(payload: bytes, mess
 
 def fake_plc(broker: Broker) -> paho.Client:
     client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="gate-plc")
-    client.connect(broker.host, broker.port)
+    link = broker.link("plc", "plant1", "line3")  # the line's PLC identity
+    link.configure(client)
+    client.connect(link.host, link.port)
     client.loop_start()
     return client
 
@@ -138,10 +141,9 @@ def line() -> Iterator[SimLine]:
 def test_units_the_gate_rejected_after_commissioning_are_decommissioned_and_unpacked(
     tmp_path: Path, mosquitto: Broker, line: SimLine
 ) -> None:
-    config = config_for(tmp_path / "edge", mosquitto.url, line, units_per_case=2)
+    config = config_for(tmp_path / "edge", mosquitto, line, units_per_case=2)
     watch = Subscriber(
-        mosquitto.host,
-        mosquitto.port,
+        mosquitto,
         [EVENTS, ROOT + "plc/accept", ROOT + "plc/reject", ROOT + "plc/invalid"],
         client_id="gate-watch",
     )
@@ -230,8 +232,8 @@ def test_a_gate_report_sent_while_the_agent_was_down_decommissions_the_unit(
     tmp_path: Path, mosquitto: Broker, line: SimLine
 ) -> None:
     """The crash window: commissioned (event in the outbox), accept never reached the gate."""
-    config = config_for(tmp_path / "edge", mosquitto.url, line)
-    watch = Subscriber(mosquitto.host, mosquitto.port, [EVENTS, ROOT + "plc/accept"])
+    config = config_for(tmp_path / "edge", mosquitto, line)
+    watch = Subscriber(mosquitto, [EVENTS, ROOT + "plc/accept"])
     plc = fake_plc(mosquitto)
     agent = build_agent(config, sim_devices(config, line))
     try:
@@ -268,9 +270,15 @@ def test_a_gate_report_sent_while_the_agent_was_down_decommissions_the_unit(
 def test_with_every_accept_too_late_no_unit_stays_active(tmp_path: Path, mosquitto: Broker) -> None:
     """A gate right at the camera: (nearly) every unit reaches it before its accept."""
     line = start_line()
-    config = config_for(tmp_path / "edge", mosquitto.url, line)
-    watch = Subscriber(mosquitto.host, mosquitto.port, [EVENTS])
-    conveyor = Conveyor(mosquitto.url, "plant1", "line3", rate_per_minute=300, gate_delay_s=0.0)
+    config = config_for(tmp_path / "edge", mosquitto, line)
+    watch = Subscriber(mosquitto, [EVENTS])
+    conveyor = Conveyor(
+        mosquitto.link("plc", "plant1", "line3"),
+        "plant1",
+        "line3",
+        rate_per_minute=300,
+        gate_delay_s=0.0,
+    )
     agent = build_agent(config, sim_devices(config, line))
     try:
         agent.start()

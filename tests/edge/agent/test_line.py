@@ -54,13 +54,17 @@ def wait(condition, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-d
 def test_a_batch_with_faults_reconciles_and_every_event_arrives_once(
     tmp_path: Path, mosquitto: Broker, line: SimLine
 ) -> None:
-    config = config_for(
-        tmp_path / "edge", mosquitto.url, line, units_per_case=10, cases_per_pallet=5
-    )
-    subscriber = Subscriber(mosquitto.host, mosquitto.port, [EVENTS, STATE], client_id="line-sub")
+    config = config_for(tmp_path / "edge", mosquitto, line, units_per_case=10, cases_per_pallet=5)
+    subscriber = Subscriber(mosquitto, [EVENTS, STATE], client_id="line-sub")
     agent: Agent = build_agent(config, sim_devices(config, line))
     agent.start()
-    plc = Conveyor(mosquitto.url, "plant1", "line3", rate_per_minute=3000, gate_delay_s=1.0)
+    plc = Conveyor(
+        mosquitto.link("plc", "plant1", "line3"),
+        "plant1",
+        "line3",
+        rate_per_minute=3000,
+        gate_delay_s=1.0,
+    )
     plc.start()
     try:
         assert agent.publisher.wait_connected(10) and agent.plc.wait_connected(10)

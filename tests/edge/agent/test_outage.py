@@ -25,15 +25,13 @@ def test_broker_stopped_and_restarted_mid_batch_loses_nothing(tmp_path: Path) ->
     with persistent_broker() as broker:
         config = config_for(
             tmp_path / "edge",
-            broker.url,
+            broker,
             line,
             trigger="timer",
             rate_per_minute=1200,
             extra={"outbox": {"alarm_depth": 20}},
         )
-        subscriber = Subscriber(
-            broker.host, broker.port, [EVENTS], client_id="outage-sub", persistent=True
-        )
+        subscriber = Subscriber(broker, [EVENTS], client_id="outage-sub", persistent=True)
         agent = build_agent(config, sim_devices(config, line))
         agent.start()
         try:

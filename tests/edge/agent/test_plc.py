@@ -33,13 +33,18 @@ def test_trigger_payloads(payload: bytes, expected: str | None) -> None:
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        (b"not json", "payload: expected a JSON object, got invalid JSON"),
+        (b"not json", "payload: expected JSON, got a syntax error"),
         (b"[1]", "payload: expected a JSON object, got list"),
         (b'{"id": true}', "id: expected a string or integer, got True"),
         (b'{"id": "a\\nb"}', "id: expected 1..64 printable characters, got 'a\\nb'"),
         (b'{"id": "1", "speed": 3}', "trigger: unknown fields ['speed']; expected 'id' and"),
         (b'{"id": "' + b"x" * 70_000 + b'"}', "payload: expected at most 65536 bytes, got 70010"),
-        (b"\xff\xfe", "payload: expected a JSON object, got invalid JSON"),
+        (b"\xff\xfe", "payload: expected UTF-8 JSON, got invalid UTF-8 at byte 0"),
+        # What froze the line (paho's network thread died on it): deep nesting, NaN, big ints.
+        (b'{"id": ' + b"[" * 500 + b"]" * 500 + b"}", "payload: expected at most 8 levels"),
+        (b'{"id": NaN}', "payload: expected finite numbers, got NaN"),
+        (b'{"id": 1e999}', "payload: expected finite numbers, got 1e999"),
+        (b'{"id": ' + b"9" * 5000 + b"}", "payload: expected integers of at most 20 digits"),
     ],
 )
 def test_malformed_triggers_are_refused_with_the_reason(payload: bytes, message: str) -> None:
@@ -57,7 +62,7 @@ def line() -> Iterator[SimLine]:
 
 @pytest.fixture
 def agent(tmp_path: Path, mosquitto: Broker, line: SimLine) -> Iterator[Agent]:
-    config = config_for(tmp_path / "edge", mosquitto.url, line)
+    config = config_for(tmp_path / "edge", mosquitto, line)
     running = build_agent(config, sim_devices(config, line))
     running.start()
     assert running.plc.wait_connected(10) and running.publisher.wait_connected(10)
@@ -67,7 +72,9 @@ def agent(tmp_path: Path, mosquitto: Broker, line: SimLine) -> Iterator[Agent]:
 
 def publisher(broker: Broker) -> paho.Client:
     client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="fake-plc")
-    client.connect(broker.host, broker.port)
+    link = broker.link("plc", "plant1", "line3")  # the line's PLC identity
+    link.configure(client)
+    client.connect(link.host, link.port)
     client.loop_start()
     return client
 
@@ -77,8 +84,7 @@ def test_garbage_on_every_in_topic_is_answered_and_the_line_goes_on(
     agent: Agent, mosquitto: Broker
 ) -> None:
     watch = Subscriber(
-        mosquitto.host,
-        mosquitto.port,
+        mosquitto,
         [ROOT + "plc/invalid", ROOT + "plc/batch/reply", ROOT + "plc/accept", ROOT + "plc/reject"],
         client_id="plc-watch",
     )

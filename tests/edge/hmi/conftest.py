@@ -38,7 +38,7 @@ def live(tmp_path_factory: pytest.TempPathFactory, mosquitto: Broker) -> Iterato
     line = start_line(label_faults=LABEL_FAULTS)
     config = config_for(
         tmp_path_factory.mktemp("hmi") / "edge",
-        mosquitto.url,
+        mosquitto,
         line,
         trigger="timer",
         rate_per_minute=240.0,

@@ -59,7 +59,8 @@ def test_a_controller_drives_every_device_of_the_line(mosquitto: Broker, tmp_pat
             "printer": {"transport": "pty", "print_time": False, "line_timing": False},
         }
     )
-    with LineSimulator(scenario, mosquitto.url, work_dir=tmp_path) as line:
+    plc = mosquitto.link("plc", "s1", "l1")
+    with LineSimulator(scenario, plc, work_dir=tmp_path) as line:
         ends = line.endpoints()
         assert ends.printer.startswith("/dev/pts/")
         assert ends.case_printer.startswith("socket://127.0.0.1:")
@@ -89,7 +90,9 @@ def test_a_controller_drives_every_device_of_the_line(mosquitto: Broker, tmp_pat
         triggers: queue.Queue[dict[str, str]] = queue.Queue()
         client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2)
         client.on_message = lambda _c, _u, m: triggers.put(json.loads(m.payload))
-        client.connect("127.0.0.1", mosquitto.port)
+        link = mosquitto.link("observer", "line-test")
+        link.configure(client)
+        client.connect(link.host, link.port)
         client.subscribe("serialtrace/v1/s1/l1/plc/trigger", qos=1)
         client.loop_start()
         try:

@@ -59,7 +59,10 @@ def test_gate_report_payload() -> None:
 
 
 def test_bad_settings_are_refused() -> None:
-    with pytest.raises(ValueError, match="broker: expected mqtt://host:port, got 'http://x'"):
+    with pytest.raises(
+        ValueError,
+        match=r"broker: expected mqtt://HOST\[:PORT\] or mqtts://HOST\[:PORT\], got 'http://x'",
+    ):
         Conveyor("http://x", "p1", "l1")
     with pytest.raises(ValueError, match="rate_per_minute: expected more than 0, got 0"):
         Conveyor("mqtt://127.0.0.1:1883", "p1", "l1", rate_per_minute=0)
@@ -81,10 +84,14 @@ def test_conveyor_triggers_sorts_and_stops_on_command(mosquitto: Broker) -> None
         client.publish(ROOT + f"plc/{verdict}", json.dumps({"id": unit["id"], "serial": "S"}))
 
     agent.on_message = on_message
-    agent.connect(mosquitto.host, mosquitto.port)
+    link = mosquitto.link("observer", "fake-agent")  # both the agent's PLC connections' rights
+    link.configure(agent)
+    agent.connect(link.host, link.port)
     agent.subscribe([(ROOT + "plc/trigger", 1), (ROOT + "plc/gate", 1)])
     agent.loop_start()
-    conveyor = Conveyor(mosquitto.url, "p1", "l1", rate_per_minute=1200, gate_delay_s=0.2).start()
+    conveyor = Conveyor(
+        mosquitto.link("plc", "p1", "l1"), "p1", "l1", rate_per_minute=1200, gate_delay_s=0.2
+    ).start()
     try:
         assert conveyor.wait_connected(10)
         time.sleep(0.2)
