@@ -176,6 +176,10 @@ class Ingestor:
             if item.prepared is None:
                 outcomes[index] = self._refuse(item, item.reason or "rejected", item.kind)
                 continue
+            unusable = _unusable(item.prepared)
+            if unusable is not None:  # the document's own fault first: it names the event
+                outcomes[index] = self._refuse(item, unusable, None)
+                continue
             violation = self._violation(item.prepared)
             if violation is not None:
                 outcomes[index] = self._refuse(item, violation, "location", alert=True)
@@ -338,7 +342,7 @@ class Ingestor:
         self.lines.reload()
         outcome: Outcome | None = None
         if checked.prepared is not None:
-            violation = self._violation(checked.prepared)
+            violation = _unusable(checked.prepared) or self._violation(checked.prepared)
             if violation is not None:
                 outcome = Outcome(reason=violation)
             else:
@@ -365,6 +369,12 @@ class Ingestor:
                 now=self.clock(),
             )
         return Outcome(result=outcome.result, reason=outcome.reason, dead_letter_id=dead_letter_id)
+
+
+def _unusable(document: PreparedDocument) -> str | None:
+    """Why an event of the document cannot be stored (an unreadable eventTime, a refused
+    identifier), if one cannot."""
+    return next((event.error for event in document.events if event.error), None)
 
 
 def _db_message(exc: DBAPIError) -> str:

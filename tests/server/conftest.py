@@ -92,8 +92,10 @@ def register_line(engine: Engine, site: str, line: str, *locations: str) -> None
 
 @pytest.fixture
 def ingestor(store: Engine) -> Ingestor:
-    """An ingestor; line site1/line1 is registered with the factory's read point."""
+    """An ingestor; lines site1/line1 and site1/line2 are registered with the factory's
+    read point."""
     register_line(store, "site1", "line1")
+    register_line(store, "site1", "line2")
     return Ingestor(store, max_payload_bytes=256 * 1024)
 
 

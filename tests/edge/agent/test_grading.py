@@ -80,13 +80,13 @@ def test_units_are_graded_and_a_falling_grade_alarms_before_rejects(
     }
     config = config_for(
         tmp_path / "edge",
-        mosquitto.url,
+        mosquitto,
         line,
         trigger="timer",
         rate_per_minute=600,
         extra={"devices": {"camera": camera_settings}},
     )
-    subscriber = Subscriber(mosquitto.host, mosquitto.port, [EVENTS], client_id="grade-sub")
+    subscriber = Subscriber(mosquitto, [EVENTS], client_id="grade-sub")
     agent = build_agent(config, sim_devices(config, line))
     agent.start()
     try:

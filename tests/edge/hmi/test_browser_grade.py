@@ -41,7 +41,7 @@ def graded(tmp_path: Path, mosquitto: Broker) -> Iterator[Graded]:
     camera = {"url": "unused", "timeout_s": 2.0, "trend_window": 10, "trend_drop": 0.5}
     config = config_for(
         tmp_path / "edge",
-        mosquitto.url,
+        mosquitto,
         line,
         trigger="timer",
         rate_per_minute=600.0,
