@@ -113,6 +113,9 @@ def plc_identity(site: str, line: str) -> Identity:
 
 
 def server_identity(name: str) -> Identity:
+    """A trace server: ``server/NAME`` ingests events (shared subscription allowed) and
+    acknowledges them; ``server/NAME/mes`` takes MES's batch orders and answers them (a
+    connection of its own, so its client id never takes over the ingest session)."""
     topics.validate_id(name, "server name")
     username = f"server/{name}"
     return Identity(
@@ -123,6 +126,26 @@ def server_identity(name: str) -> Identity:
                 ("read", topics.EVENTS_SUBSCRIPTION),
                 ("read", f"$share/+/{topics.EVENTS_SUBSCRIPTION}"),
                 ("write", f"{ROOT}/+/+/{topics.TopicKind.ACKS.value}"),
+            ],
+            f"{username}/mes": [
+                ("read", topics.MES_ORDERS_SUBSCRIPTION),
+                ("write", f"{ROOT}/+/+/{topics.TopicKind.MES_ORDERS_REPLY.value}"),
+            ],
+        },
+    )
+
+
+def mes_identity(site: str, line: str) -> Identity:
+    """MES for one line: publishes its batch orders and reads the answers, nothing else."""
+    root = topics.line_root(site, line)
+    name = f"mes/{site}/{line}"
+    return Identity(
+        "mes",
+        name,
+        {
+            name: [
+                ("write", root + topics.TopicKind.MES_ORDERS.value),
+                ("read", root + topics.TopicKind.MES_ORDERS_REPLY.value),
             ]
         },
     )
@@ -248,6 +271,9 @@ class BrokerSetup:
 
     def add_server(self, name: str) -> Path:
         return self.add(server_identity(name))
+
+    def add_mes(self, site: str, line: str) -> Path:
+        return self.add(mes_identity(site, line))
 
     def add(self, identity: Identity, password: str | None = None) -> Path:
         """Create (or renew the password of) ``identity``; its secrets file."""

@@ -27,6 +27,7 @@ from serialtrace.broker import (
     BrokerSetup,
     Identity,
     line_identity,
+    mes_identity,
     plc_identity,
     server_identity,
 )
@@ -149,11 +150,13 @@ def _identity(kind: str, *names: str) -> Identity:
         return plc_identity(*names)
     if kind == "server" and len(names) == 1:
         return server_identity(*names)
+    if kind == "mes" and len(names) == 2:
+        return mes_identity(*names)
     if kind == "observer" and len(names) == 1:
         name = f"observer/{names[0]}"
         return Identity("observer", name, {name: [("readwrite", f"{topics.ROOT}/#")]})
     raise ValueError(
-        f"identity: expected line SITE LINE, plc SITE LINE, server NAME or "
+        f"identity: expected line SITE LINE, plc SITE LINE, server NAME, mes SITE LINE or "
         f"observer NAME, got {kind} {' '.join(names)}"
     )
 

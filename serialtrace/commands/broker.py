@@ -6,6 +6,7 @@
     serialtrace broker add-line DIR SITE LINE
     serialtrace broker add-plc DIR SITE LINE
     serialtrace broker add-server DIR NAME
+    serialtrace broker add-mes DIR SITE LINE
     serialtrace broker list DIR
 
 ``init`` writes a CA, the broker's certificate, ``mosquitto.conf`` (TLS listener, anonymous
@@ -53,6 +54,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         ("add-line", ("site", "line"), "an edge agent of one line"),
         ("add-plc", ("site", "line"), "the PLC of one line"),
         ("add-server", ("name",), "a trace server process"),
+        ("add-mes", ("site", "line"), "MES sending batch orders to one line"),
     ):
         add = commands.add_parser(kind, help=f"create (or renew) the identity of {text}")
         add.add_argument("dir", type=Path, metavar="DIR")
@@ -94,6 +96,8 @@ def run_add(args: argparse.Namespace) -> int:
             path = setup.add_line(args.site, args.line)
         elif args.kind == "add-plc":
             path = setup.add_plc(args.site, args.line)
+        elif args.kind == "add-mes":
+            path = setup.add_mes(args.site, args.line)
         else:
             path = setup.add_server(args.name)
     except (BrokerSetupError, TopicError) as exc:

@@ -97,7 +97,10 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
                 takeover_alarm_seconds=settings.mqtt_takeover_alarm_seconds,
             )
             mqtt.start()
-            mes = MesOrders(store, settings.mqtt_url, client_id=f"{settings.mqtt_client_id}-mes")
+            # A username of the server's own identity (``server/NAME/mes``): with
+            # use_username_as_clientid, the ingest connection's would be taken over.
+            mes_link = link.with_username(f"{link.username}/mes") if link.username else link
+            mes = MesOrders(store, mes_link, client_id=f"{settings.mqtt_client_id}-mes")
             mes.start()
             app.state.mes_orders = mes
         app.state.services = Services(settings, store, ingestor, mqtt, anchor)

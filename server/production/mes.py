@@ -8,8 +8,10 @@ on ``…/mes/orders/reply``: ``{"number": …, "ok": true, "order": {…}}`` or
 ``{"number": …, "ok": false, "error": "…"}``. A malformed or refused message is answered and
 acknowledged, never redelivered for ever; one message never stops the subscriber.
 
-The broker must let MES publish only its lines' ``mes/orders`` and read their
-``mes/orders/reply``, and the server subscribe to ``serialtrace/v1/+/+/mes/orders``.
+The broker lets MES (``serialtrace broker add-mes SITE LINE``) publish only its line's
+``mes/orders`` and read its ``mes/orders/reply``; the server connects for this as
+``server/NAME/mes`` (a username of its identity with only these rights, so its client id
+never takes over the ingest session).
 """
 
 from __future__ import annotations
@@ -24,9 +26,10 @@ import paho.mqtt.client as mqtt
 from paho.mqtt.enums import CallbackAPIVersion
 from sqlalchemy import Engine
 
-from epcis.errors import TopicError
+from epcis import loads_bounded
+from epcis.broker import BrokerLink
+from epcis.errors import PayloadLimitError, TopicError
 from epcis.topics import MES_ORDERS_SUBSCRIPTION, TopicKind, mes_orders_reply_topic, parse_topic
-from server.ingest.mqtt import BrokerAddress
 from server.production import orders
 from server.production.errors import ProductionError
 from server.store import write_transaction
@@ -40,9 +43,9 @@ MAX_DEPTH = 16
 class MesOrders:
     """The MQTT subscriber that turns MES's messages into batch orders."""
 
-    def __init__(self, engine: Engine, url: str, *, client_id: str) -> None:
+    def __init__(self, engine: Engine, link: BrokerLink, *, client_id: str) -> None:
         self.engine = engine
-        self.address = BrokerAddress.parse(url)
+        self.link = link
         self.connected = threading.Event()
         self.created = 0
         self.refused = 0
@@ -53,6 +56,7 @@ class MesOrders:
             clean_session=False,
             manual_ack=True,
         )
+        link.configure(client)
         client.reconnect_delay_set(min_delay=1, max_delay=10)
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
@@ -60,7 +64,7 @@ class MesOrders:
         self.client = client
 
     def start(self) -> None:
-        self.client.connect_async(self.address.host, self.address.port, keepalive=30)
+        self.client.connect_async(self.link.host, self.link.port, keepalive=30)
         self.client.loop_start()
 
     def stop(self) -> None:
@@ -69,7 +73,7 @@ class MesOrders:
 
     def _on_connect(self, client: mqtt.Client, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
         if reason.is_failure:
-            log.error("MES orders: broker refused the connection: %s", reason)
+            log.error("MES orders: %s refused the connection: %s", self.link.redacted(), reason)
             return
         client.subscribe(MES_ORDERS_SUBSCRIPTION, qos=1)
         self.connected.set()
@@ -124,25 +128,10 @@ class MesOrders:
 
 
 def _decode(payload: bytes) -> dict[str, Any]:
-    if len(payload) > MAX_PAYLOAD:
-        raise ProductionError(f"payload: expected at most {MAX_PAYLOAD} bytes, got {len(payload)}")
-
-    def refuse(name: str) -> Any:
-        raise ProductionError(f"payload: expected JSON numbers, got {name}")
-
     try:
-        data = json.loads(payload.decode("utf-8"), parse_constant=refuse)
-    except (UnicodeDecodeError, json.JSONDecodeError, RecursionError) as exc:
-        raise ProductionError(f"payload: expected a JSON object, got {exc}") from None
+        data = loads_bounded(payload, max_bytes=MAX_PAYLOAD, max_depth=MAX_DEPTH)
+    except PayloadLimitError as exc:
+        raise ProductionError(str(exc)) from None
     if not isinstance(data, dict):
         raise ProductionError(f"payload: expected a JSON object, got {type(data).__name__}")
-    stack: list[tuple[Any, int]] = [(data, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise ProductionError(f"payload: expected nesting at most {MAX_DEPTH} deep")
-        if isinstance(item, dict):
-            stack += [(v, depth + 1) for v in item.values()]
-        elif isinstance(item, list):
-            stack += [(v, depth + 1) for v in item]
     return data

@@ -32,11 +32,12 @@ from __future__ import annotations
 import csv
 import hashlib
 import io
-import json
 from dataclasses import dataclass
 from typing import Any
 
 import gs1
+from epcis import loads_bounded
+from epcis.errors import PayloadLimitError
 from server.serials.authority import ScopeKey
 from server.serials.errors import Refused
 
@@ -185,30 +186,10 @@ def _range(company_prefix: str, first: str, last: str, where: str, out: _Collect
 
 
 def _json(text: str) -> Any:
-    def refuse_constant(name: str) -> Any:
-        raise Refused(f"document: expected JSON numbers, got {name}")
-
     try:
-        document = json.loads(text, parse_constant=refuse_constant)
-    except json.JSONDecodeError as exc:
-        raise Refused(f"document: expected JSON, got an error at {exc.lineno}:{exc.colno}: "
-                      f"{exc.msg}") from None  # fmt: skip
-    except RecursionError:
-        raise Refused(f"document: expected nesting at most {MAX_DEPTH} deep, got deeper") from None
-    _check_depth(document)
-    return document
-
-
-def _check_depth(document: Any) -> None:
-    stack: list[tuple[Any, int]] = [(document, 0)]
-    while stack:
-        item, depth = stack.pop()
-        if depth > MAX_DEPTH:
-            raise Refused(f"document: expected nesting at most {MAX_DEPTH} deep, got deeper")
-        if isinstance(item, dict):
-            stack.extend((v, depth + 1) for v in item.values())
-        elif isinstance(item, list):
-            stack.extend((v, depth + 1) for v in item)
+        return loads_bounded(text, max_depth=MAX_DEPTH, field="document")
+    except PayloadLimitError as exc:
+        raise Refused(str(exc)) from None
 
 
 def _identifier(text: Any, where: str, out: _Collector) -> None:

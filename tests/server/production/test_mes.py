@@ -4,6 +4,7 @@ released, answered; a reused lot and a malformed message refused with the reason
 from __future__ import annotations
 
 import json
+import threading
 import time
 from collections.abc import Iterator
 
@@ -23,7 +24,10 @@ pytestmark = pytest.mark.mqtt
 
 @pytest.fixture
 def served(store: Engine, mosquitto: Broker) -> Iterator[TestClient]:
-    settings = settings_for(store, mqtt_url=mosquitto.url, mqtt_client_id="mes-test-server")
+    settings = settings_for(
+        store,
+        mqtt_secrets_file=str(mosquitto.secrets("server", f"mes-{store.dialect.name}")),
+    )
     with TestClient(create_app(settings, engine=store)) as client:
         deadline = time.monotonic() + 10
         while not client.app.state.mes_orders.connected.is_set():  # type: ignore[attr-defined]
@@ -43,13 +47,17 @@ def test_mes_orders_over_mqtt(
         headers=qa,
     )
     replies: list[dict[str, object]] = []
+    link = mosquitto.link("mes", "plant1", "line3")  # MES may only use line3's order topics
     mes = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, client_id="mes-sim")
+    link.configure(mes)
+    subscribed = threading.Event()
     mes.on_message = lambda _c, _u, message: replies.append(json.loads(message.payload))
-    mes.connect(mosquitto.host, mosquitto.port)
+    mes.on_subscribe = lambda *_args: subscribed.set()
+    mes.connect(link.host, link.port)
     mes.subscribe("serialtrace/v1/plant1/line3/mes/orders/reply", qos=1)
     mes.loop_start()
     try:
-        time.sleep(0.3)  # the subscription is in place (a SUBACK round trip)
+        assert subscribed.wait(10), "no SUBACK for the replies"
         topic = "serialtrace/v1/plant1/line3/mes/orders"
         orders = [
             {"number": "MES-1", "gtin": GTIN, "planned": 1000, "release": True},
@@ -79,6 +87,6 @@ def test_mes_orders_over_mqtt(
         f"lot: 'MES-LOT' was already used for GTIN {GTIN}"
     )
     assert by_number["MES-4"]["error"] == "line: expected 'line3' (the topic's), got 'line9'"
-    assert by_number[None]["error"] == "payload: expected JSON numbers, got NaN"
+    assert by_number[None]["error"] == "payload: expected finite numbers, got NaN"
     listed = served.get("/production/orders", params={"line": "line3"}, headers=qa).json()
     assert sorted(o["number"] for o in listed) == ["MES-1", "MES-2"]

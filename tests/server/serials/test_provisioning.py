@@ -167,10 +167,10 @@ def test_openscs_collection() -> None:
 @pytest.mark.parametrize(
     ("payload", "message"),
     [
-        (b'{"a": NaN}', "document: expected JSON numbers, got NaN"),
-        (b"[" * 40 + b"]" * 40, "document: expected nesting at most 16 deep, got deeper"),
+        (b'{"a": NaN}', "document: expected finite numbers, got NaN"),
+        (b"[" * 40 + b"]" * 40, "document: expected at most 16 levels of nesting, got more"),
         (b"\xff", "document: expected UTF-8, got a byte it cannot decode"),
-        (b"{", "document: expected JSON, got an error at 1:2: Expecting property name"),
+        (b"{", "document: expected JSON, got a syntax error: Expecting property name"),
     ],
 )
 def test_hostile_json_is_refused_with_a_reason(payload: bytes, message: str) -> None:

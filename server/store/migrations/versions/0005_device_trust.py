@@ -18,7 +18,7 @@ from alembic import op
 from server.store.schema import UtcDateTime
 
 revision = "0005"
-down_revision = "0008"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
