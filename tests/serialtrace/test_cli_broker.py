@@ -71,8 +71,14 @@ def test_init_and_add_write_a_secure_set_up(
     assert code == 2 and "a broker set-up is already there" in err
     run(capsys, "broker", "add-plc", str(folder), "site1", "line1")
     run(capsys, "broker", "add-server", str(folder), "trace1")
+    run(capsys, "broker", "add-mes", str(folder), "site1", "line1")
     code, out, _ = run(capsys, "broker", "list", str(folder))
-    assert out.splitlines() == ["line/site1/line1", "plc/site1/line1", "server/trace1"]
+    assert out.splitlines() == [
+        "line/site1/line1",
+        "mes/site1/line1",
+        "plc/site1/line1",
+        "server/trace1",
+    ]
 
 
 @contextmanager
@@ -154,6 +160,16 @@ RIGHTS = [
     ("server", "", LINE + "acks", True, False),
     ("server", "", LINE + "plc/batch", False, False),
     ("server", "", LINE + "state", False, False),
+    ("server", "", LINE + "mes/orders", False, False),
+    ("server", "/mes", LINE + "mes/orders", False, True),
+    ("server", "/mes", OTHER + "mes/orders", False, True),
+    ("server", "/mes", LINE + "mes/orders/reply", True, False),
+    ("server", "/mes", LINE + "events", False, False),
+    ("mes", "", LINE + "mes/orders", True, False),
+    ("mes", "", LINE + "mes/orders/reply", False, True),
+    ("mes", "", OTHER + "mes/orders", False, False),
+    ("mes", "", LINE + "events", False, False),
+    ("mes", "", LINE + "plc/batch", False, False),
 ]
 
 
