@@ -126,6 +126,8 @@ def mes_orders_topic(site: str, line: str) -> str:
 def mes_orders_reply_topic(site: str, line: str) -> str:
     """The trace server's answers to MES's batch orders for the line."""
     return line_topic(site, line, TopicKind.MES_ORDERS_REPLY)
+
+
 def acks_topic(site: str, line: str) -> str:
     """The server's acknowledgements of the line's stored events (server -> edge)."""
     return line_topic(site, line, TopicKind.ACKS)
