@@ -133,8 +133,11 @@ _EVENT_ROW = itemgetter(*EVENT_COLUMNS)
 
 @cache
 def _timestamp_processor(dialect: Dialect) -> Callable[[Any], Any]:
-    """``dialect``'s conversion of a timestamp column's value (SQLite: to naive UTC)."""
-    process = events.c.event_time.type.bind_processor(dialect)
+    """``dialect``'s conversion of a timestamp column's value (SQLite: to the fixed-width UTC
+    text SQLAlchemy binds in queries, ``2031-01-02 10:00:00.000000``: without the dialect's own
+    processor a whole second was written without fraction and sorted before the same instant
+    bound in a query, so ``GE_eventTime`` missed events at exactly its bound)."""
+    process = events.c.event_time.type.dialect_impl(dialect).bind_processor(dialect)
     return process if process is not None else (lambda value: value)
 
 

@@ -344,3 +344,92 @@ audit_trail = Table(
     Column("prev_hash", String(64), nullable=False),
     Column("hash", String(64), nullable=False, unique=True),
 )
+
+# -- EPCIS 2.0 query index and resources (migration 0007) ---------------------------------
+
+# One row per queryable value an event carries beyond its events columns: business
+# transactions, sources and destinations by type, persistent dispositions, quantities, the
+# transformation id, ILMD and extension fields (top level and nested), sensor metadata and
+# reports, error declaration fields. ``field`` names what the value is (see
+# server/ingest/fields.py); the value is in ``text``, ``num`` or ``time``. Filled at ingest, so
+# that every SimpleEventQuery parameter is answered from an index, never by reading bodies.
+event_fields = Table(
+    "event_fields",
+    metadata,
+    Column("event_pk", Id, nullable=False, index=True),
+    Column("field", String(300), nullable=False),
+    Column("text", String(300)),
+    Column("num", Float),
+    Column("time", UtcDateTime),
+    Index("ix_event_fields_field_text", "field", "text"),
+    Index("ix_event_fields_field_num", "field", "num"),
+    Index("ix_event_fields_field_time", "field", "time"),
+)
+
+# An event declared erroneous (EPCIS 2.0 section 7.4.1.4) by a later capture of the same
+# eventID with an errorDeclaration; the stored body stays as it was.
+error_declarations = Table(
+    "error_declarations",
+    metadata,
+    Column("event_pk", Id, primary_key=True, autoincrement=False),
+    Column("declared_at", UtcDateTime, nullable=False, index=True),
+    Column("reason", String(300), index=True),
+    Column("corrective_ids", Text, nullable=False),  # JSON list of eventIDs
+    Column("declaration", Text, nullable=False),  # the errorDeclaration object (JSON)
+    Column("recorded_at", UtcDateTime, nullable=False),
+)
+
+# Capture jobs of POST /capture (their status and errors).
+capture_jobs = Table(
+    "capture_jobs",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("capture_id", String(64), nullable=False, unique=True),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("finished_at", UtcDateTime),
+    Column("running", SmallInteger, nullable=False),
+    Column("success", SmallInteger, nullable=False),
+    Column("error_behaviour", String(16), nullable=False),
+    Column("errors", Text, nullable=False),  # JSON list of RFC 7807 problems
+    Column("event_count", Integer, nullable=False),
+    Column("username", String(64)),
+)
+
+# Named queries (POST /queries).
+named_queries = Table(
+    "named_queries",
+    metadata,
+    Column("name", String(128), primary_key=True),
+    Column("query", Text, nullable=False),  # JSON object of query parameters
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("username", String(64)),
+)
+
+# Webhook subscriptions to named queries; they survive a restart.
+subscriptions = Table(
+    "subscriptions",
+    metadata,
+    Column("id", String(64), primary_key=True),
+    Column("query_name", String(128), nullable=False, index=True),
+    Column("dest", Text, nullable=False),
+    Column("secret", Text),  # the signatureToken the webhook is signed with (never shown)
+    Column("stream", SmallInteger, nullable=False),
+    Column("schedule", Text),  # JSON object (second, minute, hour, dayOfMonth, month, dayOfWeek)
+    Column("report_if_empty", SmallInteger, nullable=False),
+    Column("initial_record_time", UtcDateTime, nullable=False),
+    Column("min_record_time", UtcDateTime, nullable=False),
+    Column("created_at", UtcDateTime, nullable=False),
+    Column("last_notified_at", UtcDateTime),
+    Column("last_run_at", UtcDateTime),
+    Column("username", String(64)),
+)
+
+# Which events a subscription delivered: each matching event once per subscriber, whatever
+# the order in which concurrent transactions commit.
+subscription_deliveries = Table(
+    "subscription_deliveries",
+    metadata,
+    Column("subscription_id", String(64), primary_key=True),
+    Column("event_pk", Id, primary_key=True),
+    sqlite_with_rowid=False,
+)
