@@ -41,7 +41,7 @@ from typing import Any
 
 from sqlalchemy import Connection, Dialect, and_, case, delete, exists, select, update
 
-from server.cbv import cbv_term
+from server.cbv import cbv_term, parse_time
 from server.errors import RejectedDocument
 from server.identifiers import (
     UnitKey,
@@ -49,6 +49,7 @@ from server.identifiers import (
     lot_key,
     parse_lot_class,
 )
+from server.ingest.fields import declaration_rows, namespaces, term
 from server.ingest.prepare import (
     STANDARD_CONTEXT,
     Contents,
@@ -73,9 +74,11 @@ from server.store.schema import (
     batch_lines,
     batches,
     containers,
+    error_declarations,
     event_bodies,
     event_conflicts,
     event_epcs,
+    event_fields,
     events,
     parked_events,
     parked_refs,
@@ -97,6 +100,7 @@ DECOMMISSIONING_STEPS = frozenset(
     {"decommissioning", "destroying", "dispensing", "sampling", "stolen", "retail_selling"}
 )
 EPC_COLUMNS = ("event_pk", "epc", "role")
+FIELD_COLUMNS = ("event_pk", "field", "text", "num", "time")
 CONTAINER_COLUMNS = ("id", "sscc", "epc", "level", "status", "site", "line", "created_at")
 EVENT_COLUMNS = (
     "event_id",
@@ -156,15 +160,24 @@ class ApplyResult:
 
 def classify_repeat(stored_text: str, event: PreparedEvent) -> str:
     """How an event that came under an eventID stored before relates to the stored one:
-    ``"same"`` (a redelivery, maybe in a document with another ``@context``) or
-    ``"conflict"`` (other content)."""
+    ``"same"`` (a redelivery, maybe in a document with another ``@context``),
+    ``"declaration"`` (the same event with an ``errorDeclaration`` added: EPCIS 2.0 section
+    7.4.1.4; it marks the stored event erroneous) or ``"conflict"`` (other content: kept
+    apart and alerted, never applied)."""
     if stored_text == event.text:
         return "same"
     stored = json.loads(stored_text)
     if isinstance(stored, dict):
         stored.pop("@context", None)
     new = {key: value for key, value in event.body.items() if key != "@context"}
-    return "same" if stored == new else "conflict"
+    if stored == new:
+        return "same"
+    if "errorDeclaration" in new and isinstance(stored, dict):
+        stored.pop("errorDeclaration", None)
+        new.pop("errorDeclaration")
+        if stored == new:
+            return "declaration"
+    return "conflict"
 
 
 def apply_document(
@@ -246,6 +259,7 @@ class _Applier:
     line_times: dict[tuple[int, str, str], tuple[datetime, datetime]] = field(default_factory=dict)
     container_parents: dict[int, int] = field(default_factory=dict)  # container id -> parent
     conflict_rows: list[dict[str, Any]] = field(default_factory=list)
+    conflicting: set[str] = field(default_factory=set)  # eventIDs whose repeat conflicted
 
     # -- the document -------------------------------------------------------------------
 
@@ -277,6 +291,7 @@ class _Applier:
         self._flush_batch_lines()
         if self.conflict_rows:
             self.conn.execute(event_conflicts.insert(), self.conflict_rows)
+        self._declare_errors(new_pks)
         if self.alert_rows:
             for row in self.alert_rows:
                 self.docs[row.pop("_doc")].alerts += 1
@@ -348,6 +363,7 @@ class _Applier:
             self._check_repeats(repeats, rows, prepared, doc_of)
         epc_rows: list[tuple[int, str, str]] = []
         body_rows: list[tuple[int, str]] = []
+        field_rows: list[tuple[Any, ...]] = []
         refs = self.unit_refs
         for row, event in zip(rows, prepared, strict=True):
             pk = new.get(row["event_id"])
@@ -358,7 +374,10 @@ class _Applier:
                 for role, named in event.unit_refs:
                     refs += zip(named, repeat(pk), repeat(role))
                 epc_rows += [(pk, key, role) for key, role in event.epc_refs]
+                if event.fields:
+                    field_rows += self._field_values(pk, event.fields)
         bulk_insert(self.conn, event_bodies, ("event_pk", "body"), body_rows)
+        bulk_insert(self.conn, event_fields, FIELD_COLUMNS, field_rows)
         bulk_insert(self.conn, event_epcs, EPC_COLUMNS, epc_rows)
         return new
 
@@ -388,6 +407,7 @@ class _Applier:
         """An event under an eventID already stored (or earlier in this group)."""
         if classify_repeat(stored_text, event) != "conflict":
             return
+        self.conflicting.add(event.event_id)
         doc = self.docs[doc_index]
         origin = doc.prepared.origin
         doc.conflicts += 1
@@ -986,6 +1006,28 @@ class _Applier:
             self.parked.pop(pk, None)
             self._derive(pk, json.loads(body), event_time)
 
+    def _field_values(self, pk: int, rows: Sequence[Any]) -> list[tuple[Any, ...]]:
+        """``event_fields`` rows of event ``pk`` in the driver's types."""
+        to_db = self._db_time
+        return [
+            (pk, field, text, num, None if moment is None else to_db(moment))
+            for field, text, num, moment in rows
+        ]
+
+    def _declare_errors(self, new_pks: dict[str, int]) -> None:
+        """Apply the errorDeclarations of the group (after its other events, so that the
+        corrective events sent with a declaration are applied first)."""
+        found = _declarations(self)
+        if not found:
+            return
+        known = self._stored_event_pks([event_id for event_id, _, _ in found])
+        for event_id, declaration, doc in found:
+            if event_id in self.conflicting:  # other content than the stored event: alerted
+                continue
+            pk = new_pks.get(event_id, known.get(event_id))
+            if pk is not None:
+                _declare(self, pk, declaration, doc)
+
     def _alert(self, kind: str, subject: str, event_id: str, detail: str) -> None:
         self.alert_rows.append(
             {
@@ -997,3 +1039,132 @@ class _Applier:
                 "_doc": self.doc,
             }
         )
+
+
+# -- error declarations (EPCIS 2.0 section 7.4.1.4) ------------------------------------------
+# Kept apart from the rest of the applier on purpose: a capture of an eventID already stored
+# (or repeated in the group) that carries an errorDeclaration marks the stored event as
+# erroneous; its body is never changed.
+
+
+def _declarations(applier: _Applier) -> list[tuple[str, dict[str, Any], int]]:
+    """(eventID, errorDeclaration, document) of every event of the group that has one."""
+    found = []
+    for index, doc in enumerate(applier.docs):
+        for event in doc.prepared.events:
+            if event.declaration is not None:
+                found.append((event.event_id, event.declaration, index))
+    return found
+
+
+def _declare(applier: _Applier, pk: int, declaration: dict[str, Any], doc: int) -> bool:
+    """Record ``declaration`` for the stored event ``pk`` (the first one stays); index its
+    corrective eventIDs and fields; undo what the event asserted in the trace tables. False
+    if the event was declared erroneous before."""
+    conn = applier.conn
+    if conn.execute(
+        select(error_declarations.c.event_pk).where(error_declarations.c.event_pk == pk)
+    ).first():
+        return False
+    declared_at = parse_time(declaration.get("declarationTime"), "errorDeclaration.declarationTime")
+    corrective = [i for i in declaration.get("correctiveEventIDs") or () if isinstance(i, str)]
+    reason = declaration.get("reason")
+    conn.execute(
+        error_declarations.insert(),
+        {
+            "event_pk": pk,
+            "declared_at": declared_at,
+            "reason": term(reason) if isinstance(reason, str) else None,
+            "corrective_ids": json.dumps(corrective),
+            "declaration": json.dumps(declaration, separators=(",", ":"), ensure_ascii=False),
+            "recorded_at": applier.now,
+        },
+    )
+    body, event_id = conn.execute(
+        select(event_bodies.c.body, events.c.event_id)
+        .join(events, events.c.pk == event_bodies.c.event_pk)
+        .where(event_bodies.c.event_pk == pk)
+    ).one()
+    event = json.loads(body)
+    rows = declaration_rows(declaration, namespaces(event.get("@context")))
+    if rows and not isinstance(event.get("errorDeclaration"), dict):  # else indexed at capture
+        bulk_insert(conn, event_fields, FIELD_COLUMNS, applier._field_values(pk, rows))
+    _retract(applier, pk, event)
+    applier.doc = doc
+    applier._alert(
+        "error_declaration",
+        event_id,
+        event_id,
+        f"event declared erroneous (reason {term(reason) or 'none'}); corrective events: "
+        + (", ".join(corrective) or "none"),
+    )
+    return True
+
+
+def _retract(applier: _Applier, pk: int, event: dict[str, Any]) -> None:
+    """Undo, in the trace tables, what an erroneous event asserted, where the state is still
+    the one it set (a corrective event applied since keeps its own)."""
+    conn = applier.conn
+    kind, action = event.get("type"), event.get("action")
+    step = cbv_term(event.get("bizStep"))
+    named = contents_of(event)
+    if kind == "AggregationEvent" and action == "ADD" and named is not None:
+        if named.parent is None:
+            return
+        parent = conn.execute(
+            select(containers.c.id).where(containers.c.sscc == named.parent)
+        ).scalar()
+        if parent is None:
+            return
+        for unit in named.units:
+            conn.execute(
+                update(units)
+                .where(
+                    units.c.gtin == unit.gtin,
+                    units.c.serial == unit.serial,
+                    units.c.parent_id == parent,
+                )
+                .values(parent_id=None)
+            )
+        for sscc, _ in named.ssccs:
+            conn.execute(
+                update(containers)
+                .where(containers.c.sscc == sscc, containers.c.parent_id == parent)
+                .values(parent_id=None)
+            )
+    elif kind == "ObjectEvent" and step == "shipping":
+        shipment = conn.execute(select(shipments.c.id).where(shipments.c.event_pk == pk)).scalar()
+        if shipment is not None:
+            conn.execute(
+                update(units).where(units.c.shipment_id == shipment).values(shipment_id=None)
+            )
+            conn.execute(
+                update(containers)
+                .where(containers.c.shipment_id == shipment)
+                .values(shipment_id=None)
+            )
+    elif kind == "ObjectEvent" and action == "ADD" and step == "commissioning":
+        conn.execute(
+            update(units)
+            .where(units.c.commission_event == pk, units.c.status == "active")
+            .values(status="decommissioned", status_reason="error_declaration")
+        )
+    elif (
+        kind == "ObjectEvent"
+        and named is not None
+        and (step in DECOMMISSIONING_STEPS or action == "DELETE")
+    ):
+        reason = step or "action DELETE"
+        for unit in named.units:
+            conn.execute(
+                update(units)
+                .where(
+                    units.c.gtin == unit.gtin,
+                    units.c.serial == unit.serial,
+                    units.c.status != "active",
+                    units.c.status_reason == reason,
+                )
+                .values(status="active", status_reason=None)
+            )
+    elif kind == "TransformationEvent":
+        conn.execute(delete(batch_inputs).where(batch_inputs.c.event_pk == pk))

@@ -27,6 +27,7 @@ import gs1
 from server.cbv import cbv_term, parse_time
 from server.errors import RejectedDocument
 from server.identifiers import SGTIN_URN, UnitKey, canonical, parse_sscc, parse_unit, refusal
+from server.ingest.fields import FieldRow, field_rows
 from server.ingest.validation import event_list
 
 STANDARD_CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -117,6 +118,9 @@ class PreparedEvent(NamedTuple):
     epc_refs: list[tuple[str, str]]  # (canonical key, role) of every other EPC and class
     commissioning: Commissioning | None
     contents: Contents | None  # AggregationEvent and ObjectEvent
+    # The EPCIS query index rows (server/ingest/fields.py) and the errorDeclaration, if any.
+    fields: list[FieldRow] = []  # noqa: RUF012 - a NamedTuple default, never mutated
+    declaration: dict[str, Any] | None = None
 
 
 class PreparedDocument(NamedTuple):
@@ -127,19 +131,25 @@ class PreparedDocument(NamedTuple):
 def prepare_document(document: dict[str, Any], origin: Origin) -> PreparedDocument:
     """Prepare every event of a schema-checked ``document`` (no store access)."""
     context = _extra_context(document)
+    namespaces = document.get("@context")
     return PreparedDocument(
         origin,
         [
-            prepare_event(index, event, origin, context)
+            prepare_event(index, event, origin, context, namespaces)
             for index, event in enumerate(event_list(document))
         ],
     )
 
 
 def prepare_event(
-    index: int, event: dict[str, Any], origin: Origin, context: list[Any] | None = None
+    index: int,
+    event: dict[str, Any],
+    origin: Origin,
+    context: list[Any] | None = None,
+    namespaces: Any = None,
 ) -> PreparedEvent:
-    """The ``index``-th event of a document (the index names it in an error)."""
+    """The ``index``-th event of a document (the index names it in an error); ``namespaces``
+    is the document's ``@context`` (the prefixes of its extension fields)."""
     event_id = event.get("eventID")
     if not isinstance(event_id, str) or not event_id:
         event_id = epcis.event_hash(event)
@@ -179,6 +189,8 @@ def prepare_event(
         epc_refs,
         _commissioning(event),
         contents_of(event),
+        field_rows(event, namespaces),
+        declaration if isinstance(declaration := event.get("errorDeclaration"), dict) else None,
     )
 
 

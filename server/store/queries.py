@@ -19,7 +19,17 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime
 from typing import Any
 
-from sqlalchemy import Connection, bindparam, cast, func, literal, null, select, union_all
+from sqlalchemy import (
+    Connection,
+    bindparam,
+    cast,
+    exists,
+    func,
+    literal,
+    null,
+    select,
+    union_all,
+)
 
 from server.identifiers import UnitKey, sscc_key
 from server.store.dialect import chunks
@@ -28,6 +38,7 @@ from server.store.schema import (
     batch_lines,
     batches,
     containers,
+    error_declarations,
     event_epcs,
     events,
     shipments,
@@ -201,6 +212,8 @@ _EVENTS_NAMING = (
         events.c.line,
     )
     .where(
+        # An event declared erroneous (EPCIS errorDeclaration) no longer counts.
+        ~exists().where(error_declarations.c.event_pk == events.c.pk),
         events.c.pk.in_(
             union_all(
                 select(event_epcs.c.event_pk).where(
@@ -210,7 +223,7 @@ _EVENTS_NAMING = (
                     unit_events.c.unit_id.in_(bindparam("unit_ids", expanding=True))
                 ),
             )
-        )
+        ),
     )
     .order_by(events.c.event_time, events.c.pk)
     .limit(bindparam("limit"))

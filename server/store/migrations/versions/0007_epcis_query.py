@@ -106,8 +106,7 @@ def upgrade() -> None:
     if op.get_bind().dialect.name == "sqlite":
         for table, column in BULK_TIMES:
             op.execute(
-                f"UPDATE {table} SET {column} = {column} || '.000000'"
-                f" WHERE length({column}) = 19"
+                f"UPDATE {table} SET {column} = {column} || '.000000' WHERE length({column}) = 19"
             )
 
 
