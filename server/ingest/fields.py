@@ -160,6 +160,19 @@ def expand(name: str, prefixes: Mapping[str, str]) -> str:
     return name
 
 
+def names(name: str, prefixes: Mapping[str, str]) -> tuple[str, ...]:
+    """The names an extension field is indexed under: expanded; with a prefix the document
+    declared itself (not a standard one), also as written, so that a query that names it with
+    that prefix finds it without declaring the prefix again (GS1-Extensions)."""
+    expanded = expand(name, prefixes)
+    if expanded == name:
+        return (name,)
+    prefix = name.partition(":")[0]
+    if STANDARD_PREFIXES.get(prefix) == prefixes.get(prefix):
+        return (expanded,)
+    return (expanded, name)
+
+
 def parse_moment(value: str) -> datetime | None:
     """An aware datetime for an RFC 3339 date-time string, else None."""
     if len(value) > 40 or RFC3339.match(value) is None:
@@ -200,8 +213,8 @@ def _extension_rows(
     for key, value in items.items():
         if key in skip or not isinstance(key, str) or key.startswith("@"):
             continue
-        name = expand(key, prefixes)
-        yield from _scalar_rows(top + name, value)
+        for name in names(key, prefixes):
+            yield from _scalar_rows(top + name, value)
         yield from _nested_rows(inner, value, prefixes, 1)
 
 
@@ -232,8 +245,8 @@ def _nested_rows(
         for key, item in child.items():
             if not isinstance(key, str) or key.startswith(("@", "#")):
                 continue
-            field = inner + expand(key, prefixes)
-            yield from _scalar_rows(field, item)
+            for name in names(key, prefixes):
+                yield from _scalar_rows(inner + name, item)
             yield from _nested_rows(inner, item, prefixes, depth + 1)
 
 

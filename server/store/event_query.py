@@ -1,20 +1,31 @@
-"""EPCIS 2.0 SimpleEventQuery over the stored events (``GET /epcis/events``).
+"""EPCIS 2.0 SimpleEventQuery over the stored events, from indexed columns only.
 
-Supported parameters: ``eventType``, ``EQ_action``, ``EQ_bizStep``, ``EQ_disposition``,
-``EQ_readPoint``, ``EQ_bizLocation``, ``EQ_eventID``, ``GE_eventTime``, ``LT_eventTime``,
-``GE_recordTime``, ``LT_recordTime``, ``MATCH_epc``, ``MATCH_anyEPC``, ``MATCH_parentID``,
-``MATCH_inputEPC``, ``MATCH_outputEPC``, ``MATCH_epcClass``, ``MATCH_anyEPCClass``; each
-may be repeated or hold several values separated by ``|``. EPCs match by canonical key
-(a Digital Link finds events captured with EPC URIs), and ``urn:epc:idpat:sgtin:…`` patterns
-match by prefix. Paging is keyset on the event's store key: the ``nextPageToken`` names the
-last event of the page.
+Every parameter of the standard (section 8.2.7.1) becomes a condition on the ``events``
+columns, the EPC index (``event_epcs``, ``unit_events``), the field index (``event_fields``,
+filled at ingest by :mod:`server.ingest.fields`) or ``error_declarations``; no stored body
+is read to decide whether an event matches. Values: repeat a parameter or separate values
+with ``|``. Times are compared as instants (zones and fractions of a second normalised).
+
+Paging is keyset: the ``nextPageToken`` carries the sort key and store key of the last event
+of the page (and how many events were delivered, for ``eventCountLimit``), bound to the
+query it came from; a page starts strictly after it, so events captured meanwhile never
+shift a page, and none is delivered twice.
+
+Errors: :class:`QueryParameterError` (``QueryParameterException``) names the parameter and
+what was expected; :class:`QueryTooLarge` (``QueryTooLargeException``) is raised when
+``maxEventCount`` is exceeded.
 """
 
 from __future__ import annotations
 
+import base64
+import binascii
+import hashlib
 import json
-from collections.abc import Mapping, Sequence
-from dataclasses import dataclass
+import math
+import re
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
 
@@ -25,15 +36,25 @@ from sqlalchemy import (
     Select,
     and_,
     false,
+    func,
     or_,
     select,
+    true,
     union_all,
 )
 
-from server.cbv import cbv_term, parse_time
 from server.errors import RejectedDocument
 from server.identifiers import canonical, key_pattern, unit_of_key
-from server.store.schema import event_bodies, event_epcs, events, unit_events, units
+from server.ingest.fields import STANDARD_PREFIXES, bounded, expand, measurement_type, term
+from server.store.schema import (
+    error_declarations,
+    event_bodies,
+    event_epcs,
+    event_fields,
+    events,
+    unit_events,
+    units,
+)
 
 EVENT_TYPES = frozenset(
     {
@@ -44,6 +65,7 @@ EVENT_TYPES = frozenset(
         "AssociationEvent",
     }
 )
+ACTIONS = frozenset({"ADD", "OBSERVE", "DELETE"})
 MATCH_ROLES: dict[str, tuple[str, ...]] = {
     "MATCH_epc": ("epc", "child"),
     "MATCH_anyEPC": ("epc", "child", "parent", "input", "output"),
@@ -51,23 +73,78 @@ MATCH_ROLES: dict[str, tuple[str, ...]] = {
     "MATCH_inputEPC": ("input",),
     "MATCH_outputEPC": ("output",),
     "MATCH_epcClass": ("class", "childClass"),
+    "MATCH_inputEPCClass": ("inputClass",),
+    "MATCH_outputEPCClass": ("outputClass",),
     "MATCH_anyEPCClass": ("class", "childClass", "inputClass", "outputClass"),
 }
-EQUALS = {
-    "EQ_action": events.c.action,
+# EQ_ parameters on an events column; WD_ (with descendants) equals EQ_ while no master data
+# hierarchy is stored (a location without children is its own only descendant).
+COLUMNS = {
     "EQ_readPoint": events.c.read_point,
+    "WD_readPoint": events.c.read_point,
     "EQ_bizLocation": events.c.biz_location,
+    "WD_bizLocation": events.c.biz_location,
     "EQ_eventID": events.c.event_id,
 }
 TERMS = {"EQ_bizStep": events.c.biz_step, "EQ_disposition": events.c.disposition}
 TIMES = {
-    "GE_eventTime": (events.c.event_time, True),
-    "LT_eventTime": (events.c.event_time, False),
-    "GE_recordTime": (events.c.record_time, True),
-    "LT_recordTime": (events.c.record_time, False),
+    "eventTime": events.c.event_time,
+    "recordTime": events.c.record_time,
+    "errorDeclarationTime": error_declarations.c.declared_at,
+    "errorDeclaration_Time": error_declarations.c.declared_at,  # query-schema.json spelling
 }
+# EQ_ parameters on an event_fields text value: parameter -> field name.
+TEXT_FIELDS = {
+    "EQ_persistentDisposition_set": "pds",
+    "EQ_persistentDisposition_unset": "pdu",
+    "EQ_transformationID": "tid",
+    "EQ_correctiveEventID": "edc",
+    "EQ_deviceID": "s:deviceID",
+    "EQ_dataProcessingMethod": "s:dataProcessingMethod",
+    "EQ_microorganism": "s:microorganism",
+    "EQ_chemicalSubstance": "s:chemicalSubstance",
+    "EQ_bizRules": "s:bizRules",
+    "EQ_stringValue": "s:stringValue",
+    "EQ_hexBinaryValue": "s:hexBinaryValue",
+    "EQ_uriValue": "s:uriValue",
+    "EQ_type": "s:type",
+}
+SENSOR_TIMES = ("time", "startTime", "endTime")
+SENSOR_NUMBERS = ("value", "minValue", "maxValue", "meanValue", "sDev", "percValue")
+COMPARE = {"GT": "__gt__", "GE": "__ge__", "LT": "__lt__", "LE": "__le__", "EQ": "__eq__"}
 PAGING = frozenset({"perPage", "nextPageToken"})
-SUPPORTED = frozenset({"eventType", *MATCH_ROLES, *EQUALS, *TERMS, *TIMES, *PAGING})
+CONTROL = frozenset({"orderBy", "orderDirection", "eventCountLimit", "maxEventCount"})
+# Named query / subscription controls that are no query parameters.
+IGNORED = frozenset({"@context", "queryType"})
+RFC3339 = re.compile(r"\d{4}-\d{2}-\d{2}[Tt]\d{2}:\d{2}:\d{2}(?:\.\d+)?(?:[Zz]|[+-]\d{2}:\d{2})\Z")
+UOM = re.compile(r"[A-Z0-9]{2,4}\Z")
+NUMBER = re.compile(r"[+-]?(?:\d+\.?\d*|\.\d+)(?:[eE][+-]?\d+)?\Z")
+# The prefixes of flexible parameter names for extension fields, longest first:
+# (prefix after the operator, field prefix of top-level fields, of nested fields).
+EXTENSION_SCOPES = (
+    ("INNER_ERROR_DECLARATION_", "edi:", "edi:"),
+    ("ERROR_DECLARATION_", "ed:", "ed:"),
+    ("INNER_ILMD_", "ili:", "ili:"),
+    ("ILMD_", "il:", "il:"),
+    ("INNER_readPoint_", "rpi:", "rpi:"),
+    ("readPoint_", "rp:", "rp:"),
+    ("INNER_bizLocation_", "bli:", "bli:"),
+    ("bizLocation_", "bl:", "bl:"),
+    ("INNER_", "xi:", "xi:"),
+    ("", "x:", "x:"),
+)
+MAX_VALUES = 1000  # values of one parameter
+MAX_PARAMETERS = 100
+
+
+class QueryParameterError(RejectedDocument):
+    """A query parameter is unknown or has a value the standard does not allow
+    (``epcisException:QueryParameterException``)."""
+
+
+class QueryTooLarge(RejectedDocument):
+    """More events match than ``maxEventCount`` allows
+    (``epcisException:QueryTooLargeException``)."""
 
 
 @dataclass(frozen=True)
@@ -76,50 +153,307 @@ class EventPage:
     next_page_token: str | None
 
 
-def _values(raw: Sequence[str]) -> list[str]:
-    return [value for item in raw for value in item.split("|") if value]
+@dataclass
+class EventQuery:
+    """A checked SimpleEventQuery: its conditions, order and limits."""
+
+    conditions: list[ColumnElement[bool]] = field(default_factory=list)
+    order_by: str | None = None  # eventTime, recordTime, or an extension field name
+    ascending: bool = False
+    event_count_limit: int | None = None
+    max_event_count: int | None = None
+    fingerprint: str = ""
 
 
-def build_query(params: Mapping[str, Sequence[str]]) -> Select[Any]:
-    """The SELECT for ``params``; raises :class:`RejectedDocument` naming a bad parameter."""
-    unknown = sorted(set(params) - SUPPORTED)
-    if unknown:
-        raise RejectedDocument(
-            f"{unknown[0]}: unsupported query parameter; expected one of "
-            f"{', '.join(sorted(SUPPORTED))}"
+def _values(name: str, raw: Sequence[str]) -> list[str]:
+    values = [value for item in raw for value in item.split("|") if value]
+    if len(values) > MAX_VALUES:
+        raise QueryParameterError(
+            f"{name}: expected at most {MAX_VALUES} values, got {len(values)}"
         )
+    return values
+
+
+def _shown(value: str) -> str:
+    return repr(value) if len(value) <= 80 else repr(value[:77]) + "..."
+
+
+def _one(name: str, raw: Sequence[str]) -> str:
+    values = _values(name, raw)
+    if len(values) != 1:
+        raise QueryParameterError(f"{name}: expected one value, got {len(values)}")
+    return values[0]
+
+
+def parse_time(name: str, value: str) -> datetime:
+    """An instant from an RFC 3339 date-time with a zone (``Z`` or ``±hh:mm``)."""
+    if len(value) > 40 or RFC3339.match(value) is None:
+        raise QueryParameterError(
+            f"{name}: expected an RFC 3339 date-time with a time zone such as "
+            f"'2024-05-01T08:30:00.000Z', got {_shown(value)}"
+        )
+    try:
+        return datetime.fromisoformat(value.upper())
+    except ValueError:
+        raise QueryParameterError(
+            f"{name}: expected a real calendar date-time, got {_shown(value)}"
+        ) from None
+
+
+def parse_number(name: str, value: str) -> float:
+    if len(value) > 40 or NUMBER.match(value.strip()) is None:
+        raise QueryParameterError(f"{name}: expected a number, got {_shown(value)}")
+    number = float(value)
+    if not math.isfinite(number):
+        raise QueryParameterError(f"{name}: expected a finite number, got {_shown(value)}")
+    return number
+
+
+def parse_int(name: str, value: str, minimum: int) -> int:
+    if not value.isdigit() or len(value) > 12 or int(value) < minimum:
+        raise QueryParameterError(
+            f"{name}: expected an integer of at least {minimum}, got {_shown(value)}"
+        )
+    return int(value)
+
+
+def parse_bool(name: str, value: str) -> bool:
+    lowered = value.lower()
+    if lowered in ("true", "1"):
+        return True
+    if lowered in ("false", "0"):
+        return False
+    raise QueryParameterError(f"{name}: expected true or false, got {_shown(value)}")
+
+
+def params_from_json(query: Mapping[str, Any]) -> dict[str, list[str]]:
+    """Query parameters (name -> values as text) from a JSON query object (named queries,
+    ``query-schema.json``): lists, strings, numbers and booleans."""
+    params: dict[str, list[str]] = {}
+    for name, value in query.items():
+        if name in IGNORED:
+            continue
+        items = value if isinstance(value, list) else [value]
+        texts = []
+        for item in items:
+            if isinstance(item, bool):
+                texts.append("true" if item else "false")
+            elif isinstance(item, int | float | str):
+                texts.append(str(item))
+            elif item is None and name.startswith("EXISTS_"):
+                texts.append("true")
+            else:
+                raise QueryParameterError(
+                    f"{name}: expected a string, number, boolean or a list of them, "
+                    f"got {json.dumps(item)[:80]}"
+                )
+        params[name] = texts
+    return params
+
+
+def check_query(
+    params: Mapping[str, Sequence[str]], prefixes: Mapping[str, str] | None = None
+) -> EventQuery:
+    """The :class:`EventQuery` for ``params``; raises :class:`QueryParameterError` naming
+    the first bad parameter. ``prefixes`` are extension namespaces (GS1-Extensions) for
+    extension field names given as ``prefix:name``."""
+    known = {**STANDARD_PREFIXES, **(prefixes or {})}
+    if len(params) > MAX_PARAMETERS:
+        raise QueryParameterError(
+            f"query: expected at most {MAX_PARAMETERS} parameters, got {len(params)}"
+        )
+    query = EventQuery()
     for name, raw in params.items():
         for value in raw:
             if "\x00" in value:  # no stored text holds one; PostgreSQL refuses it as a bind
-                shown = repr(value) if len(value) <= 80 else repr(value[:77]) + "..."
-                raise RejectedDocument(f"{name}: expected text without NUL characters, got {shown}")
-    query = select(events.c.pk, event_bodies.c.body, events.c.record_time).join(
-        event_bodies, event_bodies.c.event_pk == events.c.pk
-    )
-    if "eventType" in params:
-        kinds = _values(params["eventType"])
-        bad = [kind for kind in kinds if kind not in EVENT_TYPES]
-        if bad:
-            raise RejectedDocument(
-                f"eventType: expected one of {', '.join(sorted(EVENT_TYPES))}, got {bad[0]!r}"
-            )
-        query = query.where(events.c.event_type.in_(kinds))
-    for name, column in EQUALS.items():
-        if name in params:
-            query = query.where(column.in_(_values(params[name])))
-    for name, column in TERMS.items():
-        if name in params:
-            query = query.where(column.in_([cbv_term(v) for v in _values(params[name])]))
-    for name, (column, inclusive) in TIMES.items():
-        if name in params:
-            moments = [parse_time(value, name) for value in _values(params[name])]
-            if len(moments) != 1:
-                raise RejectedDocument(f"{name}: expected one date-time, got {len(moments)}")
-            query = query.where(column >= moments[0] if inclusive else column < moments[0])
-    for name, roles in MATCH_ROLES.items():
-        if name in params:
-            query = query.where(events.c.pk.in_(_matching(_values(params[name]), roles)))
+                raise QueryParameterError(
+                    f"{name}: expected text without NUL characters, got {_shown(value)}"
+                )
+        if name in PAGING:
+            continue
+        if name in CONTROL:
+            _control(query, name, raw, known)
+        else:
+            query.conditions.append(_condition(name, raw, known))
+    if query.event_count_limit is not None and query.max_event_count is not None:
+        raise QueryParameterError(
+            "eventCountLimit: expected either eventCountLimit or maxEventCount, got both"
+        )
+    if query.event_count_limit is not None and query.order_by is None:
+        raise QueryParameterError("eventCountLimit: expected orderBy to be given with it, got none")
+    canonical_params = sorted((k, sorted(v)) for k, v in params.items() if k not in PAGING)
+    query.fingerprint = hashlib.sha256(json.dumps(canonical_params).encode()).hexdigest()[:16]
     return query
+
+
+def _control(query: EventQuery, name: str, raw: Sequence[str], known: Mapping[str, str]) -> None:
+    value = _one(name, raw)
+    if name == "orderBy":
+        if value in ("eventTime", "recordTime"):
+            query.order_by = value
+        elif ":" in value:
+            query.order_by = "x:" + expand(value, known)
+        else:
+            raise QueryParameterError(
+                f"orderBy: expected eventTime, recordTime or an extension field name "
+                f"(prefix:name), got {_shown(value)}"
+            )
+    elif name == "orderDirection":
+        if value not in ("ASC", "DESC"):
+            raise QueryParameterError(f"orderDirection: expected ASC or DESC, got {_shown(value)}")
+        query.ascending = value == "ASC"
+    elif name == "eventCountLimit":
+        query.event_count_limit = parse_int(name, value, 1)
+    else:
+        query.max_event_count = parse_int(name, value, 0)
+
+
+def _in_fields(name: str, *conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    """Events with an event_fields row named ``name`` that meets ``conditions``."""
+    return events.c.pk.in_(
+        select(event_fields.c.event_pk).where(event_fields.c.field == bounded(name), *conditions)
+    )
+
+
+def _declared(*conditions: ColumnElement[bool]) -> ColumnElement[bool]:
+    return events.c.pk.in_(select(error_declarations.c.event_pk).where(*conditions))
+
+
+def _condition(name: str, raw: Sequence[str], known: Mapping[str, str]) -> ColumnElement[bool]:
+    """The condition of one query parameter."""
+    if name == "eventType":
+        return events.c.event_type.in_(_values(name, raw))
+    if name == "EQ_action":
+        actions = _values(name, raw)
+        bad = [action for action in actions if action not in ACTIONS]
+        if bad:
+            raise QueryParameterError(
+                f"EQ_action: expected ADD, OBSERVE or DELETE, got {_shown(bad[0])}"
+            )
+        return events.c.action.in_(actions)
+    if name in COLUMNS:
+        return COLUMNS[name].in_(_values(name, raw))
+    if name in TERMS:
+        return TERMS[name].in_([term(value) for value in _values(name, raw)])
+    if name in MATCH_ROLES:
+        return events.c.pk.in_(_matching(_values(name, raw), MATCH_ROLES[name]))
+    if name in TEXT_FIELDS:
+        values = _values(name, raw)
+        if name == "EQ_type":
+            values = [measurement_type(value) for value in values]
+        elif name == "EQ_persistentDisposition_set" or name == "EQ_persistentDisposition_unset":
+            values = [term(value) for value in values]
+        return _in_fields(TEXT_FIELDS[name], event_fields.c.text.in_([bounded(v) for v in values]))
+    if name == "EQ_booleanValue":
+        flag = parse_bool(name, _one(name, raw))
+        return _in_fields("s:booleanValue", event_fields.c.text == ("true" if flag else "false"))
+    if name == "EXISTS_errorDeclaration":
+        return _declared() if parse_bool(name, _one(name, raw) if raw else "true") else true()
+    if name == "EXISTS_sensorElementList":
+        return _in_fields("s") if parse_bool(name, _one(name, raw) if raw else "true") else true()
+    if name == "EQ_errorReason":
+        return _declared(error_declarations.c.reason.in_([term(v) for v in _values(name, raw)]))
+    operator, _, rest = name.partition("_")
+    if operator in ("GE", "LT") and rest in TIMES:
+        moment = parse_time(name, _one(name, raw))
+        column = TIMES[rest]
+        condition = column >= moment if operator == "GE" else column < moment
+        return condition if column.table is events else _declared(condition)
+    if operator in ("GE", "LT") and rest in SENSOR_TIMES:
+        moment = parse_time(name, _one(name, raw))
+        column = event_fields.c.time
+        return _in_fields("s:" + rest, column >= moment if operator == "GE" else column < moment)
+    if operator in COMPARE:
+        condition = _numeric(operator, rest, name, raw)
+        if condition is not None:
+            return condition
+    if operator == "EQ":
+        for kind, prefix in (
+            ("bizTransaction_", "bt:"),
+            ("source_", "src:"),
+            ("destination_", "dst:"),
+        ):
+            if rest.startswith(kind) and len(rest) > len(kind):
+                values = [bounded(v) for v in _values(name, raw)]
+                return _in_fields(prefix + term(rest[len(kind) :]), event_fields.c.text.in_(values))
+    if operator in COMPARE or operator == "EXISTS":
+        condition = _extension(operator, rest, name, raw, known)
+        if condition is not None:
+            return condition
+    if operator in ("HASATTR", "EQATTR"):
+        raise QueryParameterError(
+            f"{name}: master data attributes are not stored by this repository, so "
+            f"{operator}_ parameters cannot be answered"
+        )
+    raise QueryParameterError(
+        f"{name}: unknown query parameter; expected a SimpleEventQuery parameter of EPCIS 2.0 "
+        "(section 8.2.7.1), e.g. eventType, EQ_bizStep, MATCH_epc, GE_eventTime"
+    )
+
+
+def _numeric(operator: str, rest: str, name: str, raw: Sequence[str]) -> ColumnElement[bool] | None:
+    """Quantity and sensor value parameters: ``GT_quantity``, ``EQ_quantity_KGM``,
+    ``GE_value_CEL``, ``LT_percRank``, ..."""
+    base, _, uom = rest.partition("_")
+    if base == "quantity":
+        if uom and not UOM.match(uom):
+            return None
+        field_name = f"q:{uom}" if uom else "q"
+    elif base in SENSOR_NUMBERS and UOM.match(uom):
+        field_name = f"s:{base}:{uom}"
+    elif base == "percRank" and not uom:
+        field_name = "s:percRank"
+    else:
+        return None
+    column = event_fields.c.num
+    if operator == "EQ":
+        numbers = [parse_number(name, value) for value in _values(name, raw)]
+        return _in_fields(field_name, column.in_(numbers))
+    number = parse_number(name, _one(name, raw))
+    return _in_fields(field_name, getattr(column, COMPARE[operator])(number))
+
+
+def _extension(
+    operator: str, rest: str, name: str, raw: Sequence[str], known: Mapping[str, str]
+) -> ColumnElement[bool] | None:
+    """``EQ_/GT_/GE_/LT_/LE_/EXISTS_`` on an extension field of the event, its ILMD, its
+    readPoint or bizLocation, or its error declaration (``INNER_`` for nested fields)."""
+    for scope, top, _inner in EXTENSION_SCOPES:
+        if not rest.startswith(scope):
+            continue
+        field_name = rest[len(scope) :]
+        if ":" not in field_name:
+            return None
+        location = scope in ("readPoint_", "bizLocation_", "INNER_readPoint_", "INNER_bizLocation_")
+        if location and operator not in ("EQ", "EXISTS"):
+            return None
+        key = top + expand(field_name, known)
+        if operator == "EXISTS":
+            flag = parse_bool(name, _one(name, raw)) if raw and raw != [""] else True
+            return _in_fields(key) if flag else true()
+        if operator == "EQ":
+            return _in_fields(key, _equals(_values(name, raw)))
+        value = _one(name, raw)
+        method = COMPARE[operator]
+        if RFC3339.match(value):
+            return _in_fields(key, getattr(event_fields.c.time, method)(parse_time(name, value)))
+        if NUMBER.match(value.strip()):
+            return _in_fields(key, getattr(event_fields.c.num, method)(parse_number(name, value)))
+        return _in_fields(key, getattr(event_fields.c.text, method)(bounded(value)))
+    return None
+
+
+def _equals(values: list[str]) -> ColumnElement[bool]:
+    """An event_fields value equal to one of ``values`` (as text, number or instant)."""
+    conditions: list[ColumnElement[bool]] = [event_fields.c.text.in_([bounded(v) for v in values])]
+    numbers = [float(v) for v in values if len(v) <= 40 and NUMBER.match(v.strip())]
+    numbers = [n for n in numbers if math.isfinite(n)]
+    if numbers:
+        conditions.append(event_fields.c.num.in_(numbers))
+    moments = [datetime.fromisoformat(v.upper()) for v in values if RFC3339.match(v)]
+    if moments:
+        conditions.append(event_fields.c.time.in_(moments))
+    return or_(*conditions)
 
 
 def _matching(values: list[str], roles: tuple[str, ...]) -> CompoundSelect[Any]:
@@ -128,6 +462,7 @@ def _matching(values: list[str], roles: tuple[str, ...]) -> CompoundSelect[Any]:
     exact = []
     conditions = []
     unit_conditions = []
+    classes = any(role.endswith(("class", "Class")) for role in roles)
     for value in values:
         pattern = key_pattern(value)
         if pattern is None:
@@ -139,7 +474,10 @@ def _matching(values: list[str], roles: tuple[str, ...]) -> CompoundSelect[Any]:
                     and_(units.c.gtin == unit.gtin, units.c.serial == unit.serial)
                 )
         else:
+            exact.append(value)  # a class named by the pattern itself (quantity elements)
             conditions.append(event_epcs.c.epc.like(pattern, escape="\\"))
+            if classes and pattern.endswith("(21)%"):  # the lots (LGTIN) of that GTIN
+                conditions.append(event_epcs.c.epc.like(pattern[:-5] + "(10)%", escape="\\"))
             unit_conditions.append(_gtin_condition(pattern))
     if exact:
         conditions.append(event_epcs.c.epc.in_(exact))
@@ -159,19 +497,184 @@ def _gtin_condition(pattern: str) -> ColumnElement[bool]:
     return units.c.gtin.like(pattern[len("(01)") :], escape="\\")
 
 
+# -- running a query ---------------------------------------------------------------------
+
+
+def build_query(params: Mapping[str, Sequence[str]]) -> Select[Any]:
+    """The SELECT of the events matching ``params`` (pk, body, record time)."""
+    query = check_query(params)
+    return _select(query)
+
+
+def _select(query: EventQuery) -> Select[Any]:
+    return (
+        select(
+            events.c.pk,
+            event_bodies.c.body,
+            events.c.record_time,
+            error_declarations.c.declaration,
+        )
+        .join(event_bodies, event_bodies.c.event_pk == events.c.pk)
+        .outerjoin(error_declarations, error_declarations.c.event_pk == events.c.pk)
+        .where(*query.conditions)
+    )
+
+
+def _sort_key(conn: Connection, query: EventQuery) -> tuple[Any, str]:
+    """The sort expression of ``query`` and the kind of its values (time, num, text, pk)."""
+    if query.order_by == "eventTime":
+        return events.c.event_time, "time"
+    if query.order_by == "recordTime":
+        return events.c.record_time, "time"
+    if query.order_by is None:
+        return events.c.pk, "pk"
+    name = bounded(query.order_by)
+    probe = conn.execute(
+        select(event_fields.c.num, event_fields.c.time).where(event_fields.c.field == name).limit(1)
+    ).first()
+    column, kind = event_fields.c.text, "text"
+    if probe is not None and probe.num is not None:
+        column, kind = event_fields.c.num, "num"
+    elif probe is not None and probe.time is not None:
+        column, kind = event_fields.c.time, "time"
+    key = (
+        select(func.min(column))
+        .where(event_fields.c.event_pk == events.c.pk, event_fields.c.field == name)
+        .scalar_subquery()
+    )
+    return key, kind
+
+
 def run_query(
-    conn: Connection, params: Mapping[str, Sequence[str]], *, per_page: int, after: int | None
+    conn: Connection,
+    params: Mapping[str, Sequence[str]],
+    *,
+    per_page: int,
+    token: str | None = None,
+    after: int | None = None,
+    prefixes: Mapping[str, str] | None = None,
 ) -> EventPage:
-    query = build_query(params)
-    if after is not None:
-        query = query.where(events.c.pk > after)
-    rows = conn.execute(query.order_by(events.c.pk).limit(per_page + 1)).all()
-    more = len(rows) > per_page
-    rows = rows[:per_page]
-    page = [_with_record_time(json.loads(row.body), row.record_time) for row in rows]
-    return EventPage(page, str(rows[-1].pk) if more and rows else None)
+    """One page of the events matching ``params``, oldest first unless ``orderBy`` says
+    otherwise; ``token`` is the ``nextPageToken`` of the previous page (``after``: a store
+    key to start after, the old form)."""
+    query = check_query(params, prefixes)
+    return run_checked(conn, query, per_page=per_page, token=token, after=after)
 
 
-def _with_record_time(event: dict[str, Any], record_time: datetime) -> dict[str, Any]:
+def run_checked(
+    conn: Connection,
+    query: EventQuery,
+    *,
+    per_page: int,
+    token: str | None = None,
+    after: int | None = None,
+    extra: Iterable[ColumnElement[bool]] = (),
+) -> EventPage:
+    statement = _select(query).where(*extra)
+    key, kind = _sort_key(conn, query)
+    delivered = 0
+    if token is not None:
+        position = _read_token(token, query.fingerprint, kind)
+        delivered = position[2]
+        statement = statement.where(_after(key, kind, query.ascending, position[0], position[1]))
+    elif after is not None:
+        statement = statement.where(events.c.pk > after)
+    elif query.max_event_count is not None:
+        count = conn.execute(
+            select(func.count()).select_from(
+                statement.with_only_columns(events.c.pk).limit(query.max_event_count + 1).subquery()
+            )
+        ).scalar_one()
+        if count > query.max_event_count:
+            raise QueryTooLarge(
+                f"maxEventCount: the query matches more than {query.max_event_count} events; "
+                "narrow it or page through it without maxEventCount"
+            )
+    limit = per_page
+    if query.event_count_limit is not None:
+        limit = min(limit, query.event_count_limit - delivered)
+        if limit <= 0:
+            return EventPage([], None)
+    statement = statement.add_columns(key.label("sort_key"))
+    if kind == "pk":
+        statement = statement.order_by(events.c.pk)
+    else:
+        direction = key.asc() if query.ascending else key.desc()
+        if kind in ("num", "text") or query.order_by not in ("eventTime", "recordTime"):
+            statement = statement.order_by(key.is_(None), direction, events.c.pk)
+        else:
+            statement = statement.order_by(direction, events.c.pk)
+    rows = conn.execute(statement.limit(limit + 1)).all()
+    more = len(rows) > limit
+    rows = rows[:limit]
+    if query.event_count_limit is not None and delivered + len(rows) >= query.event_count_limit:
+        more = False
+    page = [event_of(row.body, row.record_time, row.declaration) for row in rows]
+    next_token = None
+    if more and rows:
+        last = rows[-1]
+        next_token = _write_token(
+            last.sort_key, int(last.pk), delivered + len(rows), query.fingerprint
+        )
+    return EventPage(page, next_token)
+
+
+def _after(key: Any, kind: str, ascending: bool, value: Any, pk: int) -> ColumnElement[bool]:
+    """Events after (``value``, ``pk``) in the page order (events without the sort key last)."""
+    if kind == "pk":
+        return events.c.pk > pk
+    if value is None:
+        return and_(key.is_(None), events.c.pk > pk)
+    beyond = key > value if ascending else key < value
+    return or_(beyond, and_(key == value, events.c.pk > pk), key.is_(None))
+
+
+def _write_token(value: Any, pk: int, delivered: int, fingerprint: str) -> str:
+    if isinstance(value, datetime):
+        value = {"t": value.isoformat()}
+    data = json.dumps(
+        {"v": value, "p": pk, "n": delivered, "q": fingerprint}, separators=(",", ":")
+    )
+    return base64.urlsafe_b64encode(data.encode()).decode().rstrip("=")
+
+
+def _read_token(token: str, fingerprint: str, kind: str) -> tuple[Any, int, int]:
+    """(sort value, pk, events delivered) of a token this query wrote."""
+    problem = QueryParameterError(
+        f"nextPageToken: expected a token from a previous page of this query, got {_shown(token)}"
+    )
+    if len(token) > 600 or not re.fullmatch(r"[A-Za-z0-9_-]+", token):
+        raise problem
+    try:
+        data = json.loads(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4)))
+    except (binascii.Error, ValueError, UnicodeDecodeError):
+        raise problem from None
+    if not isinstance(data, dict) or data.get("q") != fingerprint:
+        raise problem
+    pk, delivered, value = data.get("p"), data.get("n"), data.get("v")
+    if not isinstance(pk, int) or not isinstance(delivered, int) or isinstance(pk, bool):
+        raise problem
+    if kind == "time" and isinstance(value, dict) and isinstance(value.get("t"), str):
+        try:
+            value = datetime.fromisoformat(value["t"])
+        except ValueError:
+            raise problem from None
+    elif value is not None and not _of_kind(value, kind):
+        raise problem
+    return value, pk, delivered
+
+
+def _of_kind(value: Any, kind: str) -> bool:
+    if kind == "num":
+        return isinstance(value, int | float) and not isinstance(value, bool)
+    return kind == "text" and isinstance(value, str)
+
+
+def event_of(body: str, record_time: datetime, declaration: str | None = None) -> dict[str, Any]:
+    """A stored event as a query answers it: its body as captured, the server's recordTime,
+    and the errorDeclaration recorded for it since, if any."""
+    event: dict[str, Any] = json.loads(body)
     event["recordTime"] = record_time.isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    if declaration is not None and "errorDeclaration" not in event:
+        event["errorDeclaration"] = json.loads(declaration)
     return event

@@ -347,6 +347,12 @@ audit_trail = Table(
 
 # -- EPCIS 2.0 query index and resources (migration 0007) ---------------------------------
 
+# Query parameters (EQ_readPoint, EQ_bizLocation, GE_recordTime) and subscriptions (new
+# events since a record time) read these events columns by index.
+Index("ix_events_record_time", events.c.record_time)
+Index("ix_events_read_point", events.c.read_point)
+Index("ix_events_biz_location", events.c.biz_location)
+
 # One row per queryable value an event carries beyond its events columns: business
 # transactions, sources and destinations by type, persistent dispositions, quantities, the
 # transformation id, ILMD and extension fields (top level and nested), sensor metadata and

@@ -29,6 +29,9 @@ BULK_TIMES = (("events", "event_time"), ("events", "record_time"), ("containers"
 
 
 def upgrade() -> None:
+    op.create_index("ix_events_record_time", "events", ["record_time"])
+    op.create_index("ix_events_read_point", "events", ["read_point"])
+    op.create_index("ix_events_biz_location", "events", ["biz_location"])
     op.create_table(
         "event_fields",
         sa.Column("event_pk", ID, nullable=False),
@@ -123,3 +126,5 @@ def downgrade() -> None:
         op.drop_index(f"ix_event_fields_field_{name}", table_name="event_fields")
     op.drop_index("ix_event_fields_event_pk", table_name="event_fields")
     op.drop_table("event_fields")
+    for name in ("biz_location", "read_point", "record_time"):
+        op.drop_index(f"ix_events_{name}", table_name="events")
