@@ -74,6 +74,16 @@ class ServerSettings(BaseSettings):
     serials_max_pool: int = Field(default=100_000, ge=1, le=1_000_000)
     serials_max_import_bytes: int = Field(default=64 * 1024 * 1024, ge=1024)
 
+    # EPCIS 2.0 REST bindings (docs/epcis.md): where they live, how many events one capture
+    # may hold, how often subscriptions are checked, which hosts webhooks may call (empty:
+    # any; name them to keep subscribers from making the server call into your network).
+    epcis_base_path: str = Field(
+        default="/epcis", pattern=r"^(/[A-Za-z0-9._~-]+)+$", max_length=100
+    )
+    epcis_capture_limit: int = Field(default=10_000, ge=1)
+    epcis_subscription_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    epcis_webhook_hosts: tuple[str, ...] = ()
+
     # Audit trail anchoring (docs/qa.md): the Ed25519 key that signs checkpoints, from a
     # file or the environment (SERIALTRACE_SERVER_AUDIT_KEY), never from the database; the
     # public key verifiers trust (derived from the private key when not given); the

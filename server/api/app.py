@@ -22,7 +22,7 @@ from server.api.routes import (
     batches,
     containers,
     dead_letter_routes,
-    epcis_routes,
+    epcis,
     health,
     line_routes,
     qa_complaints,
@@ -136,7 +136,6 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
         health,
         auth_routes,
         users_routes,
-        epcis_routes,
         units,
         containers,
         batches,
@@ -179,4 +178,5 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
             messages.append(f"{where}: {error.get('msg')}")
         return JSONResponse(status_code=422, content={"detail": "; ".join(messages)})
 
+    epcis.install(app, settings)  # EPCIS 2.0 REST bindings under settings.epcis_base_path
     return app

@@ -151,6 +151,7 @@ class QueryTooLarge(RejectedDocument):
 class EventPage:
     events: list[dict[str, Any]]
     next_page_token: str | None
+    keys: list[int] = field(default_factory=list)  # the events' store keys, in page order
 
 
 @dataclass
@@ -189,8 +190,7 @@ def parse_time(name: str, value: str) -> datetime:
     """An instant from an RFC 3339 date-time with a zone (``Z`` or ``±hh:mm``)."""
     if len(value) > 40 or RFC3339.match(value) is None:
         raise QueryParameterError(
-            f"{name}: expected an RFC 3339 date-time with a time zone such as "
-            f"'2024-05-01T08:30:00.000Z', got {_shown(value)}"
+            f"{name}: expected an ISO 8601 date-time with offset, got {_shown(value)}"
         )
     try:
         return datetime.fromisoformat(value.upper())
@@ -336,7 +336,7 @@ def _condition(name: str, raw: Sequence[str], known: Mapping[str, str]) -> Colum
     if name in TERMS:
         return TERMS[name].in_([term(value) for value in _values(name, raw)])
     if name in MATCH_ROLES:
-        return events.c.pk.in_(_matching(_values(name, raw), MATCH_ROLES[name]))
+        return events.c.pk.in_(matching(_values(name, raw), MATCH_ROLES[name]))
     if name in TEXT_FIELDS:
         values = _values(name, raw)
         if name == "EQ_type":
@@ -364,9 +364,9 @@ def _condition(name: str, raw: Sequence[str], known: Mapping[str, str]) -> Colum
         column = event_fields.c.time
         return _in_fields("s:" + rest, column >= moment if operator == "GE" else column < moment)
     if operator in COMPARE:
-        condition = _numeric(operator, rest, name, raw)
-        if condition is not None:
-            return condition
+        numeric = _numeric(operator, rest, name, raw)
+        if numeric is not None:
+            return numeric
     if operator == "EQ":
         for kind, prefix in (
             ("bizTransaction_", "bt:"),
@@ -377,17 +377,18 @@ def _condition(name: str, raw: Sequence[str], known: Mapping[str, str]) -> Colum
                 values = [bounded(v) for v in _values(name, raw)]
                 return _in_fields(prefix + term(rest[len(kind) :]), event_fields.c.text.in_(values))
     if operator in COMPARE or operator == "EXISTS":
-        condition = _extension(operator, rest, name, raw, known)
-        if condition is not None:
-            return condition
+        extension = _extension(operator, rest, name, raw, known)
+        if extension is not None:
+            return extension
     if operator in ("HASATTR", "EQATTR"):
         raise QueryParameterError(
             f"{name}: master data attributes are not stored by this repository, so "
             f"{operator}_ parameters cannot be answered"
         )
     raise QueryParameterError(
-        f"{name}: unknown query parameter; expected a SimpleEventQuery parameter of EPCIS 2.0 "
-        "(section 8.2.7.1), e.g. eventType, EQ_bizStep, MATCH_epc, GE_eventTime"
+        f"{name}: unsupported query parameter; expected a SimpleEventQuery parameter of "
+        "EPCIS 2.0 (section 8.2.7.1), e.g. eventType, EQ_bizStep, MATCH_epc, GE_eventTime, "
+        "or EQ_/GT_/GE_/LT_/LE_/EXISTS_ with an extension field named prefix:name"
     )
 
 
@@ -456,7 +457,7 @@ def _equals(values: list[str]) -> ColumnElement[bool]:
     return or_(*conditions)
 
 
-def _matching(values: list[str], roles: tuple[str, ...]) -> CompoundSelect[Any]:
+def matching(values: list[str], roles: tuple[str, ...]) -> CompoundSelect[Any]:
     """The pks of events naming any of ``values`` in one of ``roles``: by key text in
     event_epcs, and, for commissioned units, by unit id in unit_events."""
     exact = []
@@ -616,7 +617,7 @@ def run_checked(
         next_token = _write_token(
             last.sort_key, int(last.pk), delivered + len(rows), query.fingerprint
         )
-    return EventPage(page, next_token)
+    return EventPage(page, next_token, [int(row.pk) for row in rows])
 
 
 def _after(key: Any, kind: str, ascending: bool, value: Any, pk: int) -> ColumnElement[bool]:
@@ -665,7 +666,7 @@ def _read_token(token: str, fingerprint: str, kind: str) -> tuple[Any, int, int]
 
 
 def _of_kind(value: Any, kind: str) -> bool:
-    if kind == "num":
+    if kind in ("num", "pk"):
         return isinstance(value, int | float) and not isinstance(value, bool)
     return kind == "text" and isinstance(value, str)
 
