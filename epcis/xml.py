@@ -130,13 +130,13 @@ ORDER_2: Final[Mapping[str, Sequence[str]]] = {
     "AssociationEvent": [
         "parentID",
         "childEPCs",
+        "childQuantityList",
         "action",
         "bizStep",
         "disposition",
         "readPoint",
         "bizLocation",
         "bizTransactionList",
-        "childQuantityList",
         "sourceList",
         "destinationList",
         "sensorElementList",
@@ -241,6 +241,12 @@ ORDER_1: Final[Mapping[str, tuple[Sequence[str], Sequence[str]]]] = {
         ),
         (),
     ),
+}
+# EPC lists EPCIS 1.2 requires (written empty when the event has none, dropped when read).
+REQUIRED_12: Final[Mapping[str, str]] = {
+    "ObjectEvent": "epcList",
+    "AggregationEvent": "childEPCs",
+    "TransactionEvent": "epcList",
 }
 STANDARD_FIELDS: Final = frozenset(
     {"type", "@context", *COMMON, *(name for order in ORDER_2.values() for name in order)}
@@ -439,7 +445,7 @@ class _Decoder:
                     continue
                 self.field(local, child, event)
             elif qname.namespace is not None:
-                event[self.name(child)] = self.extension_value(child)
+                _put(event, self.name(child), self.extension_value(child))
             elif local in ("baseExtension", "extension"):
                 self.fields(child, event)
             else:
@@ -447,7 +453,9 @@ class _Decoder:
 
     def field(self, local: str, child: Any, event: dict[str, Any]) -> None:
         if local in EPC_LISTS:
-            event[local] = [_text(epc) for epc in _children(child)]
+            epcs = [_text(epc) for epc in _children(child)]
+            if epcs or self.version == "2.0":  # 1.2 requires some lists: empty means none
+                event[local] = epcs
         elif local in QUANTITY_LISTS:
             event[local] = [self.quantity(item) for item in _children(child)]
         elif local in ("bizStep", "disposition"):
@@ -509,7 +517,7 @@ class _Decoder:
             elif etree.QName(child).namespace is None and _local(child) == "extension":
                 location.update(self.extension_object(child))
             else:
-                location[self.name(child)] = self.extension_value(child)
+                _put(location, self.name(child), self.extension_value(child))
         return location
 
     def typed(self, element: Any, key: str) -> dict[str, Any]:
@@ -530,7 +538,7 @@ class _Decoder:
             elif etree.QName(child).namespace is None and local == "extension":
                 sensor.update(self.extension_object(child))
             else:
-                sensor[self.name(child)] = self.extension_value(child)
+                _put(sensor, self.name(child), self.extension_value(child))
         return sensor
 
     def attributes(self, element: Any) -> dict[str, Any]:
@@ -554,7 +562,7 @@ class _Decoder:
         for child in _children(element):
             local = _local(child)
             if etree.QName(child).namespace is not None:
-                declaration[self.name(child)] = self.extension_value(child)
+                _put(declaration, self.name(child), self.extension_value(child))
             elif local == "reason":
                 declaration["reason"] = bare(_text(child), VOCABULARIES["reason"])
             elif local == "correctiveEventIDs":
@@ -571,15 +579,7 @@ class _Decoder:
             if etree.QName(child).namespace is None and _local(child) == "extension":
                 values.update(self.extension_object(child))
                 continue
-            name = self.name(child)
-            value = self.extension_value(child)
-            if name in values:
-                previous = values[name]
-                values[name] = (
-                    [*previous, value] if isinstance(previous, list) else [previous, value]
-                )
-            else:
-                values[name] = value
+            _put(values, self.name(child), self.extension_value(child))
         return values
 
     def extension_value(self, element: Any) -> Any:
@@ -596,6 +596,15 @@ class _Decoder:
             except (ValueError, XmlError):
                 return text
         return text.strip()
+
+
+def _put(values: dict[str, Any], name: str, value: Any) -> None:
+    """Set ``values[name]``; a name seen before becomes a list of its values."""
+    if name in values:
+        previous = values[name]
+        values[name] = [*previous, value] if isinstance(previous, list) else [previous, value]
+    else:
+        values[name] = value
 
 
 def _keys(value: Any) -> Iterator[str]:
@@ -663,11 +672,13 @@ class _Encoder:
 
     def event_12(self, parent: Any, kind: str, event: Mapping[str, Any]) -> None:
         if kind == "AssociationEvent":
-            holder = self.sub(parent, "extension")
-            element = self.sub(holder, f"{{{NS2}}}AssociationEvent")
+            # No 1.2 element: the event list's extension of extension takes any unqualified
+            # element, which holds the event as in 2.0.
+            holder = self.sub(self.sub(parent, "extension"), "extension")
+            element = self.sub(holder, "AssociationEvent")
             for name in (*COMMON, *ORDER_2[kind]):
                 if name in event:
-                    self.field(element, name, event[name], namespace=NS2)
+                    self.field(element, name, event[name])
             self.extensions(element, event)
             return
         if kind == "TransformationEvent":
@@ -685,6 +696,8 @@ class _Encoder:
         for name in inline:
             if name in event:
                 self.field(element, name, event[name])
+            elif REQUIRED_12.get(kind) == name:
+                self.sub(element, name)
         present = [name for name in extended if name in event]
         if present:
             extension = self.sub(element, "extension")
@@ -784,20 +797,23 @@ class _Encoder:
                 value = "gs1:" + value
             element.set(name, _xml_text(value))
 
-    def extension(self, parent: Any, name: str, value: Any) -> None:
+    def extension(self, parent: Any, name: str, value: Any, nested: bool = False) -> None:
         if name.startswith("@"):
             return
         if isinstance(value, list):
             for item in value:
-                self.extension(parent, name, item)
+                self.extension(parent, name, item, nested)
             return
-        element = self.sub(parent, self.qname(name))
+        tag = self.qname(name) if ":" in name or not nested else name
+        if tag == name and not _xml_name(name):
+            raise XmlError(name, f"expected an XML element name, got {name!r}")
+        element = self.sub(parent, tag)
         if isinstance(value, dict):
             for key, item in value.items():
                 if key in ("@value", "#text"):
                     element.text = _xml_text(item)
                 else:
-                    self.extension(element, key, item)
+                    self.extension(element, key, item, nested=True)
         elif isinstance(value, bool):
             element.set(f"{{{XSI}}}type", "xsd:boolean")
             element.text = "true" if value else "false"
