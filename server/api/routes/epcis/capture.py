@@ -29,7 +29,7 @@ from server.api.routes.epcis.common import (
     upload_format,
 )
 from server.api.routes.epcis.documents import xml_document
-from server.api.routes.epcis.paging import page_size, token_value
+from server.api.routes.epcis.paging import PastTheEnd, page_size, token_value
 from server.errors import RejectedDocument
 from server.ingest.apply import ApplyResult, Origin
 from server.ingest.validation import decode_payload, event_list
@@ -232,7 +232,10 @@ def _proceed(
 def capture_jobs(request: Request, conn: ReadConn, _user: QaUser) -> Response:
     """The capture jobs, oldest first, ``perPage`` at a time (``Link`` to the next page)."""
     size = page_size(request)
-    after = token_value(request, "c", int, 0)
+    try:
+        after = token_value(request, "c", int, 0)
+    except PastTheEnd:
+        return json_answer([], request, offers=(JSON,))
     jobs, last = capture_jobs_page(conn, after=after, limit=size)
     headers = {}
     if last is not None:

@@ -25,7 +25,10 @@ JSON_LD = "application/ld+json"
 XML = "application/xml"
 TEXT_XML = "text/xml"
 PROBLEM = "application/problem+json"
-EVENT_FORMATS = (JSON_LD, JSON, XML)  # answers holding events, in order of preference
+# Answers holding events, in order of preference: JSON first when the client accepts
+# anything (GS1's document declares application/json and application/xml for them);
+# application/ld+json when asked for.
+EVENT_FORMATS = (JSON, JSON_LD, XML)
 JSON_FORMATS = (JSON, JSON_LD)
 CONTEXT = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
 VENDOR_VERSION = "serialtrace-1"
@@ -70,7 +73,6 @@ def standard_headers(version: str = EPCIS_VERSION) -> dict[str, str]:
         "GS1-EPCIS-Max": EPCIS_VERSION,
         "GS1-CBV-Min": CBV_12,
         "GS1-CBV-Max": CBV_VERSION,
-        "GS1-Extensions": "",
         "GS1-Vendor-Version": VENDOR_VERSION,
         "GS1-EPC-Format": "Never_Translates",
         "GS1-CBV-XML-Format": "Never_Translates",

@@ -20,10 +20,11 @@ from server.api.routes.epcis.common import (
     json_answer,
     link_next,
     negotiate,
+    no_content,
     requested_version,
 )
 from server.api.routes.epcis.documents import query_document, render, request_prefixes
-from server.api.routes.epcis.paging import page_size, token_value, write_token
+from server.api.routes.epcis.paging import PastTheEnd, page_size, token_value, write_token
 from server.ingest.fields import term
 from server.store.epcis_resources import (
     CBV_BIZ_STEPS,
@@ -240,7 +241,10 @@ def event_type_events(event_type: str, request: Request, conn: ReadConn, _user: 
 def epcs(request: Request, conn: ReadConn, _user: QaUser) -> Response:
     """Every EPC the stored events name (GS1 Digital Link for GS1 keys)."""
     size = page_size(request)
-    after_unit, after_key = token_value(request, "e", _pair, (0, ""))
+    try:
+        after_unit, after_key = token_value(request, "e", _pair, (0, ""))
+    except PastTheEnd:
+        return json_answer(collection([]), request)
     members, last = epcs_page(conn, after_unit=after_unit, after_key=after_key, limit=size)
     headers = {"Link": link_next(request, write_token("e", list(last)))} if last else {}
     return json_answer(collection(members), request, headers=headers)
@@ -286,7 +290,10 @@ def _values_resource(
 
     def listing(request: Request, conn: ReadConn, _user: QaUser) -> Response:
         size = page_size(request)
-        after = token_value(request, name[:2], str, "")
+        try:
+            after = token_value(request, name[:2], str, "")
+        except PastTheEnd:
+            return json_answer(collection([]), request)
         stored, last = distinct_page(conn, column, after=after, limit=size)
         members = stored
         if standard is not None and not after:
@@ -325,3 +332,10 @@ _values_resource("bizStep", events.c.biz_step, "EQ_bizStep", CBV_BIZ_STEPS, term
 _values_resource("disposition", events.c.disposition, "EQ_disposition", CBV_DISPOSITIONS, term)
 _values_resource("bizLocation", events.c.biz_location, "EQ_bizLocation", None, str)
 _values_resource("readPoint", events.c.read_point, "EQ_readPoint", None, str)
+
+
+@router.delete("/nextPageToken/{token}", status_code=204)
+def release_token(token: str, request: Request, _user: QaUser) -> Response:
+    """Release what a ``nextPageToken`` holds: nothing, here (tokens are keyset positions,
+    no server state), so always 204."""
+    return no_content(request)

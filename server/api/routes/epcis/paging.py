@@ -24,13 +24,14 @@ def page_size(request: Request) -> int:
     raw = request.query_params.get("perPage")
     if raw is None:
         return min(DEFAULT_PER_PAGE, services_of(request).settings.page_size_max)
-    if not raw.strip().isdigit() or len(raw) > 9 or int(raw) < 1:
+    text = raw.strip()
+    digits = text[1:] if text[:1] in "+-" else text
+    if not digits.isdigit() or len(digits) > 30:
         raise EpcisProblem(
-            400,
-            "QueryParameterException",
-            f"perPage: expected an integer of at least 1, got {raw[:40]!r}",
+            400, "QueryParameterException", f"perPage: expected an integer, got {raw[:40]!r}"
         )
-    return min(int(raw), services_of(request).settings.page_size_max)
+    # At least 1, at most the server's limit (GS1: a server may cap what a client asks).
+    return max(1, min(int(text), services_of(request).settings.page_size_max))
 
 
 def write_token(kind: str, value: Any) -> str:
@@ -38,16 +39,19 @@ def write_token(kind: str, value: Any) -> str:
     return base64.urlsafe_b64encode(data).decode().rstrip("=")
 
 
+class PastTheEnd(Exception):
+    """A ``nextPageToken`` this resource did not issue (or one invalidated): the page after
+    it is empty."""
+
+
 def token_value(request: Request, kind: str, convert: Callable[[Any], T], default: T) -> T:
-    """The value a ``nextPageToken`` of this resource carries (``default`` without one)."""
+    """The value a ``nextPageToken`` of this resource carries (``default`` without one);
+    raises :class:`PastTheEnd` for a token it did not issue (answered with an empty page,
+    as for a token invalidated through ``DELETE /nextPageToken/{token}``)."""
     token = request.query_params.get("nextPageToken")
     if token is None:
         return default
-    problem = EpcisProblem(
-        400,
-        "QueryParameterException",
-        f"nextPageToken: expected a token from a previous page, got {token[:80]!r}",
-    )
+    problem = PastTheEnd(token[:80])
     if len(token) > 2000:
         raise problem
     try:
@@ -55,7 +59,7 @@ def token_value(request: Request, kind: str, convert: Callable[[Any], T], defaul
         if not isinstance(data, dict) or data.get("k") != kind:
             raise problem
         return convert(data["v"])
-    except EpcisProblem:
+    except PastTheEnd:
         raise
     except (binascii.Error, ValueError, TypeError, KeyError, UnicodeDecodeError):
         raise problem from None

@@ -27,7 +27,7 @@ from server.api.routes.epcis.common import (
     upload_format,
 )
 from server.api.routes.epcis.events import events_answer, query_params
-from server.api.routes.epcis.paging import page_size, token_value, write_token
+from server.api.routes.epcis.paging import PastTheEnd, page_size, token_value, write_token
 from server.auth import Role, user_for_token
 from server.store import read_transaction, write_transaction
 from server.store.epcis_resources import (
@@ -136,7 +136,10 @@ async def create_query(request: Request, user: QaUser) -> Response:
 @router.get("/queries")
 def list_queries(request: Request, conn: ReadConn, _user: QaUser) -> Response:
     size = page_size(request)
-    after = token_value(request, "q", str, "")
+    try:
+        after = token_value(request, "q", str, "")
+    except PastTheEnd:
+        return json_answer([], request, offers=(JSON,))
     page, last = named_queries_page(conn, after=after, limit=size)
     headers = {"Link": link_next(request, write_token("q", last))} if last else {}
     return json_answer(page, request, headers=headers, offers=(JSON,))
@@ -293,7 +296,10 @@ def list_subscriptions(
 ) -> Response:
     size = page_size(request)
     _stored_query(conn, query_name)
-    after = token_value(request, "s", str, "")
+    try:
+        after = token_value(request, "s", str, "")
+    except PastTheEnd:
+        return json_answer([], request, offers=(JSON,))
     page, last = subscriptions_page(conn, query_name, after=after, limit=size)
     headers = {"Link": link_next(request, write_token("s", last))} if last else {}
     return json_answer([item.public() for item in page], request, headers=headers, offers=(JSON,))
