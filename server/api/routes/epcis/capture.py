@@ -152,12 +152,20 @@ async def capture(request: Request, user: Device) -> Response:
     behaviour = _behaviour(request)
     payload = await _read_body(request, limit, user.username)
     started = datetime.now(UTC)
-    document = _document(request, payload, user.username)
+    try:
+        document = _document(request, payload, user.username)
+    except EpcisProblem as problem:
+        loose = (
+            _loose_document(payload) if behaviour == "proceed" and problem.status == 400 else None
+        )
+        if loose is None:
+            raise
+        document = loose  # each event is checked on its own below
     _capture_limit(request, document)
     errors: list[dict[str, Any]] = []
     results: list[ApplyResult] = []
     try:
-        results.append(services.ingestor.apply(document, Origin("http")))
+        results.append(services.ingestor.capture(document, Origin("http")))
     except RejectedDocument as exc:
         if behaviour == "rollback":
             dead_letter_id = services.ingestor.dead_letter(
@@ -202,6 +210,25 @@ async def capture(request: Request, user: Device) -> Response:
     )
 
 
+def _loose_document(payload: bytes) -> dict[str, Any] | None:
+    """A JSON EPCISDocument whose events are a list, not checked further (for ``proceed``:
+    its events are checked one by one); None if the payload is not even that."""
+    try:
+        document = json.loads(payload)
+    except (UnicodeDecodeError, ValueError, RecursionError):
+        return None
+    if not isinstance(document, dict) or document.get("type") != "EPCISDocument":
+        return None
+    events = (
+        (document.get("epcisBody") or {}).get("eventList")
+        if isinstance(document.get("epcisBody"), dict)
+        else None
+    )
+    if not isinstance(events, list) or not events:
+        return None
+    return document
+
+
 def _proceed(
     request: Request, document: dict[str, Any], username: str
 ) -> tuple[list[ApplyResult], list[dict[str, Any]]]:
@@ -212,7 +239,7 @@ def _proceed(
     for index, event in enumerate(event_list(document)):
         single = {**document, "type": "EPCISDocument", "epcisBody": {"eventList": [event]}}
         try:
-            results.append(services.ingestor.apply(single, Origin("http")))
+            results.append(services.ingestor.capture(single, Origin("http")))
         except RejectedDocument as exc:
             services.ingestor.dead_letter(
                 json.dumps(single).encode(), exc.reason, Origin("http"), topic=username
