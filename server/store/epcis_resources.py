@@ -182,11 +182,11 @@ def create_named_query(
     conn: Connection, name: str, query: dict[str, Any], *, now: datetime, username: str | None
 ) -> bool:
     """Store a named query; False if the name is taken."""
-    result = conn.execute(
-        insert_ignore(conn, named_queries),
+    inserted = conn.execute(
+        insert_ignore(conn, named_queries).returning(named_queries.c.name),
         {"name": name, "query": json.dumps(query), "created_at": now, "username": username},
-    )
-    return bool(result.rowcount)
+    ).first()
+    return inserted is not None
 
 
 def named_query(conn: Connection, name: str) -> dict[str, Any] | None:
@@ -328,13 +328,17 @@ def subscriptions_page(
 
 
 def delete_subscription(conn: Connection, subscription_id: str) -> bool:
-    result = conn.execute(delete(subscriptions).where(subscriptions.c.id == subscription_id))
+    deleted = conn.execute(
+        delete(subscriptions)
+        .where(subscriptions.c.id == subscription_id)
+        .returning(subscriptions.c.id)
+    ).first()
     conn.execute(
         delete(subscription_deliveries).where(
             subscription_deliveries.c.subscription_id == subscription_id
         )
     )
-    return bool(result.rowcount)
+    return deleted is not None
 
 
 def mark_run(
