@@ -19,7 +19,7 @@ events = 100 units), as the edge batches them. Prints, per engine:
   own persistent session, as several ``serialtrace server`` processes with
   ``mqtt_share_group`` run),
 * the raw insert rate of the same rows: every row ingest wrote (events with their bodies,
-  event_epcs, unit_events, units, containers, batches, shipments, ...), read back and
+  event_epcs, event_fields, unit_events, units, containers, batches, shipments, ...), read back and
   inserted with the driver alone into empty twins of those tables (same keys and indexes),
   same database, same run (SQLite: executemany; PostgreSQL: COPY; 20,000-row transactions),
 * unit trace p50/p99 over random units, timed right after ingest, before the raw phase:
@@ -86,6 +86,7 @@ from server.store.schema import (
     containers,
     event_bodies,
     event_epcs,
+    event_fields,
     events,
     shipments,
     unit_events,
@@ -380,6 +381,7 @@ INGEST_TABLES = (
     events,
     event_bodies,
     event_epcs,
+    event_fields,
     unit_events,
     batches,
     batch_lines,

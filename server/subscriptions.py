@@ -153,6 +153,23 @@ class Listener:
     documents_sent: int = field(default=0)
 
 
+CATCH_UP = 120  # seconds: a scheduled time missed by a late tick is still served
+
+
+def _due(listener: Listener, now: datetime) -> bool:
+    """Whether a scheduled time fell in the seconds since the listener last ran (at most
+    CATCH_UP seconds back: ticks are not exactly one second apart on a busy machine)."""
+    assert listener.schedule is not None
+    if listener.last_run is None:
+        seconds = 1  # a new subscription starts with the current second
+    else:
+        seconds = min(CATCH_UP, int((now - listener.last_run).total_seconds()))
+    return any(
+        schedule_matches(listener.schedule, now - timedelta(seconds=back))
+        for back in range(seconds)
+    )
+
+
 class Dispatcher:
     """Runs the subscriptions of one server process (see the module docstring)."""
 
@@ -255,7 +272,9 @@ class Dispatcher:
             min_record_time=item.min_record_time,
             send=send,
             stored=True,
-            last_run=item.last_run_at,
+            # A schedule counts from the subscription's creation (or its last run).
+            last_run=item.last_run_at
+            or item.created_at.replace(microsecond=0) - timedelta(seconds=1),
         )
 
     # -- delivery ------------------------------------------------------------------------------
@@ -271,11 +290,7 @@ class Dispatcher:
                 continue
             if listener.stream:
                 await self._serve(listener, datetime.now(UTC), scheduled=False)
-            elif (
-                listener.schedule is not None
-                and schedule_matches(listener.schedule, now)
-                and (listener.last_run is None or listener.last_run < now)
-            ):
+            elif listener.schedule is not None and _due(listener, now):
                 await self._serve(listener, now, scheduled=True)
 
     async def _serve(self, listener: Listener, now: datetime, *, scheduled: bool) -> None:

@@ -7,7 +7,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
-from datetime import UTC, datetime
+from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -393,6 +393,7 @@ async def websocket_subscription(websocket: WebSocket, query_name: str) -> None:
             min_record_time=initial,
             send=send,
             stored=False,
+            last_run=datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1),
         )
     )
     try:
