@@ -39,6 +39,8 @@ from collections.abc import Iterator, Mapping
 from datetime import datetime
 from typing import Any
 
+from server.cbv import cbv_term
+
 FieldRow = tuple[str, str | None, float | None, datetime | None]
 
 MAX_TEXT = 300
@@ -122,13 +124,7 @@ def bounded(text: str) -> str:
 def term(value: Any) -> str:
     """The bare CBV term of a vocabulary value (``po`` for ``urn:epcglobal:cbv:btt:po`` or
     ``https://ref.gs1.org/cbv/BTT-po``); other values as given; ``""`` for none."""
-    if not isinstance(value, str):
-        return ""
-    if value.startswith("https://ref.gs1.org/cbv/"):
-        return value.rsplit("-", 1)[-1]
-    if value.startswith("urn:epcglobal:cbv:"):
-        return value.rsplit(":", 1)[-1]
-    return value
+    return cbv_term(value) or ""
 
 
 def measurement_type(value: str) -> str:
@@ -186,7 +182,10 @@ def parse_moment(value: str) -> datetime | None:
 def _number(value: Any) -> float | None:
     if isinstance(value, bool) or not isinstance(value, int | float):
         return None
-    number = float(value)
+    try:
+        number = float(value)
+    except OverflowError:  # an integer beyond any float (JSON allows 4300 digits)
+        return None
     return number if math.isfinite(number) else None
 
 

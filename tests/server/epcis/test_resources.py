@@ -461,3 +461,26 @@ def test_epcis_1_2_capture(live: Live, refdata: Path) -> None:
     assert_problem(
         invalid, 400, "ValidationException", "EPCIS XML: document: expected a document valid"
     )
+
+
+def test_base_path_is_configurable(store: Any) -> None:
+    from fastapi.testclient import TestClient
+
+    from server.api.app import create_app
+    from tests.server.conftest import settings_for
+    from tests.server.epcis.conftest import role_headers
+
+    headers = role_headers(store)
+    app = create_app(settings_for(store, epcis_base_path="/partners/epcis"), engine=store)
+    with TestClient(app) as client:
+        response = client.post(
+            "/partners/epcis/capture",
+            content=f.payload([f.commissioning(["B1"])]),
+            headers={**headers["device"], "Content-Type": "application/json"},
+        )
+        assert response.status_code == 202
+        assert response.headers["location"].startswith("/partners/epcis/capture/")
+        assert client.get("/partners/epcis/events", headers=headers["qa"]).status_code == 200
+        moved = client.get("/epcis/events", headers=headers["qa"])
+        assert moved.status_code == 404 and "GS1-EPCIS-Version" not in moved.headers
+        assert client.options("/partners/epcis/events").headers["Allow"] == "OPTIONS, GET, POST"
