@@ -230,3 +230,74 @@ def test_extension_values_round_trip(value: Any, lot: str, version: str) -> None
     assert back["ilmd"] == {"cbvmda:lotNumber": lot}
     assert back["ex:value"] == value and type(back["ex:value"]) is type(value)
     assert {"ex": "https://example.com/ns/"} in decoded["@context"]
+
+
+DSCSA_12 = b"""<?xml version="1.0" encoding="UTF-8"?>
+<epcis:EPCISDocument xmlns:epcis="urn:epcglobal:epcis:xsd:1"
+    xmlns:sbdh="http://www.unece.org/cefact/namespaces/StandardBusinessDocumentHeader"
+    xmlns:cbvmda="urn:epcglobal:cbv:mda" xmlns:gs1ushc="http://epcis.gs1us.org/hc/ns"
+    schemaVersion="1.2" creationDate="2025-07-15T20:15:49.056Z">
+  <EPCISHeader>
+    <sbdh:StandardBusinessDocumentHeader>
+      <sbdh:HeaderVersion>1.0</sbdh:HeaderVersion>
+      <sbdh:Sender><sbdh:Identifier Authority="GLN">0614141000005</sbdh:Identifier></sbdh:Sender>
+      <sbdh:Receiver><sbdh:Identifier Authority="GLN">4012345000009</sbdh:Identifier></sbdh:Receiver>
+      <sbdh:DocumentIdentification>
+        <sbdh:Standard>EPCglobal</sbdh:Standard>
+        <sbdh:TypeVersion>1.0</sbdh:TypeVersion>
+        <sbdh:InstanceIdentifier>100002</sbdh:InstanceIdentifier>
+        <sbdh:Type>Events</sbdh:Type>
+        <sbdh:CreationDateAndTime>2025-07-15T20:15:49.056Z</sbdh:CreationDateAndTime>
+      </sbdh:DocumentIdentification>
+    </sbdh:StandardBusinessDocumentHeader>
+    <extension>
+      <EPCISMasterData>
+        <VocabularyList>
+          <Vocabulary type="urn:epcglobal:epcis:vtype:EPCClass">
+            <VocabularyElementList>
+              <VocabularyElement id="urn:epc:idpat:sgtin:0614141.107346.*">
+                <attribute id="urn:epcglobal:cbv:mda#regulatedProductName">Aspirin</attribute>
+              </VocabularyElement>
+            </VocabularyElementList>
+          </Vocabulary>
+        </VocabularyList>
+      </EPCISMasterData>
+    </extension>
+  </EPCISHeader>
+  <EPCISBody>
+    <EventList>
+      <ObjectEvent>
+        <eventTime>2025-07-15T20:00:00.000Z</eventTime>
+        <eventTimeZoneOffset>-05:00</eventTimeZoneOffset>
+        <epcList><epc>urn:epc:id:sgtin:0614141.107346.1001</epc></epcList>
+        <action>ADD</action>
+        <bizStep>urn:epcglobal:cbv:bizstep:commissioning</bizStep>
+        <disposition>urn:epcglobal:cbv:disp:active</disposition>
+        <readPoint><id>urn:epc:id:sgln:0614141.00001.0</id></readPoint>
+        <extension>
+          <ilmd>
+            <cbvmda:lotNumber>LOT42</cbvmda:lotNumber>
+            <cbvmda:itemExpirationDate>2027-06-30</cbvmda:itemExpirationDate>
+          </ilmd>
+        </extension>
+        <gs1ushc:dscsaTransactionStatement>true</gs1ushc:dscsaTransactionStatement>
+      </ObjectEvent>
+    </EventList>
+  </EPCISBody>
+</epcis:EPCISDocument>
+"""
+
+
+def test_a_dscsa_1_2_document() -> None:
+    """What US DSCSA partners send: EPCIS 1.2 with an SBDH and master data in the header
+    (not events: not part of the JSON-LD document), ILMD in the event's extension, a GS1 US
+    extension element."""
+    document = xml.decode_any(DSCSA_12)
+    [event] = document["epcisBody"]["eventList"]
+    assert event["bizStep"] == "commissioning" and event["disposition"] == "active"
+    assert event["ilmd"] == {"cbvmda:lotNumber": "LOT42", "cbvmda:itemExpirationDate": "2027-06-30"}
+    assert event["gs1ushc:dscsaTransactionStatement"] == "true"
+    assert {"gs1ushc": "http://epcis.gs1us.org/hc/ns"} in document["@context"]
+    assert not epcis.validate_document(document)
+    again = xml12.encode_document(document)
+    assert events(xml12.decode(again)) == events(document)
