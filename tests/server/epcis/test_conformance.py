@@ -45,6 +45,8 @@ STANDARD_400 = {
     "epcisException:SubscriptionControlsException",
 }
 
+HTTP = httpx.Client(timeout=60)  # a busy machine answers slowly, never wrongly
+
 
 @schemathesis.check
 def status_code_conforms(ctx: Any, response: Any, case: schemathesis.Case[Any]) -> bool | None:
@@ -102,7 +104,7 @@ def seed(live: Live, refdata: Path) -> int:
         document = json.loads(path.read_text())
         if document.get("type") != "EPCISDocument" or epcis.validate_document(document):
             continue
-        response = httpx.post(
+        response = HTTP.post(
             live.epcis + "/capture",
             content=json.dumps(document),
             headers={**live.headers["device"], "Content-Type": "application/json"},
@@ -113,7 +115,7 @@ def seed(live: Live, refdata: Path) -> int:
         "name": "myQuery",
         "query": {"eventType": ["ObjectEvent"], "EQ_bizStep": ["receiving"]},
     }
-    response = httpx.post(live.epcis + "/queries", json=query, headers=live.headers["qa"])
+    response = HTTP.post(live.epcis + "/queries", json=query, headers=live.headers["qa"])
     assert response.status_code == 201, response.text
     return captured
 

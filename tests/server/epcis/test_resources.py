@@ -20,9 +20,11 @@ from tests.server.epcis.conftest import Live
 
 STANDARD_HEADERS = ("GS1-EPCIS-Version", "GS1-CBV-Version", "GS1-EPCIS-Min", "GS1-EPCIS-Max")
 
+HTTP = httpx.Client(timeout=60)  # a busy machine answers slowly, never wrongly
+
 
 def capture(live: Live, events: list[dict[str, Any]], **headers: str) -> httpx.Response:
-    return httpx.post(
+    return HTTP.post(
         live.epcis + "/capture",
         content=f.payload(events),
         headers={**live.headers["device"], "Content-Type": "application/json", **headers},
@@ -31,7 +33,7 @@ def capture(live: Live, events: list[dict[str, Any]], **headers: str) -> httpx.R
 
 def get(live: Live, path: str, role: str = "qa", **kwargs: Any) -> httpx.Response:
     headers = {**live.headers[role], **kwargs.pop("headers", {})}
-    return httpx.get(live.epcis + path, headers=headers, **kwargs)
+    return HTTP.get(live.epcis + path, headers=headers, **kwargs)
 
 
 def event_list(response: httpx.Response) -> list[dict[str, Any]]:
@@ -60,12 +62,12 @@ def test_capture_job_location_and_status(live: Live) -> None:
         assert name in response.headers
     location = response.headers["location"]
     assert location.startswith("/epcis/capture/")
-    job = httpx.get(live.url + location, headers=live.headers["qa"]).json()
+    job = HTTP.get(live.url + location, headers=live.headers["qa"]).json()
     assert job["running"] is False and job["success"] is True
     assert job["captureErrorBehaviour"] == "rollback" and job["errors"] == []
     listed = get(live, "/capture").json()
     assert [item["captureID"] for item in listed] == [job["captureID"]]
-    as_xml = httpx.get(
+    as_xml = HTTP.get(
         live.url + location, headers={**live.headers["qa"], "Accept": "application/xml"}
     )
     assert as_xml.headers["content-type"].startswith("application/xml")
@@ -107,11 +109,11 @@ def test_capture_refusals(
 
 def test_capture_limits(live: Live) -> None:
     events = [f.commissioning([f"L{i}"]) for i in range(3)]
-    app_limit = httpx.options(live.epcis + "/capture", headers=live.headers["device"])
+    app_limit = HTTP.options(live.epcis + "/capture", headers=live.headers["device"])
     assert app_limit.status_code == 204
     assert app_limit.headers["GS1-EPCIS-Capture-Limit"] == "10000"
     assert int(app_limit.headers["GS1-EPCIS-Capture-File-Size-Limit"]) == 256 * 1024
-    big = httpx.post(
+    big = HTTP.post(
         live.epcis + "/capture",
         content=b" " * 300_000,
         headers={**live.headers["device"], "Content-Type": "application/json"},
@@ -122,14 +124,14 @@ def test_capture_limits(live: Live) -> None:
 
 def test_single_event_capture(live: Live) -> None:
     event = f.commissioning(["S1"])
-    response = httpx.post(live.epcis + "/events", json=event, headers=live.headers["device"])
+    response = HTTP.post(live.epcis + "/events", json=event, headers=live.headers["device"])
     assert response.status_code == 201, response.text
     assert response.headers["location"] == "/epcis/events/" + quote(event["eventID"], safe="")
-    again = httpx.post(live.epcis + "/events", json=event, headers=live.headers["device"])
+    again = HTTP.post(live.epcis + "/events", json=event, headers=live.headers["device"])
     assert_problem(again, 409, "ResourceAlreadyExistsException", "eventID:")
     assert "status" not in again.json()  # GS1's document declares 406 there: left out
     [stored] = event_list(
-        httpx.get(live.url + response.headers["location"], headers=live.headers["qa"])
+        HTTP.get(live.url + response.headers["location"], headers=live.headers["qa"])
     )
     assert stored["eventID"] == event["eventID"]
 
@@ -216,7 +218,7 @@ def test_paging_links_every_collection(live: Live) -> None:
     seen = []
     url = live.epcis + "/capture?perPage=2"
     while url:
-        response = httpx.get(url, headers=live.headers["qa"])
+        response = HTTP.get(url, headers=live.headers["qa"])
         seen += [job["captureID"] for job in response.json()]
         link = response.headers.get("link")
         url = live.url + link.split(";")[0].strip("<>") if link else ""
@@ -240,7 +242,7 @@ def test_options_on_every_resource(live: Live) -> None:
         "/queries/q/events": "OPTIONS, GET",
     }
     for path, allow in expected.items():
-        response = httpx.options(live.epcis + path, headers=live.headers["qa"])
+        response = HTTP.options(live.epcis + path, headers=live.headers["qa"])
         assert response.status_code == 204, path
         assert response.headers["Allow"] == allow, path
         for name in (*STANDARD_HEADERS, "GS1-CBV-Min", "GS1-CBV-Max", "GS1-Vendor-Version"):
@@ -284,7 +286,7 @@ def test_content_negotiation_and_versions(live: Live) -> None:
 
 
 def test_security_problems(live: Live) -> None:
-    no_token = httpx.get(live.epcis + "/events")
+    no_token = HTTP.get(live.epcis + "/events")
     assert_problem(no_token, 401, "SecurityException", "authorization:")
     assert no_token.headers["WWW-Authenticate"] == "Bearer"
     assert_problem(get(live, "/events", role="operator"), 403, "SecurityException", "role:")
@@ -292,7 +294,7 @@ def test_security_problems(live: Live) -> None:
 
 
 def capture_as(live: Live, role: str) -> httpx.Response:
-    return httpx.post(
+    return HTTP.post(
         live.epcis + "/capture",
         content=f.payload([f.commissioning(["X"])]),
         headers=live.headers[role],
@@ -305,9 +307,9 @@ def test_named_queries(live: Live) -> None:
         "name": "packs",
         "query": {"eventType": ["AggregationEvent"], "EQ_bizStep": ["packing"]},
     }
-    created = httpx.post(live.epcis + "/queries", json=query, headers=live.headers["qa"])
+    created = HTTP.post(live.epcis + "/queries", json=query, headers=live.headers["qa"])
     assert created.status_code == 201 and created.headers["location"] == "/epcis/queries/packs"
-    again = httpx.post(live.epcis + "/queries", json=query, headers=live.headers["qa"])
+    again = HTTP.post(live.epcis + "/queries", json=query, headers=live.headers["qa"])
     assert_problem(again, 409, "ResourceAlreadyExistsException", "name:")
     assert get(live, "/queries").json() == [query]
     assert get(live, "/queries/packs").json() == [query]
@@ -316,20 +318,20 @@ def test_named_queries(live: Live) -> None:
     assert len(event_list(paged)) == 2 and 'rel="next"' in paged.headers["link"]
     bad = {"name": "bad", "query": {"EQ_action": ["EXPLODE"]}}
     assert_problem(
-        httpx.post(live.epcis + "/queries", json=bad, headers=live.headers["qa"]),
+        HTTP.post(live.epcis + "/queries", json=bad, headers=live.headers["qa"]),
         400,
         "QueryParameterException",
         "EQ_action: expected ADD, OBSERVE or DELETE, got 'EXPLODE'",
     )
     assert_problem(
-        httpx.post(
+        HTTP.post(
             live.epcis + "/queries", json={"name": "../x", "query": {}}, headers=live.headers["qa"]
         ),
         400,
         "ValidationException",
         "name:",
     )
-    deleted = httpx.delete(live.epcis + "/queries/packs", headers=live.headers["qa"])
+    deleted = HTTP.delete(live.epcis + "/queries/packs", headers=live.headers["qa"])
     assert deleted.status_code == 204
     assert_problem(get(live, "/queries/packs"), 404, "NoSuchNameException", "queryName:")
     assert_problem(get(live, "/queries/packs/events"), 404, "NoSuchNameException")
@@ -348,7 +350,7 @@ def test_gs1_xml_examples_captured_and_queried_back(live: Live, refdata: Path) -
             continue  # master data documents and capture jobs
         if not document["epcisBody"]["eventList"] or epcis.validate_document(document):
             continue
-        response = httpx.post(
+        response = HTTP.post(
             live.epcis + "/capture",
             content=path.read_bytes(),
             headers={**live.headers["device"], "Content-Type": "application/xml"},
@@ -410,7 +412,7 @@ def expected_events(
 
 
 def capture_document(live: Live, document: dict[str, Any]) -> httpx.Response:
-    return httpx.post(
+    return HTTP.post(
         live.epcis + "/capture",
         content=json.dumps(document),
         headers={**live.headers["device"], "Content-Type": "application/ld+json"},
@@ -423,7 +425,7 @@ def test_epcis_1_2_capture(live: Live, refdata: Path) -> None:
         (refdata / "epcis" / "examples" / "Example_9.6.1-ObjectEvent.jsonld").read_text()
     )
     payload = xml.encode_document(document, version="1.2")
-    response = httpx.post(
+    response = HTTP.post(
         live.epcis + "/capture",
         content=payload,
         headers={
@@ -453,7 +455,7 @@ def test_epcis_1_2_capture(live: Live, refdata: Path) -> None:
             }
         }
     )
-    invalid = httpx.post(
+    invalid = HTTP.post(
         live.epcis + "/capture",
         content=b"<epcis:EPCISDocument xmlns:epcis='urn:epcglobal:epcis:xsd:1'/>",
         headers={**live.headers["device"], "Content-Type": "application/xml"},

@@ -31,6 +31,8 @@ from tests.support.services import free_port
 SECRET = "13df38d8275b13f05704629e5f1cf3d45d6132d5"
 WAIT = 20.0  # seconds at most for a delivery on a busy machine
 
+HTTP = httpx.Client(timeout=60)  # a busy machine answers slowly, never wrongly
+
 
 class Receiver:
     """A webhook receiver on 127.0.0.1: keeps every POST (body and headers) in a queue."""
@@ -116,18 +118,18 @@ def receiver() -> Iterator[Receiver]:
 
 def create_query(live: Live, name: str = "commissioned", **query: Any) -> None:
     body = {"name": name, "query": query or {"EQ_bizStep": ["commissioning"]}}
-    response = httpx.post(live.epcis + "/queries", json=body, headers=live.headers["qa"])
+    response = HTTP.post(live.epcis + "/queries", json=body, headers=live.headers["qa"])
     assert response.status_code == 201, response.text
 
 
 def subscribe(live: Live, name: str, **body: Any) -> httpx.Response:
-    return httpx.post(
+    return HTTP.post(
         f"{live.epcis}/queries/{name}/subscriptions", json=body, headers=live.headers["qa"]
     )
 
 
 def capture(url: str, headers: dict[str, str], events: list[dict[str, Any]]) -> None:
-    response = httpx.post(url + "/epcis/capture", content=f.payload(events), headers=headers)
+    response = HTTP.post(url + "/epcis/capture", content=f.payload(events), headers=headers)
     assert response.status_code == 202, response.text
 
 
@@ -155,7 +157,7 @@ def test_webhook_stream_signed_once_per_subscriber(live: Live, receiver: Receive
         assert document["epcisBody"]["queryResults"]["subscriptionID"]
         signature = hmac.new(SECRET.encode(), headers["_body"].encode(), hashlib.sha256).hexdigest()
         assert headers["GS1-Signature"] == "sha256=" + signature
-        listed = httpx.get(
+        listed = HTTP.get(
             f"{live.epcis}/queries/commissioned/subscriptions", headers=live.headers["qa"]
         ).json()
         assert len(listed) == 2 and all("lastNotifiedAt" in item for item in listed)
@@ -204,7 +206,7 @@ def test_scheduled_webhook_reports_if_empty(live: Live, receiver: Receiver) -> N
     capture(live.url, live.headers["device"], [event])
     assert event["eventID"] in receiver.event_ids(1)
     subscription_id = response.json()["subscriptionID"]
-    deleted = httpx.delete(
+    deleted = HTTP.delete(
         f"{live.epcis}/queries/commissioned/subscriptions/{subscription_id}",
         headers=live.headers["qa"],
     )
