@@ -241,7 +241,9 @@ DSCSA_12 = b"""<?xml version="1.0" encoding="UTF-8"?>
     <sbdh:StandardBusinessDocumentHeader>
       <sbdh:HeaderVersion>1.0</sbdh:HeaderVersion>
       <sbdh:Sender><sbdh:Identifier Authority="GLN">0614141000005</sbdh:Identifier></sbdh:Sender>
-      <sbdh:Receiver><sbdh:Identifier Authority="GLN">4012345000009</sbdh:Identifier></sbdh:Receiver>
+      <sbdh:Receiver>
+        <sbdh:Identifier Authority="GLN">4012345000009</sbdh:Identifier>
+      </sbdh:Receiver>
       <sbdh:DocumentIdentification>
         <sbdh:Standard>EPCglobal</sbdh:Standard>
         <sbdh:TypeVersion>1.0</sbdh:TypeVersion>
