@@ -13,6 +13,7 @@ from fastapi.responses import Response
 from sqlalchemy import ColumnElement, Connection
 
 from server.api.deps import QaUser, ReadConn
+from server.api.paths import SLASH_MARK
 from server.api.routes.epcis.common import (
     EVENT_FORMATS,
     EpcisProblem,
@@ -122,6 +123,12 @@ QUERY_DOC: dict[str, Any] = {
 }
 
 
+def path_value(value: str) -> str:
+    """A path parameter as the client meant it: a ``%2F`` it encoded inside the value is a
+    ``/`` (server/api/paths.py keeps it in its segment while routing)."""
+    return value.replace(SLASH_MARK, "/")
+
+
 def query_params(request: Request) -> dict[str, list[str]]:
     """The request's query parameters (name -> every value given)."""
     params: dict[str, list[str]] = {}
@@ -194,6 +201,7 @@ def all_events(request: Request, conn: ReadConn, _user: QaUser) -> Response:
 def event_by_id(event_id: str, request: Request, conn: ReadConn, _user: QaUser) -> Response:
     """One event by its eventID (with its error declaration, if any), in an
     EPCISQueryDocument."""
+    event_id = path_value(event_id)
     media = negotiate(request, EVENT_FORMATS)
     version = requested_version(request)
     query = check_query({"EQ_eventID": [event_id]})
@@ -265,12 +273,14 @@ def _epc_known(conn: Connection, epc: str) -> None:
 @router.get("/epcs/{epc:path}/events", openapi_extra=QUERY_DOC)
 def epc_events(epc: str, request: Request, conn: ReadConn, _user: QaUser) -> Response:
     """Events naming the EPC (URN or Digital Link) in any role, with any further filter."""
+    epc = path_value(epc)
     match = events.c.pk.in_(matching([epc], MATCH_ROLES["MATCH_anyEPC"]))
     return events_answer(request, conn, fixed(request, "MATCH_anyEPC"), extra=[match])
 
 
 @router.get("/epcs/{epc:path}")
 def epc_resource(epc: str, request: Request, conn: ReadConn, _user: QaUser) -> Response:
+    epc = path_value(epc)
     json_answer({}, request)  # negotiation and version checks first
     _epc_known(conn, epc)
     return json_answer(collection(["events"]), request)
@@ -302,6 +312,7 @@ def _values_resource(
         return json_answer(collection(members), request, headers=headers)
 
     def resource(value: str, request: Request, conn: ReadConn, _user: QaUser) -> Response:
+        value = path_value(value)
         json_answer({}, request)
         normal = normalise(value)
         if (standard is None or normal not in standard) and not event_exists(conn, column, normal):
@@ -309,6 +320,7 @@ def _values_resource(
         return json_answer(collection(["events"]), request)
 
     def resource_events(value: str, request: Request, conn: ReadConn, _user: QaUser) -> Response:
+        value = path_value(value)
         params = fixed(request, parameter)
         return events_answer(request, conn, params, extra=[column == normalise(value)])
 
