@@ -1,7 +1,7 @@
 """EPCIS 2.0 query index and resources
 
 Revision ID: 0007
-Revises: 0008
+Revises: 0011
 
 ``event_fields`` (every queryable value of an event beyond its events columns, filled at
 ingest), ``error_declarations``, ``capture_jobs``, ``named_queries``, ``subscriptions`` and
@@ -18,7 +18,7 @@ import sqlalchemy as sa
 from alembic import op
 
 revision = "0007"
-down_revision = "0008"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
