@@ -92,6 +92,8 @@ def install(app: FastAPI, settings: ServerSettings) -> None:
     @app.exception_handler(StarletteHTTPException)
     async def _http(request: Request, exc: StarletteHTTPException) -> Response:
         if not is_epcis(request):
+            if StarletteHTTPException in previous:
+                return await delegate(request, exc, StarletteHTTPException)
             from fastapi.exception_handlers import http_exception_handler
 
             return await http_exception_handler(request, exc)
