@@ -238,9 +238,12 @@ class Ingestor:
         return self.apply(check_document(document), origin)
 
     def apply(self, document: dict[str, Any], origin: Origin) -> ApplyResult:
-        """Apply a checked document in one transaction, retrying lost races."""
+        """Apply a checked document in one transaction, retrying lost races (counted in
+        :attr:`stats`, like every applied message)."""
         with gc_paused():
-            return self._apply_one(prepare_document(document, origin))
+            result = self._apply_one(prepare_document(document, origin))
+        self.stats.applied(result)
+        return result
 
     def _apply_one(self, document: PreparedDocument) -> ApplyResult:
         for attempt in range(1, CONFLICT_RETRIES + 1):
