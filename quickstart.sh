@@ -3,9 +3,10 @@
 #
 #   bash quickstart.sh demo    set up, then run the main job (a simulated line end to end)
 #   bash quickstart.sh test    set up, then run lint and the whole test suite
+#   bash quickstart.sh lock    refresh constraints.txt (the locked package versions)
 #
 # Idempotent: system packages are installed only when missing, the virtualenv is created once
-# and re-synced only when pyproject.toml changes, services are started only when down.
+# and re-synced only when pyproject.toml or constraints.txt changes, services are started only when down.
 set -euo pipefail
 cd "$(dirname "${BASH_SOURCE[0]}")"
 ROOT=$(pwd)
@@ -52,13 +53,31 @@ setup_venv() {
     fi
     local stamp="$VENV/.serialtrace-installed"
     local want
-    want=$(sha256sum pyproject.toml | cut -d' ' -f1)
+    want=$(cat pyproject.toml constraints.txt | sha256sum | cut -d' ' -f1)
     if [ ! -f "$stamp" ] || [ "$(cat "$stamp")" != "$want" ]; then
-        log "installing Python packages"
+        log "installing Python packages (versions locked in constraints.txt)"
         "$VENV/bin/python" -m pip install -q --upgrade pip
-        "$VENV/bin/python" -m pip install -q -e '.[dev]'
+        "$VENV/bin/python" -m pip install -q -c constraints.txt -e '.[dev]'
         echo "$want" > "$stamp"
     fi
+}
+
+lock() {
+    # Refresh constraints.txt: the newest releases pyproject.toml admits, resolved in a
+    # fresh virtualenv, every version pinned. Commit the result; CI and users install it.
+    local tmp
+    tmp=$(mktemp -d)
+    trap 'rm -rf "$tmp"' RETURN
+    log "resolving pyproject.toml in a fresh virtualenv"
+    python3 -m venv "$tmp/venv"
+    "$tmp/venv/bin/python" -m pip install -q --upgrade pip
+    "$tmp/venv/bin/python" -m pip install -q -e '.[dev]'
+    {
+        echo "# Locked versions of every Python package serialtrace installs (with [dev])."
+        echo "# Written by 'bash quickstart.sh lock'; quickstart.sh installs with -c constraints.txt."
+        "$tmp/venv/bin/python" -m pip freeze --exclude-editable | LC_ALL=C sort -f
+    } > constraints.txt
+    log "constraints.txt: $(grep -cv '^#' constraints.txt) packages pinned"
 }
 
 setup_postgres() {
@@ -95,11 +114,18 @@ case "$target" in
         log "ruff"
         "$VENV/bin/ruff" check .
         "$VENV/bin/ruff" format --check .
+        log "mypy (strict, every package)"
+        "$VENV/bin/mypy"
+        log "import contracts (the layers of the design)"
+        "$VENV/bin/lint-imports"
         log "pytest"
         exec "$VENV/bin/python" -m pytest "$@"
         ;;
+    lock)
+        lock
+        ;;
     *)
-        echo "usage: bash quickstart.sh demo|test [ARGS...]" >&2
+        echo "usage: bash quickstart.sh demo|test [ARGS...] | lock" >&2
         exit 2
         ;;
 esac

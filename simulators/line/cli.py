@@ -42,15 +42,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.set_defaults(handler=run_line)
 
 
-def run_line(args: argparse.Namespace) -> int:
-    from serialtrace.cli import CliError
+def _error(message: str) -> int:
+    """Bad input: one line on stderr and exit code 2, as every serialtrace command does
+    (a simulator speaks the devices' protocols and imports nothing of the command)."""
+    print(f"serialtrace: error: {message}", file=sys.stderr)
+    return 2
 
+
+def run_line(args: argparse.Namespace) -> int:
     try:
         scenario = Scenario.load(args.scenario)
     except ScenarioError as exc:
-        raise CliError(str(exc)) from exc
+        return _error(str(exc))
     if args.units is not None and args.units < 1:
-        raise CliError(f"--units: expected a whole number >= 1, got {args.units}")
+        return _error(f"--units: expected a whole number >= 1, got {args.units}")
     camera = scenario.camera
     if camera.output == "queue" or args.frames:  # another process can't read our queue
         camera = dataclasses.replace(camera, output="folder", folder=args.frames)
@@ -60,11 +65,11 @@ def run_line(args: argparse.Namespace) -> int:
     try:
         simulator = LineSimulator(scenario, args.mqtt, secrets_file=args.mqtt_secrets)
     except ValueError as exc:
-        raise CliError(str(exc)) from exc
+        return _error(str(exc))
     with simulator as line:
         if not line.conveyor.wait_connected(10):
             why = line.conveyor.refused or f"no broker answered at {line.conveyor.link.redacted()}"
-            raise CliError(f"--mqtt: {why}")
+            return _error(f"--mqtt: {why}")
         print(json.dumps({"scenario": scenario.name, **line.endpoints().as_dict()}), flush=True)
         if args.run or args.units:
             line.conveyor.run(args.units)
