@@ -41,6 +41,7 @@ from edge.epcis_events import EpcisEvents  # noqa: E402
 from edge.ledger import BatchStart  # noqa: E402
 from edge.publisher import Publisher  # noqa: E402
 from edge.wiring import build_agent  # noqa: E402
+from epcis.topics import LineTopics  # noqa: E402
 from serialtrace.services import start_mosquitto  # noqa: E402
 from simulators.plc import Conveyor  # noqa: E402
 from tests.edge.agent.line import GTIN, config_for, sim_devices, start_line  # noqa: E402
@@ -161,7 +162,8 @@ def drain(events: int, transport: str = "tls") -> float:
     factory = EpcisEvents("urn:epc:id:sgln:9506000.00000.3", "urn:epc:id:sgln:9506000.00000.0")
     db = tmp / "edge.sqlite"
     conn = store.connect(db)
-    topic = "serialtrace/v1/plant1/line3/events"
+    line = LineTopics("plant1", "line3")
+    topic = line.events
     with store.transaction(conn):
         for i in range(events):
             code = gs1.UnitCode(gs1.Gtin.parse(GTIN), f"{100000000000 + i}", "L1")
@@ -173,7 +175,7 @@ def drain(events: int, transport: str = "tls") -> float:
             secrets_file=str(broker.secrets("line", "plant1", "line3")) if secure else None,
         ),
         "bench-drain",
-        "serialtrace/v1/plant1/line3/state",
+        line.state,
         factory.envelope,
         OutboxConfig(),
     )

@@ -71,6 +71,7 @@ from sqlalchemy import (
 )
 
 import gs1
+from epcis import topics
 from epcis.broker import BrokerLink
 from serialtrace.services import Broker, start_mosquitto
 from server.identifiers import UnitKey
@@ -202,7 +203,7 @@ def publish(link: BrokerLink, first_case: int, cases: int, seed: int) -> None:
     client.connect(link.host, link.port)
     client.loop_start()
     infos = [
-        client.publish("serialtrace/v1/bench/line1/events", payload, qos=1)
+        client.publish(topics.events_topic("bench", "line1"), payload, qos=1)
         for payload in documents(first_case, cases, seed)
     ]
     for info in infos:

@@ -39,9 +39,9 @@ from edge.production import ProductionLink
 from edge.publisher import Publisher, state_payload
 from edge.serials import usage as serial_usage
 from edge.serials.link import AuthorityLink
-from edge.topics import LineTopics
 from edge.vision.trend import GradeTrend, TrendAlarm, TrendSettings
 from edge.writer import Writer, WriterStopped
+from epcis.topics import LineTopics
 
 log = logging.getLogger(__name__)
 

@@ -49,9 +49,8 @@ from paho.mqtt.properties import Properties
 from edge.config import MqttConfig
 from edge.errors import EdgeError, PayloadError
 from edge.mqtt import connect_problem, guarded, make_client, tls_failure
-from edge.topics import LineTopics
 from epcis import PayloadLimitError, loads_bounded
-from epcis import topics as epcis_topics
+from epcis.topics import LineTopics
 
 log = logging.getLogger(__name__)
 
@@ -163,9 +162,7 @@ class PlcLink:
         on_link_problem: Callable[[str | None], None] | None = None,
     ) -> None:
         self.topics = topics
-        self.gate_topic = epcis_topics.line_topic(
-            topics.site, topics.line, epcis_topics.TopicKind.PLC_GATE
-        )
+        self.gate_topic = topics.plc_gate
         self._on_gate = on_gate
         self._mqtt = mqtt
         self._on_trigger = on_trigger

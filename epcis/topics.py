@@ -26,6 +26,7 @@ digit: never ``/``, ``+``, ``#`` (MQTT separators and wildcards) nor a leading `
 from __future__ import annotations
 
 import re
+from dataclasses import dataclass
 from enum import StrEnum
 from typing import Final, NamedTuple
 
@@ -63,12 +64,95 @@ class LineTopic(NamedTuple):
     kind: TopicKind
 
 
+@dataclass(frozen=True)
+class LineTopics:
+    """Every topic of one line, by name: ``LineTopics("plant1", "line3").plc_trigger``
+    (ids validated once, here)."""
+
+    site: str
+    line: str
+
+    def __post_init__(self) -> None:
+        validate_id(self.site, "site")
+        validate_id(self.line, "line")
+
+    def of(self, kind: TopicKind) -> str:
+        """The topic of ``kind`` for this line."""
+        return f"{ROOT}/{self.site}/{self.line}/{kind.value}"
+
+    @property
+    def root(self) -> str:
+        """``serialtrace/v1/{site}/{line}/`` (with the trailing slash)."""
+        return f"{ROOT}/{self.site}/{self.line}/"
+
+    @property
+    def events(self) -> str:
+        return self.of(TopicKind.EVENTS)
+
+    @property
+    def state(self) -> str:
+        return self.of(TopicKind.STATE)
+
+    @property
+    def acks(self) -> str:
+        return self.of(TopicKind.ACKS)
+
+    @property
+    def plc_trigger(self) -> str:
+        return self.of(TopicKind.PLC_TRIGGER)
+
+    @property
+    def plc_reject(self) -> str:
+        return self.of(TopicKind.PLC_REJECT)
+
+    @property
+    def plc_command(self) -> str:
+        return self.of(TopicKind.PLC_COMMAND)
+
+    @property
+    def plc_error(self) -> str:
+        return self.of(TopicKind.PLC_ERROR)
+
+    @property
+    def plc_accept(self) -> str:
+        return self.of(TopicKind.PLC_ACCEPT)
+
+    @property
+    def plc_batch(self) -> str:
+        return self.of(TopicKind.PLC_BATCH)
+
+    @property
+    def plc_batch_reply(self) -> str:
+        return self.of(TopicKind.PLC_BATCH_REPLY)
+
+    @property
+    def plc_invalid(self) -> str:
+        return self.of(TopicKind.PLC_INVALID)
+
+    @property
+    def plc_gate(self) -> str:
+        return self.of(TopicKind.PLC_GATE)
+
+    @property
+    def mes_orders(self) -> str:
+        return self.of(TopicKind.MES_ORDERS)
+
+    @property
+    def mes_orders_reply(self) -> str:
+        return self.of(TopicKind.MES_ORDERS_REPLY)
+
+
+def every_line(kind: TopicKind) -> str:
+    """The topic filter of ``kind`` for every line of every site (``serialtrace/v1/+/+/…``)."""
+    return f"{ROOT}/+/+/{kind.value}"
+
+
 #: What the trace server subscribes to: the events of every line of every site.
-EVENTS_SUBSCRIPTION: Final = f"{ROOT}/+/+/{TopicKind.EVENTS.value}"
+EVENTS_SUBSCRIPTION: Final = every_line(TopicKind.EVENTS)
 
 
 #: What the trace server subscribes to for batch orders from MES, every line of every site.
-MES_ORDERS_SUBSCRIPTION: Final = f"{ROOT}/+/+/{TopicKind.MES_ORDERS.value}"
+MES_ORDERS_SUBSCRIPTION: Final = every_line(TopicKind.MES_ORDERS)
 
 
 def validate_id(value: str, field: str) -> str:

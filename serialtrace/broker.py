@@ -57,10 +57,16 @@ from epcis.broker import write_secrets
 
 PBKDF2_ITERATIONS = 101  # what mosquitto_passwd 2.0 writes ($7$)
 DEFAULT_PORT = 8883
-ROOT = topics.ROOT
 
-PLC_IN = ("plc/trigger", "plc/batch", "plc/error")  # PLC -> edge
-PLC_OUT = ("plc/accept", "plc/reject", "plc/command", "plc/batch/reply", "plc/invalid")
+_Kind = topics.TopicKind
+PLC_IN = (_Kind.PLC_TRIGGER, _Kind.PLC_BATCH, _Kind.PLC_ERROR)  # PLC -> edge
+PLC_OUT = (  # edge -> PLC
+    _Kind.PLC_ACCEPT,
+    _Kind.PLC_REJECT,
+    _Kind.PLC_COMMAND,
+    _Kind.PLC_BATCH_REPLY,
+    _Kind.PLC_INVALID,
+)
 
 
 class BrokerSetupError(Exception):
@@ -81,33 +87,29 @@ class Identity:
 
 
 def line_identity(site: str, line: str) -> Identity:
-    root = topics.line_root(site, line)  # validates the ids
+    of = topics.LineTopics(site, line)  # validates the ids
     name = f"line/{site}/{line}"
     return Identity(
         "line",
         name,
         {
-            name: [
-                ("write", root + "events"),
-                ("write", root + "state"),
-                ("read", root + "acks"),
-            ],
-            f"{name}/plc": [("read", root + kind) for kind in PLC_IN]
-            + [("write", root + kind) for kind in PLC_OUT],
-            f"{name}/gate": [("read", root + "plc/gate")],
+            name: [("write", of.events), ("write", of.state), ("read", of.acks)],
+            f"{name}/plc": [("read", of.of(kind)) for kind in PLC_IN]
+            + [("write", of.of(kind)) for kind in PLC_OUT],
+            f"{name}/gate": [("read", of.plc_gate)],
         },
     )
 
 
 def plc_identity(site: str, line: str) -> Identity:
-    root = topics.line_root(site, line)
+    of = topics.LineTopics(site, line)
     name = f"plc/{site}/{line}"
     return Identity(
         "plc",
         name,
         {
-            name: [("write", root + kind) for kind in (*PLC_IN, "plc/gate")]
-            + [("read", root + kind) for kind in PLC_OUT]
+            name: [("write", of.of(kind)) for kind in (*PLC_IN, _Kind.PLC_GATE)]
+            + [("read", of.of(kind)) for kind in PLC_OUT]
         },
     )
 
@@ -125,11 +127,11 @@ def server_identity(name: str) -> Identity:
             username: [
                 ("read", topics.EVENTS_SUBSCRIPTION),
                 ("read", f"$share/+/{topics.EVENTS_SUBSCRIPTION}"),
-                ("write", f"{ROOT}/+/+/{topics.TopicKind.ACKS.value}"),
+                ("write", topics.every_line(_Kind.ACKS)),
             ],
             f"{username}/mes": [
                 ("read", topics.MES_ORDERS_SUBSCRIPTION),
-                ("write", f"{ROOT}/+/+/{topics.TopicKind.MES_ORDERS_REPLY.value}"),
+                ("write", topics.every_line(_Kind.MES_ORDERS_REPLY)),
             ],
         },
     )
@@ -137,18 +139,9 @@ def server_identity(name: str) -> Identity:
 
 def mes_identity(site: str, line: str) -> Identity:
     """MES for one line: publishes its batch orders and reads the answers, nothing else."""
-    root = topics.line_root(site, line)
+    of = topics.LineTopics(site, line)
     name = f"mes/{site}/{line}"
-    return Identity(
-        "mes",
-        name,
-        {
-            name: [
-                ("write", root + topics.TopicKind.MES_ORDERS.value),
-                ("read", root + topics.TopicKind.MES_ORDERS_REPLY.value),
-            ]
-        },
-    )
+    return Identity("mes", name, {name: [("write", of.mes_orders), ("read", of.mes_orders_reply)]})
 
 
 def password_hash(password: str, salt: bytes | None = None) -> str:

@@ -140,3 +140,15 @@ def test_mes_order_topics() -> None:
 def test_the_acks_topic_goes_from_the_server_to_one_line() -> None:
     assert topics.acks_topic("s1", "l1") == "serialtrace/v1/s1/l1/acks"
     assert topics.parse_topic("serialtrace/v1/s1/l1/acks") == LineTopic("s1", "l1", TopicKind.ACKS)
+
+
+def test_line_topics_name_every_kind_of_one_line() -> None:
+    line = topics.LineTopics("plant1", "line3")
+    for kind in TopicKind:
+        assert line.of(kind) == topics.line_topic("plant1", "line3", kind)
+        assert topics.parse_topic(line.of(kind)) == LineTopic("plant1", "line3", kind)
+    assert line.plc_gate == "serialtrace/v1/plant1/line3/plc/gate"
+    assert line.root == "serialtrace/v1/plant1/line3/"
+    assert topics.every_line(TopicKind.ACKS) == "serialtrace/v1/+/+/acks"
+    with pytest.raises(TopicError, match="line: expected 1-64 characters"):
+        topics.LineTopics("plant1", "line/3")
