@@ -83,7 +83,7 @@ def test_offline_until_empty_then_refill_and_the_books_balance(
     os.chmod(password, 0o600)
     raw = line_config(
         tmp_path / "edge",
-        mosquitto.url,
+        mosquitto,
         printer_url=line.printer_tcp.url,
         case_printer_url=line.case_printer_tcp.url,
         scanner_url=line.scanner.port,
@@ -107,7 +107,13 @@ def test_offline_until_empty_then_refill_and_the_books_balance(
     config = parse_config(raw)
     agent = build_agent(config, sim_devices(config, line))
     agent.start()
-    plc = Conveyor(mosquitto.url, "plant1", "line3", rate_per_minute=1200, gate_delay_s=0.8)
+    plc = Conveyor(
+        mosquitto.link("plc", "plant1", "line3"),
+        "plant1",
+        "line3",
+        rate_per_minute=1200,
+        gate_delay_s=0.8,
+    )
     plc.start()
     try:
         assert agent.plc.wait_connected(10) and plc.wait_connected(10)

@@ -42,7 +42,15 @@ from simulators.camera.camera import CameraSimulator
 from simulators.camera.optics import Optics
 from simulators.camera.transport import FolderWriter
 from simulators.labels import PrintedLabel
-from tests.edge.agent.line import GTIN, SimLine, line_config, start_line, write_config
+from tests.edge.agent.line import (
+    GTIN,
+    SimLine,
+    line_config,
+    mqtt_section,
+    start_line,
+    write_config,
+)
+from tests.server.conftest import register_line
 from tests.support.authority import KEY, key_file, prepare
 from tests.support.services import Broker, free_port
 
@@ -54,6 +62,12 @@ KILLS = 14
 RATE = 240.0  # units a minute per line
 PASSWORD = "line secret 1234"
 SSCC_PREFIX = "9506000"
+SITE_LOCATION = "urn:epc:id:sgln:9506000.00000.0"  # the lines' business location
+
+
+def read_point(number: int) -> str:
+    """Line ``number``'s read point (GLN 9506000000008, extension ``number``)."""
+    return f"urn:epc:id:sgln:9506000.00000.{number}"
 
 
 @dataclass
@@ -213,8 +227,13 @@ def test_lines_and_the_authority_killed_at_random_never_print_a_serial_twice(
     keys = {"SERIALTRACE_SERVER_SERIALS_KEY_FILE": str(key_file(tmp_path)),
             "SERIALTRACE_SERVER_SERIALS_JOURNAL": str(tmp_path / "serials.journal")}  # fmt: skip
     if kind == "server":
-        args = [sys.executable, "-m", "serialtrace", "server", "--db", db_url, "--mqtt",
-                mosquitto.url, "--port", str(port)]  # fmt: skip
+        # The trace server ingests the lines' events too: each line registered with its read
+        # point and the site, the server's own broker identity.
+        for number, name in enumerate(names, start=1):
+            register_line(engine, "plant1", name, read_point(number), SITE_LOCATION)
+        server_secrets = mosquitto.secrets("server", f"kills-{os.getpid()}")
+        args = [sys.executable, "-m", "serialtrace", "server", "--db", db_url,
+                "--mqtt-secrets", str(server_secrets), "--port", str(port)]  # fmt: skip
     else:
         args = [sys.executable, "-m", "serialtrace", "serials", "serve", "--db", db_url,
                 "--port", str(port)]  # fmt: skip
@@ -233,7 +252,7 @@ def test_lines_and_the_authority_killed_at_random_never_print_a_serial_twice(
             api_port = free_port()
             raw = line_config(
                 folder / "edge",
-                mosquitto.url,
+                mosquitto,
                 printer_url=sim.printer_tcp.url,
                 case_printer_url=sim.case_printer_tcp.url,
                 scanner_url=sim.scanner.port,
@@ -244,6 +263,7 @@ def test_lines_and_the_authority_killed_at_random_never_print_a_serial_twice(
                 rate_per_minute=RATE,
                 api_port=api_port,
                 extra={
+                    "mqtt": mqtt_section(mosquitto, "plant1", name),
                     "agent": {
                         "line": name,
                         "read_point": {

@@ -77,7 +77,7 @@ def plant(
             os.chmod(password, 0o600)
             line = start_line()
             config = config_for(
-                folder / "edge", mosquitto.url, line,
+                folder / "edge", mosquitto, line,
                 extra={"server": {"url": server, "user": "line3-pc",
                                   "password_file": str(password), "poll_s": 0.3}},
             )  # fmt: skip
