@@ -255,6 +255,7 @@ class Receiver:
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
         client.on_connect_fail = self._on_connect_fail
+        client.on_subscribe = self._on_subscribe
         client.on_socket_open = _no_delay
         self.client = client
 
@@ -316,6 +317,20 @@ class Receiver:
         with self._lock:
             self._connection += 1
         client.subscribe(self.config.subscription, qos=1)
+
+    def _on_subscribe(
+        self, _client: mqtt.Client, _userdata: Any, _mid: int, reasons: Any, _props: Any
+    ) -> None:
+        # Connected is reported only once the broker has granted the subscription: from then
+        # on nothing published on the line topics is missed, so tests and /health can rely on it.
+        refused = [r for r in reasons if getattr(r, "is_failure", False)]
+        if refused:
+            log.error(
+                "MQTT subscription to %s refused by the broker: %s",
+                self.config.subscription,
+                ", ".join(str(r) for r in refused),
+            )
+            return
         self._report(CONNECTED)
         log.info(
             "MQTT ingest subscribed to %s on %s:%s",

@@ -61,6 +61,7 @@ class MesOrders:
         client.on_connect = self._on_connect
         client.on_disconnect = self._on_disconnect
         client.on_message = self._on_message
+        client.on_subscribe = self._on_subscribe
         self.client = client
 
     def start(self) -> None:
@@ -76,6 +77,13 @@ class MesOrders:
             log.error("MES orders: %s refused the connection: %s", self.link.redacted(), reason)
             return
         client.subscribe(MES_ORDERS_SUBSCRIPTION, qos=1)
+
+    def _on_subscribe(self, _c: mqtt.Client, _u: Any, _mid: int, granted: Any, *_rest: Any) -> None:
+        # Connected once the broker granted the subscription (QoS 0-2; 128 is a refusal).
+        codes = [getattr(g, "value", g) for g in granted]
+        if any(code >= 128 for code in codes):
+            log.error("MES orders: the broker refused the subscription (%s)", codes)
+            return
         self.connected.set()
 
     def _on_disconnect(self, *_args: Any) -> None:
