@@ -82,13 +82,13 @@ def test_init_and_add_write_a_secure_set_up(
 
 
 @contextmanager
-def connected(link: BrokerLink) -> Iterator[tuple[mqtt.Client, list[str]]]:
-    got: list[str] = []
+def connected(link: BrokerLink) -> Iterator[tuple[mqtt.Client, list[tuple[str, bytes]]]]:
+    got: list[tuple[str, bytes]] = []
     client = mqtt.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5)
     link.configure(client)
     ready = threading.Event()
     client.on_connect = lambda *args: ready.set()
-    client.on_message = lambda _c, _u, message: got.append(message.topic)
+    client.on_message = lambda _c, _u, message: got.append((message.topic, bytes(message.payload)))
     client.connect(link.host, link.port)
     client.loop_start()
     try:
@@ -99,28 +99,48 @@ def connected(link: BrokerLink) -> Iterator[tuple[mqtt.Client, list[str]]]:
         client.loop_stop()
 
 
+def subscribe(client: mqtt.Client, *topics: str) -> None:
+    """Subscribe and wait for the broker's answer (SUBACK)."""
+    answered = threading.Event()
+    client.on_subscribe = lambda *_args: answered.set()
+    client.subscribe([(topic, 1) for topic in topics])
+    assert answered.wait(10), f"no SUBACK for {topics}"
+
+
+SENTINEL = b"sentinel"
+
+
+def sentinel_after(seen: list[tuple[str, bytes]], topic: str) -> bool:
+    """Wait for the sentinel, then tell whether ``topic``'s test message arrived before it.
+
+    The broker handles one client's packets in order and queues a subscriber's messages in
+    the order it routed them: the test message was routed (PUBACK) before the sentinel was
+    sent, so once the sentinel is here, a message that is not here was refused.
+    """
+    deadline = time.monotonic() + 20
+    while not any(payload == SENTINEL for _, payload in seen):
+        assert time.monotonic() < deadline, "the sentinel never arrived"
+        time.sleep(0.02)
+    return (topic, b"{}") in seen
+
+
 def may_publish(broker: Broker, link: BrokerLink, topic: str) -> bool:
     with connected(broker.link("observer", "acl-watch")) as (watch, seen):
-        watch.subscribe(f"{ROOT}#", qos=1)
-        time.sleep(0.2)
+        subscribe(watch, f"{ROOT}#")
         with connected(link) as (client, _):
             client.publish(topic, b"{}", qos=1).wait_for_publish(5)
-        deadline = time.monotonic() + 1.0
-        while topic not in seen and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return topic in seen
+        watch.publish(f"{ROOT}test/sentinel", SENTINEL, qos=1).wait_for_publish(5)
+        return sentinel_after(seen, topic)
 
 
-def may_read(broker: Broker, link: BrokerLink, topic: str) -> bool:
+def may_read(broker: Broker, link: BrokerLink, topic: str, readable: str) -> bool:
+    """``readable``: a topic the identity may read, where the sentinel comes."""
     with connected(link) as (client, seen):
-        client.subscribe(topic, qos=1)
-        time.sleep(0.2)
+        subscribe(client, topic, readable)
         with connected(broker.link("observer", "acl-send")) as (sender, _):
             sender.publish(topic, b"{}", qos=1).wait_for_publish(5)
-        deadline = time.monotonic() + 1.0
-        while topic not in seen and time.monotonic() < deadline:
-            time.sleep(0.02)
-        return topic in seen
+            sender.publish(readable, SENTINEL, qos=1).wait_for_publish(5)
+        return sentinel_after(seen, topic)
 
 
 @pytest.fixture(scope="module")
@@ -172,6 +192,12 @@ RIGHTS = [
     ("mes", "", LINE + "plc/batch", False, False),
 ]
 
+# A topic each identity may read: the sentinel of may_read goes there.
+READABLE: dict[tuple[str, str], str] = {}
+for _kind, _suffix, _topic, _publish, _read in RIGHTS:
+    if _read:
+        READABLE.setdefault((_kind, _suffix), _topic)
+
 
 @pytest.mark.parametrize(("kind", "suffix", "topic", "publish", "read"), RIGHTS)
 def test_each_identity_has_least_privilege(
@@ -182,7 +208,7 @@ def test_each_identity_has_least_privilege(
     if suffix:
         link = link.with_username((link.username or "") + suffix)
     assert may_publish(broker, link, topic) is publish
-    assert may_read(broker, link, topic) is read
+    assert may_read(broker, link, topic, READABLE[kind, suffix]) is read
 
 
 def test_a_line_identity_cannot_use_another_lines_password(broker: Broker) -> None:

@@ -116,8 +116,7 @@ def ingest(
     )
     consumer.start()
     try:
-        assert consumer.connected.wait(15)
-        time.sleep(0.2)  # subscribed
+        assert consumer.connected.wait(15)  # set once the broker granted the subscription
         yield consumer
     finally:
         consumer.stop()
@@ -188,8 +187,7 @@ def test_an_unregistered_line_reports_nothing(store: Engine, mosquitto: Broker) 
     )
     consumer.start()
     try:
-        assert consumer.connected.wait(15)
-        time.sleep(0.2)
+        assert consumer.connected.wait(15)  # set once the broker granted the subscription
         with client_of(mosquitto.link("line", "site9", "line9")) as client:
             payload = f.payload([f.commissioning(["U9"])])
             publish(client, "serialtrace/v1/site9/line9/events", payload)
@@ -215,10 +213,12 @@ def test_the_servers_client_id_cannot_be_taken_over(
         intruder_link, client_id=ingest.client_id, clean_start=False, properties=properties
     ) as intruder:
         intruder.on_message = lambda _c, _u, message: stolen.append(message.topic)
+        granted = threading.Event()
+        intruder.on_subscribe = lambda *_args: granted.set()
         intruder.subscribe(
             [("serialtrace/v1/+/+/events", 1), ("$share/ingest/serialtrace/v1/+/+/events", 1)]
         )
-        time.sleep(0.3)
+        granted.wait(10)  # answered (the ACL denies both; either way nothing is pending)
         with client_of(mosquitto.link("line", "site1", "line1")) as line_one:
             for index in range(5):
                 publish(line_one, LINE1, f.payload([f.commissioning([f"TK{index}"])]))
@@ -264,8 +264,7 @@ def test_a_message_that_crashes_the_receiver_twice_is_dead_lettered_by_id(
     consumer.receiver_command = (sys.executable, "-m", "tests.server.crashing_receiver")
     consumer.start()
     try:
-        assert consumer.connected.wait(15)
-        time.sleep(0.2)
+        assert consumer.connected.wait(15)  # set once the broker granted the subscription
         poison = f.document([f.commissioning(["POISON1"])])
         poison["epcisBody"]["eventList"][0]["ext:note"] = "CRASH-ME"
         with client_of(mosquitto.link("line", "site1", "line1")) as client:
@@ -517,8 +516,7 @@ def test_a_writer_that_dies_is_restarted_and_a_message_that_kills_it_twice_is_po
     )
     consumer.start()
     try:
-        assert consumer.connected.wait(15)
-        time.sleep(0.2)
+        assert consumer.connected.wait(15)  # set once the broker granted the subscription
         killer = f.document([f.commissioning(["KILLER1"])])
         killer["epcisBody"]["eventList"][0]["ext:note"] = "KILL-WRITER"
         with client_of(mosquitto.link("line", "site1", "line1")) as client:

@@ -119,8 +119,7 @@ def test_ingest_acknowledges_after_commit_and_dead_letters(
     ingest = make_consumer(store, mosquitto, "test")
     ingest.start()
     try:
-        assert ingest.connected.wait(10)
-        time.sleep(0.2)  # subscription acknowledged
+        assert ingest.connected.wait(10)  # set once the broker granted the subscription
         for client in publisher(mosquitto):
             payloads = case_payloads(20, "M")
             payloads.append((TOPIC.format(1), b"not json"))
@@ -146,8 +145,7 @@ def test_shared_subscription_splits_the_load(store: Engine, mosquitto: Broker) -
         consumer.start()
     try:
         for consumer in consumers:
-            assert consumer.connected.wait(10)
-        time.sleep(0.3)
+            assert consumer.connected.wait(10)  # subscribed
         for client in publisher(mosquitto, line=2):
             publish_all(client, case_payloads(40, "S", line=2))
             wait_until(lambda: sum(c.applied for c in consumers) == 40)
@@ -164,8 +162,7 @@ def test_a_receiver_killed_mid_ingest_is_replaced_and_nothing_is_lost(
     ingest = make_consumer(store, mosquitto, "rkill", max_inflight=20, group_commit=5)
     ingest.start()
     try:
-        assert ingest.connected.wait(10)
-        time.sleep(0.2)
+        assert ingest.connected.wait(10)  # subscribed
         first = ingest.receiver_pid
         assert first is not None
         for client in publisher(mosquitto):
