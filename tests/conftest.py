@@ -9,10 +9,33 @@ from pathlib import Path
 import pytest
 from playwright.sync_api import Browser, sync_playwright
 
+from tests.support import leaks
 from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.services import Broker, start_mosquitto
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+# How long a test's threads and child processes get to end after its fixtures are torn down.
+LEAK_DEADLINE_S = float(os.environ.get("SERIALTRACE_TEST_LEAK_DEADLINE_S", "15"))
+
+
+@pytest.fixture(autouse=True)
+def no_leaks() -> Iterator[None]:
+    """Fail a test that leaves threads or child processes running after its teardown.
+
+    Shared fixtures (session and module scope) are up before the snapshot, so what they run is
+    not counted; everything the test and its own fixtures started must have ended by the
+    deadline. Leftover processes are killed so that the next test starts clean.
+    """
+    before = leaks.Snapshot()
+    yield
+    threads, processes = before.leftovers(LEAK_DEADLINE_S)
+    leaks.kill(processes)
+    if threads or processes:
+        left = [f"thread {t}" for t in threads]
+        left += [f"process {pid}: {cmd}" for pid, cmd in processes.items()]
+        pytest.fail("the test left running: " + "; ".join(left), pytrace=False)
 
 
 @pytest.fixture(scope="session")
