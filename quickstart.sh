@@ -106,6 +106,7 @@ case "$target" in
         exec "$VENV/bin/serialtrace" demo "$@"
         ;;
     test)
+        total_started=$SECONDS
         setup_system
         # chromium: the headless browser the web UI tests drive with Playwright.
         apt_install chromium fonts-dejavu-core
@@ -119,7 +120,12 @@ case "$target" in
         log "import contracts (the layers of the design)"
         "$VENV/bin/lint-imports"
         log "pytest"
-        exec "$VENV/bin/python" -m pytest "$@"
+        started=$SECONDS
+        status=0
+        "$VENV/bin/python" -m pytest "$@" || status=$?
+        elapsed=$((SECONDS - started))
+        log "tests took $((elapsed / 60)) min $((elapsed % 60)) s; set-up, lint and tests $(((SECONDS - total_started) / 60)) min $(((SECONDS - total_started) % 60)) s (exit $status)"
+        exit "$status"
         ;;
     lock)
         lock
