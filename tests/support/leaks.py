@@ -9,6 +9,7 @@ not inherit them.
 
 from __future__ import annotations
 
+import contextlib
 import os
 import signal
 import threading
@@ -82,7 +83,5 @@ class Snapshot:
 
 def kill(processes: dict[int, str]) -> None:
     for pid in processes:
-        try:
+        with contextlib.suppress(OSError):  # ended meanwhile
             os.kill(pid, signal.SIGKILL)
-        except OSError:
-            pass
