@@ -439,3 +439,53 @@ subscription_deliveries = Table(
     Column("event_pk", Id, primary_key=True),
     sqlite_with_rowid=False,
 )
+
+
+# -- server-confirmed delivery (issue 21; server/delivery.py) ---------------------------------
+
+line_delivery = Table(
+    "line_delivery",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("line", String(64), primary_key=True),
+    # The server holds every event of the line up to this line sequence number.
+    Column("contiguous", BigInteger, nullable=False),
+    Column("highest", BigInteger, nullable=False),  # the highest number seen
+    Column("received", BigInteger, nullable=False),  # distinct numbers stored
+    Column("duplicates", BigInteger, nullable=False),  # numbers that came again
+    Column("last_seen_at", UtcDateTime, nullable=False),
+)
+
+delivery_seqs = Table(
+    "delivery_seqs",
+    metadata,
+    # Numbers stored above the line's contiguous one (deleted as the gap below closes).
+    Column("site", String(64), primary_key=True),
+    Column("line", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+)
+
+delivery_gaps = Table(
+    "delivery_gaps",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("line", String(64), primary_key=True),
+    Column("first_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("alerted_at", UtcDateTime),
+)
+
+delivery_batch_closes = Table(
+    "delivery_batch_closes",
+    metadata,
+    # A batch-close event (serialtrace:reconciliation) and its line sequence number: the
+    # batch is closed on the server once the line's contiguous number reaches it.
+    Column("event_id", String(512), primary_key=True),
+    Column("site", String(64), nullable=False),
+    Column("line", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("lot", String(300)),  # the LGTIN class the close names
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Index("ix_delivery_batch_closes_line", "site", "line", "seq"),
+)
