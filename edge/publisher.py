@@ -251,6 +251,10 @@ class Publisher:
         """Rows not yet confirmed (as of the last look)."""
         return self.stats.depth
 
+    def in_flight(self) -> int:
+        """Messages the broker has not acknowledged yet (PUBACK)."""
+        return len(self._inflight)
+
     def delivery(self) -> dict[str, Any]:
         """What the HMI and ``/status`` show of delivery to the trace server."""
         return {
@@ -397,10 +401,13 @@ class Publisher:
         self.stats.confirms += 1
         with store.transaction(conn):
             issued = outbox.last_line_seq(conn)
-            if up_to > issued:  # not ours: never delete on a claim beyond what we issued
-                log.warning("server confirms line seq %d, this line issued up to %d", up_to, issued)
-                self.stats.last_error = f"server confirmed seq {up_to} beyond {issued}"
-                up_to = issued
+            if up_to > issued:  # cannot be right: never delete on it (the alarm will show)
+                self.stats.bad_acks += 1
+                self.stats.last_error = (
+                    f"server confirmed line seq {up_to}, this line issued up to {issued}: ignored"
+                )
+                log.error("%s", self.stats.last_error)
+                return
             confirmed = outbox.confirm(conn, up_to, [seq for seq in seqs if seq <= issued])
         self.stats.rows_confirmed += confirmed
         self.stats.last_confirmed_seq = up_to
