@@ -181,6 +181,9 @@ units = Table(
     Column("commission_event", Id, nullable=False),
     Column("grade", Float),  # ISO/IEC 15415 overall grade 0-4 at commissioning (0008)
     Column("grade_detail", Text),  # JSON: letter, iso, parameters, limiting (docs/events.md)
+    # eventTime of the aggregation that last put the unit in or took it out of a container
+    # (0012): a packing or unpacking older than it, arriving late, changes nothing.
+    Column("parent_at", UtcDateTime),
     UniqueConstraint("gtin", "serial"),
 )
 
@@ -197,6 +200,7 @@ containers = Table(
     Column("site", String(64)),
     Column("line", String(64)),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("parent_at", UtcDateTime),  # as units.parent_at (0012)
 )
 
 shipments = Table(

@@ -7,7 +7,9 @@ Revises: 0007
 stored, duplicates), ``delivery_seqs`` (numbers stored above the contiguous one),
 ``delivery_gaps`` (open gaps with when they opened and when they were alerted) and
 ``delivery_batch_closes`` (each batch-close event with its sequence number). See
-server/delivery.py and docs/mqtt.md.
+server/delivery.py and docs/mqtt.md. ``units.parent_at`` and ``containers.parent_at``: the
+eventTime of the aggregation that last moved the row, so that a late (re-sent) packing or
+unpacking never undoes a later one (server/ingest/apply.py).
 """
 
 from __future__ import annotations
@@ -67,9 +69,16 @@ def upgrade() -> None:
     op.create_index(
         "ix_delivery_batch_closes_line", "delivery_batch_closes", ["site", "line", "seq"]
     )
+    # Plain ADD COLUMN (nullable): no table rewrite on either engine.
+    op.add_column("units", sa.Column("parent_at", TIME, nullable=True))
+    op.add_column("containers", sa.Column("parent_at", TIME, nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("containers") as batch:
+        batch.drop_column("parent_at")
+    with op.batch_alter_table("units") as batch:
+        batch.drop_column("parent_at")
     op.drop_index("ix_delivery_batch_closes_line", table_name="delivery_batch_closes")
     op.drop_table("delivery_batch_closes")
     op.drop_table("delivery_gaps")
