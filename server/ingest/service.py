@@ -168,7 +168,7 @@ class Ingestor:
         group fails for a reason of one document's own, each is applied again on its own
         so the others still land. Raises :class:`StoreError` only if the store is down."""
         with gc_paused():
-            return self._apply_checked(items, [])
+            return self._apply_checked(items)
 
     def apply_for_delivery(self, items: Sequence[Checked]) -> tuple[list[Outcome], list[LineAck]]:
         """:meth:`apply_checked`, and the acknowledgement per line to publish once it returned
@@ -178,7 +178,12 @@ class Ingestor:
             outcomes = self._apply_checked(items, acks)
         return outcomes, delivery.merge_acks(acks)
 
-    def _apply_checked(self, items: Sequence[Checked], acks: list[LineAck]) -> list[Outcome]:
+    def _apply_checked(
+        self, items: Sequence[Checked], acks: list[LineAck] | None = None
+    ) -> list[Outcome]:
+        """:meth:`apply_checked`; the per-line acknowledgements go to ``acks`` if given."""
+        if acks is None:
+            acks = []
         outcomes: list[Outcome | None] = [None] * len(items)
         documents: list[tuple[int, PreparedDocument]] = []
         for index, item in enumerate(items):
