@@ -95,7 +95,14 @@ from server.store.schema import (
 )
 
 READ_POINT = "urn:epc:id:sgln:0614141.07346.1"
-CONTEXT = ["https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"]
+CONTEXT = [
+    "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld",
+    {"serialtrace": "urn:serialtrace:epcis:"},
+]
+# Events carry the line sequence number ``serialtrace:seq`` as the edge sends them (issue 21:
+# the server records it and publishes an acknowledgement per line after each commit);
+# ``--no-seq`` sends them without, as before, to measure what delivery tracking costs.
+NO_SEQ_ENV = "SERIALTRACE_BENCH_NO_SEQ"
 PREFIX, ITEM = "0614141", "107346"
 GTIN = "1" + PREFIX + "07346"
 GTIN += gs1.check_digit(GTIN)
@@ -113,7 +120,10 @@ def documents(first_case: int, cases: int, seed: int) -> Iterator[bytes]:
     """Documents for cases [first_case, first_case + cases): 100 units each."""
     rng = random.Random(seed)
     events: list[dict[str, Any]] = []
+    numbered = not os.environ.get(NO_SEQ_ENV)
     for case in range(first_case, first_case + cases):
+        # The case's first line sequence number: two events per case, two more per pallet.
+        seq = 2 * case + 2 * (case // CASES_PER_PALLET) + 1
         unit_index = case * UNITS_PER_CASE
         lot = f"L{unit_index // BATCH_UNITS:05d}"
         epcs = [
@@ -124,6 +134,7 @@ def documents(first_case: int, cases: int, seed: int) -> Iterator[bytes]:
             "eventTimeZoneOffset": "+00:00",
             "readPoint": {"id": READ_POINT},
         }
+        first_event = len(events)
         events.append(
             {
                 **base,
@@ -182,6 +193,9 @@ def documents(first_case: int, cases: int, seed: int) -> Iterator[bytes]:
                     ],
                 }
             )
+        if numbered:
+            for offset, event in enumerate(events[first_event:]):
+                event["serialtrace:seq"] = seq + offset
         if (case + 1 - first_case) % CASES_PER_DOC == 0 or case == first_case + cases - 1:
             yield json.dumps(
                 {
@@ -731,6 +745,11 @@ def main() -> None:
     parser.add_argument(
         "--repeat", type=int, default=1, help="ingest runs per transport, alternated"
     )
+    parser.add_argument(
+        "--no-seq",
+        action="store_true",
+        help="events without line sequence numbers (no delivery tracking): the before figure",
+    )
     parser.add_argument("--trace-samples", type=int, default=2000)
     parser.add_argument("--keep", action="store_true", help="keep the PostgreSQL schema")
     parser.add_argument("--workdir", type=Path, help="where the SQLite file goes")
@@ -740,6 +759,8 @@ def main() -> None:
     from server.ingest.prepare import set_event_time_window
 
     set_event_time_window(36500, 36500)
+    if args.no_seq:
+        os.environ[NO_SEQ_ENV] = "1"  # the publisher and receiver processes inherit it
     if args.quick:
         args.units, args.trace_samples = 20_000, 300
     args.units -= args.units % (UNITS_PER_CASE * CASES_PER_PALLET)

@@ -93,6 +93,7 @@ class Agent:
             ),
             on_alarm=self._outbox_alarm,
             on_link_problem=partial(self._link_problem, "mqtt"),
+            acks_topic=self.topics.acks,  # server-confirmed delivery (docs/mqtt.md)
         )
         self.writer = Writer(
             self._conn,
@@ -409,6 +410,7 @@ class Agent:
                 "failed_labels": self.packer.failed_labels,
             },
             "outbox": self.publisher.stats.as_dict(),
+            "delivery": self.publisher.delivery(),
             "writer": self.writer.stats.as_dict(),
             "plc": {
                 "connected": self.plc.connected,

@@ -353,6 +353,15 @@ class OutboxConfig(_Section):
     max_events_per_message: Annotated[int, Field(ge=1, le=1000)] = 100
     max_delay_ms: Annotated[int, Field(ge=0, le=10_000)] = 50
     alarm_depth: Annotated[int, Field(ge=1)] = 10_000
+    # Server-confirmed delivery (docs/mqtt.md): an event leaves the outbox only when the
+    # trace server acknowledged it on the line's ``acks`` topic ("server"); "broker" deletes
+    # on the broker's PUBACK (a broker crash then loses what it held: only for a line
+    # without a trace server).
+    confirm_by: Literal["server", "broker"] = "server"
+    # Events sent but not confirmed by the server this long are sent again (from the oldest
+    # unconfirmed); each further timeout without progress doubles it, up to the maximum.
+    confirm_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
+    confirm_timeout_max_s: Annotated[float, Field(gt=0, le=86_400)] = 300.0
 
 
 class TriggerConfig(_Section):

@@ -2,7 +2,7 @@
 agent at scrape time (a registry of its own per scrape: no module-level globals).
 
 =============================================  =======  ==================================
-``serialtrace_edge_outbox_depth``              gauge    events waiting for the broker
+``serialtrace_edge_outbox_depth``              gauge    events not confirmed by the trace server
 ``serialtrace_edge_outbox_oldest_age_seconds`` gauge    age of the oldest of them
 ``serialtrace_edge_outbox_messages_total``     counter  MQTT messages sent
 ``serialtrace_edge_outbox_events_total``       counter  events sent
@@ -40,7 +40,9 @@ class _AgentCollector:
         agent = self.agent
         stats = agent.publisher.stats
         yield GaugeMetricFamily(
-            "serialtrace_edge_outbox_depth", "events waiting for the broker", value=stats.depth
+            "serialtrace_edge_outbox_depth",
+            "events not confirmed by the trace server",
+            value=stats.depth,
         )
         yield GaugeMetricFamily(
             "serialtrace_edge_outbox_oldest_age_seconds",

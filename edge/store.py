@@ -71,7 +71,8 @@ CREATE TABLE IF NOT EXISTS outbox (
     topic       TEXT NOT NULL,
     kind        TEXT NOT NULL CHECK (kind IN ('event', 'message')),
     payload     BLOB NOT NULL,
-    created     REAL NOT NULL
+    created     REAL NOT NULL,
+    line_seq    INTEGER
 );
 """
 
@@ -102,6 +103,7 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     conn.execute("PRAGMA foreign_keys = ON")
     conn.executescript(_SCHEMA)  # idempotent: every statement is IF NOT EXISTS
     _add_columns(conn)
+    conn.execute("CREATE INDEX IF NOT EXISTS outbox_line_seq ON outbox (line_seq)")
     with transaction(conn):
         row = conn.execute("SELECT value FROM meta WHERE key = 'schema_version'").fetchone()
         if row is None:
@@ -115,10 +117,12 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-_ADDED_COLUMNS = (("units", "grade", "TEXT"),)
+_ADDED_COLUMNS = (("units", "grade", "TEXT"), ("outbox", "line_seq", "INTEGER"))
 """Columns added after schema version 1 (nullable, so old rows stay valid): a database made
 by an older agent gets them when it is opened. ``units.grade``: the unit's print-quality
-grade as JSON (the commissioning event's ``serialtrace:grade``)."""
+grade as JSON (the commissioning event's ``serialtrace:grade``). ``outbox.line_seq``: the
+event's line sequence number (:mod:`edge.outbox`; NULL for a message and for rows written by
+an agent older than server-confirmed delivery)."""
 
 
 def _add_columns(conn: sqlite3.Connection) -> None:

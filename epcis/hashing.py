@@ -6,8 +6,9 @@ also listed in the README of GS1's reference implementation, the PyPI package
 
 * fields in the canonical property order (:data:`PROPERTY_ORDER`), each ``key=value``,
   concatenated without separators; fields that are absent or empty add nothing;
-* ``eventID``, ``recordTime``, ``errorDeclaration`` and comments do not take part, so an
-  error declaration leaves the hash of the event it declares unchanged;
+* ``eventID``, ``recordTime``, ``errorDeclaration``, comments and the line sequence number
+  ``serialtrace:seq`` (a delivery field, docs/mqtt.md) do not take part, so an error
+  declaration leaves the hash of the event it declares unchanged;
 * list members (EPCs, quantity elements, business transactions, sources, destinations, sensor
   elements and reports, ILMD and extension fields) are sorted by code point; a
   ``bizTransaction``/``source``/``destination`` writes ``type=…`` before its identifier;
@@ -89,7 +90,18 @@ _QUANTITY_LISTS: Final = frozenset(
     {"quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList"}
 )
 _NOT_HASHED: Final = frozenset(
-    {"type", "eventID", "recordTime", "errorDeclaration", "@context", "rdfs:comment", "comment"}
+    {
+        "type",
+        "eventID",
+        "recordTime",
+        "errorDeclaration",
+        "@context",
+        "rdfs:comment",
+        "comment",
+        # The line sequence number (server-confirmed delivery, docs/mqtt.md): where the
+        # event sits in its line's stream, like recordTime not what happened.
+        "serialtrace:seq",
+    }
 )
 _SENSOR_METADATA_ORDER: Final = (
     "time", "startTime", "endTime", "deviceID", "deviceMetadata", "rawData",

@@ -50,6 +50,9 @@ class ServerSettings(BaseSettings):
     # and for this long after the broker said another client took the session over.
     mqtt_max_lag_seconds: float = Field(default=60.0, gt=0)
     mqtt_takeover_alarm_seconds: float = Field(default=300.0, ge=0)
+    # A line's delivery gap (sequence numbers missing) open this long raises an alert
+    # (server/delivery.py, docs/mqtt.md).
+    delivery_gap_alert_seconds: float = Field(default=120.0, gt=0)
     # Dead letters: kept per source (MQTT topic or HTTP user) and by age; payload kept up to.
     dead_letter_max_per_source: int = Field(default=1000, ge=1)
     dead_letter_max_age_days: float = Field(default=30.0, gt=0)

@@ -22,6 +22,7 @@ from server.api.routes import (
     batches,
     containers,
     dead_letter_routes,
+    delivery_routes,
     epcis,
     health,
     line_routes,
@@ -95,6 +96,7 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
                 session_expiry_seconds=settings.mqtt_session_expiry_seconds,
                 max_lag_seconds=settings.mqtt_max_lag_seconds,
                 takeover_alarm_seconds=settings.mqtt_takeover_alarm_seconds,
+                gap_alert_seconds=settings.delivery_gap_alert_seconds,
             )
             mqtt.start()
             # A username of the server's own identity (``server/NAME/mes``): with
@@ -149,6 +151,7 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
         qa_complaints,
         dead_letter_routes,
         line_routes,
+        delivery_routes,
     ):
         app.include_router(module.router)
     serial_routes.install(app)  # the serial authority, /serials/...

@@ -21,12 +21,23 @@ in the tests, never share counters). Names:
 ``serialtrace_mqtt_receiver_starts_total``  counter    receiver processes started
 ``serialtrace_ingest_worker_restarts_total``  counter  reader/writer threads started again
 ``serialtrace_ingest_worker_up``            gauge      1 per running worker, by ``worker``
+``serialtrace_delivery_contiguous_seq``     gauge      per line (``site``, ``line``): every
+                                                       event up to it is stored
+``serialtrace_delivery_highest_seq``        gauge      per line: highest sequence number seen
+``serialtrace_delivery_missing_events``     gauge      per line: numbers in open gaps
+``serialtrace_delivery_open_gaps``          gauge      per line: open gaps
+``serialtrace_delivery_oldest_gap_seconds`` gauge      per line: age of its oldest open gap
+``serialtrace_delivery_gap_alert``          gauge      per line: 1 while a gap is past the
+                                                       alert time
+``serialtrace_delivery_duplicates_total``   counter    per line: numbers received again
+``serialtrace_delivery_acks_total``         counter    acknowledgements published to lines
 ==========================================  =========  ====================================
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from typing import TYPE_CHECKING
 
 from prometheus_client import CollectorRegistry, generate_latest
@@ -34,6 +45,7 @@ from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metri
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 from sqlalchemy.exc import DBAPIError
 
+from server import delivery
 from server.dead_letters import KINDS, counts_by_kind
 from server.store import read_transaction
 
@@ -92,6 +104,7 @@ class _ServerCollector:
             for kind in sorted({*KINDS, *stored}):
                 kept.add_metric([kind], stored.get(kind, 0))
             yield kept
+        yield from _delivery_metrics(services)
         mqtt = services.mqtt
         if mqtt is None:
             return
@@ -131,6 +144,45 @@ class _ServerCollector:
         for name, alive in mqtt.workers_alive().items():
             workers.add_metric([name], 1 if alive else 0)
         yield workers
+        yield CounterMetricFamily(
+            "serialtrace_delivery_acks",
+            "delivery acknowledgements published to lines",
+            value=mqtt.acks_published,
+        )
+
+
+def _delivery_metrics(services: Services) -> Iterator[Metric]:
+    """Per-line delivery state (server/delivery.py), read from the store."""
+    try:
+        with read_transaction(services.engine) as conn:
+            states = delivery.line_states(conn, closes=0)
+    except DBAPIError:
+        return
+    now = datetime.now(UTC)
+    labels = ["site", "line"]
+    families = {
+        "contiguous_seq": ("every event of the line up to it is stored", GaugeMetricFamily),
+        "highest_seq": ("highest sequence number seen from the line", GaugeMetricFamily),
+        "missing_events": ("sequence numbers in the line's open gaps", GaugeMetricFamily),
+        "open_gaps": ("open gaps in the line's sequence numbers", GaugeMetricFamily),
+        "oldest_gap_seconds": ("age of the line's oldest open gap", GaugeMetricFamily),
+        "gap_alert": ("1 while a gap of the line is open past the alert time", GaugeMetricFamily),
+        "duplicates": ("sequence numbers received again", CounterMetricFamily),
+    }
+    made = {
+        name: kind(f"serialtrace_delivery_{name}", text, labels=labels)
+        for name, (text, kind) in families.items()
+    }
+    for state in states:
+        key = [state.site, state.line]
+        made["contiguous_seq"].add_metric(key, state.contiguous)
+        made["highest_seq"].add_metric(key, state.highest)
+        made["missing_events"].add_metric(key, state.missing)
+        made["open_gaps"].add_metric(key, len(state.gaps))
+        made["oldest_gap_seconds"].add_metric(key, state.oldest_gap_age_s(now))
+        made["gap_alert"].add_metric(key, 1 if any(gap.alerted for gap in state.gaps) else 0)
+        made["duplicates"].add_metric(key, state.duplicates)
+    yield from made.values()
 
 
 def render_metrics(services: Services) -> tuple[bytes, str]:

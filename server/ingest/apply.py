@@ -39,7 +39,18 @@ from itertools import repeat
 from operator import itemgetter
 from typing import Any
 
-from sqlalchemy import Connection, Dialect, and_, case, delete, exists, select, update
+from sqlalchemy import (
+    Connection,
+    Dialect,
+    and_,
+    bindparam,
+    case,
+    delete,
+    exists,
+    or_,
+    select,
+    update,
+)
 
 from server.cbv import cbv_term, parse_time
 from server.errors import RejectedDocument
@@ -62,13 +73,13 @@ from server.ingest.prepare import (
 )
 from server.store.dialect import (
     bulk_insert,
-    bulk_update,
     chunks,
     insert_ignore,
     new_ids,
     upsert,
 )
 from server.store.schema import (
+    UtcDateTime,
     alerts,
     batch_inputs,
     batch_lines,
@@ -129,6 +140,7 @@ UNIT_COLUMNS = (
     "commission_event",
     "grade",
     "grade_detail",
+    "parent_at",
 )
 
 _UNIT_ROW = itemgetter(*UNIT_COLUMNS)  # a pending unit's dict -> its row tuple, in C
@@ -143,6 +155,11 @@ def _timestamp_processor(dialect: Dialect) -> Callable[[Any], Any]:
     bound in a query, so ``GE_eventTime`` missed events at exactly its bound)."""
     process = events.c.event_time.type.dialect_impl(dialect).bind_processor(dialect)
     return process if process is not None else (lambda value: value)
+
+
+def _not_moved_after(column: Any, event_time: Any) -> Any:
+    """``column`` (a ``parent_at``) says no event later than ``event_time`` moved the row."""
+    return or_(column.is_(None), column <= event_time)
 
 
 @dataclass(frozen=True)
@@ -257,7 +274,8 @@ class _Applier:
     unit_refs: list[tuple[UnitKey, int, str]] = field(default_factory=list)  # (unit, pk, role)
     line_counts: Counter[tuple[int, str, str]] = field(default_factory=Counter)
     line_times: dict[tuple[int, str, str], tuple[datetime, datetime]] = field(default_factory=dict)
-    container_parents: dict[int, int] = field(default_factory=dict)  # container id -> parent
+    # container id -> (parent id, eventTime of the packing that put it there)
+    container_parents: dict[int, tuple[int, datetime]] = field(default_factory=dict)
     conflict_rows: list[dict[str, Any]] = field(default_factory=list)
     conflicting: set[str] = field(default_factory=set)  # eventIDs whose repeat conflicted
 
@@ -513,6 +531,8 @@ class _Applier:
                 "commission_event": pk,
                 "grade": grade[0] if grade else None,
                 "grade_detail": grade[1] if grade else None,
+                "parent_at": None,  # the driver's value of _parent_at
+                "_parent_at": None,
                 "_event_id": row["event_id"],
                 "_line": line_key,
                 "_doc": self.doc,
@@ -652,15 +672,18 @@ class _Applier:
             if kind == "TransformationEvent":
                 self._transform(pk, event)
         elif kind == "AggregationEvent" and action == "ADD":
-            self._aggregate(pk, named)
+            self._aggregate(pk, named, event_time)
         elif kind == "AggregationEvent" and action == "DELETE":
-            self._disaggregate(event, named)
+            self._disaggregate(pk, event, named, event_time)
         elif kind == "ObjectEvent" and step == "shipping":
             self._ship(pk, event, event_time, named)
         elif kind == "ObjectEvent" and (step in DECOMMISSIONING_STEPS or action == "DELETE"):
             self._decommission(pk, event, step, named)
 
-    def _aggregate(self, pk: int, named: Contents) -> None:
+    def _aggregate(self, pk: int, named: Contents, event_time: datetime) -> None:
+        """Put the children into the parent, each only if this packing is not older than
+        what last moved it (``parent_at``): events that arrive late (lost and sent again)
+        never undo a later packing or unpacking."""
         if named.parent is None or named.parent_epc is None:
             return
         parent = self._container(named.parent, named.parent_epc)
@@ -670,7 +693,9 @@ class _Applier:
             children = [self._container(sscc, epc) for sscc, epc in sscc_children]
             level = max(level, 1 + max(max(child.level, 1) for child in children))
             for child in children:  # written once for the group (_flush_container_parents)
-                self.container_parents[child.id] = parent.id
+                earlier = self.container_parents.get(child.id)
+                if earlier is None or earlier[1] <= event_time:
+                    self.container_parents[child.id] = (parent.id, event_time)
         if level > parent.level:
             self.conn.execute(
                 update(containers)
@@ -679,47 +704,122 @@ class _Applier:
             )
             parent.level = level
         if unit_children:
-            self._update_units(pk, unit_children, {"parent_id": parent.id})
+            self._move_units(pk, unit_children, parent.id, event_time)
+
+    def _move_units(
+        self, pk: int, keys: Sequence[UnitKey], parent_id: int, event_time: datetime
+    ) -> None:
+        """Set the units' parent as of ``event_time`` unless a later event moved them."""
+        stored: list[UnitKey] = []
+        for unit in keys:
+            row = self.pending.get(unit)
+            if row is None:
+                stored.append(unit)
+            elif row["_parent_at"] is None or row["_parent_at"] <= event_time:
+                row["parent_id"] = parent_id
+                row["_parent_at"] = event_time
+                row["parent_at"] = self._db_time(event_time)
+        if not stored:
+            return
+        ids, missing = self._find_units(stored)
+        for part in chunks(ids):
+            self.conn.execute(
+                update(units)
+                .where(units.c.id.in_(part), _not_moved_after(units.c.parent_at, event_time))
+                .values(parent_id=parent_id, parent_at=event_time)
+            )
+        if missing:
+            self._park(pk, missing)
 
     def _flush_container_parents(self) -> None:
-        """Write the parents the group's packing events gave containers (the last one each),
-        one statement for all of them."""
+        """Write the parents the group's packing events gave containers (the latest one
+        each), unless a later event moved the container meanwhile."""
         if self.container_parents:
-            pairs = list(self.container_parents.items())
+            rows = [
+                {"child": child, "parent": parent, "at": at}
+                for child, (parent, at) in self.container_parents.items()
+            ]
             self.container_parents = {}
-            bulk_update(self.conn, containers, "id", "parent_id", pairs)
+            self.conn.execute(
+                update(containers)
+                .where(
+                    containers.c.id == bindparam("child"),
+                    _not_moved_after(containers.c.parent_at, bindparam("at", type_=UtcDateTime())),
+                )
+                .values(parent_id=bindparam("parent"), parent_at=bindparam("at")),
+                rows,
+            )
 
-    def _disaggregate(self, event: dict[str, Any], named: Contents) -> None:
+    def _disaggregate(
+        self, pk: int, event: dict[str, Any], named: Contents, event_time: datetime
+    ) -> None:
+        """Take the children out, each only if this unpacking is not older than what last
+        moved it; a child not in the container yet (its packing still on the way) is marked
+        as out as of this time, so that the older packing, when it comes, leaves it out; an
+        unpacking that names units not commissioned yet is parked and applied again when
+        they are (the same rule then holds for them)."""
         self._flush_container_parents()  # this reads and writes containers.parent_id
         if named.parent is None or named.parent_epc is None:
             return
         parent = self._container(named.parent, named.parent_epc)
-        if not event.get("childEPCs"):  # everything out of the container
+        out = {"parent_id": None, "parent_at": event_time}
+        everything = not event.get("childEPCs")
+        named_units = set(named.units)
+        for unit, row in self.pending.items():  # units of this group, not inserted yet
+            if (
+                (row["parent_id"] == parent.id or (not everything and row["parent_id"] is None))
+                and (everything or unit in named_units)
+                and (row["_parent_at"] is None or row["_parent_at"] <= event_time)
+            ):
+                row["parent_id"] = None
+                row["_parent_at"] = event_time
+                row["parent_at"] = self._db_time(event_time)
+        if everything:  # everything out of the container
             self.conn.execute(
-                update(units).where(units.c.parent_id == parent.id).values(parent_id=None)
+                update(units)
+                .where(
+                    units.c.parent_id == parent.id,
+                    _not_moved_after(units.c.parent_at, event_time),
+                )
+                .values(**out)
             )
             self.conn.execute(
-                update(containers).where(containers.c.parent_id == parent.id).values(parent_id=None)
+                update(containers)
+                .where(
+                    containers.c.parent_id == parent.id,
+                    _not_moved_after(containers.c.parent_at, event_time),
+                )
+                .values(**out)
             )
             self.conn.execute(
                 update(containers).where(containers.c.id == parent.id).values(status="unpacked")
             )
             return
+        if named.units:
+            _, missing = self._find_units([u for u in named.units if u not in self.pending])
+            if missing:
+                self._park(pk, missing)
         for unit in named.units:
             self.conn.execute(
                 update(units)
                 .where(
                     units.c.gtin == unit.gtin,
                     units.c.serial == unit.serial,
-                    units.c.parent_id == parent.id,
+                    or_(units.c.parent_id == parent.id, units.c.parent_id.is_(None)),
+                    _not_moved_after(units.c.parent_at, event_time),
                 )
-                .values(parent_id=None)
+                .values(**out)
             )
-        for sscc, _ in named.ssccs:
+        for sscc, epc in named.ssccs:
+            self._container(sscc, epc)  # known from now on (its level unknown until packed)
             self.conn.execute(
                 update(containers)
-                .where(containers.c.sscc == sscc, containers.c.parent_id == parent.id)
-                .values(parent_id=None)
+                .where(
+                    containers.c.sscc == sscc,
+                    or_(containers.c.parent_id == parent.id, containers.c.parent_id.is_(None)),
+                    _not_moved_after(containers.c.parent_at, event_time),
+                )
+                .values(**out)
             )
 
     def _decommission(

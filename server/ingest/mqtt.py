@@ -23,6 +23,13 @@ delivers again whatever was not acknowledged. The receiver ends when this proces
 With a share group (``$share/{group}/…``) several server processes split the load; each
 message goes to exactly one of them.
 
+Server-confirmed delivery (:mod:`server.delivery`, docs/mqtt.md): the transaction that
+stores a group also notes each event's line sequence number; after the commit, with the
+PUBACKs, the receiver publishes one acknowledgement per line on the line's ``acks`` topic
+(QoS 1, through its own connection: the server identity may write every line's ``acks``).
+Only then does the edge delete those events. Every ``delivery_check_seconds`` the writer
+raises an alert for each gap open longer than ``gap_alert_seconds``.
+
 Supervision: the reader and writer threads are watched by a supervisor thread and started
 again if they end. The group a dead writer held is applied again by the new one, one
 message at a time; a message that crashed a writer twice (in its group, then alone) is
@@ -48,18 +55,23 @@ import subprocess
 import sys
 import threading
 import time
+from collections.abc import Sequence
+from datetime import timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
 
 from epcis import TopicError, topics
 from epcis.broker import BrokerLink
 from epcis.errors import BrokerLinkError
+from server import delivery
+from server.delivery import LineAck
 from server.errors import ConfigError, StoreError
 from server.ingest import receiver
 from server.ingest.apply import Origin
 from server.ingest.collector import gc_paused
 from server.ingest.receiver import Generation, Received, ReceiverConfig
 from server.ingest.service import Checked, Ingestor
+from server.store.engine import write_transaction
 
 log = logging.getLogger(__name__)
 
@@ -108,8 +120,15 @@ class MqttIngest:
         group_commit: int | None = None,
         max_lag_seconds: float = 60.0,
         takeover_alarm_seconds: float = 300.0,
+        gap_alert_seconds: float = 120.0,
+        delivery_check_seconds: float = 1.0,
     ) -> None:
         self.ingestor = ingestor
+        self.gap_alert_seconds = gap_alert_seconds
+        self.delivery_check_seconds = delivery_check_seconds
+        self.acks_published = 0  # server acknowledgements handed to the receiver
+        self.gap_alerts = 0  # delivery gap alerts raised by this process
+        self._delivery_checked_at = 0.0
         if isinstance(link, str):
             try:
                 link = BrokerLink.parse(link)
@@ -416,6 +435,7 @@ class MqttIngest:
             if self._held:  # the group a writer that died was applying
                 self._apply_held()
                 continue
+            self._check_delivery()
             try:
                 frames = [self._checked.get(timeout=0.2)]
             except queue.Empty:
@@ -427,9 +447,29 @@ class MqttIngest:
                     break
             received = self._unpickle(frames)
             self._held = received
-            if self._apply_until_stored([_checked(one) for one in received]):
-                self._acknowledge([(one.generation, one.mid, one.qos) for one in received])
+            line_acks = self._apply_until_stored([_checked(one) for one in received])
+            if line_acks is not None:
+                self._acknowledge(
+                    [(one.generation, one.mid, one.qos) for one in received], line_acks
+                )
             self._held = []
+
+    def _check_delivery(self) -> None:
+        """Alert on delivery gaps open too long (at most every ``delivery_check_seconds``;
+        a store outage is reported by the ingest itself)."""
+        now = time.monotonic()
+        if now - self._delivery_checked_at < self.delivery_check_seconds:
+            return
+        self._delivery_checked_at = now
+        try:
+            with write_transaction(self.ingestor.engine) as conn:
+                raised = delivery.alert_old_gaps(
+                    conn, self.ingestor.clock(), timedelta(seconds=self.gap_alert_seconds)
+                )
+        except Exception as exc:  # never stops ingest
+            log.warning("delivery gap check failed: %s", exc)
+            return
+        self.gap_alerts += len(raised)
 
     def _apply_held(self) -> None:
         """Apply, one at a time, the group a writer died on: a message that crashed a writer
@@ -449,11 +489,11 @@ class MqttIngest:
                     kind="poison",
                 )
             self._applying = key
-            stored = self._apply_until_stored([item])
+            line_acks = self._apply_until_stored([item])
             self._applying = None
-            if not stored:
+            if line_acks is None:
                 return
-            self._acknowledge([(one.generation, one.mid, one.qos)])
+            self._acknowledge([(one.generation, one.mid, one.qos)], line_acks)
             self._writer_crashes.pop(key, None)
             self._held = self._held[1:]
 
@@ -482,13 +522,18 @@ class MqttIngest:
                 self._unacked.append(one.received_at)
         return received
 
-    def _acknowledge(self, acks: list[tuple[Generation, int, int]]) -> None:
-        """Send the acknowledgements to the receiver (a receiver that died meanwhile gets
-        none: the broker delivers those messages again)."""
+    def _acknowledge(
+        self, acks: list[tuple[Generation, int, int]], line_acks: Sequence[LineAck] = ()
+    ) -> None:
+        """Send the acknowledgements to the receiver, with the per-line delivery
+        acknowledgements it publishes (a receiver that died meanwhile gets none: the broker
+        delivers those messages again, and the edge sends those events again)."""
         for _ in acks:
             with contextlib.suppress(IndexError):
                 self._unacked.popleft()
-        frame = pickle.dumps(acks, protocol=pickle.HIGHEST_PROTOCOL)
+        publications = [(ack.topic, ack.payload()) for ack in line_acks]
+        self.acks_published += len(publications)
+        frame = pickle.dumps((acks, publications), protocol=pickle.HIGHEST_PROTOCOL)
         with self._acks_lock:
             if self._acks is None:
                 return
@@ -497,13 +542,13 @@ class MqttIngest:
             except OSError:
                 log.warning("MQTT receiver gone; %d message(s) will be delivered again", len(acks))
 
-    def _apply_until_stored(self, items: list[Checked]) -> bool:
+    def _apply_until_stored(self, items: list[Checked]) -> list[LineAck] | None:
         """Apply the checked messages (one transaction), retrying while the store is down;
-        False if stopped first."""
+        the per-line acknowledgements to publish, None if stopped first."""
         delay = 0.1
         while not self._stop.is_set():
             try:
-                outcomes = self.ingestor.apply_checked(items)
+                outcomes, line_acks = self.ingestor.apply_for_delivery(items)
             except StoreError as exc:
                 log.error("%s; retrying %d message(s) in %.1f s", exc, len(items), delay)
                 self._stop.wait(delay)
@@ -524,11 +569,11 @@ class MqttIngest:
                     self._stop.wait(delay)
                     continue
                 self.dead_lettered += len(items)
-                return True
+                return []
             for outcome in outcomes:
                 if outcome.accepted:
                     self.applied += 1
                 else:
                     self.dead_lettered += 1
-            return True
-        return False
+            return line_acks
+        return None

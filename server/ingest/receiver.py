@@ -288,7 +288,9 @@ class Receiver:
                     break  # the server process is gone
                 if frame == STOP:
                     break
-                self.acknowledge(pickle.loads(frame))
+                pubacks, publications = pickle.loads(frame)
+                self.acknowledge(pubacks)
+                self.publish(publications)
         finally:
             self._stopping = True
             self.client.disconnect()
@@ -301,6 +303,13 @@ class Receiver:
             for generation, mid, qos in acks:
                 if generation == current:
                     self.client.ack(mid, qos)
+
+    def publish(self, publications: list[tuple[str, bytes]]) -> None:
+        """Publish the server's per-line delivery acknowledgements (QoS 1; paho keeps them
+        across a reconnect; one that is lost is made good by the next, which is cumulative,
+        or by the edge sending the events again)."""
+        for topic, payload in publications:
+            self.client.publish(topic, payload, qos=1)
 
     # -- paho callbacks (network thread) ----------------------------------------------------
 

@@ -29,8 +29,9 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError, DBAPIError, IntegrityError, OperationalError
 
 from epcis import TopicError, topics
-from server import audit
+from server import audit, delivery
 from server import dead_letters as dead_letter_store
+from server.delivery import LineAck
 from server.errors import NotFound, RejectedDocument, StoreError
 from server.ingest.apply import ApplyResult, Origin, apply_prepared
 from server.ingest.collector import gc_paused
@@ -169,7 +170,20 @@ class Ingestor:
         with gc_paused():
             return self._apply_checked(items)
 
-    def _apply_checked(self, items: Sequence[Checked]) -> list[Outcome]:
+    def apply_for_delivery(self, items: Sequence[Checked]) -> tuple[list[Outcome], list[LineAck]]:
+        """:meth:`apply_checked`, and the acknowledgement per line to publish once it returned
+        (the transactions committed; :mod:`server.delivery`)."""
+        acks: list[LineAck] = []
+        with gc_paused():
+            outcomes = self._apply_checked(items, acks)
+        return outcomes, delivery.merge_acks(acks)
+
+    def _apply_checked(
+        self, items: Sequence[Checked], acks: list[LineAck] | None = None
+    ) -> list[Outcome]:
+        """:meth:`apply_checked`; the per-line acknowledgements go to ``acks`` if given."""
+        if acks is None:
+            acks = []
         outcomes: list[Outcome | None] = [None] * len(items)
         documents: list[tuple[int, PreparedDocument]] = []
         for index, item in enumerate(items):
@@ -178,19 +192,21 @@ class Ingestor:
                 continue
             unusable = _unusable(item.prepared)
             if unusable is not None:  # the document's own fault first: it names the event
-                outcomes[index] = self._refuse(item, unusable, None)
+                outcomes[index] = self._refuse(item, unusable, None, acks=acks)
                 continue
             violation = self._violation(item.prepared)
             if violation is not None:
-                outcomes[index] = self._refuse(item, violation, "location", alert=True)
+                outcomes[index] = self._refuse(item, violation, "location", alert=True, acks=acks)
             else:
                 documents.append((index, item.prepared))
         if len(documents) > 1:
             try:
+                group = [document for _, document in documents]
                 with write_transaction(self.engine) as conn:
-                    results = apply_prepared(
-                        conn, [document for _, document in documents], now=self.clock()
-                    )
+                    now = self.clock()
+                    results = apply_prepared(conn, group, now=now)
+                    group_acks = delivery.record(conn, group, now)
+                acks += group_acks
                 for (index, _), result in zip(documents, results, strict=True):
                     outcomes[index] = self._applied(result)
                 documents = []
@@ -204,15 +220,15 @@ class Ingestor:
         for index, document in documents:
             item = items[index]
             try:
-                outcomes[index] = self._applied(self._apply_one(document))
+                outcomes[index] = self._applied(self._apply_one(document, acks))
             except RejectedDocument as exc:
-                outcomes[index] = self._refuse(item, exc.reason, None)
+                outcomes[index] = self._refuse(item, exc.reason, None, acks=acks)
             except StoreError:
                 raise
             except Exception as exc:  # a fault of ours: this document waits for a replay
                 log.exception("applying a document from %s failed", item.origin.source)
                 reason = f"internal error while applying: {type(exc).__name__}: {exc}"[:500]
-                outcomes[index] = self._refuse(item, reason, "internal")
+                outcomes[index] = self._refuse(item, reason, "internal", acks=acks)
         return [outcome for outcome in outcomes if outcome is not None]
 
     def _violation(self, document: PreparedDocument) -> str | None:
@@ -226,10 +242,26 @@ class Ingestor:
         return Outcome(result=result)
 
     def _refuse(
-        self, item: Checked, reason: str, kind: str | None, *, alert: bool = False
+        self,
+        item: Checked,
+        reason: str,
+        kind: str | None,
+        *,
+        alert: bool = False,
+        acks: list[LineAck] | None = None,
     ) -> Outcome:
+        """Dead-letter the item. A line's document that could be read counts as delivered
+        (its sequence numbers are noted): the server holds it, as a dead letter QA can
+        replay, and the line must not send it forever."""
         dead_letter_id = self.dead_letter(
-            item.payload, reason, item.origin, topic=item.topic, kind=kind, alert=alert
+            item.payload,
+            reason,
+            item.origin,
+            topic=item.topic,
+            kind=kind,
+            alert=alert,
+            prepared=item.prepared if acks is not None else None,
+            acks=acks,
         )
         return Outcome(reason=reason, dead_letter_id=dead_letter_id)
 
@@ -245,11 +277,18 @@ class Ingestor:
         self.stats.applied(result)
         return result
 
-    def _apply_one(self, document: PreparedDocument) -> ApplyResult:
+    def _apply_one(
+        self, document: PreparedDocument, acks: list[LineAck] | None = None
+    ) -> ApplyResult:
         for attempt in range(1, CONFLICT_RETRIES + 1):
             try:
                 with write_transaction(self.engine) as conn:
-                    return apply_prepared(conn, [document], now=self.clock())[0]
+                    now = self.clock()
+                    result = apply_prepared(conn, [document], now=now)[0]
+                    document_acks = delivery.record(conn, [document], now)
+                if acks is not None:
+                    acks += document_acks
+                return result
             except IntegrityError as exc:
                 # Another process inserted the same batch/container/unit first; a retry
                 # sees its rows. A conflict that persists is the document's own fault.
@@ -275,6 +314,8 @@ class Ingestor:
         topic: str | None = None,
         kind: str | None = None,
         alert: bool = False,
+        prepared: PreparedDocument | None = None,
+        acks: list[LineAck] | None = None,
     ) -> int:
         """Record a rejected payload with its reason (and an alert if ``alert``); the id of
         the dead-letter row. The source's oldest rows beyond the cap go in the same
@@ -309,6 +350,8 @@ class Ingestor:
                             "detail": reason,
                         },
                     )
+                if prepared is not None and acks is not None:
+                    acks += delivery.record(conn, [prepared], now)
                 dead_letter_store.prune_source(
                     conn, origin.source, topic, self.dead_letter_max_per_source
                 )

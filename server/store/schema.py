@@ -181,6 +181,9 @@ units = Table(
     Column("commission_event", Id, nullable=False),
     Column("grade", Float),  # ISO/IEC 15415 overall grade 0-4 at commissioning (0008)
     Column("grade_detail", Text),  # JSON: letter, iso, parameters, limiting (docs/events.md)
+    # eventTime of the aggregation that last put the unit in or took it out of a container
+    # (0012): a packing or unpacking older than it, arriving late, changes nothing.
+    Column("parent_at", UtcDateTime),
     UniqueConstraint("gtin", "serial"),
 )
 
@@ -197,6 +200,7 @@ containers = Table(
     Column("site", String(64)),
     Column("line", String(64)),
     Column("created_at", UtcDateTime, nullable=False),
+    Column("parent_at", UtcDateTime),  # as units.parent_at (0012)
 )
 
 shipments = Table(
@@ -438,4 +442,54 @@ subscription_deliveries = Table(
     Column("subscription_id", String(64), primary_key=True),
     Column("event_pk", Id, primary_key=True),
     sqlite_with_rowid=False,
+)
+
+
+# -- server-confirmed delivery (issue 21; server/delivery.py) ---------------------------------
+
+line_delivery = Table(
+    "line_delivery",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("line", String(64), primary_key=True),
+    # The server holds every event of the line up to this line sequence number.
+    Column("contiguous", BigInteger, nullable=False),
+    Column("highest", BigInteger, nullable=False),  # the highest number seen
+    Column("received", BigInteger, nullable=False),  # distinct numbers stored
+    Column("duplicates", BigInteger, nullable=False),  # numbers that came again
+    Column("last_seen_at", UtcDateTime, nullable=False),
+)
+
+delivery_seqs = Table(
+    "delivery_seqs",
+    metadata,
+    # Numbers stored above the line's contiguous one (deleted as the gap below closes).
+    Column("site", String(64), primary_key=True),
+    Column("line", String(64), primary_key=True),
+    Column("seq", BigInteger, primary_key=True, autoincrement=False),
+)
+
+delivery_gaps = Table(
+    "delivery_gaps",
+    metadata,
+    Column("site", String(64), primary_key=True),
+    Column("line", String(64), primary_key=True),
+    Column("first_seq", BigInteger, primary_key=True, autoincrement=False),
+    Column("last_seq", BigInteger, nullable=False),
+    Column("opened_at", UtcDateTime, nullable=False),
+    Column("alerted_at", UtcDateTime),
+)
+
+delivery_batch_closes = Table(
+    "delivery_batch_closes",
+    metadata,
+    # A batch-close event (serialtrace:reconciliation) and its line sequence number: the
+    # batch is closed on the server once the line's contiguous number reaches it.
+    Column("event_id", String(512), primary_key=True),
+    Column("site", String(64), nullable=False),
+    Column("line", String(64), nullable=False),
+    Column("seq", BigInteger, nullable=False),
+    Column("lot", String(300)),  # the LGTIN class the close names
+    Column("recorded_at", UtcDateTime, nullable=False),
+    Index("ix_delivery_batch_closes_line", "site", "line", "seq"),
 )

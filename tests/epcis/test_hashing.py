@@ -397,3 +397,21 @@ def test_an_event_dict_needs_a_type() -> None:
         epcis.EventFieldError, match=r"^type: expected an event type string, got None$"
     ):
         event_hash({"eventTime": "2024-05-01T06:30:00Z"})
+
+
+def test_the_line_sequence_number_is_not_hashed() -> None:
+    """``serialtrace:seq`` says where an event sits in its line's stream, not what happened:
+    the eventID computed before the number was added stays the event's hash."""
+    event = {
+        "type": "ObjectEvent",
+        "eventTime": "2026-01-01T00:00:00Z",
+        "eventTimeZoneOffset": "+00:00",
+        "epcList": ["urn:epc:id:sgtin:9506000.013435.A1"],
+        "action": "ADD",
+        "bizStep": "commissioning",
+    }
+    namespaces = {"serialtrace": "urn:serialtrace:epcis:"}
+    numbered = {**event, "serialtrace:seq": 17}
+    assert event_hash(numbered, namespaces=namespaces) == event_hash(event, namespaces=namespaces)
+    graded = {**event, "serialtrace:grade": "A"}  # other extensions still count
+    assert event_hash(graded, namespaces=namespaces) != event_hash(event, namespaces=namespaces)

@@ -498,16 +498,16 @@ def test_a_writer_that_dies_is_restarted_and_a_message_that_kills_it_twice_is_po
     lines: Engine, mosquitto: Broker
 ) -> None:
     ingestor = Ingestor(lines, max_payload_bytes=64 * 1024)
-    real = ingestor.apply_checked
+    real = ingestor.apply_for_delivery  # what the MQTT writer calls
     kills = []
 
-    def apply_checked(items: Any) -> Any:
+    def apply_for_delivery(items: Any) -> Any:
         if any(item.prepared and b"KILL-WRITER" in item.payload for item in items):
             kills.append(len(items))
             raise _WriterCrash
         return real(items)
 
-    ingestor.apply_checked = apply_checked  # type: ignore[method-assign]
+    ingestor.apply_for_delivery = apply_for_delivery  # type: ignore[method-assign]
     consumer = MqttIngest(
         ingestor,
         mosquitto.link("server", f"writer-{os.getpid()}-{lines.dialect.name}"),

@@ -254,8 +254,13 @@ function render(status) {
   $("outbox-depth").textContent = outbox.depth.toLocaleString("en");
   $("outbox").dataset.alarm = String(Boolean(outbox.alarm) || outbox.depth >= alarmDepth);
   const age = outbox.depth > 0 ? ` · oldest ${Math.round(outbox.oldest_age_s)} s` : "";
+  const delivery = status.delivery;
+  const confirmed =
+    delivery && delivery.confirm_by === "server"
+      ? ` · server confirmed up to #${delivery.last_confirmed_seq} of #${delivery.last_line_seq}`
+      : "";
   $("outbox-detail").textContent =
-    `${outbox.connected ? "broker connected" : "broker NOT connected"}${age} · alarm at ${alarmDepth.toLocaleString("en")}`;
+    `${outbox.connected ? "broker connected" : "broker NOT connected"}${age}${confirmed} · alarm at ${alarmDepth.toLocaleString("en")}`;
 
   renderSerials(status.serials, batch);
   setButtons(batch ? batch.state : null);

@@ -4,6 +4,8 @@
 store answers, and, with MQTT ingest configured, the broker connection is up, the reader,
 writer and receiver run, the session was not taken over by another client lately (MQTT 5
 reason 0x8E) and the oldest unacknowledged message is younger than ``mqtt_max_lag_seconds``.
+``delivery`` names the lines with a delivery gap past its alert time (server/delivery.py):
+a detail, not a failure (the line still holds those events and sends them again).
 Otherwise 503 with ``"status": "failing"`` and one line per failing part in ``failing``.
 """
 
@@ -16,6 +18,7 @@ from fastapi.responses import JSONResponse
 from sqlalchemy import text
 from sqlalchemy.exc import DBAPIError
 
+from server import delivery
 from server.api.app_state import services_of
 from server.api.metrics import render_metrics
 from server.store import read_transaction
@@ -54,11 +57,28 @@ def health(request: Request) -> JSONResponse:
             "receiver_starts": mqtt.receiver_starts,
             "takeovers": mqtt.takeovers,
         }
+    body["delivery"] = _delivery_detail(services.engine)
     if failing:
         body["status"] = "failing"
         body["failing"] = failing
         return JSONResponse(status_code=503, content=body)
     return JSONResponse(status_code=200, content=body)
+
+
+def _delivery_detail(engine: Any) -> dict[str, Any] | None:
+    """Lines with a gap past its alert time (a detail: the line's events wait safely in its
+    outbox, so it does not fail health)."""
+    try:
+        with read_transaction(engine) as conn:
+            states = delivery.line_states(conn, closes=0)
+    except DBAPIError:
+        return None
+    alerted = [
+        f"{state.site}/{state.line}: {state.missing} event(s) missing"
+        for state in states
+        if any(gap.alerted for gap in state.gaps)
+    ]
+    return {"lines": len(states), "gap_alerts": alerted}
 
 
 @router.get(

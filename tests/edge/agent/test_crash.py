@@ -146,6 +146,9 @@ def test_sigkill_at_random_points_keeps_every_invariant(
         cases_per_pallet=4,
         api_port=port,
     )
+    # No trace server here: the broker's PUBACK settles the outbox (server-confirmed
+    # delivery has its own tests, tests/edge/agent/test_delivery.py).
+    raw.setdefault("outbox", {})["confirm_by"] = "broker"
     config = write_config(tmp_path / "edge.toml", raw)
     agent = AgentProcess(config, f"http://127.0.0.1:{port}", tmp_path / "agent.log")
     subscriber = Subscriber(mosquitto, [EVENTS, STATE], client_id="crash-sub")

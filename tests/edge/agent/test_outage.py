@@ -29,7 +29,9 @@ def test_broker_stopped_and_restarted_mid_batch_loses_nothing(tmp_path: Path) ->
             line,
             trigger="timer",
             rate_per_minute=1200,
-            extra={"outbox": {"alarm_depth": 20}},
+            # No trace server here: the broker's PUBACK settles the outbox (server-confirmed
+            # delivery: tests/edge/agent/test_delivery.py).
+            extra={"outbox": {"alarm_depth": 20, "confirm_by": "broker"}},
         )
         subscriber = Subscriber(broker, [EVENTS], client_id="outage-sub", persistent=True)
         agent = build_agent(config, sim_devices(config, line))

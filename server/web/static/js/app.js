@@ -3,6 +3,7 @@
 import { apiPaths, session, signOut, whenUnauthorized } from "./api.js";
 import { h } from "./dom.js";
 import { batchPage, batchesPage } from "./pages/batches.js";
+import { deliveryPage } from "./pages/delivery.js";
 import { loginPage } from "./pages/login.js";
 import { productionRoutes } from "./pages/production.js";
 import { qaLinks, qaRoutes } from "./pages/qa.js";
@@ -17,6 +18,7 @@ const ROUTES = [
   [/^\/ui\/batches$/, batchesPage, "batches"],
   [/^\/ui\/batch\/(\d{14})\/([^/]+)$/, batchPage, "batches"],
   [/^\/ui\/verify$/, verifyPage, "verify"],
+  [/^\/ui\/delivery$/, deliveryPage, "delivery"],
   ...qaRoutes,
   ...productionRoutes,
 ];
