@@ -139,6 +139,45 @@ def broker_link(settings: ServerSettings) -> BrokerLink | None:
         raise ConfigError(str(exc)) from None
 
 
+DB_URL_SOURCES = "--db URL, db_url in the --config file, or SERIALTRACE_SERVER_DB_URL"
+
+
+def db_url_problem(settings: ServerSettings) -> str | None:
+    """None if the store's URL was given (file, environment or argument): no command
+    creates ``serialtrace.db`` in the current folder because nobody said where the store is."""
+    if "db_url" in settings.model_fields_set:
+        return None
+    return f"db_url: expected the trace store's URL ({DB_URL_SOURCES}), got none"
+
+
+def require_db_url(settings: ServerSettings) -> ServerSettings:
+    """``settings``, or :class:`ConfigError` when they do not say where the store is."""
+    problem = db_url_problem(settings)
+    if problem is not None:
+        raise ConfigError(problem)
+    return settings
+
+
+def existing_store(db_url: str) -> str:
+    """``db_url``, or :class:`ConfigError` if it is a SQLite file that does not exist (a
+    command that reads the store must not create an empty one by mistake)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(db_url)
+    except ArgumentError:
+        return db_url  # create_store_engine names the problem
+    database = url.database
+    is_file = url.get_backend_name() == "sqlite" and database and database != ":memory:"
+    if is_file and not Path(str(database)).is_file():
+        raise ConfigError(
+            f"db_url: expected an existing trace store, got {db_url!r} (no such file; "
+            "serialtrace server migrate --db URL makes one)"
+        )
+    return db_url
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> ServerSettings:
     """Settings from ``config_file`` (TOML), the environment and ``overrides`` (non-None)."""
     file_values: dict[str, Any] = {}
