@@ -1,4 +1,9 @@
-"""Server settings: defaults < TOML file < environment (``SERIALTRACE_SERVER_*``) < arguments.
+"""Server settings: defaults < TOML file < environment < arguments.
+
+The environment names a key as every part of serialtrace does: ``SERIALTRACE_SERVER__`` and
+the key in capitals (``SERIALTRACE_SERVER__DB_URL``, ``SERIALTRACE_SERVER__MQTT_PASSWORD``);
+the older single-underscore form (``SERIALTRACE_SERVER_DB_URL``) is still read, and the
+double-underscore one wins when both are set.
 
 A TOML file holds the keys below at top level or under a ``[server]`` table::
 
@@ -29,13 +34,16 @@ from epcis.errors import BrokerLinkError
 from server.errors import ConfigError
 from server.store.engine import normalize_url
 
-ENV_PREFIX = "SERIALTRACE_SERVER_"
+ENV_PREFIX = "SERIALTRACE_SERVER__"
+"""The environment's names for the settings: ``SERIALTRACE_SERVER__<KEY>``."""
+LEGACY_ENV_PREFIX = "SERIALTRACE_SERVER_"
+"""Still read (``SERIALTRACE_SERVER_<KEY>``): the names before one syntax for every part."""
 
 
 class ServerSettings(BaseSettings):
     """Everything the trace server reads from its configuration."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=LEGACY_ENV_PREFIX, extra="forbid", frozen=True)
 
     db_url: str = "sqlite:///serialtrace.db"
     mqtt_url: str | None = None  # no MQTT ingest when unset (HTTP capture only)
@@ -192,14 +200,28 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> ServerSe
         if not isinstance(section, dict):
             raise ConfigError(f"config: expected a [server] table, got {section!r}")
         file_values = section
-    env_values = EnvSettingsSource(ServerSettings)()
-    values = {**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}}
+    values = {
+        **file_values,
+        **EnvSettingsSource(ServerSettings, env_prefix=LEGACY_ENV_PREFIX)(),
+        **EnvSettingsSource(ServerSettings, env_prefix=ENV_PREFIX)(),
+        **{k: v for k, v in overrides.items() if v is not None},
+    }
     try:
         return ServerSettings(**values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "config"
-        got = "(hidden)" if "password" in where else repr(first.get("input"))
-        raise ConfigError(f"{where}: {first['msg']}, got {got}") from None
-    except ConfigError:
-        raise
+        problems = [_describe(error) for error in exc.errors()]
+        if len(problems) == 1:
+            raise ConfigError(problems[0]) from None
+        source = str(config_file) if config_file is not None else "of the server"
+        raise ConfigError(source, problems) from None
+
+
+def _describe(error: Any) -> str:
+    """One problem, one line: ``key: what was expected, got 'value'`` (secrets hidden)."""
+    where = ".".join(str(part) for part in error["loc"]) or "config"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if message.startswith(where + ":"):  # a validator that names its own field
+        return message
+    secret = any(word in where for word in ("password", "audit_key"))
+    got = "(hidden)" if secret else repr(error.get("input"))
+    return f"{where}: {message}, got {got}"

@@ -225,6 +225,7 @@ def _startup_check(args: argparse.Namespace, settings: Any) -> None:
     """Every folder, file, port and URL the server will need, before it starts: one line
     per problem (exit code 2); a broker that does not answer now is a warning."""
     from serialtrace.preflight import check_server
+    from server.errors import ConfigError
 
     found = check_server(settings)
     for warning in found.warnings:
@@ -233,10 +234,7 @@ def _startup_check(args: argparse.Namespace, settings: Any) -> None:
         raise CliError(found.problems[0])
     if found.problems:
         source = str(args.config) if getattr(args, "config", None) else "of the server"
-        listing = "\n".join(f"  - {problem}" for problem in found.problems)
-        raise CliError(
-            f"invalid configuration {source} ({len(found.problems)} problems):\n{listing}"
-        )
+        raise CliError(str(ConfigError(source, found.problems)))
 
 
 def run_migrate(args: argparse.Namespace) -> int:
