@@ -2,9 +2,12 @@
 
 ::
 
-    serialtrace qa drill (--batch GTIN/LOT | --random) [--html FILE] [--pdf FILE] [--db URL]
-    serialtrace qa drills [--limit N] [--db URL]
-    serialtrace qa completeness [--db URL]
+    serialtrace qa drill (--batch GTIN/LOT | --random) [--html FILE] [--pdf FILE] --db URL
+    serialtrace qa drills [--limit N] --db URL
+    serialtrace qa completeness --db URL
+
+The store is ``--db URL``, ``db_url`` in ``--config FILE`` or ``SERIALTRACE_SERVER__DB_URL``:
+one is required (no store is made in the current folder), and a SQLite file must exist.
 
 Drills run against the store directly (the same code as ``POST /qa/drills``), are kept in
 the store and listed by ``qa drills`` and ``GET /qa/drills``. Exit code 1 when a drill or
