@@ -16,9 +16,10 @@ import tomllib
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import Any, get_args
 
 import pytest
+from pydantic import BaseModel
 
 REPO = Path(__file__).resolve().parents[1]
 
@@ -238,3 +239,92 @@ def test_a_wrong_key_in_an_example_would_fail() -> None:
     typo = Example("docs/hmi.md:1", REPO / "docs" / "hmi.md", "[api]\nprot = 8710\n")
     with pytest.raises(ConfigError, match=r"api\.prot: unknown setting"):
         load_edge_fragment(typo, REPO)
+
+
+# -- every key the docs name ----------------------------------------------------------------
+
+
+def _field_model(annotation: Any) -> type[BaseModel] | None:
+    """The model a field holds (through ``X | None``, ``list[X]``, ``Annotated``)."""
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):
+        found = _field_model(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _resolves(model: type[BaseModel], path: list[str]) -> bool:
+    """Whether ``path`` (``["mqtt", "password"]``, list indices as digits) names a setting."""
+    for depth, part in enumerate(path):
+        if part.isdigit() or part == "*":
+            continue
+        field = model.model_fields.get(part)
+        if field is None:
+            return False
+        inner = _field_model(field.annotation)
+        if inner is None:
+            return depth == len(path) - 1 or all(p.isdigit() for p in path[depth + 1 :])
+        model = inner
+    return True
+
+
+def _edge_reference_keys() -> list[str]:
+    """Every key in the first column of docs/edge.md's configuration reference."""
+    keys: list[str] = []
+    for row in (REPO / "docs" / "edge.md").read_text(encoding="utf-8").splitlines():
+        cell = row.split("|")[1] if row.startswith("| ") else ""
+        names = re.findall(r"`([a-z_.*\[\]]+)`", cell)
+        if not names or ("." not in names[0] and not names[0].startswith("[[")):
+            continue
+        if names[0].startswith("[["):  # `[[products]]` `gtin`, `company_prefix_length`
+            section = names[0].strip("[]")
+            keys.extend(f"{section}.{name}" for name in names[1:])
+            continue
+        parent = names[0].rsplit(".", 1)[0]
+        keys.append(names[0])
+        keys.extend(name if "." in name else f"{parent}.{name}" for name in names[1:])
+    return keys
+
+
+EDGE_REFERENCE_KEYS = _edge_reference_keys()
+
+
+def test_every_key_of_the_edge_reference_is_a_setting() -> None:
+    from edge.config import EdgeConfig
+
+    assert len(EDGE_REFERENCE_KEYS) > 60  # the table was found
+    unknown = [key for key in EDGE_REFERENCE_KEYS if not _resolves(EdgeConfig, key.split("."))]
+    assert unknown == []
+
+
+def _environment_names(prefix: str) -> set[str]:
+    found: set[str] = set()
+    for doc in [*(REPO / "docs").rglob("*.md"), REPO / "README.md"]:
+        for name in re.findall(rf"{prefix}[A-Z0-9_]+", doc.read_text(encoding="utf-8")):
+            found.add(name.rstrip("_"))
+    return found
+
+
+def test_every_environment_name_the_docs_give_is_read() -> None:
+    """``SERIALTRACE_EDGE__A__B`` and ``SERIALTRACE_SERVER(_)_KEY`` in the docs name settings."""
+    from edge.config import EdgeConfig
+    from server.config import ServerSettings
+
+    edge_names = _environment_names("SERIALTRACE_EDGE__") - {"SERIALTRACE_EDGE__SECTION__KEY"}
+    assert "SERIALTRACE_EDGE__MQTT__PASSWORD" in edge_names
+    bad = [
+        name
+        for name in sorted(edge_names)
+        if not _resolves(EdgeConfig, name.removeprefix("SERIALTRACE_EDGE__").lower().split("__"))
+    ]
+    server_names = _environment_names("SERIALTRACE_SERVER_")
+    # not settings of the server: the edge's password at the server, read by the edge
+    server_names -= {"SERIALTRACE_SERVER_PASSWORD"}
+    assert "SERIALTRACE_SERVER__DB_URL" in server_names
+    for name in sorted(server_names):
+        key = name.removeprefix("SERIALTRACE_SERVER").strip("_").lower()
+        if key and key not in ServerSettings.model_fields:  # empty: SERIALTRACE_SERVER_<KEY>
+            bad.append(name)
+    assert bad == []
