@@ -369,6 +369,14 @@ def check_server(settings: ServerSettings) -> Preflight:
         found.problem(
             writable_file_problem("audit_checkpoint_file", Path(settings.audit_checkpoint_file))
         )
+    elif settings.audit_key_file is not None:  # the checkpoints go beside the key
+        beside = Path(settings.audit_key_file).parent / "audit-checkpoints.jsonl"
+        found.problem(writable_file_problem("audit_checkpoint_file (beside the key)", beside))
+    elif settings.audit_key is not None or settings.audit_public_key is not None:
+        found.problem(
+            "audit_checkpoint_file: expected the file of the signed checkpoints (the key "
+            "comes from the environment, so there is no key file to put them beside), got none"
+        )
     return found
 
 

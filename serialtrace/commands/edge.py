@@ -184,10 +184,14 @@ def _preflight(source: Path, config: Any) -> None:
 
 
 def run_agent(args: argparse.Namespace) -> int:
+    import sqlite3
+
     import uvicorn
 
     from edge.api import create_app
+    from edge.errors import EdgeError
     from edge.wiring import WiringError, build_agent
+    from gs1.serials import SerialsError
 
     logging.basicConfig(
         level=args.log_level.upper(),
@@ -199,6 +203,10 @@ def run_agent(args: argparse.Namespace) -> int:
         agent = build_agent(config)
     except WiringError as exc:
         raise CliError(f"devices: {exc}") from None
+    except (EdgeError, SerialsError, OSError, sqlite3.Error) as exc:
+        # what the checks above could not foresee (a device that went away meanwhile, a
+        # database another process holds): one line, never a traceback
+        raise CliError(f"edge: cannot start: {exc}") from None
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(agent),

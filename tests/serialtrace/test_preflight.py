@@ -200,6 +200,19 @@ def test_edge_run_refuses_a_missing_data_folder_before_starting(
     assert not (tmp_path / "not-made").exists()
 
 
+def test_edge_run_says_in_one_line_what_the_checks_could_not_foresee(
+    capsys: pytest.CaptureFixture[str], tmp_path: Path, listener: int
+) -> None:
+    """A database that is not one (a restored file gone wrong): one line, no traceback."""
+    raw = ready_edge(tmp_path, listener)
+    (tmp_path / "data" / "edge.sqlite").write_bytes(b"this is not a database" * 100)
+    config = write_config(tmp_path / "line.toml", raw)
+    code, _, err = run(capsys, "edge", "run", "--config", str(config))
+    assert code == 2
+    assert err.startswith("serialtrace: error: edge: cannot start: ")
+    assert len(err.splitlines()) == 1 and "Traceback" not in err
+
+
 # -- server ---------------------------------------------------------------------------------
 
 
@@ -249,6 +262,25 @@ def test_server_start_up_passes_a_ready_machine(tmp_path: Path, listener: int) -
     )
     found = check_server(settings)
     assert (found.problems, found.warnings) == ([], [])
+
+
+def test_checkpoints_never_go_into_the_current_folder(tmp_path: Path) -> None:
+    """With the audit key from the environment, the checkpoints need a file named for them
+    (they used to land in the current folder)."""
+    db = f"sqlite:///{tmp_path / 'trace.db'}"
+    settings = load_settings(None, db_url=db, port=0, audit_key="k" * 40)
+    assert check_server(settings).problems == [
+        "audit_checkpoint_file: expected the file of the signed checkpoints (the key comes "
+        "from the environment, so there is no key file to put them beside), got none"
+    ]
+    named = load_settings(
+        None,
+        db_url=db,
+        port=0,
+        audit_key="k" * 40,
+        audit_checkpoint_file=str(tmp_path / "checkpoints.jsonl"),
+    )
+    assert check_server(named).problems == []
 
 
 @pytest.mark.postgres
