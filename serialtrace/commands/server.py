@@ -51,13 +51,14 @@ def _add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
         type=Path,
         default=default,
         metavar="FILE",
-        help="TOML settings file (env SERIALTRACE_SERVER_* overrides it)",
+        help="TOML settings file (env SERIALTRACE_SERVER__<KEY> overrides it)",
     )
     parser.add_argument(
         "--db",
         default=default,
         metavar="URL",
-        help="database URL: sqlite:///FILE (default) or postgresql://…",
+        help="the trace store: sqlite:///FILE or postgresql://… (required here, in --config or "
+        "in SERIALTRACE_SERVER__DB_URL)",
     )
 
 
