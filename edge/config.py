@@ -35,20 +35,13 @@ from pydantic import (
 )
 
 import gs1
+from edge.errors import ConfigError
 from epcis.broker import BrokerLink
 from epcis.errors import BrokerLinkError
 
 ENV_PREFIX = "SERIALTRACE_EDGE__"
 
-
-class ConfigError(Exception):
-    """The configuration is invalid; ``problems`` holds one line per problem."""
-
-    def __init__(self, source: str, problems: list[str]) -> None:
-        self.source = source
-        self.problems = problems
-        listing = "\n".join(f"  - {problem}" for problem in problems)
-        super().__init__(f"invalid configuration {source} ({len(problems)} problems):\n{listing}")
+__all__ = ["ConfigError", "EdgeConfig", "load_config", "parse_config"]
 
 
 class _Section(BaseModel):

@@ -15,9 +15,10 @@ import numpy as np
 import numpy.typing as npt
 
 import gs1
+from edge.errors import EdgeError
 
 
-class DeviceFault(Exception):
+class DeviceFault(EdgeError):
     """A device cannot do its job (offline, ribbon out, timeout): the line must stop.
 
     ``stop_line`` False means the fault concerns this one item only (e.g. one label

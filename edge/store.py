@@ -13,6 +13,8 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 
+from edge.errors import EdgeError
+
 SCHEMA_VERSION = 1
 
 _SCHEMA = """
@@ -77,7 +79,7 @@ CREATE TABLE IF NOT EXISTS outbox (
 """
 
 
-class StoreError(Exception):
+class StoreError(EdgeError):
     """The database cannot be opened or has a schema this version does not know."""
 
 

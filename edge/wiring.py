@@ -24,6 +24,7 @@ from edge.agent import Agent, Devices
 from edge.config import CameraConfig, EdgeConfig, PrinterConfig, ScannerConfig
 from edge.devices import DeviceFault, PrintTicket, SerialSource, SsccSource, UnitGrade, Verdict
 from edge.epcis_events import EpcisEvents
+from edge.errors import EdgeError
 from edge.printers import (
     LabelBuilder,
     LabelDataError,
@@ -452,7 +453,7 @@ def container_labeller(
     )
 
 
-class WiringError(Exception):
+class WiringError(EdgeError):
     """A device or identifier source named in the configuration cannot be set up."""
 
 

@@ -22,6 +22,8 @@ from concurrent.futures import Future
 from dataclasses import dataclass, field
 from typing import Any, Generic, TypeVar
 
+from edge.errors import EdgeError
+
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
@@ -49,7 +51,7 @@ class WriterStats:
         return {**self.__dict__, "mean_group": round(mean, 2)}
 
 
-class WriterStopped(RuntimeError):
+class WriterStopped(EdgeError, RuntimeError):
     """A command was submitted after the writer stopped."""
 
 

@@ -1,4 +1,9 @@
-"""Server settings: defaults < TOML file < environment (``SERIALTRACE_SERVER_*``) < arguments.
+"""Server settings: defaults < TOML file < environment < arguments.
+
+The environment names a key as every part of serialtrace does: ``SERIALTRACE_SERVER__`` and
+the key in capitals (``SERIALTRACE_SERVER__DB_URL``, ``SERIALTRACE_SERVER__MQTT_PASSWORD``);
+the older single-underscore form (``SERIALTRACE_SERVER_DB_URL``) is still read, and the
+double-underscore one wins when both are set.
 
 A TOML file holds the keys below at top level or under a ``[server]`` table::
 
@@ -29,13 +34,16 @@ from epcis.errors import BrokerLinkError
 from server.errors import ConfigError
 from server.store.engine import normalize_url
 
-ENV_PREFIX = "SERIALTRACE_SERVER_"
+ENV_PREFIX = "SERIALTRACE_SERVER__"
+"""The environment's names for the settings: ``SERIALTRACE_SERVER__<KEY>``."""
+LEGACY_ENV_PREFIX = "SERIALTRACE_SERVER_"
+"""Still read (``SERIALTRACE_SERVER_<KEY>``): the names before one syntax for every part."""
 
 
 class ServerSettings(BaseSettings):
     """Everything the trace server reads from its configuration."""
 
-    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=LEGACY_ENV_PREFIX, extra="forbid", frozen=True)
 
     db_url: str = "sqlite:///serialtrace.db"
     mqtt_url: str | None = None  # no MQTT ingest when unset (HTTP capture only)
@@ -142,6 +150,45 @@ def broker_link(settings: ServerSettings) -> BrokerLink | None:
         raise ConfigError(str(exc)) from None
 
 
+DB_URL_SOURCES = "--db URL, db_url in the --config file, or SERIALTRACE_SERVER_DB_URL"
+
+
+def db_url_problem(settings: ServerSettings) -> str | None:
+    """None if the store's URL was given (file, environment or argument): no command
+    creates ``serialtrace.db`` in the current folder because nobody said where the store is."""
+    if "db_url" in settings.model_fields_set:
+        return None
+    return f"db_url: expected the trace store's URL ({DB_URL_SOURCES}), got none"
+
+
+def require_db_url(settings: ServerSettings) -> ServerSettings:
+    """``settings``, or :class:`ConfigError` when they do not say where the store is."""
+    problem = db_url_problem(settings)
+    if problem is not None:
+        raise ConfigError(problem)
+    return settings
+
+
+def existing_store(db_url: str) -> str:
+    """``db_url``, or :class:`ConfigError` if it is a SQLite file that does not exist (a
+    command that reads the store must not create an empty one by mistake)."""
+    from sqlalchemy.engine import make_url
+    from sqlalchemy.exc import ArgumentError
+
+    try:
+        url = make_url(db_url)
+    except ArgumentError:
+        return db_url  # create_store_engine names the problem
+    database = url.database
+    is_file = url.get_backend_name() == "sqlite" and database and database != ":memory:"
+    if is_file and not Path(str(database)).is_file():
+        raise ConfigError(
+            f"db_url: expected an existing trace store, got {db_url!r} (no such file; "
+            "serialtrace server migrate --db URL makes one)"
+        )
+    return db_url
+
+
 def load_settings(config_file: Path | None = None, **overrides: Any) -> ServerSettings:
     """Settings from ``config_file`` (TOML), the environment and ``overrides`` (non-None)."""
     file_values: dict[str, Any] = {}
@@ -156,14 +203,28 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> ServerSe
         if not isinstance(section, dict):
             raise ConfigError(f"config: expected a [server] table, got {section!r}")
         file_values = section
-    env_values = EnvSettingsSource(ServerSettings)()
-    values = {**file_values, **env_values, **{k: v for k, v in overrides.items() if v is not None}}
+    values = {
+        **file_values,
+        **EnvSettingsSource(ServerSettings, env_prefix=LEGACY_ENV_PREFIX)(),
+        **EnvSettingsSource(ServerSettings, env_prefix=ENV_PREFIX)(),
+        **{k: v for k, v in overrides.items() if v is not None},
+    }
     try:
         return ServerSettings(**values)
     except ValidationError as exc:
-        first = exc.errors()[0]
-        where = ".".join(str(part) for part in first["loc"]) or "config"
-        got = "(hidden)" if "password" in where else repr(first.get("input"))
-        raise ConfigError(f"{where}: {first['msg']}, got {got}") from None
-    except ConfigError:
-        raise
+        problems = [_describe(error) for error in exc.errors()]
+        if len(problems) == 1:
+            raise ConfigError(problems[0]) from None
+        source = str(config_file) if config_file is not None else "of the server"
+        raise ConfigError(source, problems) from None
+
+
+def _describe(error: Any) -> str:
+    """One problem, one line: ``key: what was expected, got 'value'`` (secrets hidden)."""
+    where = ".".join(str(part) for part in error["loc"]) or "config"
+    message = str(error["msg"]).removeprefix("Value error, ")
+    if message.startswith(where + ":"):  # a validator that names its own field
+        return message
+    secret = any(word in where for word in ("password", "audit_key"))
+    got = "(hidden)" if secret else repr(error.get("input"))
+    return f"{where}: {message}, got {got}"

@@ -24,11 +24,13 @@ from __future__ import annotations
 
 from typing import TYPE_CHECKING
 
+from edge.errors import EdgeError
+
 if TYPE_CHECKING:
     from edge.printers.status import HostStatus
 
 
-class LabelError(ValueError):
+class LabelError(EdgeError, ValueError):
     """Base of every error about label templates and label data."""
 
 
@@ -40,7 +42,7 @@ class LabelDataError(LabelError):
     """Label data that the template cannot print."""
 
 
-class PrinterError(Exception):
+class PrinterError(EdgeError):
     """Base of every printer fault."""
 
     def __init__(self, message: str, status: HostStatus | None = None) -> None:

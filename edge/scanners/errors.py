@@ -2,19 +2,21 @@
 
 ::
 
-    ScannerError
+    ScannerError (edge.errors.EdgeError)
      ├── ConfigError     a scanner setting is unknown or malformed (at construction)
      └── PortError       the serial port cannot be opened or has failed
 """
 
 from __future__ import annotations
 
+from edge import errors
 
-class ScannerError(Exception):
+
+class ScannerError(errors.EdgeError):
     """Base of every :mod:`edge.scanners` exception."""
 
 
-class ConfigError(ScannerError, ValueError):
+class ConfigError(ScannerError, errors.ConfigError):
     """A scanner setting is unknown or malformed; the message names the setting."""
 
 

@@ -11,11 +11,13 @@
     ├── BufferEmptyError            the line's buffer of a GTIN or SSCC prefix has run out
     └── AuthorityError              the serial authority refused a request or sent nonsense
 
-The first five are :mod:`gs1.serials`'s (the pure serial code raises them too).
+The first five are :mod:`gs1.serials`'s (the pure serial code raises them too); the last
+two are also :class:`edge.errors.EdgeError`.
 """
 
 from __future__ import annotations
 
+from edge.errors import EdgeError
 from gs1.serials.errors import (
     ConfigError,
     ExhaustedError,
@@ -26,11 +28,11 @@ from gs1.serials.errors import (
 )
 
 
-class BufferEmptyError(SerialsError):
+class BufferEmptyError(SerialsError, EdgeError):
     """No identifier is left in the line's buffer for a scope: the line must stop."""
 
 
-class AuthorityError(SerialsError):
+class AuthorityError(SerialsError, EdgeError):
     """The serial authority refused a request (the message is its reason) or answered with
     something that is not a valid pool; ``status`` is the HTTP status, if there was one."""
 

@@ -4,7 +4,7 @@ A code that does not read, reads the wrong data or prints badly is a
 :class:`~edge.vision.verify.VerifyResult` value. These exceptions are for what a caller must
 handle as a fault::
 
-    VisionError
+    VisionError (edge.errors.EdgeError)
      ├── ConfigError         a setting is out of range or unknown (raised at construction)
      ├── FrameSourceError    a camera, stream or folder cannot be opened or read
      └── DecoderError        a decoder library is missing or failed outside a normal "no read"
@@ -12,12 +12,14 @@ handle as a fault::
 
 from __future__ import annotations
 
+from edge import errors
 
-class VisionError(Exception):
+
+class VisionError(errors.EdgeError):
     """Base of every :mod:`edge.vision` exception."""
 
 
-class ConfigError(VisionError, ValueError):
+class ConfigError(VisionError, errors.ConfigError):
     """A vision setting is unknown or out of range; the message names the setting."""
 
 

@@ -38,8 +38,20 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     operator.set_defaults(handler=operator_hash)
 
-    check = commands.add_parser("check", help="validate a configuration file and exit")
+    check = commands.add_parser(
+        "check",
+        help="check the configuration and everything it names (folders, files, ports, URLs)",
+        description="Check the configuration file, then every folder, file, key, port and "
+        "device it names, as 'edge run' will need them: one line per problem, exit code 2 if "
+        "there is one. Peers the agent can start without (broker, trace server, serial "
+        "authority) are warnings.",
+    )
     check.add_argument("--config", required=True, type=Path)
+    check.add_argument(
+        "--file-only",
+        action="store_true",
+        help="check the file and its values only, not this machine (for CI, examples)",
+    )
     check.set_defaults(handler=check_config)
 
     batch = commands.add_parser("batch", help="start, pause, resume, stop, close a batch")
@@ -121,7 +133,8 @@ def _api_options(parser: argparse.ArgumentParser) -> None:
 
 
 def _load(path: Path) -> Any:
-    from edge.config import ConfigError, load_config
+    from edge.config import load_config
+    from edge.errors import ConfigError
 
     try:
         return load_config(path)
@@ -149,25 +162,51 @@ def operator_hash(args: argparse.Namespace) -> int:
 
 def check_config(args: argparse.Namespace) -> int:
     config = _load(args.config)
+    if not args.file_only:
+        _preflight(args.config, config)
     print(f"{args.config}: valid (site {config.agent.site}, line {config.agent.line})")
     return 0
 
 
+def _preflight(source: Path, config: Any) -> None:
+    """Every folder, file, key, port and device of ``config``: warnings on stderr, problems
+    as a CliError (one line each)."""
+    import sys
+
+    from edge.errors import ConfigError
+    from serialtrace.preflight import check_edge
+
+    found = check_edge(config)
+    for warning in found.warnings:
+        print(f"serialtrace: warning: {warning}", file=sys.stderr)
+    if found.problems:
+        raise CliError(str(ConfigError(str(source), found.problems)))
+
+
 def run_agent(args: argparse.Namespace) -> int:
+    import sqlite3
+
     import uvicorn
 
     from edge.api import create_app
+    from edge.errors import EdgeError
     from edge.wiring import WiringError, build_agent
+    from gs1.serials import SerialsError
 
     logging.basicConfig(
         level=args.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
     )
     config = _load(args.config)
+    _preflight(args.config, config)
     try:
         agent = build_agent(config)
     except WiringError as exc:
         raise CliError(f"devices: {exc}") from None
+    except (EdgeError, SerialsError, OSError, sqlite3.Error) as exc:
+        # what the checks above could not foresee (a device that went away meanwhile, a
+        # database another process holds): one line, never a traceback
+        raise CliError(f"edge: cannot start: {exc}") from None
     server = uvicorn.Server(
         uvicorn.Config(
             create_app(agent),

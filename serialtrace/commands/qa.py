@@ -2,9 +2,12 @@
 
 ::
 
-    serialtrace qa drill (--batch GTIN/LOT | --random) [--html FILE] [--pdf FILE] [--db URL]
-    serialtrace qa drills [--limit N] [--db URL]
-    serialtrace qa completeness [--db URL]
+    serialtrace qa drill (--batch GTIN/LOT | --random) [--html FILE] [--pdf FILE] --db URL
+    serialtrace qa drills [--limit N] --db URL
+    serialtrace qa completeness --db URL
+
+The store is ``--db URL``, ``db_url`` in ``--config FILE`` or ``SERIALTRACE_SERVER__DB_URL``:
+one is required (no store is made in the current folder), and a SQLite file must exist.
 
 Drills run against the store directly (the same code as ``POST /qa/drills``), are kept in
 the store and listed by ``qa drills`` and ``GET /qa/drills``. Exit code 1 when a drill or
@@ -23,7 +26,11 @@ from serialtrace.cli import CliError
 
 def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument("--config", type=Path, metavar="FILE", help="server TOML settings file")
-    parser.add_argument("--db", metavar="URL", help="database URL (default from the settings)")
+    parser.add_argument(
+        "--db",
+        metavar="URL",
+        help="the trace store's URL (or db_url in --config FILE, or SERIALTRACE_SERVER_DB_URL)",
+    )
 
 
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
@@ -58,13 +65,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
 
 
 def _engine(args: argparse.Namespace) -> Any:
-    from server.config import load_settings
+    from server.config import existing_store, load_settings, require_db_url
     from server.errors import ConfigError
     from server.store import create_store_engine, upgrade
 
     try:
-        settings = load_settings(args.config, db_url=args.db)
-        engine = create_store_engine(settings.db_url)
+        settings = require_db_url(load_settings(args.config, db_url=args.db))
+        engine = create_store_engine(existing_store(settings.db_url))
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
     upgrade(engine)

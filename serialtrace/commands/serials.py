@@ -90,7 +90,7 @@ def plan_fields(plan: SerialPlan) -> dict[str, object]:
         "length": plan.scheme.length,
         "space": plan.space,
         "volume": plan.volume,
-        "probability": float(plan.probability),
+        "probability": min(float(plan.probability), 1.0),
         "limit": "1/10000",
         "max_volume": plan.max_volume,
         "acceptable": plan.acceptable,
@@ -99,7 +99,6 @@ def plan_fields(plan: SerialPlan) -> dict[str, object]:
 
 def plan_table(plan: SerialPlan) -> str:
     alphabet = plan.scheme.alphabet
-    one_in = plan.space / plan.volume
     verdict = (
         "acceptable"
         if plan.acceptable
@@ -110,12 +109,22 @@ def plan_table(plan: SerialPlan) -> str:
         ("length", str(plan.scheme.length)),
         ("space", f"{plan.space:,} ({alphabet.radix}^{plan.scheme.length})"),
         ("volume", f"{plan.volume:,}"),
-        ("probability", f"{float(plan.probability):.3g} (1 in {one_in:,.0f})"),
+        ("probability", _probability_text(plan)),
         ("limit", "below 1 in 10,000 (EU FMD, Delegated Regulation 2016/161 art. 4(b))"),
         ("max volume", f"{plan.max_volume:,}"),
         ("verdict", verdict),
     ]
     return "\n".join(f"{name:<12} {value}" for name, value in rows)
+
+
+def _probability_text(plan: SerialPlan) -> str:
+    """``1e-05 (1 in 100,000)``; never "1 in 0": a volume of the whole space or more is
+    certain to be guessed, and odds below 100 keep their decimals (``1 in 1.5``)."""
+    if plan.volume >= plan.space:
+        return f"1 (certain: the volume is at least the scheme's {plan.space:,} serials)"
+    one_in = plan.space / plan.volume
+    odds = f"{one_in:,.0f}" if one_in >= 100 else f"{one_in:.3g}"
+    return f"{float(plan.probability):.3g} (1 in {odds})"
 
 
 def run_new_key(args: argparse.Namespace) -> int:
@@ -241,7 +250,7 @@ def _register_authority(commands: argparse._SubParsersAction[argparse.ArgumentPa
 
 def _authority(args: argparse.Namespace) -> Any:
     """The settings and an authority on the migrated store of ``args``."""
-    from server.config import load_settings
+    from server.config import load_settings, require_db_url
     from server.errors import ConfigError as ServerConfigError
     from server.serials import authority_for
     from server.store import create_store_engine, upgrade
@@ -253,7 +262,7 @@ def _authority(args: argparse.Namespace) -> Any:
             serials_key_file=args.key_file,
             serials_journal=args.journal,
         )
-        engine = create_store_engine(settings.db_url)
+        engine = create_store_engine(require_db_url(settings).db_url)
         upgrade(engine)
         return settings, authority_for(settings, engine)
     except ServerConfigError as exc:
@@ -281,7 +290,7 @@ def _run(args: argparse.Namespace, action: Callable[[Any], int]) -> int:
 def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
-    from server.config import load_settings
+    from server.config import load_settings, require_db_url
     from server.errors import ConfigError as ServerConfigError
     from server.serials.app import create_authority_app
 
@@ -294,6 +303,7 @@ def run_serve(args: argparse.Namespace) -> int:
             host=args.host,
             port=args.port,
         )
+        require_db_url(settings)
     except ServerConfigError as exc:
         raise CliError(str(exc)) from exc
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")

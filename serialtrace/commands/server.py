@@ -51,13 +51,14 @@ def _add_common(parser: argparse.ArgumentParser, *, sub: bool) -> None:
         type=Path,
         default=default,
         metavar="FILE",
-        help="TOML settings file (env SERIALTRACE_SERVER_* overrides it)",
+        help="TOML settings file (env SERIALTRACE_SERVER__<KEY> overrides it)",
     )
     parser.add_argument(
         "--db",
         default=default,
         metavar="URL",
-        help="database URL: sqlite:///FILE (default) or postgresql://…",
+        help="the trace store: sqlite:///FILE or postgresql://… (required here, in --config or "
+        "in SERIALTRACE_SERVER__DB_URL)",
     )
 
 
@@ -167,14 +168,17 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     point.set_defaults(handler=run_audit_checkpoint)
 
 
-def _settings(args: argparse.Namespace, **overrides: Any) -> Any:
-    from server.config import load_settings
+def _settings(args: argparse.Namespace, *, need_store: bool = True, **overrides: Any) -> Any:
+    """The settings of ``args``; ``need_store``: they must say where the store is (no
+    command creates ``serialtrace.db`` in the current folder unless told to)."""
+    from server.config import load_settings, require_db_url
     from server.errors import ConfigError
 
     try:
-        return load_settings(
+        settings = load_settings(
             getattr(args, "config", None), db_url=getattr(args, "db", None), **overrides
         )
+        return require_db_url(settings) if need_store else settings
     except ConfigError as exc:
         raise CliError(str(exc)) from exc
 
@@ -187,13 +191,14 @@ def run_server(args: argparse.Namespace) -> int:
 
     settings = _settings(
         args,
+        need_store=False,  # the start-up check below lists it with every other problem
         mqtt_url=args.mqtt,
         mqtt_secrets_file=args.mqtt_secrets,
         mqtt_share_group=args.share_group,
         host=args.host,
         port=args.port,
     )
-    _check_broker_settings(settings)
+    _startup_check(args, settings)
     logging.basicConfig(level=logging.INFO, format="%(asctime)s %(levelname)s %(name)s %(message)s")
     app = create_app(settings)
     server = uvicorn.Server(uvicorn_config(app, settings))
@@ -217,14 +222,20 @@ def run_server(args: argparse.Namespace) -> int:
     return 0 if server.started else 1
 
 
-def _check_broker_settings(settings: Any) -> None:
-    from server.config import broker_link
+def _startup_check(args: argparse.Namespace, settings: Any) -> None:
+    """Every folder, file, port and URL the server will need, before it starts: one line
+    per problem (exit code 2); a broker that does not answer now is a warning."""
+    from serialtrace.preflight import check_server
     from server.errors import ConfigError
 
-    try:
-        broker_link(settings)
-    except ConfigError as exc:
-        raise CliError(str(exc)) from exc
+    found = check_server(settings)
+    for warning in found.warnings:
+        print(f"serialtrace: warning: {warning}", file=sys.stderr)
+    if len(found.problems) == 1:
+        raise CliError(found.problems[0])
+    if found.problems:
+        source = str(args.config) if getattr(args, "config", None) else "of the server"
+        raise CliError(str(ConfigError(source, found.problems)))
 
 
 def run_migrate(args: argparse.Namespace) -> int:

@@ -5,13 +5,13 @@ from __future__ import annotations
 import argparse
 import dataclasses
 import json
-import os
 import signal
 import sys
 import threading
 import time
 from pathlib import Path
 
+from simulators import env
 from simulators.line.line import LineSimulator
 from simulators.line.scenario import SCENARIO_DIR, Scenario, ScenarioError
 
@@ -32,9 +32,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--mqtt-secrets",
         metavar="FILE",
-        default=os.environ.get("SERIALTRACE_MQTT_SECRETS"),
+        default=env.setting("mqtt_secrets"),
         help="the line PLC identity's secrets file (serialtrace broker add-plc); "
-        "env SERIALTRACE_MQTT_SECRETS",
+        "env SERIALTRACE_SIM__MQTT_SECRETS",
     )
     parser.add_argument("--frames", type=Path, help="folder for camera frames (default: temp)")
     parser.add_argument("--run", action="store_true", help="start the conveyor at once")

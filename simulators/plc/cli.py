@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import argparse
 import json
-import os
 import sys
 import time
 
+from simulators import env
 from simulators.plc.conveyor import Conveyor
 
 
@@ -26,9 +26,9 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--mqtt-secrets",
         metavar="FILE",
-        default=os.environ.get("SERIALTRACE_MQTT_SECRETS"),
+        default=env.setting("mqtt_secrets"),
         help="the PLC identity's secrets file (serialtrace broker add-plc); "
-        "env SERIALTRACE_MQTT_SECRETS",
+        "env SERIALTRACE_SIM__MQTT_SECRETS",
     )
     parser.add_argument("--site", required=True)
     parser.add_argument("--line", required=True)

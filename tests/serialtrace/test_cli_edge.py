@@ -27,8 +27,15 @@ def run(capsys: pytest.CaptureFixture[str], *argv: str) -> tuple[int, str, str]:
 def test_check_accepts_the_example_and_lists_every_problem(
     capsys: pytest.CaptureFixture[str], tmp_path: Path
 ) -> None:
-    code, out, _ = run(capsys, "edge", "check", "--config", str(REPO / "docs/examples/edge.toml"))
+    example = str(REPO / "docs/examples/edge.toml")
+    code, out, _ = run(capsys, "edge", "check", "--config", example, "--file-only")
     assert code == 0 and "valid (site plant1, line line3)" in out
+    # the whole check also looks at this machine, which has no /var/lib/serialtrace/line3
+    code, _, err = run(capsys, "edge", "check", "--config", example)
+    assert code == 2
+    assert (
+        "  - agent.data_dir: expected an existing folder, got '/var/lib/serialtrace/line3'" in err
+    )
     bad = tmp_path / "bad.toml"
     bad.write_text('[agent]\nsite = "a/b"\n[mqtt]\nurl = "http://x"\n')
     code, _, err = run(capsys, "edge", "check", "--config", str(bad))

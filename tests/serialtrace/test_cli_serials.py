@@ -62,6 +62,33 @@ def test_plan_refused_exits_1(capsys: pytest.CaptureFixture[str]) -> None:
 
 
 @pytest.mark.parametrize(
+    ("volume", "probability"),
+    [
+        # 10^6 serials: never "1 in 0" (issue 17), odds below 100 keep their decimals
+        ("600000", "probability  0.6 (1 in 1.67)"),
+        ("20000", "probability  0.02 (1 in 50)"),
+        (
+            "1000000",
+            "probability  1 (certain: the volume is at least the scheme's 1,000,000 serials)",
+        ),
+        (
+            "3000000",
+            "probability  1 (certain: the volume is at least the scheme's 1,000,000 serials)",
+        ),
+    ],
+)
+def test_plan_odds_are_never_one_in_zero(
+    capsys: pytest.CaptureFixture[str], volume: str, probability: str
+) -> None:
+    code, out, _ = run(capsys, "serials", "plan", "--length", "6", "--volume", volume)
+    assert code == 1
+    assert probability in out.splitlines()
+    assert "1 in 0" not in out
+    code, out, _ = run(capsys, "serials", "plan", "--length", "6", "--volume", volume, "--json")
+    assert 0 < json.loads(out)["probability"] <= 1
+
+
+@pytest.mark.parametrize(
     ("argv", "message"),
     [
         (

@@ -399,7 +399,8 @@ def test_a_secrets_file_others_can_read_is_refused(tmp_path: Path) -> None:
     secrets.chmod(0o644)
     done = subprocess.run(
         [sys.executable, "-m", "serialtrace", "server", "--mqtt", "mqtts://127.0.0.1:1",
-         "--mqtt-secrets", str(secrets)],
+         "--mqtt-secrets", str(secrets), "--db", f"sqlite:///{tmp_path / 'trace.db'}",
+         "--port", str(free_port())],
         capture_output=True,
         text=True,
         timeout=60,

@@ -19,6 +19,7 @@ from functools import lru_cache
 import numpy as np
 import numpy.typing as npt
 
+from edge.vision.errors import VisionError
 from edge.vision.grading.reedsolomon import BlockDecode, decode_block
 
 GS = "\x1d"
@@ -363,7 +364,7 @@ def correct(size: SymbolSize, codewords: Sequence[int]) -> Correction:
 # -- data encodation ----------------------------------------------------------------------
 
 
-class DataError(ValueError):
+class DataError(VisionError, ValueError):
     """The data codewords do not follow ISO/IEC 16022 encodation."""
 
 

@@ -37,7 +37,7 @@ import numpy as np
 import numpy.typing as npt
 
 from edge.vision.decoding import Decoded, GreyImage
-from edge.vision.errors import ConfigError
+from edge.vision.errors import ConfigError, VisionError
 from edge.vision.grading import ecc200
 from edge.vision.grading.ecc200 import FIXED_DATA, SymbolSize
 from edge.vision.grading.report import (
@@ -119,7 +119,7 @@ class GradingSettings:
             raise ConfigError(f"wavelength_nm: expected 300 to 1100 nm, got {self.wavelength_nm!r}")
 
 
-class GradingFailed(Exception):
+class GradingFailed(VisionError):
     """Internal: why a symbol could not be graded (becomes the report's ``error``)."""
 
 
