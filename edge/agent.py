@@ -125,6 +125,7 @@ class Agent:
             devices.labeller,
             devices.ssccs,
             on_fault=self._device_fault,
+            read_timeout_s=config.devices.scanner.timeout_s if config.devices.scanner else 2.0,
         )
         self.pipeline = Pipeline(
             ledger=self.ledger,

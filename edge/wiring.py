@@ -1,6 +1,8 @@
 """Adapters from the real drivers to the agent's device protocols, and building them from the
-configuration: ZPL printers (:mod:`edge.printers`), the camera and verifier
-(:mod:`edge.vision`), the case scanner (:mod:`edge.scanners`), the serial and SSCC pools
+configuration, each through its driver package's registry: printers of any language
+(:func:`edge.printers.open_printer`, :func:`edge.printers.label_builder`), the camera and
+verifier (:func:`edge.vision.open_source`, :func:`edge.vision.make_decoder`), the case
+scanner (:func:`edge.scanners.open_scanner`), the serial and SSCC pools
 (:mod:`edge.serials`). Driver errors become :class:`edge.devices.DeviceFault` here, at the
 boundary.
 """
@@ -21,27 +23,30 @@ import serial
 
 import gs1
 from edge.agent import Agent, Devices
-from edge.config import CameraConfig, EdgeConfig, PrinterConfig, ScannerConfig
+from edge.config import EdgeConfig
 from edge.devices import DeviceFault, PrintTicket, SerialSource, SsccSource, UnitGrade, Verdict
 from edge.epcis_events import EpcisEvents
 from edge.printers import (
-    LabelBuilder,
     LabelDataError,
+    LabelFormatter,
+    LabelPrinter,
     PrinterError,
+    PrinterLanguage,
+    PrinterSettings,
     PrintJob,
     TemplateError,
-    ZplPrinter,
+    label_builder,
     load_template,
+    open_printer,
 )
-from edge.printers import PrinterConfig as DriverConfig
 from edge.production import ProductionLink
-from edge.scanners import ScannerConfig as ScannerFraming
-from edge.scanners import ScannerError, ScanOutcome, SerialScanner
+from edge.scanners import ScannerError, ScannerSettings, ScanOutcome, SerialScanner, open_scanner
 from edge.serials import CounterAllocator, SerialPool, SsccPool, key_from_env, read_key
 from edge.serials.buffer import Scope, SerialBuffer, Sizing
 from edge.serials.link import AuthorityClient, AuthorityLink
 from edge.vision import (
     Calibration,
+    CameraSettings,
     Decoder,
     DecodingLadder,
     FrameSource,
@@ -74,22 +79,16 @@ def open_port(url: str, **kwargs: Any) -> serial.SerialBase:
     return port
 
 
-def printer_driver(config: PrinterConfig) -> ZplPrinter:
-    return ZplPrinter(
-        DriverConfig(
-            url=config.url,
-            baudrate=config.baudrate,
-            confirm_timeout=config.confirm_timeout_s,
-            max_in_flight=config.max_in_flight,
-        ),
-        port_factory=open_port,
-    )
+def printer_driver(settings: PrinterSettings) -> LabelPrinter:
+    """The driver of the printer's language, from the printer registry."""
+    return open_printer(settings, port_factory=open_port)
 
 
-class ZplUnitPrinter:
-    """:class:`edge.devices.UnitPrinter` on a ZPL printer; one label template per GTIN."""
+class LabelUnitPrinter:
+    """:class:`edge.devices.UnitPrinter` on a printer of any language; one label template
+    per GTIN, built by the language's builder."""
 
-    def __init__(self, driver: ZplPrinter, builders: dict[str, LabelBuilder]) -> None:
+    def __init__(self, driver: LabelPrinter, builders: dict[str, LabelFormatter]) -> None:
         self._driver = driver
         self._builders = builders
         self._lock = threading.Lock()  # send (print stage) and confirm (verify stage)
@@ -171,15 +170,15 @@ class CameraVerifier:
         self._capture.source.close()
 
 
-class ZplContainerLabeller:
-    """:class:`edge.devices.ContainerLabeller`: SSCC label on a ZPL printer, read back by a
-    serial scanner."""
+class LabelContainerLabeller:
+    """:class:`edge.devices.ContainerLabeller`: SSCC label on a printer (of a language that
+    prints logistic labels), read back by a serial scanner."""
 
     def __init__(
         self,
-        driver: ZplPrinter,
-        case_builder: LabelBuilder,
-        pallet_builder: LabelBuilder,
+        driver: LabelPrinter,
+        case_builder: LabelFormatter,
+        pallet_builder: LabelFormatter,
         scanner: SerialScanner,
     ) -> None:
         self._driver = driver
@@ -193,7 +192,7 @@ class ZplContainerLabeller:
         content = f"{children} {'units' if level == 'case' else 'cases'}"
         variables = {"content": content} if "content" in builder.template.variables else {}
         try:
-            self._driver.print_label(builder.logistic_label(sscc, variables))
+            self._driver.confirm(self._driver.send(builder.logistic_label(sscc, variables)))
         except (PrinterError, LabelDataError) as exc:
             raise DeviceFault("case printer", str(exc)) from exc
 
@@ -383,9 +382,12 @@ def authority_sources(
     return sources.__getitem__, BufferedSsccs(buffer, sscc_scope), link
 
 
-def unit_builders(config: EdgeConfig) -> dict[str, LabelBuilder]:
+def unit_builders(
+    config: EdgeConfig, language: PrinterLanguage = PrinterLanguage.ZPL
+) -> dict[str, LabelFormatter]:
+    """The unit label builder of every product, in the printer's language."""
     return {
-        p.gtin: LabelBuilder(load_template(_template(config, p.unit_template)))
+        p.gtin: label_builder(language, load_template(_template(config, p.unit_template)))
         for p in config.products
     }
 
@@ -409,13 +411,13 @@ def unit_grade(report: GradeReport | None) -> UnitGrade | None:
     )
 
 
-def camera_decoder(camera: CameraConfig) -> Decoder:
+def camera_decoder(camera: CameraSettings) -> Decoder:
     if camera.decoder == "ladder":
         return DecodingLadder(deadline_ms=camera.deadline_ms)
     return make_decoder(camera.decoder)
 
 
-def camera_verifier(camera: CameraConfig, source: FrameSource | None = None) -> CameraVerifier:
+def camera_verifier(camera: CameraSettings, source: FrameSource | None = None) -> CameraVerifier:
     grader = None
     if camera.grade:
         c = camera.calibration
@@ -441,14 +443,15 @@ def camera_verifier(camera: CameraConfig, source: FrameSource | None = None) -> 
 
 
 def container_labeller(
-    config: EdgeConfig, printer: PrinterConfig, scanner: ScannerConfig
-) -> ZplContainerLabeller:
+    config: EdgeConfig, printer: PrinterSettings, scanner: ScannerSettings
+) -> LabelContainerLabeller:
     product = config.products[0]
-    return ZplContainerLabeller(
+    language = printer.language
+    return LabelContainerLabeller(
         printer_driver(printer),
-        LabelBuilder(load_template(_template(config, product.case_template))),
-        LabelBuilder(load_template(_template(config, product.pallet_template))),
-        SerialScanner(scanner.url, ScannerFraming(), baudrate=scanner.baudrate).start(),
+        label_builder(language, load_template(_template(config, product.case_template))),
+        label_builder(language, load_template(_template(config, product.pallet_template))),
+        open_scanner(scanner).start(),
     )
 
 
@@ -478,7 +481,9 @@ def build_devices(config: EdgeConfig, *, frame_source: FrameSource | None = None
             assert devices.case_printer is not None and devices.scanner is not None
             labeller = container_labeller(config, devices.case_printer, devices.scanner)
         return Devices(
-            printer=ZplUnitPrinter(printer_driver(devices.printer), unit_builders(config)),
+            printer=LabelUnitPrinter(
+                printer_driver(devices.printer), unit_builders(config, devices.printer.language)
+            ),
             verifier=camera_verifier(devices.camera, frame_source),
             serials=serials,
             ssccs=ssccs,
@@ -489,6 +494,8 @@ def build_devices(config: EdgeConfig, *, frame_source: FrameSource | None = None
     except (
         SerialsError,
         PrinterError,
+        LabelDataError,
+        ValueError,
         TemplateError,
         ScannerError,
         VisionError,

@@ -106,7 +106,7 @@ class DplReader:
             command = chr(buf[1])
             del buf[:2]
             if command == "L":
-                self._format = _Format(raw=bytearray(b"\x02L"))
+                self._format = _Format(raw=bytearray(b"\x02L\r"))
                 if buf[:1] == b"\r":
                     del buf[:1]
             elif command == "a":
