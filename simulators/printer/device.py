@@ -396,16 +396,16 @@ class VirtualPrinter:
                 self._check_after_counts()
                 self._cond.notify_all()
                 output = self._output if self._feedback else None
-            if output is not None:
-                try:
-                    output(FEEDBACK_LABEL_OUT)
-                except OSError:
-                    log.warning("feedback character for label %d not sent", index)
             for sink in self._sinks:
                 try:
                     sink(printed)
                 except Exception:
                     log.exception("label subscriber %r failed on label %d", sink, index)
+            if output is not None:  # the label is out (and seen by the sinks): RS
+                try:
+                    output(FEEDBACK_LABEL_OUT)
+                except OSError:
+                    log.warning("feedback character for label %d not sent", index)
 
     def _take_label_faults(self, index: int) -> tuple[str, ...]:
         names = []

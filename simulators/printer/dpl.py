@@ -126,8 +126,11 @@ class DplReader:
             if len(buf) < DATAMATRIX_HEAD:
                 return False
             count_text = bytes(buf[17:21])
-            if not count_text.isdigit():
-                self._issue(events, "datamatrix: expected a 4-digit byte count", 21)
+            if not count_text.isdigit():  # not a byte-counted record: skip to its CR
+                end = buf.find(b"\r")
+                if end < 0:
+                    return False if len(buf) <= MAX_RECORD_BYTES else self._overlong(events)
+                self._issue(events, "datamatrix: expected a 4-digit byte count", end + 1)
                 return True
             total = DATAMATRIX_HEAD + int(count_text)
             if len(buf) < total:
