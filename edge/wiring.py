@@ -16,16 +16,19 @@ import stat
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import serial
 
 import gs1
-from edge.agent import Agent, Devices
+from edge import store
+from edge.agent import Agent, AgentLinks, Devices, LinkHooks, database_path
 from edge.config import EdgeConfig
 from edge.devices import DeviceFault, PrintTicket, SerialSource, SsccSource, UnitGrade, Verdict
 from edge.epcis_events import EpcisEvents
+from edge.plc import PlcLink
 from edge.printers import (
     LabelDataError,
     LabelFormatter,
@@ -40,6 +43,7 @@ from edge.printers import (
     open_printer,
 )
 from edge.production import ProductionLink
+from edge.publisher import Publisher, state_payload
 from edge.scanners import ScannerError, ScannerSettings, ScanOutcome, SerialScanner, open_scanner
 from edge.serials import CounterAllocator, SerialPool, SsccPool, key_from_env, read_key
 from edge.serials.buffer import Scope, SerialBuffer, Sizing
@@ -62,6 +66,8 @@ from edge.vision import (
     open_source,
 )
 from edge.vision.grading.report import ABBREVIATIONS
+from edge.writer import Writer
+from epcis.topics import LineTopics
 from gs1.serials import SerialGenerator, SerialKey, SerialScheme, SerialsError, alphabet_named
 
 
@@ -513,5 +519,42 @@ def events_for(config: EdgeConfig) -> EpcisEvents:
     )
 
 
+def agent_links(config: EdgeConfig, events: EpcisEvents) -> AgentLinks:
+    """The agent's writer (on its own connection), outbox publisher and PLC link, their
+    callbacks going to the agent through the returned ``hooks``."""
+    hooks = LinkHooks()
+    topics = LineTopics(config.agent.site, config.agent.line)
+    db_path = database_path(config)
+    conn = store.connect(db_path)
+    publisher = Publisher(
+        db_path,
+        config.mqtt,
+        config.client_id,
+        topics.state,
+        events.envelope,
+        config.outbox,
+        offline_payload=state_payload("offline", site=config.agent.site, line=config.agent.line),
+        on_alarm=hooks.outbox_alarm,
+        on_link_problem=partial(hooks.link_problem, "mqtt"),
+    )
+    writer = Writer(
+        conn, gather_s=config.agent.commit_interval_ms / 1000, after_commit=publisher.wake
+    )
+    plc = PlcLink(
+        config.mqtt,
+        f"{config.client_id}-plc",
+        topics,
+        on_trigger=hooks.trigger,
+        on_batch=hooks.batch_command,
+        on_plc_fault=hooks.device_fault,
+        on_gate=hooks.gate_report,
+        on_link_problem=partial(hooks.link_problem, "plc link"),
+    )
+    return AgentLinks(conn=conn, writer=writer, publisher=publisher, plc=plc, hooks=hooks)
+
+
 def build_agent(config: EdgeConfig, devices: Devices | None = None) -> Agent:
-    return Agent(config, devices or build_devices(config), events_for(config))
+    """The agent of ``config``: every part it is made of is built here."""
+    events = events_for(config)
+    devices = devices or build_devices(config)
+    return Agent(config, devices, events, agent_links(config, events))
