@@ -85,9 +85,11 @@ def open_port(url: str, **kwargs: Any) -> serial.SerialBase:
     return port
 
 
-def printer_driver(settings: PrinterSettings) -> LabelPrinter:
+def printer_driver(
+    settings: PrinterSettings, port_factory: Callable[..., serial.SerialBase] = open_port
+) -> LabelPrinter:
     """The driver of the printer's language, from the printer registry."""
-    return open_printer(settings, port_factory=open_port)
+    return open_printer(settings, port_factory=port_factory)
 
 
 class LabelUnitPrinter:

@@ -19,7 +19,7 @@ import gs1
 from edge.batch import BatchAction
 from edge.config import parse_config
 from edge.ledger import BatchStart
-from edge.printers import DplPrinter, FlowControl, PrinterLanguage, ZplPrinter, open_printer
+from edge.printers import DplPrinter, FlowControl, PrinterLanguage, ZplPrinter
 from edge.scanners import ScanOutcome, open_scanner
 from edge.vision import QueueSource
 from edge.wiring import (
@@ -155,7 +155,7 @@ def test_the_flow_control_key_reaches_the_port(
     settings = config.devices.printer
     assert settings.flow_control is FlowControl(flow_control)
     recorder = Recorder()
-    printer = open_printer(settings, port_factory=recorder)
+    printer = printer_driver(settings, port_factory=recorder)  # as build_devices does
     printer.send(b"^XA^XZ")
     printer.close()
     [opened] = recorder.opened
