@@ -78,11 +78,13 @@ def datamatrix_side(data: str) -> int:
     (digit pairs one codeword, GS as FNC1 one, other ASCII one, above ASCII two)."""
     codewords = 0
     index = 0
-    while index < len(data):
-        if data[index : index + 2].isdigit() and len(data[index : index + 2]) == 2:
+    end = len(data)
+    while index < end:
+        char = data[index]
+        if "0" <= char <= "9" and index + 1 < end and "0" <= data[index + 1] <= "9":
             index += 2
         else:
-            codewords += ord(data[index]) > 127
+            codewords += ord(char) > 127
             index += 1
         codewords += 1
     for side, capacity in _SQUARE_SIZES:
@@ -111,13 +113,24 @@ class DplLabelBuilder:
 
     def __init__(self, template: LabelTemplate) -> None:
         self.template = template
+        dpi, length = template.dpi, template.length
+        self._module = 1
+        self._barcode_head = ""
         if template.datamatrix is not None:
-            module = template.datamatrix.module
-            if not 1 <= module <= len(MODULE_DIGITS):
+            dm = template.datamatrix
+            if not 1 <= dm.module <= len(MODULE_DIGITS):
                 raise LabelDataError(
                     f"template {template.name!r}: datamatrix: module: expected 1 to"
-                    f" {len(MODULE_DIGITS)} dots for DPL, got {module}"
+                    f" {len(MODULE_DIGITS)} dots for DPL, got {dm.module}"
                 )
+            self._module = dm.module
+            self._barcode_head = "1W1C" + MODULE_DIGITS[dm.module - 1] * 2 + "000"
+            self._barcode_column = f"{_hundredths(dm.x, dpi):04d}"
+        self._text_heads = tuple(
+            f"1911A{max(4, min(99, round(t.height * 72 / dpi))):02d}"
+            f"{_hundredths(max(0, length - t.y - t.height), dpi):04d}{_hundredths(t.x, dpi):04d}"
+            for t in template.texts
+        )
 
     def unit_label(self, code: UnitCode, variables: Mapping[str, str] = _NO_VARIABLES) -> bytes:
         """A unit label: the code's GS1 DataMatrix and the template's text lines."""
@@ -151,27 +164,18 @@ class DplLabelBuilder:
             fields = {**fields, **variables}
         dm = template.datamatrix
         assert dm is not None  # a unit template has one
-        dpi, length = template.dpi, template.length
-        side = datamatrix_side(barcode) * dm.module
-        row = _hundredths(max(0, length - dm.y - side), dpi)
-        module = MODULE_DIGITS[dm.module - 1]
+        side = datamatrix_side(barcode) * self._module
+        row = _hundredths(max(0, template.length - dm.y - side), template.dpi)
         payload = "2000000000" + barcode
         records = [
             "\x02L",
             "D11",
-            f"1W1C{module}{module}000{row:04d}{_hundredths(dm.x, dpi):04d}{len(payload):04d}"
-            + payload,
+            f"{self._barcode_head}{row:04d}{self._barcode_column}{len(payload):04d}{payload}",
         ]
-        for spec in template.texts:
+        for head, spec in zip(self._text_heads, template.texts, strict=True):
             line = _fill(spec, fields)
-            if line is None:
-                continue
-            points = max(4, min(99, round(spec.height * 72 / dpi)))
-            text_row = _hundredths(max(0, length - spec.y - spec.height), dpi)
-            records.append(
-                f"1911A{points:02d}{text_row:04d}{_hundredths(spec.x, dpi):04d}"
-                + _printable(line, "text")
-            )
+            if line is not None:
+                records.append(head + _printable(line, "text"))
         records.append("E")
         return ("\r".join(records) + "\r").encode("ascii")
 

@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
 from edge.printers import (
     LANGUAGES,
@@ -21,7 +23,7 @@ from edge.printers import (
     open_printer,
 )
 from edge.printers.dpl import datamatrix_side, speed_letter
-from gs1 import Sscc, UnitCode
+from gs1 import CSET82, Sscc, UnitCode
 
 CODE = UnitCode.create(gtin="09506000134352", serial="A1B2C3", lot="LOT2611", expiry="281130")
 UNIT = LabelTemplate.builtin("unit-50x30-203")
@@ -114,3 +116,19 @@ def test_datamatrix_side_follows_ecc200_capacity() -> None:
     assert datamatrix_side("12") == 10
     with pytest.raises(LabelDataError, match="do not fit"):
         datamatrix_side("A" * 2000)
+
+
+@given(
+    serial=st.text(alphabet=sorted(CSET82), min_size=1, max_size=20),
+    lot=st.text(alphabet=sorted(CSET82), min_size=1, max_size=20),
+)
+def test_any_gs1_serial_and_lot_stay_in_their_record(serial: str, lot: str) -> None:
+    code = UnitCode.create(gtin="09506000134352", serial=serial, lot=lot, expiry="281130")
+    dpl = DplLabelBuilder(UNIT).unit_label(code)
+    assert dpl.isascii() and dpl.startswith(b"\x02L\r") and dpl.endswith(b"\rE\r")
+    assert dpl.count(b"\x02") == 1 and b"\x01" not in dpl
+    record = dpl.split(b"\r", 2)[2]
+    count = int(record[17:21])
+    payload = record[21 : 21 + count]
+    assert payload == b"2000000000\x1d" + code.element_string().encode("ascii")
+    assert record[21 + count : 22 + count] == b"\r"  # the byte count ends the record exactly
