@@ -22,6 +22,7 @@ from concurrent.futures import Future
 from dataclasses import dataclass, replace
 from datetime import UTC, datetime
 from functools import partial
+from pathlib import Path
 from typing import Any, TypeVar
 
 import gs1
@@ -72,34 +73,74 @@ class Devices:
                 log.exception("closing %s failed", type(device).__name__)
 
 
+def database_path(config: EdgeConfig) -> Path:
+    """The line's database (units, batches, the outbox)."""
+    return config.data_path / "edge.sqlite"
+
+
+class LinkHooks:
+    """The callbacks of the PLC link and the publisher into the agent.
+
+    :mod:`edge.wiring` builds the links before the agent they call, so it hands them these
+    bound methods; the agent binds itself here when it is made. A call before that (a link
+    started early) is refused loudly rather than lost."""
+
+    def __init__(self) -> None:
+        self._agent: Agent | None = None
+
+    def bind(self, agent: Agent) -> None:
+        self._agent = agent
+
+    @property
+    def agent(self) -> Agent:
+        if self._agent is None:
+            raise RuntimeError("agent links: called before the agent was built")
+        return self._agent
+
+    def trigger(self, trigger: str | None) -> None:
+        self.agent.trigger(trigger)
+
+    def batch_command(self, data: dict[str, Any]) -> dict[str, Any]:
+        return self.agent.handle_batch_command(data)
+
+    def device_fault(self, reason: str) -> None:
+        self.agent._device_fault(reason)
+
+    def gate_report(self, report: GateReport, answer: Callable[[str | None], None]) -> None:
+        self.agent._gate_report(report, answer)
+
+    def link_problem(self, name: str, problem: str | None) -> None:
+        self.agent._link_problem(name, problem)
+
+    def outbox_alarm(self, raised: bool, depth: int) -> None:
+        self.agent._outbox_alarm(raised, depth)
+
+
+@dataclass
+class AgentLinks:
+    """The agent's database connection and its writer, the outbox publisher and the PLC link,
+    built by :func:`edge.wiring.build_agent` with ``hooks`` as their callbacks."""
+
+    conn: sqlite3.Connection
+    writer: Writer
+    publisher: Publisher
+    plc: PlcLink
+    hooks: LinkHooks
+
+
 class Agent:
-    def __init__(self, config: EdgeConfig, devices: Devices, events: EventFactory) -> None:
+    def __init__(
+        self, config: EdgeConfig, devices: Devices, events: EventFactory, links: AgentLinks
+    ) -> None:
         self.config = config
         self.devices = devices
         self.topics = LineTopics(config.agent.site, config.agent.line)
-        self.db_path = config.data_path / "edge.sqlite"
-        self._conn = store.connect(self.db_path)
+        self.db_path = database_path(config)
+        self._conn = links.conn
         self._reader = store.connect(self.db_path)
         self._reader_lock = threading.Lock()
-        self.publisher = Publisher(
-            self.db_path,
-            config.mqtt,
-            config.client_id,
-            self.topics.state,
-            events.envelope,
-            config.outbox,
-            offline_payload=state_payload(
-                "offline", site=config.agent.site, line=config.agent.line
-            ),
-            on_alarm=self._outbox_alarm,
-            on_link_problem=partial(self._link_problem, "mqtt"),
-            acks_topic=self.topics.acks,  # server-confirmed delivery (docs/mqtt.md)
-        )
-        self.writer = Writer(
-            self._conn,
-            gather_s=config.agent.commit_interval_ms / 1000,
-            after_commit=self.publisher.wake,
-        )
+        self.publisher = links.publisher
+        self.writer = links.writer
         products = {p.gtin: p.company_prefix_length for p in config.products}
         self.ledger = Ledger(events, products, self.topics.events)
         self.aggregation = Aggregation(
@@ -110,22 +151,14 @@ class Agent:
                 sscc_company_prefix_length=len(config.packing.sscc_company_prefix),
             ),
         )
-        self.plc = PlcLink(
-            config.mqtt,
-            f"{config.client_id}-plc",
-            self.topics,
-            on_trigger=self.trigger,
-            on_batch=self.handle_batch_command,
-            on_plc_fault=self._device_fault,
-            on_gate=self._gate_report,
-            on_link_problem=partial(self._link_problem, "plc link"),
-        )
+        self.plc = links.plc
         self.packer = Packer(
             self.aggregation,
             self.writer,
             devices.labeller,
             devices.ssccs,
             on_fault=self._device_fault,
+            read_timeout_s=config.devices.scanner.timeout_s if config.devices.scanner else 2.0,
         )
         self.pipeline = Pipeline(
             ledger=self.ledger,
@@ -156,6 +189,7 @@ class Agent:
         self._threads: list[threading.Thread] = []
         self.recovered: dict[str, int] = {}
         self.started_at = time.time()
+        links.hooks.bind(self)
 
     # -- lifecycle ----------------------------------------------------------------------------
 

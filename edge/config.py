@@ -36,6 +36,7 @@ from pydantic import (
 
 import gs1
 from edge.errors import ConfigError
+from edge.devices import DevicesConfig
 from epcis.broker import BrokerLink
 from epcis.errors import BrokerLinkError
 
@@ -95,93 +96,6 @@ class PackingConfig(_Section):
     cases_per_pallet: Annotated[int, Field(ge=1, le=10_000)] = 20
     sscc_company_prefix: Annotated[str, Field(pattern=r"^[0-9]{6,12}$")]
     sscc_extension: Annotated[int, Field(ge=0, le=9)] = 0
-
-
-def _check_serial_url(value: str) -> str:
-    """A pyserial URL (``socket://``, ``loop://``, ``rfc2217://``, …) or a device path."""
-    if not value.strip():
-        raise ValueError("expected a pyserial URL or device path, got ''")
-    return value
-
-
-class PrinterConfig(_Section):
-    """A ZPL label printer on a pyserial URL (``socket://127.0.0.1:9100``, ``/dev/ttyUSB0``)."""
-
-    url: str
-    baudrate: Annotated[int, Field(ge=1)] = 9600
-    confirm_timeout_s: Annotated[float, Field(gt=0, le=120)] = 10.0
-    max_in_flight: Annotated[int, Field(ge=1, le=64)] = 8
-
-    _url = field_validator("url")(_check_serial_url)
-
-
-class CalibrationConfig(_Section):
-    """Grey levels of two references of known reflectance (0-1) under the line's light
-    (see docs/vision.md, "Calibration")."""
-
-    black_grey: Annotated[float, Field(ge=0, le=255)] = 0.0
-    white_grey: Annotated[float, Field(ge=0, le=255)] = 255.0
-    black_reflectance: Annotated[float, Field(ge=0, le=1)] = 0.0
-    white_reflectance: Annotated[float, Field(ge=0, le=1)] = 1.0
-
-    @model_validator(mode="after")
-    def _ordered(self) -> CalibrationConfig:
-        if self.white_grey - self.black_grey < 10:
-            raise ValueError(
-                f"white_grey: expected at least 10 above black_grey ({self.black_grey:g}), "
-                f"got {self.white_grey:g}"
-            )
-        if self.white_reflectance <= self.black_reflectance:
-            raise ValueError(
-                f"white_reflectance: expected more than black_reflectance "
-                f"({self.black_reflectance:g}), got {self.white_reflectance:g}"
-            )
-        return self
-
-
-class CameraConfig(_Section):
-    """The verification camera: a device index, a folder of frames, or a stream URL.
-
-    ``decoder``: ``ladder`` (zxing-cpp step by step, then libdmtx) or one library alone;
-    ``deadline_ms`` bounds the ladder per frame. ``grade``: grade every unit per ISO/IEC
-    15415 (``aperture`` as a fraction of the module size, ``wavelength_nm`` of the light,
-    ``calibration``); ``min_grade`` rejects units graded lower (GS1 recommends 1.5, C, for
-    healthcare; unset: no grade rule). ``trend_window`` units make the moving grade, and a
-    fall of ``trend_drop`` below its baseline raises the grade alarm. A unit verified more than
-    ``grade_backlog_ms`` after its label was sent (the verify stage behind the belt) is not
-    graded unless ``min_grade`` is set (load shedding: the decision must reach the gate).
-    """
-
-    url: str
-    decoder: Literal["ladder", "zxing", "libdmtx"] = "ladder"
-    timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
-    min_symbol_contrast: Annotated[float, Field(ge=0, le=1)] = 0.40
-    deadline_ms: Annotated[float, Field(ge=1, le=10_000)] = 150.0
-    grade: bool = True
-    min_grade: Annotated[float, Field(ge=0, le=4)] | None = None
-    aperture: Annotated[float, Field(ge=0.5, le=0.8)] = 0.8
-    wavelength_nm: Annotated[int, Field(ge=300, le=1100)] = 660
-    calibration: CalibrationConfig = CalibrationConfig()
-    trend_window: Annotated[int, Field(ge=2, le=10_000)] = 50
-    trend_drop: Annotated[float, Field(ge=0.05, le=4)] = 0.5
-    grade_backlog_ms: Annotated[float, Field(ge=0, le=60_000)] = 250.0
-
-
-class ScannerConfig(_Section):
-    """The case/pallet label scanner (serial line scanner) on a pyserial URL."""
-
-    url: str
-    baudrate: Annotated[int, Field(ge=1)] = 9600
-    timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
-
-    _url = field_validator("url")(_check_serial_url)
-
-
-class DevicesConfig(_Section):
-    printer: PrinterConfig | None = None
-    case_printer: PrinterConfig | None = None
-    camera: CameraConfig | None = None
-    scanner: ScannerConfig | None = None
 
 
 class SerialsConfig(_Section):

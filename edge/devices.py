@@ -2,6 +2,11 @@
 that is just a function) plugs in. The adapters to the real drivers are in
 :mod:`edge.wiring`.
 
+:class:`DevicesConfig` is the ``[devices]`` table of the edge configuration: each device's
+settings are the driver's own model (:class:`edge.printers.PrinterSettings`,
+:class:`edge.scanners.ScannerSettings`, :class:`edge.vision.CameraSettings`), defined once
+and embedded here.
+
 Device faults are exceptions (:class:`DeviceFault`); outcomes are values (:class:`Verdict`).
 """
 
@@ -13,9 +18,49 @@ from typing import Protocol
 
 import numpy as np
 import numpy.typing as npt
+from pydantic import BaseModel, ConfigDict, field_validator
 
 import gs1
 from edge.errors import EdgeError
+from edge.printers import LANGUAGES, LabelKind, PrinterSettings
+from edge.scanners import ScannerSettings
+from edge.vision import CameraSettings
+
+
+class DevicesConfig(BaseModel):
+    """The line's devices (``[devices.printer]``, ``case_printer``, ``camera``, ``scanner``).
+
+    ``printer`` prints unit labels, ``case_printer`` case and pallet labels (SSCC), read back
+    by ``scanner``; each printer's ``language`` must print its kind of label."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    printer: PrinterSettings | None = None
+    case_printer: PrinterSettings | None = None
+    camera: CameraSettings | None = None
+    scanner: ScannerSettings | None = None
+
+    @field_validator("printer")
+    @classmethod
+    def _prints_units(cls, printer: PrinterSettings | None) -> PrinterSettings | None:
+        return _prints(printer, LabelKind.UNIT)
+
+    @field_validator("case_printer")
+    @classmethod
+    def _prints_containers(cls, printer: PrinterSettings | None) -> PrinterSettings | None:
+        return _prints(printer, LabelKind.LOGISTIC)
+
+
+def _prints(printer: PrinterSettings | None, kind: LabelKind) -> PrinterSettings | None:
+    if printer is None:
+        return None
+    able = sorted(language.value for language, entry in LANGUAGES.items() if kind in entry.kinds)
+    if printer.language.value not in able:
+        raise ValueError(
+            f"language: expected one of {able} (the languages that print {kind.value} labels),"
+            f" got {printer.language.value!r}"
+        )
+    return printer
 
 
 class DeviceFault(EdgeError):

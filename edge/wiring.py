@@ -1,6 +1,8 @@
 """Adapters from the real drivers to the agent's device protocols, and building them from the
-configuration: ZPL printers (:mod:`edge.printers`), the camera and verifier
-(:mod:`edge.vision`), the case scanner (:mod:`edge.scanners`), the serial and SSCC pools
+configuration, each through its driver package's registry: printers of any language
+(:func:`edge.printers.open_printer`, :func:`edge.printers.label_builder`), the camera and
+verifier (:func:`edge.vision.open_source`, :func:`edge.vision.make_decoder`), the case
+scanner (:func:`edge.scanners.open_scanner`), the serial and SSCC pools
 (:mod:`edge.serials`). Driver errors become :class:`edge.devices.DeviceFault` here, at the
 boundary.
 """
@@ -14,35 +16,42 @@ import stat
 import threading
 import time
 from collections.abc import Callable
+from functools import partial
 from pathlib import Path
 from typing import Any
 
 import serial
 
 import gs1
-from edge.agent import Agent, Devices
-from edge.config import CameraConfig, EdgeConfig, PrinterConfig, ScannerConfig
+from edge import store
+from edge.agent import Agent, AgentLinks, Devices, LinkHooks, database_path
+from edge.config import EdgeConfig
 from edge.devices import DeviceFault, PrintTicket, SerialSource, SsccSource, UnitGrade, Verdict
 from edge.epcis_events import EpcisEvents
 from edge.errors import EdgeError
+from edge.plc import PlcLink
 from edge.printers import (
-    LabelBuilder,
     LabelDataError,
+    LabelFormatter,
+    LabelPrinter,
     PrinterError,
+    PrinterLanguage,
+    PrinterSettings,
     PrintJob,
     TemplateError,
-    ZplPrinter,
+    label_builder,
     load_template,
+    open_printer,
 )
-from edge.printers import PrinterConfig as DriverConfig
 from edge.production import ProductionLink
-from edge.scanners import ScannerConfig as ScannerFraming
-from edge.scanners import ScannerError, ScanOutcome, SerialScanner
+from edge.publisher import Publisher, state_payload
+from edge.scanners import ScannerError, ScannerSettings, ScanOutcome, SerialScanner, open_scanner
 from edge.serials import CounterAllocator, SerialPool, SsccPool, key_from_env, read_key
 from edge.serials.buffer import Scope, SerialBuffer, Sizing
 from edge.serials.link import AuthorityClient, AuthorityLink
 from edge.vision import (
     Calibration,
+    CameraSettings,
     Decoder,
     DecodingLadder,
     FrameSource,
@@ -58,6 +67,8 @@ from edge.vision import (
     open_source,
 )
 from edge.vision.grading.report import ABBREVIATIONS
+from edge.writer import Writer
+from epcis.topics import LineTopics
 from gs1.serials import SerialGenerator, SerialKey, SerialScheme, SerialsError, alphabet_named
 
 
@@ -75,22 +86,18 @@ def open_port(url: str, **kwargs: Any) -> serial.SerialBase:
     return port
 
 
-def printer_driver(config: PrinterConfig) -> ZplPrinter:
-    return ZplPrinter(
-        DriverConfig(
-            url=config.url,
-            baudrate=config.baudrate,
-            confirm_timeout=config.confirm_timeout_s,
-            max_in_flight=config.max_in_flight,
-        ),
-        port_factory=open_port,
-    )
+def printer_driver(
+    settings: PrinterSettings, port_factory: Callable[..., serial.SerialBase] = open_port
+) -> LabelPrinter:
+    """The driver of the printer's language, from the printer registry."""
+    return open_printer(settings, port_factory=port_factory)
 
 
-class ZplUnitPrinter:
-    """:class:`edge.devices.UnitPrinter` on a ZPL printer; one label template per GTIN."""
+class LabelUnitPrinter:
+    """:class:`edge.devices.UnitPrinter` on a printer of any language; one label template
+    per GTIN, built by the language's builder."""
 
-    def __init__(self, driver: ZplPrinter, builders: dict[str, LabelBuilder]) -> None:
+    def __init__(self, driver: LabelPrinter, builders: dict[str, LabelFormatter]) -> None:
         self._driver = driver
         self._builders = builders
         self._lock = threading.Lock()  # send (print stage) and confirm (verify stage)
@@ -172,15 +179,15 @@ class CameraVerifier:
         self._capture.source.close()
 
 
-class ZplContainerLabeller:
-    """:class:`edge.devices.ContainerLabeller`: SSCC label on a ZPL printer, read back by a
-    serial scanner."""
+class LabelContainerLabeller:
+    """:class:`edge.devices.ContainerLabeller`: SSCC label on a printer (of a language that
+    prints logistic labels), read back by a serial scanner."""
 
     def __init__(
         self,
-        driver: ZplPrinter,
-        case_builder: LabelBuilder,
-        pallet_builder: LabelBuilder,
+        driver: LabelPrinter,
+        case_builder: LabelFormatter,
+        pallet_builder: LabelFormatter,
         scanner: SerialScanner,
     ) -> None:
         self._driver = driver
@@ -194,7 +201,7 @@ class ZplContainerLabeller:
         content = f"{children} {'units' if level == 'case' else 'cases'}"
         variables = {"content": content} if "content" in builder.template.variables else {}
         try:
-            self._driver.print_label(builder.logistic_label(sscc, variables))
+            self._driver.confirm(self._driver.send(builder.logistic_label(sscc, variables)))
         except (PrinterError, LabelDataError) as exc:
             raise DeviceFault("case printer", str(exc)) from exc
 
@@ -384,9 +391,12 @@ def authority_sources(
     return sources.__getitem__, BufferedSsccs(buffer, sscc_scope), link
 
 
-def unit_builders(config: EdgeConfig) -> dict[str, LabelBuilder]:
+def unit_builders(
+    config: EdgeConfig, language: PrinterLanguage = PrinterLanguage.ZPL
+) -> dict[str, LabelFormatter]:
+    """The unit label builder of every product, in the printer's language."""
     return {
-        p.gtin: LabelBuilder(load_template(_template(config, p.unit_template)))
+        p.gtin: label_builder(language, load_template(_template(config, p.unit_template)))
         for p in config.products
     }
 
@@ -410,13 +420,13 @@ def unit_grade(report: GradeReport | None) -> UnitGrade | None:
     )
 
 
-def camera_decoder(camera: CameraConfig) -> Decoder:
+def camera_decoder(camera: CameraSettings) -> Decoder:
     if camera.decoder == "ladder":
         return DecodingLadder(deadline_ms=camera.deadline_ms)
     return make_decoder(camera.decoder)
 
 
-def camera_verifier(camera: CameraConfig, source: FrameSource | None = None) -> CameraVerifier:
+def camera_verifier(camera: CameraSettings, source: FrameSource | None = None) -> CameraVerifier:
     grader = None
     if camera.grade:
         c = camera.calibration
@@ -442,14 +452,15 @@ def camera_verifier(camera: CameraConfig, source: FrameSource | None = None) -> 
 
 
 def container_labeller(
-    config: EdgeConfig, printer: PrinterConfig, scanner: ScannerConfig
-) -> ZplContainerLabeller:
+    config: EdgeConfig, printer: PrinterSettings, scanner: ScannerSettings
+) -> LabelContainerLabeller:
     product = config.products[0]
-    return ZplContainerLabeller(
+    language = printer.language
+    return LabelContainerLabeller(
         printer_driver(printer),
-        LabelBuilder(load_template(_template(config, product.case_template))),
-        LabelBuilder(load_template(_template(config, product.pallet_template))),
-        SerialScanner(scanner.url, ScannerFraming(), baudrate=scanner.baudrate).start(),
+        label_builder(language, load_template(_template(config, product.case_template))),
+        label_builder(language, load_template(_template(config, product.pallet_template))),
+        open_scanner(scanner).start(),
     )
 
 
@@ -479,7 +490,9 @@ def build_devices(config: EdgeConfig, *, frame_source: FrameSource | None = None
             assert devices.case_printer is not None and devices.scanner is not None
             labeller = container_labeller(config, devices.case_printer, devices.scanner)
         return Devices(
-            printer=ZplUnitPrinter(printer_driver(devices.printer), unit_builders(config)),
+            printer=LabelUnitPrinter(
+                printer_driver(devices.printer), unit_builders(config, devices.printer.language)
+            ),
             verifier=camera_verifier(devices.camera, frame_source),
             serials=serials,
             ssccs=ssccs,
@@ -490,6 +503,8 @@ def build_devices(config: EdgeConfig, *, frame_source: FrameSource | None = None
     except (
         SerialsError,
         PrinterError,
+        LabelDataError,
+        ValueError,
         TemplateError,
         ScannerError,
         VisionError,
@@ -507,5 +522,43 @@ def events_for(config: EdgeConfig) -> EpcisEvents:
     )
 
 
+def agent_links(config: EdgeConfig, events: EpcisEvents) -> AgentLinks:
+    """The agent's writer (on its own connection), outbox publisher and PLC link, their
+    callbacks going to the agent through the returned ``hooks``."""
+    hooks = LinkHooks()
+    topics = LineTopics(config.agent.site, config.agent.line)
+    db_path = database_path(config)
+    conn = store.connect(db_path)
+    publisher = Publisher(
+        db_path,
+        config.mqtt,
+        config.client_id,
+        topics.state,
+        events.envelope,
+        config.outbox,
+        offline_payload=state_payload("offline", site=config.agent.site, line=config.agent.line),
+        on_alarm=hooks.outbox_alarm,
+        on_link_problem=partial(hooks.link_problem, "mqtt"),
+        acks_topic=topics.acks,  # server-confirmed delivery (docs/mqtt.md)
+    )
+    writer = Writer(
+        conn, gather_s=config.agent.commit_interval_ms / 1000, after_commit=publisher.wake
+    )
+    plc = PlcLink(
+        config.mqtt,
+        f"{config.client_id}-plc",
+        topics,
+        on_trigger=hooks.trigger,
+        on_batch=hooks.batch_command,
+        on_plc_fault=hooks.device_fault,
+        on_gate=hooks.gate_report,
+        on_link_problem=partial(hooks.link_problem, "plc link"),
+    )
+    return AgentLinks(conn=conn, writer=writer, publisher=publisher, plc=plc, hooks=hooks)
+
+
 def build_agent(config: EdgeConfig, devices: Devices | None = None) -> Agent:
-    return Agent(config, devices or build_devices(config), events_for(config))
+    """The agent of ``config``: every part it is made of is built here."""
+    events = events_for(config)
+    devices = devices or build_devices(config)
+    return Agent(config, devices, events, agent_links(config, events))

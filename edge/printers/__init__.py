@@ -2,21 +2,22 @@
 
 ``LabelBuilder(LabelTemplate.builtin("unit-50x30-203")).unit_label(code)`` gives the ZPL of
 one unit label; ``ZplPrinter(PrinterConfig(url=...))`` sends it and confirms it through the
-printer's host status. See ``docs/printers.md``.
+printer's host status. ``open_printer(settings)`` and ``label_builder(language, template)``
+pick the driver and builder of the configured language (ZPL or DPL, :mod:`.registry`). See
+``docs/printers.md``.
 """
 
 from __future__ import annotations
 
 from edge.printers.builder import LabelBuilder
-from edge.printers.driver import (
+from edge.printers.config import (
     FlowControl,
-    LabelPrinter,
     PrinterConfig,
     PrinterLanguage,
-    PrintJob,
-    ZplPrinter,
-    open_printer,
+    PrinterSettings,
 )
+from edge.printers.dpl import DplLabelBuilder, DplPrinter, DplStatus
+from edge.printers.driver import LabelPrinter, PrintJob, SerialPrinter, ZplPrinter
 from edge.printers.errors import (
     BufferFull,
     HeadOpen,
@@ -31,20 +32,35 @@ from edge.printers.errors import (
     RibbonOut,
     TemplateError,
 )
+from edge.printers.registry import (
+    LANGUAGES,
+    PRINTER_DRIVERS,
+    LabelFormatter,
+    Language,
+    label_builder,
+    open_printer,
+)
 from edge.printers.status import HostStatus, PrinterFault, PrinterStatus
 from edge.printers.templates import LabelKind, LabelTemplate, load_template
 
 __all__ = [
+    "LANGUAGES",
+    "PRINTER_DRIVERS",
     "BufferFull",
+    "DplLabelBuilder",
+    "DplPrinter",
+    "DplStatus",
     "FlowControl",
     "HeadOpen",
     "HostStatus",
     "LabelBuilder",
     "LabelDataError",
     "LabelError",
+    "LabelFormatter",
     "LabelKind",
     "LabelPrinter",
     "LabelTemplate",
+    "Language",
     "PaperOut",
     "Paused",
     "PrintJob",
@@ -54,11 +70,14 @@ __all__ = [
     "PrinterFault",
     "PrinterLanguage",
     "PrinterProtocolError",
+    "PrinterSettings",
     "PrinterStatus",
     "PrinterTimeout",
     "RibbonOut",
+    "SerialPrinter",
     "TemplateError",
     "ZplPrinter",
+    "label_builder",
     "load_template",
     "open_printer",
 ]

@@ -16,13 +16,13 @@ from __future__ import annotations
 
 import contextlib
 import time
-from collections.abc import Callable, Mapping
-from dataclasses import dataclass, fields
-from enum import StrEnum
-from typing import Any, Protocol, TypeVar
+from collections.abc import Callable
+from dataclasses import dataclass
+from typing import Protocol, Self, TypeVar
 
 import serial
 
+from edge.printers.config import FlowControl, PrinterSettings
 from edge.printers.errors import (
     BufferFull,
     HeadOpen,
@@ -45,72 +45,6 @@ from edge.printers.status import (
 T = TypeVar("T")
 
 
-class PrinterLanguage(StrEnum):
-    ZPL = "zpl"
-
-
-class FlowControl(StrEnum):
-    NONE = "none"
-    XONXOFF = "xonxoff"
-    RTSCTS = "rtscts"
-    DSRDTR = "dsrdtr"
-
-
-@dataclass(frozen=True)
-class PrinterConfig:
-    """How to reach one printer; ``from_mapping`` reads it from a TOML table."""
-
-    url: str
-    language: PrinterLanguage = PrinterLanguage.ZPL
-    baudrate: int = 9600
-    flow_control: FlowControl = FlowControl.NONE
-    print_speed: int | None = None
-    """Inches per second (``^PR``), sent once when the port opens; None keeps the printer's."""
-    reply_timeout: float = 1.0
-    """Seconds to wait for a complete status answer."""
-    confirm_timeout: float = 10.0
-    """Seconds a job may take, from :meth:`ZplPrinter.confirm`, before PrinterTimeout."""
-    poll_interval: float = 0.005
-    max_in_flight: int = 8
-    """Labels sent but not confirmed; :meth:`ZplPrinter.send` waits for the oldest past this."""
-    reconnect_attempts: int = 3
-    reconnect_delay: float = 0.2
-
-    def __post_init__(self) -> None:
-        for name, enum in (("language", PrinterLanguage), ("flow_control", FlowControl)):
-            value = getattr(self, name)
-            try:
-                object.__setattr__(self, name, enum(value))
-            except ValueError:
-                raise ValueError(
-                    f"printer.{name}: expected one of {[e.value for e in enum]}, got {value!r}"
-                ) from None
-        checks = (
-            ("url", bool(self.url), "a pyserial URL"),
-            ("baudrate", self.baudrate > 0, "a positive integer"),
-            ("print_speed", self.print_speed is None or 1 <= self.print_speed <= 14, "1 to 14"),
-            ("reply_timeout", self.reply_timeout > 0, "seconds > 0"),
-            ("confirm_timeout", self.confirm_timeout > 0, "seconds > 0"),
-            ("poll_interval", self.poll_interval >= 0, "seconds >= 0"),
-            ("max_in_flight", self.max_in_flight >= 1, "an integer >= 1"),
-            ("reconnect_attempts", self.reconnect_attempts >= 0, "an integer >= 0"),
-            ("reconnect_delay", self.reconnect_delay >= 0, "seconds >= 0"),
-        )
-        for name, ok, expected in checks:
-            if not ok:
-                raise ValueError(
-                    f"printer.{name}: expected {expected}, got {getattr(self, name)!r}"
-                )
-
-    @classmethod
-    def from_mapping(cls, data: Mapping[str, Any]) -> PrinterConfig:
-        known = {f.name: f for f in fields(cls)}
-        unknown = sorted(set(data) - set(known))
-        if unknown:
-            raise ValueError(f"printer: expected keys from {sorted(known)}, got {unknown!r}")
-        return cls(**data)
-
-
 @dataclass(frozen=True)
 class PrintJob:
     """A label handed to the printer: ``sequence`` counts from 1 per driver."""
@@ -131,7 +65,7 @@ class LabelPrinter(Protocol):
     def close(self) -> None: ...
 
 
-_FAULT_ERRORS: tuple[tuple[PrinterFault, type[PrinterError]], ...] = (
+FAULT_ERRORS: tuple[tuple[PrinterFault, type[PrinterError]], ...] = (
     (PrinterFault.HEAD_OPEN, HeadOpen),
     (PrinterFault.PAPER_OUT, PaperOut),
     (PrinterFault.RIBBON_OUT, RibbonOut),
@@ -142,7 +76,7 @@ _FAULT_ERRORS: tuple[tuple[PrinterFault, type[PrinterError]], ...] = (
 def raise_for_faults(status: HostStatus, *, buffer_full: bool = False) -> None:
     """Raise the error of the first fault that stops printing; BufferFull only if asked."""
     faults = status.faults
-    for fault, error in _FAULT_ERRORS:
+    for fault, error in FAULT_ERRORS:
         if fault in faults:
             raise error(f"printer reports {fault.value}", status)
     if buffer_full and PrinterFault.BUFFER_FULL in faults:
@@ -151,21 +85,108 @@ def raise_for_faults(status: HostStatus, *, buffer_full: bool = False) -> None:
         )
 
 
-class ZplPrinter:
-    """A Zebra-compatible printer (ZPL II) on a serial port or a raw TCP port."""
+class SerialPrinter:
+    """The port of a printer on a pyserial URL: opened on first use, reopened after a failure.
+
+    Language drivers subclass it and implement :class:`LabelPrinter`; :meth:`_on_open` sends
+    what a fresh connection needs (print speed, feedback mode)."""
 
     def __init__(
         self,
-        config: PrinterConfig,
+        config: PrinterSettings,
         *,
         port_factory: Callable[..., serial.SerialBase] = serial.serial_for_url,
     ) -> None:
         self.config = config
         self._port_factory = port_factory
         self._port: serial.SerialBase | None = None
+
+    def close(self) -> None:
+        self._drop_port()
+
+    def _on_open(self, port: serial.SerialBase) -> None:
+        """Called once on every newly opened port."""
+
+    # -- port -----------------------------------------------------------------------------
+
+    def __enter__(self) -> Self:
+        self._open()
+        return self
+
+    def __exit__(self, *exc: object) -> None:
+        self.close()
+
+    def _open(self) -> serial.SerialBase:
+        if self._port is not None:
+            return self._port
+        config = self.config
+        error: Exception | None = None
+        for attempt in range(config.reconnect_attempts + 1):
+            if attempt:
+                time.sleep(config.reconnect_delay)
+            try:
+                port = self._port_factory(
+                    config.url,
+                    baudrate=config.baudrate,
+                    timeout=min(0.05, config.reply_timeout),
+                    write_timeout=config.confirm_timeout,
+                    xonxoff=config.flow_control is FlowControl.XONXOFF,
+                    rtscts=config.flow_control is FlowControl.RTSCTS,
+                    dsrdtr=config.flow_control is FlowControl.DSRDTR,
+                )
+            except (serial.SerialException, OSError, ValueError) as exc:
+                error = exc
+                continue
+            self._port = port
+            self._on_open(port)
+            return port
+        raise PrinterDisconnected(
+            f"printer {config.url!r}: cannot open after {config.reconnect_attempts + 1}"
+            f" attempts: {error}"
+        ) from error
+
+    def _drop_port(self) -> None:
+        port, self._port = self._port, None
+        if port is not None:
+            with contextlib.suppress(serial.SerialException, OSError):
+                port.close()
+
+    def _io(self, operation: Callable[[serial.SerialBase], T]) -> T:
+        """Run ``operation`` on the port; on a port error reopen once and retry."""
+        port = self._open()
+        try:
+            return operation(port)
+        except (serial.SerialException, OSError) as exc:
+            self._drop_port()
+            first_error = exc
+        port = self._open()
+        try:
+            return operation(port)
+        except (serial.SerialException, OSError) as exc:
+            self._drop_port()
+            raise PrinterDisconnected(
+                f"printer {self.config.url!r}: I/O failed after reconnecting: {exc}"
+                f" (first: {first_error})"
+            ) from exc
+
+
+class ZplPrinter(SerialPrinter):
+    """A Zebra-compatible printer (ZPL II) on a serial port or a raw TCP port."""
+
+    def __init__(
+        self,
+        config: PrinterSettings,
+        *,
+        port_factory: Callable[..., serial.SerialBase] = serial.serial_for_url,
+    ) -> None:
+        super().__init__(config, port_factory=port_factory)
         self._sent = 0
         self._printed = 0
         self._last_status: HostStatus | None = None
+
+    def _on_open(self, port: serial.SerialBase) -> None:
+        if self.config.print_speed is not None:
+            port.write(f"^XA^PR{self.config.print_speed}^XZ".encode("ascii"))
 
     # -- LabelPrinter ---------------------------------------------------------------------
 
@@ -209,9 +230,6 @@ class ZplPrinter:
 
     def status(self) -> PrinterStatus:
         return self.host_status().summary()
-
-    def close(self) -> None:
-        self._drop_port()
 
     # -- ZPL ------------------------------------------------------------------------------
 
@@ -258,77 +276,3 @@ class ZplPrinter:
                 )
             answer += port.read(port.in_waiting or 1)
         return HostStatus.parse(bytes(answer))
-
-    # -- port -----------------------------------------------------------------------------
-
-    def __enter__(self) -> ZplPrinter:
-        self._open()
-        return self
-
-    def __exit__(self, *exc: object) -> None:
-        self.close()
-
-    def _open(self) -> serial.SerialBase:
-        if self._port is not None:
-            return self._port
-        config = self.config
-        error: Exception | None = None
-        for attempt in range(config.reconnect_attempts + 1):
-            if attempt:
-                time.sleep(config.reconnect_delay)
-            try:
-                port = self._port_factory(
-                    config.url,
-                    baudrate=config.baudrate,
-                    timeout=min(0.05, config.reply_timeout),
-                    write_timeout=config.confirm_timeout,
-                    xonxoff=config.flow_control is FlowControl.XONXOFF,
-                    rtscts=config.flow_control is FlowControl.RTSCTS,
-                    dsrdtr=config.flow_control is FlowControl.DSRDTR,
-                )
-            except (serial.SerialException, OSError, ValueError) as exc:
-                error = exc
-                continue
-            self._port = port
-            if config.print_speed is not None:
-                port.write(f"^XA^PR{config.print_speed}^XZ".encode("ascii"))
-            return port
-        raise PrinterDisconnected(
-            f"printer {config.url!r}: cannot open after {config.reconnect_attempts + 1}"
-            f" attempts: {error}"
-        ) from error
-
-    def _drop_port(self) -> None:
-        port, self._port = self._port, None
-        if port is not None:
-            with contextlib.suppress(serial.SerialException, OSError):
-                port.close()
-
-    def _io(self, operation: Callable[[serial.SerialBase], T]) -> T:
-        """Run ``operation`` on the port; on a port error reopen once and retry."""
-        port = self._open()
-        try:
-            return operation(port)
-        except (serial.SerialException, OSError) as exc:
-            self._drop_port()
-            first_error = exc
-        port = self._open()
-        try:
-            return operation(port)
-        except (serial.SerialException, OSError) as exc:
-            self._drop_port()
-            raise PrinterDisconnected(
-                f"printer {self.config.url!r}: I/O failed after reconnecting: {exc}"
-                f" (first: {first_error})"
-            ) from exc
-
-
-PRINTER_DRIVERS: Mapping[PrinterLanguage, Callable[[PrinterConfig], LabelPrinter]] = {
-    PrinterLanguage.ZPL: ZplPrinter,
-}
-"""Driver per printer language; add Videojet, Markem, … drivers here."""
-
-
-def open_printer(config: PrinterConfig) -> LabelPrinter:
-    """The driver for ``config.language``."""
-    return PRINTER_DRIVERS[config.language](config)

@@ -18,6 +18,9 @@ from __future__ import annotations
 
 import codecs
 from dataclasses import dataclass
+from typing import Annotated
+
+from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
 from edge.scanners.errors import ConfigError
 
@@ -81,3 +84,50 @@ class ScannerConfig:
             raise ConfigError(f"max_line: expected 16 to 1000000 bytes, got {self.max_line!r}")
         if not 0.01 <= self.line_timeout_s <= 60:
             raise ConfigError(f"line_timeout_s: expected 0.01 to 60 s, got {self.line_timeout_s!r}")
+
+
+class ScannerSettings(BaseModel):
+    """A scanner as the edge configuration names it (``[devices.scanner]``): where it is,
+    how long to wait for a read, and its framing (the keys of :class:`ScannerConfig`, with
+    byte settings written as text: ``terminator = "CRLF"``, ``prefix = "\\x02"``)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
+
+    url: str
+    """A pyserial URL (``/dev/ttyACM0``, ``socket://…``) or a device path."""
+    baudrate: Annotated[int, Field(ge=1)] = 9600
+    timeout_s: Annotated[float, Field(gt=0, le=60)] = 2.0
+    """Seconds to wait for the read of a label just printed."""
+    terminator: str = "CR"
+    prefix: str = ""
+    suffix: str = ""
+    symbology_ids: bool = True
+    gs_substitute: str | None = None
+    no_read: str = "NOREAD"
+    max_line: int = 4096
+    line_timeout_s: float = 0.5
+
+    @field_validator("url")
+    @classmethod
+    def _url(cls, value: str) -> str:
+        if not value.strip():
+            raise ValueError("expected a pyserial URL or device path")
+        return value
+
+    @model_validator(mode="after")
+    def _valid_framing(self) -> ScannerSettings:
+        self.framing()  # ConfigError (a ValueError) names the key
+        return self
+
+    def framing(self) -> ScannerConfig:
+        """The driver's framing settings."""
+        return ScannerConfig(
+            terminator=terminator_from_name(self.terminator),
+            prefix=escaped_bytes(self.prefix, field="prefix"),
+            suffix=escaped_bytes(self.suffix, field="suffix"),
+            symbology_ids=self.symbology_ids,
+            gs_substitute=self.gs_substitute,
+            no_read=self.no_read,
+            max_line=self.max_line,
+            line_timeout_s=self.line_timeout_s,
+        )

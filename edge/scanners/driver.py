@@ -20,7 +20,7 @@ from collections.abc import Callable
 
 import serial
 
-from edge.scanners.config import ScannerConfig
+from edge.scanners.config import ScannerConfig, ScannerSettings
 from edge.scanners.errors import PortError
 from edge.scanners.framing import LineFramer
 from edge.scanners.scan import ScanOutcome, ScanResult, interpret
@@ -159,3 +159,12 @@ class SerialScanner:
                 self.on_scan(result)
             except Exception:  # the caller's bug must not stop the scanner
                 log.exception("scanner %s: on_scan callback failed", self.url)
+
+
+def open_scanner(
+    settings: ScannerSettings, *, on_scan: ScanCallback | None = None
+) -> SerialScanner:
+    """The scanner of ``settings`` (not started: :meth:`SerialScanner.start` opens the port)."""
+    return SerialScanner(
+        settings.url, settings.framing(), on_scan=on_scan, baudrate=settings.baudrate
+    )

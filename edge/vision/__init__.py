@@ -1,5 +1,6 @@
 """Camera capture, DataMatrix decoding and verification of printed unit codes.
 
+- :mod:`edge.vision.config`: :class:`CameraSettings`, the ``[devices.camera]`` table.
 - :mod:`edge.vision.frames`: frame sources (OpenCV ``VideoCapture``, folders, in-process
   queues) and trigger pairing.
 - :mod:`edge.vision.decoding`: the :class:`Decoder` protocol, :class:`Decoded` and the
@@ -14,6 +15,7 @@
 
 from __future__ import annotations
 
+from edge.vision.config import CalibrationSettings, CameraSettings
 from edge.vision.decoding import (
     GS1_DATAMATRIX,
     GS1_DATAMATRIX_IDENTIFIERS,
@@ -51,6 +53,8 @@ __all__ = [
     "GS1_DATAMATRIX",
     "GS1_DATAMATRIX_IDENTIFIERS",
     "Calibration",
+    "CalibrationSettings",
+    "CameraSettings",
     "ConfigError",
     "Decoded",
     "Decoder",

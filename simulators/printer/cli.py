@@ -1,4 +1,4 @@
-"""``serialtrace sim printer``: run the virtual ZPL printer on a pty or a TCP port."""
+"""``serialtrace sim printer``: run the virtual ZPL or DPL printer on a pty or a TCP port."""
 
 from __future__ import annotations
 
@@ -16,8 +16,11 @@ from simulators.printer.transport import PtyTransport, TcpTransport
 def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) -> None:
     parser = subparsers.add_parser(
         "printer",
-        help="virtual Zebra-compatible (ZPL II) label printer",
-        description="Run a virtual ZPL printer and print the pyserial URL to connect to.",
+        help="virtual label printer (Zebra ZPL II or Honeywell DPL)",
+        description="Run a virtual ZPL or DPL printer and print the pyserial URL to connect to.",
+    )
+    parser.add_argument(
+        "--language", choices=("zpl", "dpl"), help="the printer language (default zpl)"
     )
     where = parser.add_mutually_exclusive_group()
     where.add_argument("--pty", action="store_true", help="listen on a pseudo-terminal (default)")
@@ -43,6 +46,8 @@ def _config(args: argparse.Namespace) -> PrinterSimConfig:
     if args.config is not None:
         base = PrinterSimConfig.load(args.config)
         values = {name: getattr(base, name) for name in base.__dataclass_fields__}
+    if args.language is not None:
+        values["language"] = args.language
     if args.baud is not None:
         values["baudrate"] = args.baud
     if args.dpi is not None:

@@ -1,4 +1,5 @@
-"""The virtual ZPL printer: receive buffer, print engine, host status, faults, label output.
+"""The virtual label printer (ZPL or DPL): receive buffer, print engine, status, faults,
+label output.
 
 Transports (pty, TCP) hand every received chunk to :meth:`VirtualPrinter.receive` and send
 back what it returns (the ``~HS`` answer). Formats queue in the receive buffer; the print
@@ -24,6 +25,7 @@ from typing import Any
 import cv2
 
 from simulators.labels import LabelSink, PrintedLabel
+from simulators.printer.dpl import FEEDBACK, STATUS, TOGGLE_PAUSE, DplReader
 from simulators.printer.faults import LABEL_FAULTS, FaultConfig, LineNoise, apply_label_fault
 from simulators.printer.render import render
 from simulators.printer.zpl import FormatReader, Immediate, LabelFormat, PrintSpeed, ZplIssue
@@ -38,12 +40,17 @@ BAUD_CODES = {
 }  # fmt: skip
 """~HS baud bits a8,a2,a1,a0 (ZPL II guide); 115200 is beyond the 2006 guide's table."""
 MAX_ISSUES_KEPT = 100
+LANGUAGES = ("zpl", "dpl")
 
 Manipulator = Callable[[bytes], bytes]
+FEEDBACK_LABEL_OUT = b"\x1e"
+"""DPL feedback character: RS after each label printed."""
 
 
 @dataclass(frozen=True)
 class PrinterSimConfig:
+    language: str = "zpl"
+    """``zpl`` (Zebra ZPL II, ``~HS``) or ``dpl`` (Honeywell DPL, ``<SOH>A``, feedback RS)."""
     dpi: int = 203
     width: int = 400
     """Label width in dots when a format has no ^PW."""
@@ -71,6 +78,10 @@ class PrinterSimConfig:
         if unknown:
             raise ValueError(
                 f"printer: expected keys from {sorted(cls.__dataclass_fields__)}, got {unknown!r}"
+            )
+        if values.get("language", "zpl") not in LANGUAGES:
+            raise ValueError(
+                f"printer.language: expected one of {list(LANGUAGES)}, got {values['language']!r}"
             )
         for key in ("dpi", "width", "length", "print_speed", "buffer_capacity", "baudrate"):
             if key in values and (not isinstance(values[key], int) or values[key] < 1):
@@ -118,7 +129,17 @@ class VirtualPrinter:
         self._rng = random.Random(faults.seed)
         self._noise = LineNoise(faults.line_noise, random.Random(faults.seed + 1))
         self._manipulator: Manipulator | None = None
-        self._reader = FormatReader()
+        if self.config.language not in LANGUAGES:
+            raise ValueError(
+                f"printer.language: expected one of {list(LANGUAGES)}, got {self.config.language!r}"
+            )
+        self._reader: FormatReader | DplReader = (
+            DplReader(self.config.dpi, self.config.length)
+            if self.config.language == "dpl"
+            else FormatReader()
+        )
+        self._feedback = False
+        self._output: Callable[[bytes], None] | None = None
         self._cond = threading.Condition()
         self._queue: deque[LabelFormat] = deque()
         self._printing = False
@@ -190,7 +211,21 @@ class VirtualPrinter:
                     self._report(event)
         return b"".join(replies)
 
+    def set_output(self, output: Callable[[bytes], None] | None) -> None:
+        """Where bytes the printer sends on its own go (DPL feedback characters); the
+        transport sets it to its connection."""
+        self._output = output
+
     def _immediate(self, name: str) -> bytes:
+        if name == STATUS:
+            return self._dpl_status_locked()
+        if name == FEEDBACK:
+            self._feedback = True
+            return b""
+        if name == TOGGLE_PAUSE:
+            self._state["paused"] = not self._state["paused"]
+            self._cond.notify_all()
+            return b""
         if name == "HS":
             return self._host_status_locked()
         if name == "PS":
@@ -226,6 +261,22 @@ class VirtualPrinter:
         )
         three = "1234,0"
         return b"".join(b"\x02" + s.encode("ascii") + b"\x03\r\n" for s in (one, two, three))
+
+    def _dpl_status_locked(self) -> bytes:
+        """``<SOH>A``: eight Y/N flags and CR (interpreter busy, paper out or fault, ribbon
+        out, printing batch, busy printing, paused, label presented, reserved)."""
+        state = self._state
+        flags = (
+            False,
+            state["paper_out"] or state["head_open"],
+            state["ribbon_out"],
+            bool(self._queue),
+            self._printing,
+            state["paused"],
+            False,
+            False,
+        )
+        return "".join("Y" if flag else "N" for flag in flags).encode("ascii") + b"\r"
 
     def _comm_settings(self) -> int:
         code = BAUD_CODES.get(self.config.baudrate, BAUD_CODES[9600])
@@ -344,11 +395,17 @@ class VirtualPrinter:
                 self._label_length = label.length or self.config.length
                 self._check_after_counts()
                 self._cond.notify_all()
+                output = self._output if self._feedback else None
             for sink in self._sinks:
                 try:
                     sink(printed)
                 except Exception:
                     log.exception("label subscriber %r failed on label %d", sink, index)
+            if output is not None:  # the label is out (and seen by the sinks): RS
+                try:
+                    output(FEEDBACK_LABEL_OUT)
+                except OSError:
+                    log.warning("feedback character for label %d not sent", index)
 
     def _take_label_faults(self, index: int) -> tuple[str, ...]:
         names = []

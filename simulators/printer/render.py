@@ -148,7 +148,8 @@ def _draw(canvas: Image, item: LabelField, data: dict[str, str], texts: list[str
         data["datamatrix"] = item.content
         if gs1 is not None:
             data["datamatrix_hri"] = gs1.hri
-        return _paste(canvas, symbol, item.x, item.y)
+        top = max(0, item.y - symbol.shape[0]) if item.anchor_bottom else item.y
+        return _paste(canvas, symbol, item.x, top)
     if isinstance(item, Code128Field):
         gs1 = gs1_text(item.content) if item.gs1 else None
         row = _symbol(item.content, gs1, zxingcpp.BarcodeFormat.Code128, item.module)[0]

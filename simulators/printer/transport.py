@@ -16,6 +16,7 @@ import socket
 import threading
 import time
 import tty
+from collections.abc import Callable
 
 from simulators.printer.device import VirtualPrinter
 
@@ -62,11 +63,13 @@ class PtyTransport:
         ]
 
     def start(self) -> PtyTransport:
+        self.printer.set_output(self._replies.put)
         for thread in self._threads:
             thread.start()
         return self
 
     def stop(self) -> None:
+        self.printer.set_output(None)
         self._stopping.set()
         self._replies.put(None)
         for thread in self._threads:
@@ -146,6 +149,19 @@ class TcpTransport:
                 self._handle(connection)
 
     def _handle(self, connection: socket.socket) -> None:
+        lock = threading.Lock()
+
+        def send(data: bytes) -> None:
+            with lock:
+                connection.sendall(data)
+
+        self.printer.set_output(send)
+        try:
+            self._talk(connection, send)
+        finally:
+            self.printer.set_output(None)
+
+    def _talk(self, connection: socket.socket, send: Callable[[bytes], None]) -> None:
         while not self._stopping.is_set():
             try:
                 data = connection.recv(4096)
@@ -158,6 +174,6 @@ class TcpTransport:
             reply = self.printer.receive(data)
             if reply:
                 try:
-                    connection.sendall(reply)
+                    send(reply)
                 except OSError:
                     return

@@ -65,6 +65,8 @@ class DataMatrixField:
     gs1: bool
     content: str
     """The data with GS between GS1 fields (no leading FNC1; ``gs1`` says whether there was)."""
+    anchor_bottom: bool = False
+    """``y`` is the symbol's bottom edge (DPL), not its top (ZPL)."""
 
 
 @dataclass(frozen=True)

@@ -54,16 +54,18 @@ def line_config(
     rate_per_minute: float = 600.0,
     api_port: int = 8710,
     extra: dict[str, Any] | None = None,
+    printer_settings: dict[str, Any] | None = None,
+    scanner_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     data_dir.mkdir(parents=True, exist_ok=True)
     key = write_key(data_dir)
     devices: dict[str, Any] = {
-        "printer": {"url": printer_url, "confirm_timeout_s": 5.0},
+        "printer": {"url": printer_url, "confirm_timeout_s": 5.0, **(printer_settings or {})},
         "camera": {"url": camera_url, "timeout_s": 2.0},
     }
     if case_printer_url and scanner_url:
         devices["case_printer"] = {"url": case_printer_url}
-        devices["scanner"] = {"url": scanner_url, "timeout_s": 2.0}
+        devices["scanner"] = {"url": scanner_url, "timeout_s": 2.0, **(scanner_settings or {})}
     raw: dict[str, Any] = {
         "agent": {
             "site": "plant1",
@@ -171,11 +173,15 @@ def start_line(
     scanner_no_read_rate: float = 0.0,
     seed: int = 7,
     camera: CameraSimulator | None = None,
+    printer_language: str = "zpl",
 ) -> SimLine:
-    """Start the simulators; ``camera`` replaces the default one (frames to a FrameQueue)."""
+    """Start the simulators; ``camera`` replaces the default one (frames to a FrameQueue);
+    ``printer_language`` is what the unit printer speaks (``zpl`` or ``dpl``)."""
     faults = FaultConfig.from_mapping({"label": label_faults or {}, "seed": seed})
     printer = VirtualPrinter(
-        PrinterSimConfig(print_time=print_time, baudrate=0, faults=faults)
+        PrinterSimConfig(
+            language=printer_language, print_time=print_time, baudrate=0, faults=faults
+        )
     ).start()
     printer_tcp = TcpTransport(printer).start()
     frames = FrameQueue(maxsize=256)

@@ -191,7 +191,7 @@ def test_a_printer_that_stays_away_is_disconnected() -> None:
         ({"url": "x", "print_speed": 20}, "printer.print_speed: expected 1 to 14, got 20"),
         (
             {"url": "x", "max_in_flight": 0},
-            "printer.max_in_flight: expected an integer >= 1, got 0",
+            "printer.max_in_flight: expected an integer from 1 to 256, got 0",
         ),
         (
             {"url": "x", "flow_control": "cts"},

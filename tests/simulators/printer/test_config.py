@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from simulators.printer import FaultConfig, LabelFaultRule, PrinterSimConfig
+from simulators.printer import FaultConfig, LabelFaultRule, PrinterSimConfig, VirtualPrinter
 from simulators.printer.faults import LineNoise
 
 
@@ -58,6 +58,15 @@ def test_printer_config_errors() -> None:
     with pytest.raises(ValueError) as error:
         PrinterSimConfig.from_mapping({"dpi": 0})
     assert str(error.value) == "printer.dpi: expected an integer >= 1, got 0"
+
+
+def test_the_language_is_zpl_or_dpl() -> None:
+    assert PrinterSimConfig.from_mapping({"language": "dpl"}).language == "dpl"
+    with pytest.raises(ValueError) as error:
+        PrinterSimConfig.from_mapping({"language": "epl"})
+    assert str(error.value) == "printer.language: expected one of ['zpl', 'dpl'], got 'epl'"
+    with pytest.raises(ValueError, match=r"printer\.language: expected one of"):
+        VirtualPrinter(PrinterSimConfig(language="epl"))
 
 
 def test_line_noise_corrupts_about_the_rate_asked() -> None:

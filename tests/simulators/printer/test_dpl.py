@@ -1,0 +1,140 @@
+"""The DPL driver (edge) against the virtual printer speaking DPL (simulators), over a real
+pty and TCP; the simulator's DPL reader on hostile bytes."""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+
+import pytest
+import zxingcpp
+
+from edge.printers import (
+    DplLabelBuilder,
+    DplPrinter,
+    LabelTemplate,
+    PaperOut,
+    Paused,
+    PrinterSettings,
+    PrinterTimeout,
+    RibbonOut,
+)
+from gs1 import UnitCode
+from simulators.labels import PrintedLabel
+from simulators.printer import PrinterSimConfig, PtyTransport, TcpTransport, VirtualPrinter
+from simulators.printer.dpl import DplReader
+from simulators.printer.zpl import DataMatrixField, Immediate, LabelFormat, TextField, ZplIssue
+
+BUILDER = DplLabelBuilder(LabelTemplate.builtin("unit-50x30-203"))
+
+
+def code(n: int) -> UnitCode:
+    return UnitCode.create(gtin="09506000134352", serial=f"SN{n:06d}", lot="L1", expiry="281130")
+
+
+class Line:
+    def __init__(self, transport: str = "pty") -> None:
+        config = PrinterSimConfig(language="dpl", line_timing=False, print_time=False)
+        self.printer = VirtualPrinter(config).start()
+        self.labels: list[PrintedLabel] = []
+        self.printer.subscribe(self.labels.append)
+        self.transport = (
+            PtyTransport(self.printer) if transport == "pty" else TcpTransport(self.printer)
+        ).start()
+        self.driver = DplPrinter(
+            PrinterSettings(
+                url=self.transport.url, language="dpl", confirm_timeout=5, reply_timeout=0.5
+            )
+        )
+
+    def close(self) -> None:
+        self.driver.close()
+        self.transport.stop()
+        self.printer.stop()
+
+
+@pytest.fixture(params=["pty", "tcp"])
+def line(request: pytest.FixtureRequest) -> Iterator[Line]:
+    sim = Line(request.param)
+    yield sim
+    sim.close()
+
+
+def test_labels_are_confirmed_by_feedback_and_decode(line: Line) -> None:
+    jobs = [line.driver.send(BUILDER.unit_label(code(n))) for n in range(10)]
+    line.driver.confirm(jobs[-1])
+    assert line.driver.printed == 10
+    assert line.driver.status().pending_labels == 0
+    assert [label.index for label in line.labels] == list(range(1, 11))
+    for n, label in enumerate(line.labels):
+        [read] = zxingcpp.read_barcodes(label.image)
+        assert read.symbology_identifier == "]d2"
+        assert read.text == f"(01)09506000134352(17)281130(10)L1(21)SN{n:06d}"
+    assert line.printer.status().zpl_issues == 0
+
+
+@pytest.mark.parametrize(
+    ("state", "error"), [("paper_out", PaperOut), ("ribbon_out", RibbonOut), ("paused", Paused)]
+)
+def test_a_fault_stops_the_job_with_its_error(line: Line, state: str, error: type) -> None:
+    line.printer.set_state(state)
+    job = line.driver.send(BUILDER.unit_label(code(1)))
+    with pytest.raises(error):
+        line.driver.confirm(job)
+    line.printer.clear_faults()
+    line.driver.confirm(job)  # the format waited in the buffer and prints now
+    assert len(line.labels) == 1
+
+
+def test_head_open_shows_as_a_fault_too(line: Line) -> None:
+    line.printer.set_state("head_open")
+    job = line.driver.send(BUILDER.unit_label(code(1)))
+    with pytest.raises(PaperOut):  # DPL's flag b: paper out *or fault*
+        line.driver.confirm(job)
+
+
+def test_a_printer_that_never_prints_times_out(line: Line) -> None:
+    line.printer.set_state("paused")
+    line.printer.set_manipulator(lambda data: data.replace(b"\x01A", b""))  # no status either
+    job = line.driver.send(BUILDER.unit_label(code(1)))
+    with pytest.raises(PrinterTimeout, match=r"job 1: not printed within 0\.5 s"):
+        line.driver.confirm(job, timeout=0.5)
+
+
+def test_the_reader_reports_what_it_does_not_understand_and_goes_on() -> None:
+    reader = DplReader(dpi=203, length=240)
+    label = BUILDER.unit_label(code(1))
+    hostile = (
+        b"garbage\x01Z\x02Q"  # bytes outside commands, unknown <SOH>, unknown <STX>
+        + b"\x02L\rD11\rXYZ\r1W1Cxx\r1W1C44000abcd\r1911Azz00000000x\rE\r"
+        + label[:10]
+        + label[10:]  # a good label after the bad one, split anywhere
+        + b"\x01A"
+    )
+    events = []
+    for i in range(0, len(hostile), 7):
+        events += reader.feed(hostile[i : i + 7])
+    issues = [e.reason for e in events if isinstance(e, ZplIssue)]
+    assert issues == [
+        "bytes outside any command",
+        "unknown immediate command",
+        "unknown system command",
+        "unsupported record",
+        "datamatrix: expected a 4-digit byte count",
+        "datamatrix: expected a 4-digit byte count",
+        "text: expected A + 2-digit points, row, column",
+    ]
+    formats = [e for e in events if isinstance(e, LabelFormat)]
+    assert len(formats) == 2
+    [dm] = [f for f in formats[1].fields if isinstance(f, DataMatrixField)]
+    assert dm.gs1 and dm.content == "01095060001343521728113010L1\x1d21SN000001"
+    assert dm.anchor_bottom and dm.module == 4
+    assert next(f.text for f in formats[1].fields if isinstance(f, TextField)).startswith("GTIN")
+    assert events[-1] == Immediate("status")
+
+
+def test_an_endless_record_is_dropped_not_kept() -> None:
+    reader = DplReader()
+    events = reader.feed(b"\x02L\r" + b"1" * 70_000)
+    assert [e.reason for e in events if isinstance(e, ZplIssue)] == ["record longer than 64 KiB"]
+    assert not reader.in_format
+    assert any(isinstance(e, LabelFormat) for e in reader.feed(BUILDER.unit_label(code(2))))
