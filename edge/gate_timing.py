@@ -7,8 +7,10 @@ announced by the PLC per trigger, ``deadline_ms``). For each verdict the edge se
 *missed* (a good unit went to the reject bin), below ``guard`` it was *at risk*.
 
 :class:`GateTiming` keeps the last ``window`` verdicts and says, on :meth:`assess`, whether
-the missed fraction is above ``max_miss_rate`` (the gate-timing alarm) and whether missed plus
-at-risk verdicts reach ``policy_at_risk_rate`` (act before good units are lost). It also keeps
+the missed fraction is above ``max_miss_rate`` (the gate-timing alarm) and whether the policy
+should act: missed plus at-risk verdicts reach ``policy_at_risk_rate`` of at least
+``MIN_ASSESSED`` verdicts (act before good units are lost), or the alarm stands on
+``MIN_ASSESSED`` verdicts or ``MIN_MISSED`` misses. It also keeps
 one point per second for the HMI's charts: units verified (the line rate) and the smallest and
 median margin. :meth:`record` is cheap and thread-safe (called from the pipeline's threads);
 it never calls back into the agent, which polls :meth:`assess` from its state loop.
@@ -26,6 +28,9 @@ from typing import Any
 
 #: Verdicts needed in the window before the policy may act (one slow unit at start is noise).
 MIN_ASSESSED = 20
+#: Missed verdicts that make the policy act even before MIN_ASSESSED verdicts (a gate that
+#: every verdict misses must not cost twenty good units).
+MIN_MISSED = 3
 #: Seconds of history kept for the charts.
 HISTORY_S = 600
 
@@ -116,8 +121,9 @@ class GateTiming:
                 f"gate timing: {missed} of the last {n} verdicts missed the reject gate's "
                 f"{self.last_deadline_ms:.0f} ms deadline (good units rejected for no verdict)"
             )
-        act = n >= min(MIN_ASSESSED, self.settings.window) and (
-            (missed + at_risk) / n >= self.settings.policy_at_risk_rate or alarm is not None
+        enough = n >= min(MIN_ASSESSED, self.settings.window)
+        act = (alarm is not None and (enough or missed >= MIN_MISSED)) or (
+            enough and (missed + at_risk) / n >= self.settings.policy_at_risk_rate
         )
         return Assessment(n, missed, at_risk, alarm, act)
 
@@ -125,8 +131,11 @@ class GateTiming:
         """Units verified per minute over the last ``seconds`` whole seconds."""
         now = math.floor(self._clock())
         with self._lock:
-            units = sum(u for s, u, _, _ in self._seconds if now - seconds <= s < now)
-        return units * 60.0 / seconds
+            recent = [(s, u) for s, u, _, _ in self._seconds if now - seconds <= s < now]
+        if not recent:
+            return 0.0
+        span = now - recent[0][0]  # whole seconds covered (less than ``seconds`` at start)
+        return sum(u for _, u in recent) * 60.0 / span
 
     def snapshot(self, seconds: int = 300, *, history: bool = True) -> dict[str, Any]:
         """For the API and the HMI: the window, the last margin, and per second the units

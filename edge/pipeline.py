@@ -460,7 +460,8 @@ class Pipeline:
 
         def committed(full_case: int | bool | None) -> None:
             self.stats.latencies.append(time.monotonic() - job.triggered_at)
-            if full_case is False:
+            if full_case is False:  # the gate did not wait for this verdict: a miss
+                self._verdict_sent(job)
                 self._done(job)
                 self.stats.rejected += 1
                 return

@@ -53,8 +53,19 @@ def test_one_missed_verdict_alarms_but_the_policy_waits_for_enough_verdicts() ->
     assert assessment.alarm is not None and "1 of the last 1 verdicts missed" in assessment.alarm
     assert "150 ms deadline" in assessment.alarm
     assert not assessment.act  # one unit is not a trend yet
-    for _ in range(19):
+    gate.record(0.300, 0.150)
+    assert not gate.assess().act
+    gate.record(0.300, 0.150)
+    assert gate.assess().act  # three good units lost: act now
+
+
+def test_a_rare_miss_makes_the_policy_act_once_the_window_has_enough_verdicts() -> None:
+    gate, _ = timing(policy_at_risk_rate=0.5)
+    gate.record(0.300, 0.150)
+    for _ in range(18):
         gate.record(0.050, 0.150)
+    assert gate.assess().alarm is not None and not gate.assess().act
+    gate.record(0.050, 0.150)
     assert gate.assess().act
 
 
