@@ -161,14 +161,20 @@ def run(rates: list[int], seconds: float, transport: str = "tls") -> float | Non
 
 
 def gate_sweep(
-    rates: list[int], seconds: float, deadline_ms: float = 150.0, *, hog: bool = False
+    rates: list[int],
+    seconds: float,
+    deadline_ms: float = 150.0,
+    *,
+    hog: bool = False,
+    grade: bool = True,
 ) -> float | None:
     """Gate timing (issue 17): the PLC simulator's reject gate ``deadline_ms`` after each
     trigger (announced with the trigger, as the agent's configured deadline too); for each
     offered rate, how many verdicts missed it: as the agent measured them (trigger received
     -> verdict sent) and as the PLC's gate saw them (units it rejected for no verdict, accepts
     that came late). The policy only alarms here, so every rate runs to the end. ``hog``: a
-    busy loop pinned to CPU 0 (``taskset -c 0``) for the whole sweep. Plain TCP broker.
+    busy loop pinned to CPU 0 (``taskset -c 0``) for the whole sweep; ``grade=False``: no
+    ISO/IEC 15415 grading (decode and match only). Plain TCP broker.
     Returns the highest offered rate with no missed verdict (None if none)."""
     logging.basicConfig(level=logging.ERROR)
     tmp = Path(tempfile.mkdtemp(prefix="serialtrace-gate-"))
@@ -180,9 +186,10 @@ def gate_sweep(
     broker = start_mosquitto(tmp / "broker", secure=False)
     line = start_line()
     policy = {"verdict_deadline_ms": deadline_ms, "policy": "alarm"}
+    camera = {"url": "unused", "timeout_s": 2.0, "grade": grade}
     config = config_for(
         tmp / "edge", broker.url, line, units_per_case=20, cases_per_pallet=40,
-        extra={"line": policy},
+        extra={"line": policy, "devices": {"camera": camera}},
     )  # fmt: skip
     agent = build_agent(config, sim_devices(config, line))
     agent.start()
@@ -193,13 +200,18 @@ def gate_sweep(
     clean: list[int] = []
     print(
         f"gate deadline {deadline_ms:g} ms, {seconds:g} s per rate, "
-        f"{'CPU hog on core 0' if hog else 'quiet'}, {os.cpu_count()} CPUs",
+        f"{'CPU hog on core 0' if hog else 'quiet'}, {os.cpu_count()} CPUs, "
+        f"grading {'on' if grade else 'off'}",
         flush=True,
     )
     try:
         assert agent.publisher.wait_connected(10) and plc.wait_connected(10)
         agent.start_batch(BatchStart(GTIN, f"GATE{int(time.time())}", "281130", 1_000_000))
         timing = agent.pipeline.timing
+        plc.interval = 60.0 / rates[0]  # warm-up, not counted: decoder, grader, connections
+        plc.run(max(10, int(rates[0] * 3 / 60)))
+        plc.wait_done(60)
+        agent.pipeline.wait_idle(10)
         for rate in rates:
             plc.interval = 60.0 / rate
             agent.pipeline.stats.latencies.clear()
@@ -220,6 +232,7 @@ def gate_sweep(
             lows = [
                 p["min_margin_ms"]
                 for p in timing.snapshot(seconds=int(time.time() - started_wall) + 2)["history"]
+                if p["t"] >= int(started_wall)  # this step's seconds only
             ]
             p99 = agent.pipeline.stats.percentile(0.99)
             ok = missed == 0 and no_verdict == 0 and verdicts > 0
@@ -314,10 +327,13 @@ def main() -> None:
     )
     parser.add_argument("--deadline-ms", type=float, default=150.0, help="the gate's deadline")
     parser.add_argument("--hog", action="store_true", help="with --gate-sweep: CPU 0 kept busy")
+    parser.add_argument("--no-grade", action="store_true", help="with --gate-sweep: no grading")
     args = parser.parse_args()
     if args.gate_sweep:
         sweep = [int(r) for r in (args.rates or "600,1200,2400,3600").split(",")]
-        gate_sweep(sweep, args.seconds or 10.0, args.deadline_ms, hog=args.hog)
+        gate_sweep(
+            sweep, args.seconds or 10.0, args.deadline_ms, hog=args.hog, grade=not args.no_grade
+        )
         return
     if args.quick:
         rates, seconds, backlog = [3000, 6000], 6.0, 20_000

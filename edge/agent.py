@@ -313,7 +313,7 @@ class Agent:
     def transition(self, action: BatchAction, reason: str | None = None) -> Batch:
         if action is BatchAction.CLOSE:
             return self.close_batch()
-        if action in (BatchAction.RESUME, BatchAction.STOP):  # records lost to a store fault
+        if action is BatchAction.RESUME:  # records lost to a store fault (close does it too)
             self._settle(timeout=2.0)
         batch = self.writer.call(lambda conn: self.ledger.transition(conn, action, reason))
         if action is BatchAction.PAUSE:
@@ -443,6 +443,7 @@ class Agent:
                 "packed_cases": self.packer.packed_cases,
                 "packed_pallets": self.packer.packed_pallets,
                 "failed_labels": self.packer.failed_labels,
+                "dropped_empty": self.packer.dropped_empty,
             },
             "outbox": self.publisher.stats.as_dict(),
             "writer": self.writer.stats.as_dict(),

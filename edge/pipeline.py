@@ -216,11 +216,15 @@ class Pipeline:
     def settle(self, reason: str, timeout: float = 10.0) -> int:
         """Once no unit is in flight here, scrap every unit the records still show in flight
         (its record was lost: a store error after it was printed). Returns how many; 0 if
-        units are still in flight after ``timeout``. Makes the batch closable after a fault."""
+        units are still in flight after ``timeout`` or the batch runs (only a paused or stopped
+        batch allocates no unit meanwhile). Makes the batch closable after a fault."""
         if not self._idle.wait(timeout):
             return 0
 
         def command(conn: Any) -> int:
+            batch = self._ledger.current_batch(conn)
+            if batch is not None and batch.state is BatchState.RUNNING:
+                return 0  # units may be allocated meanwhile: only on a paused or stopped line
             rows = conn.execute(
                 "SELECT id FROM units WHERE state IN ('allocated', 'encoded') ORDER BY id"
             ).fetchall()

@@ -426,8 +426,15 @@ def camera_decoder(camera: CameraConfig) -> Decoder:
 
 
 def camera_verifier(
-    camera: CameraConfig, source: FrameSource | None = None, *, max_lost_frames: int = 3
+    camera: CameraConfig,
+    source: FrameSource | None = None,
+    *,
+    max_lost_frames: int = 3,
+    verdict_deadline_ms: float | None = None,
 ) -> CameraVerifier:
+    """The camera's verifier; grading is shed from ``grade_backlog_ms`` after printing, or
+    from half the reject gate's ``verdict_deadline_ms`` if that comes sooner (the verdict must
+    reach the gate; the grade is monitoring)."""
     grader = None
     if camera.grade:
         c = camera.calibration
@@ -451,7 +458,11 @@ def camera_verifier(
         source,
         verifier,
         camera.timeout_s,
-        grade_backlog_s=camera.grade_backlog_ms / 1000.0,
+        grade_backlog_s=min(
+            camera.grade_backlog_ms,
+            camera.grade_backlog_ms if verdict_deadline_ms is None else verdict_deadline_ms / 2,
+        )
+        / 1000.0,
         max_lost_frames=max_lost_frames,
     )
 
@@ -496,7 +507,10 @@ def build_devices(config: EdgeConfig, *, frame_source: FrameSource | None = None
         return Devices(
             printer=ZplUnitPrinter(printer_driver(devices.printer), unit_builders(config)),
             verifier=camera_verifier(
-                devices.camera, frame_source, max_lost_frames=config.line.max_lost_frames
+                devices.camera,
+                frame_source,
+                max_lost_frames=config.line.max_lost_frames,
+                verdict_deadline_ms=config.line.verdict_deadline_ms,
             ),
             serials=serials,
             ssccs=ssccs,

@@ -215,7 +215,8 @@ class TriggeredCapture:
     Frames of earlier units (already decided) are dropped; a frame of a later unit is kept for
     that unit, and this unit has no frame (``None``: a ``no_read``, the line keeps step).
     :class:`CameraOutOfStep` is raised when a frame is from further ahead than ``max_ahead``
-    units, or ``max_lost`` units in a row had no frame of their own.
+    units, or ``max_lost`` units in a row had no frame of their own; ``FrameSourceError`` when
+    ``max_lost`` units in a row got no frame at all (a dead camera link).
 
     Without tags: the first frame taken at or after the unit's trigger; older frames still
     buffered in the source are dropped. ``None`` when no such frame comes within ``timeout``.
@@ -228,6 +229,7 @@ class TriggeredCapture:
         self.offset: int | None = None  # camera count - label number, once synchronised
         self.lost = 0  # units that had no frame of their own
         self.stale = 0  # frames dropped as belonging to units already decided
+        self.timeouts = 0  # units for which no frame came at all
         self._lost_in_row = 0
         self._held: Frame | None = None
 
@@ -246,7 +248,7 @@ class TriggeredCapture:
             if frame is None:
                 frame = self.source.read(timeout=remaining)
             if frame is None:
-                return None
+                break
             if tag is None or frame.tag is None or self.offset is None:
                 if frame.timestamp < trigger.timestamp:
                     self.stale += 1
@@ -277,6 +279,13 @@ class TriggeredCapture:
                     f"trigger {frame.tag})"
                 )
             return None
+        self.timeouts += 1  # no frame at all within the timeout
+        self._lost_in_row += 1
+        if self._lost_in_row >= self.max_lost:
+            raise FrameSourceError(
+                f"camera: no frame for {self._lost_in_row} units in a row, {timeout:g} s each "
+                f"(is the camera connected and triggered?)"
+            )
         return None
 
 

@@ -209,3 +209,11 @@ def test_the_camera_simulator_injects_lost_frames_and_a_jumping_count(
     camera(label(3))
     tags = [frames.get_nowait().label_index for _ in range(frames.qsize())]
     assert tags == [2, 13] and camera.lost == 1
+
+
+def test_units_in_a_row_without_any_frame_mean_a_dead_camera() -> None:
+    capture = TriggeredCapture(QueueSource(FrameQueue()), max_lost=2)
+    assert capture.capture(Trigger("1", 0.0), timeout=0.05, tag=1) is None
+    with pytest.raises(FrameSourceError, match="no frame for 2 units in a row"):
+        capture.capture(Trigger("2", 0.0), timeout=0.05, tag=2)
+    assert capture.timeouts == 2
