@@ -288,7 +288,9 @@ class Agent:
             production.started(batch, request)
         self.pipeline.resume()
         self.plc.start_line()
-        self._clear_alarm("device")
+        self._pause_pending = None
+        for name in LINE_FAULT_ALARMS:
+            self._clear_alarm(name)
         self.grade_trend.reset()  # a new batch: a new baseline
         self._state_changed.set()
         log.info("batch %s started: GTIN %s, %d planned", batch.lot, batch.gtin, batch.planned)

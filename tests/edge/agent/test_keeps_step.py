@@ -122,7 +122,7 @@ def run_units(plc: paho.Client, config: EdgeConfig, ids: list[str], timeout: flo
 def test_a_lost_frame_costs_one_unit_and_the_line_keeps_step(
     started: tuple[Agent, EdgeConfig, paho.Client, Subscriber], line: SimLine
 ) -> None:
-    agent, config, plc, _ = started
+    agent, config, plc, watch = started
     agent.start_batch(BatchStart(GTIN, "K1", "281100", 50))
     run_units(plc, config, ["1", "2", "3"])
     # the camera loses the next label's frame (a stall overran its buffer)
@@ -146,6 +146,9 @@ def test_a_lost_frame_costs_one_unit_and_the_line_keeps_step(
     assert line.camera.lost == 1
     assert agent.current_batch().state.value == "running"  # type: ignore[union-attr]
     assert agent.status()["alarms"] == {}
+    # pausing the batch stops the belt too: no flood of triggers refused while paused
+    agent.transition(BatchAction.PAUSE, "break")
+    assert watch.wait_for(lambda: any("paused: break" in s["reason"] for s in stops(watch)))
 
 
 def test_a_camera_out_of_step_stops_the_line_with_an_alarm(

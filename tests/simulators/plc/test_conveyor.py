@@ -122,6 +122,18 @@ def test_conveyor_triggers_sorts_and_stops_on_command(mosquitto: Broker) -> None
         while not conveyor.running.is_set() and time.monotonic() < deadline:
             time.sleep(0.02)
         assert conveyor.running.is_set()
+        # a run that sent all its units: the agent's start (a new batch) runs the belt again
+        conveyor.halt()
+        conveyor.run(1)
+        deadline = time.monotonic() + 5
+        while conveyor.running.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not conveyor.running.is_set()
+        agent.publish(ROOT + "plc/command", json.dumps({"command": "start"}))
+        deadline = time.monotonic() + 5
+        while not conveyor.running.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert conveyor.running.is_set() and conveyor.stop_reason is None
         # the agent's gate-timing policy slows the belt
         agent.publish(ROOT + "plc/command", json.dumps({"command": "rate", "rate_per_minute": 300}))
         deadline = time.monotonic() + 5
