@@ -17,6 +17,12 @@ their own identity), in the same run, and the cost of TLS and authentication is 
 
     .venv/bin/python benchmarks/edge.py            # 3000 to 9000 units/min, 20 s each
     .venv/bin/python benchmarks/edge.py --quick    # < 30 s
+    .venv/bin/python benchmarks/edge.py --gate-sweep --rates 600,1200,2400 --seconds 10
+    .venv/bin/python benchmarks/edge.py --gate-sweep --hog    # a busy loop on CPU 0
+
+``--gate-sweep`` (issue 17): the highest rate at which no verdict misses the reject gate's
+deadline (``--deadline-ms``, 150 by default), as the agent measures it and as the PLC
+simulator's gate sees it; ``--hog`` keeps CPU 0 busy with another process meanwhile.
 """
 
 from __future__ import annotations
@@ -24,6 +30,7 @@ from __future__ import annotations
 import argparse
 import logging
 import os
+import subprocess
 import sys
 import tempfile
 import threading
@@ -153,6 +160,111 @@ def run(rates: list[int], seconds: float, transport: str = "tls") -> float | Non
     return best[1]
 
 
+def gate_sweep(
+    rates: list[int],
+    seconds: float,
+    deadline_ms: float = 150.0,
+    *,
+    hog: bool = False,
+    grade: bool = True,
+) -> float | None:
+    """Gate timing (issue 17): the PLC simulator's reject gate ``deadline_ms`` after each
+    trigger (announced with the trigger, as the agent's configured deadline too); for each
+    offered rate, how many verdicts missed it: as the agent measured them (trigger received
+    -> verdict sent) and as the PLC's gate saw them (units it rejected for no verdict, accepts
+    that came late). The policy only alarms here, so every rate runs to the end. ``hog``: a
+    busy loop pinned to CPU 0 (``taskset -c 0``) for the whole sweep; ``grade=False``: no
+    ISO/IEC 15415 grading (decode and match only). Plain TCP broker.
+    Returns the highest offered rate with no missed verdict (None if none)."""
+    logging.basicConfig(level=logging.ERROR)
+    tmp = Path(tempfile.mkdtemp(prefix="serialtrace-gate-"))
+    hogger = (
+        subprocess.Popen(["taskset", "-c", "0", sys.executable, "-c", "while 1: pass"])
+        if hog
+        else None
+    )
+    broker = start_mosquitto(tmp / "broker", secure=False)
+    line = start_line()
+    policy = {"verdict_deadline_ms": deadline_ms, "policy": "alarm"}
+    camera = {"url": "unused", "timeout_s": 2.0, "grade": grade}
+    config = config_for(
+        tmp / "edge", broker.url, line, units_per_case=20, cases_per_pallet=40,
+        extra={"line": policy, "devices": {"camera": camera}},
+    )  # fmt: skip
+    agent = build_agent(config, sim_devices(config, line))
+    agent.start()
+    plc = Conveyor(
+        broker.url, "plant1", "line3", rate_per_minute=rates[0], gate_delay_s=deadline_ms / 1000
+    )
+    plc.start()
+    clean: list[int] = []
+    print(
+        f"gate deadline {deadline_ms:g} ms, {seconds:g} s per rate, "
+        f"{'CPU hog on core 0' if hog else 'quiet'}, {os.cpu_count()} CPUs, "
+        f"grading {'on' if grade else 'off'}",
+        flush=True,
+    )
+    try:
+        assert agent.publisher.wait_connected(10) and plc.wait_connected(10)
+        agent.start_batch(BatchStart(GTIN, f"GATE{int(time.time())}", "281130", 1_000_000))
+        timing = agent.pipeline.timing
+        plc.interval = 60.0 / rates[0]  # warm-up, not counted: decoder, grader, connections
+        plc.run(max(10, int(rates[0] * 3 / 60)))
+        plc.wait_done(60)
+        agent.pipeline.wait_idle(10)
+        for rate in rates:
+            plc.interval = 60.0 / rate
+            agent.pipeline.stats.latencies.clear()
+            missed_before, total_before = timing.total_missed, timing.total
+            gate_before = plc.counts()
+            cpu_before = agent_cpu_seconds()
+            started_wall = time.time()
+            plc.run(int(rate * seconds / 60))
+            if not plc.wait_done(seconds * 3 + 30):
+                print(f"offered {rate:>6}/min  the belt did not finish", flush=True)
+            agent.pipeline.wait_idle(10)
+            gate = plc.counts()
+            no_verdict = gate["no_verdict"] - gate_before["no_verdict"]
+            late = gate["late_verdicts"] - gate_before["late_verdicts"]
+            missed = timing.total_missed - missed_before
+            verdicts = timing.total - total_before
+            cpu = agent_cpu_seconds() - cpu_before
+            lows = [
+                p["min_margin_ms"]
+                for p in timing.snapshot(seconds=int(time.time() - started_wall) + 2)["history"]
+                if p["t"] >= int(started_wall)  # this step's seconds only
+            ]
+            p99 = agent.pipeline.stats.percentile(0.99)
+            ok = missed == 0 and no_verdict == 0 and verdicts > 0
+            if ok:
+                clean.append(rate)
+            print(
+                f"offered {rate:>6}/min  verdicts {verdicts:>5}  missed {missed:>4} (agent) "
+                f"{no_verdict:>4} no verdict + {late:>3} late (gate)  "
+                f"smallest margin {min(lows, default=float('nan')):7.1f} ms  "
+                f"p99 trigger->verdict {1000 * (p99 or 0):6.1f} ms  "
+                f"cpu {1000 * cpu / max(verdicts, 1):5.2f} ms/unit  "
+                f"{'ZERO missed' if ok else 'MISSED'}",
+                flush=True,
+            )
+        agent.transition(BatchAction.STOP)
+    finally:
+        plc.close()
+        agent.stop()
+        line.close()
+        broker.stop()
+        if hogger is not None:
+            hogger.kill()
+            hogger.wait(10)
+    best = max(clean, default=None)
+    print(
+        f"highest rate with zero missed verdicts at {deadline_ms:g} ms "
+        f"({'CPU hog on core 0' if hog else 'quiet'}): "
+        + ("none of the offered rates" if best is None else f"{best} units/min")
+    )
+    return best
+
+
 def drain(events: int, transport: str = "tls") -> float:
     """An outbox backlog (the broker was away for hours) drained to a fresh broker over
     ``transport``; events per second."""
@@ -208,7 +320,21 @@ def main() -> None:
         default="both",
         help="MQTT over TLS with authentication, plain TCP, or both (default)",
     )
+    parser.add_argument(
+        "--gate-sweep",
+        action="store_true",
+        help="gate timing: the highest rate with zero missed verdicts at --deadline-ms",
+    )
+    parser.add_argument("--deadline-ms", type=float, default=150.0, help="the gate's deadline")
+    parser.add_argument("--hog", action="store_true", help="with --gate-sweep: CPU 0 kept busy")
+    parser.add_argument("--no-grade", action="store_true", help="with --gate-sweep: no grading")
     args = parser.parse_args()
+    if args.gate_sweep:
+        sweep = [int(r) for r in (args.rates or "600,1200,2400,3600").split(",")]
+        gate_sweep(
+            sweep, args.seconds or 10.0, args.deadline_ms, hog=args.hog, grade=not args.no_grade
+        )
+        return
     if args.quick:
         rates, seconds, backlog = [3000, 6000], 6.0, 20_000
     else:

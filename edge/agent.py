@@ -33,6 +33,7 @@ from edge.config import EdgeConfig
 from edge.devices import ContainerLabeller, SerialSource, SsccSource, UnitPrinter, UnitVerifier
 from edge.errors import BatchStateError, PayloadError, ReconciliationError
 from edge.events import EventFactory, MaterialLot
+from edge.gate_timing import GateTiming, TimingSettings
 from edge.ledger import Batch, BatchStart, Ledger
 from edge.pipeline import GateFinding, Pipeline
 from edge.plc import GateReport, PlcLink
@@ -47,6 +48,8 @@ from epcis.topics import LineTopics
 log = logging.getLogger(__name__)
 
 T = TypeVar("T")
+#: Alarms of a stopped line that the operator clears by resuming the batch.
+LINE_FAULT_ALARMS = ("device", "store", "stuck unit", "gate timing")
 PLC_LINK_TIMEOUT_S = 5.0  # the PLC link down this long while running: alarm and halt
 
 
@@ -172,6 +175,15 @@ class Agent:
             images_dir=config.data_path / "rejects",
             on_fault=self._device_fault,
             on_grade=lambda grade: self.grade_trend.add(grade.overall, grade.parameters),
+            timing=GateTiming(
+                TimingSettings(
+                    deadline_s=config.line.verdict_deadline_ms / 1000,
+                    guard_s=config.line.guard_ms / 1000,
+                    window=config.line.window,
+                    max_miss_rate=config.line.max_miss_rate,
+                    policy_at_risk_rate=config.line.policy_at_risk_rate,
+                )
+            ),
         )
         self._alarms: dict[str, str] = {}
         camera = config.devices.camera
@@ -184,6 +196,8 @@ class Agent:
             on_change=self._grade_alarm,
         )
         self._plc_down_since: float | None = None
+        self._pause_pending: str | None = None  # a fault's pause the store refused: retried
+        self._timer_rate = config.trigger.rate_per_minute  # the timer's rate (slow policy)
         self._stopping = threading.Event()
         self._state_changed = threading.Event()
         self._threads: list[threading.Thread] = []
@@ -245,8 +259,8 @@ class Agent:
 
     # -- triggers -----------------------------------------------------------------------------
 
-    def trigger(self, trigger: str | None) -> None:
-        self.pipeline.trigger(trigger)
+    def trigger(self, trigger: str | None, deadline_ms: float | None = None) -> None:
+        self.pipeline.trigger(trigger, deadline_ms)
 
     def _gate_report(self, report: GateReport, answer: Callable[[str | None], None]) -> None:
         """The reject gate's report on one unit (PLC link thread: never blocks)."""
@@ -275,11 +289,10 @@ class Agent:
             self.pipeline.gate(report, found).add_done_callback(failed)
 
     def _timer_loop(self) -> None:
-        interval = 60.0 / self.config.trigger.rate_per_minute
         next_at = time.monotonic()
         count = 0
         while not self._stopping.is_set():
-            next_at += interval
+            next_at += 60.0 / self._timer_rate
             delay = next_at - time.monotonic()
             if delay > 0:
                 self._stopping.wait(delay)
@@ -310,7 +323,9 @@ class Agent:
             production.started(batch, request)
         self.pipeline.resume()
         self.plc.start_line()
-        self._clear_alarm("device")
+        self._pause_pending = None
+        for name in LINE_FAULT_ALARMS:
+            self._clear_alarm(name)
         self.grade_trend.reset()  # a new batch: a new baseline
         self._state_changed.set()
         log.info("batch %s started: GTIN %s, %d planned", batch.lot, batch.gtin, batch.planned)
@@ -335,14 +350,36 @@ class Agent:
     def transition(self, action: BatchAction, reason: str | None = None) -> Batch:
         if action is BatchAction.CLOSE:
             return self.close_batch()
+        if action is BatchAction.RESUME:  # records lost to a store fault (close does it too)
+            self._settle(timeout=2.0)
         batch = self.writer.call(lambda conn: self.ledger.transition(conn, action, reason))
+        if action is BatchAction.PAUSE:
+            self._pause_pending = None
+        if action in (BatchAction.PAUSE, BatchAction.STOP):  # the belt stops with the batch
+            with contextlib.suppress(Exception):  # (no flood of refused triggers meanwhile)
+                self.plc.stop_line(f"batch {batch.lot} {batch.state.value}: {reason or 'operator'}")
         if action is BatchAction.RESUME:
+            self._pause_pending = None
             self.pipeline.resume()
             self.plc.start_line()
-            self._clear_alarm("device")
+            for name in LINE_FAULT_ALARMS:  # the operator cleared the fault
+                self._clear_alarm(name)
             self._repack()
         self._state_changed.set()
         return batch
+
+    def _settle(self, timeout: float) -> None:
+        """Scrap units the records still show in flight though none is (a store error lost
+        their record): the batch balances and can close."""
+        try:
+            settled = self.pipeline.settle(
+                "line stopped: the unit's record was lost (store error)", timeout=timeout
+            )
+        except (sqlite3.Error, WriterStopped) as exc:
+            log.error("units in flight not settled: %s", exc)
+            return
+        if settled:
+            log.warning("%d units left in flight by a fault scrapped", settled)
 
     def _repack(self) -> None:
         """Give the packer again the full cases and pallets it dropped after a fault (e.g.
@@ -357,6 +394,7 @@ class Agent:
 
         Refused (nothing changes) when the counts do not balance."""
         self.pipeline.wait_idle(timeout=min(timeout_s, 10.0))
+        self._settle(timeout=min(timeout_s, 10.0))
         batch = self.writer.call(self._check_closable)
         if self.packer.enabled:
             for level in (CASE, PALLET):
@@ -442,6 +480,7 @@ class Agent:
                 "packed_cases": self.packer.packed_cases,
                 "packed_pallets": self.packer.packed_pallets,
                 "failed_labels": self.packer.failed_labels,
+                "dropped_empty": self.packer.dropped_empty,
             },
             "outbox": self.publisher.stats.as_dict(),
             "delivery": self.publisher.delivery(),
@@ -452,6 +491,7 @@ class Agent:
                 "refused": dict(self.plc.refused),
             },
             "alarms": dict(self._alarms),
+            "gate": self.pipeline.timing.snapshot(history=False),
             "recovered": self.recovered,
             "grade": {
                 **self.grade_trend.snapshot(),
@@ -468,11 +508,24 @@ class Agent:
 
     # -- alarms and state -----------------------------------------------------------------
 
-    def _device_fault(self, reason: str) -> None:
-        self._alarms["device"] = reason
-        with contextlib.suppress(BatchStateError):  # already paused or stopped
-            self.writer.call(lambda conn: self.ledger.transition(conn, BatchAction.PAUSE, reason))
+    def _device_fault(self, reason: str, alarm: str = "device") -> None:
+        """The line stopped (the pipeline told the PLC): alarm and pause the batch."""
+        self._alarms[alarm] = reason
+        self._pause(reason)
         self._state_changed.set()
+
+    def _pause(self, reason: str) -> None:
+        """Pause the running batch; if the store refuses (disk full), retried by the state
+        loop until it takes it, so the batch never stays ``running`` on a stopped line."""
+        try:
+            self.writer.call(lambda conn: self.ledger.transition(conn, BatchAction.PAUSE, reason))
+        except BatchStateError:  # already paused or stopped, or no batch
+            self._pause_pending = None
+        except (sqlite3.Error, WriterStopped, TimeoutError) as exc:
+            log.error("batch not paused (%s); retrying", exc)
+            self._pause_pending = reason
+        else:
+            self._pause_pending = None
 
     @property
     def alarms(self) -> dict[str, str]:
@@ -494,11 +547,62 @@ class Agent:
 
     def _halt(self, reason: str) -> None:
         """Pause the running batch and tell the PLC to stop (if the link still works)."""
-        with contextlib.suppress(BatchStateError, WriterStopped):  # already paused or stopped
-            self.writer.call(lambda conn: self.ledger.transition(conn, BatchAction.PAUSE, reason))
+        self._pause(reason)
         with contextlib.suppress(Exception):
             self.plc.stop_line(reason)
         self._state_changed.set()
+
+    def _watch_line(self, now: float) -> None:
+        """The line keeps step or stops: a pause the store refused is retried; a unit stuck
+        in flight, or verdicts missing the reject gate's deadline, raise their alarm and
+        stop the line (or slow it, by the gate-timing policy)."""
+        if self._pause_pending is not None:
+            self._pause(self._pause_pending)
+        stuck = self.pipeline.oldest_in_flight_s(now)
+        limit = self.config.line.stuck_unit_s
+        if stuck is not None and stuck > limit and "stuck unit" not in self._alarms:
+            problem = (
+                f"a unit has been in flight for {stuck:.0f} s (more than {limit:g} s): "
+                "printer or camera not answering"
+            )
+            log.error("%s; stopping the line", problem)
+            self.pipeline.stop_line(problem, "stuck unit")
+            self._alarms["stuck unit"] = problem  # also when the line had stopped already
+            self._pause(problem)
+        self._watch_timing()
+
+    def _watch_timing(self) -> None:
+        timing = self.pipeline.timing
+        assessment = timing.assess()
+        line = self.config.line
+        if not assessment.act:
+            if assessment.alarm is not None:
+                self._alarms["gate timing"] = assessment.alarm
+            elif not self.pipeline.halted:
+                self._alarms.pop("gate timing", None)
+            return
+        text = assessment.alarm or (
+            f"gate timing: {assessment.missed + assessment.at_risk} of the last "
+            f"{assessment.verdicts} verdicts came within {line.guard_ms:g} ms of the reject "
+            f"gate's {timing.last_deadline_ms:.0f} ms deadline"
+        )
+        if line.policy == "alarm" or self.pipeline.halted:
+            self._alarms["gate timing"] = text
+            return
+        batch = self.current_batch()
+        if batch is None or batch.state is not BatchState.RUNNING:
+            return
+        rate = timing.rate_per_minute() * line.slow_factor
+        if line.policy == "slow" and rate >= line.min_rate_per_minute:
+            self._alarms["gate timing"] = f"{text}; line slowed to {rate:.0f} units/min"
+            log.warning("%s; asking the PLC for %.0f units/min", text, rate)
+            self._timer_rate = rate
+            self.plc.set_rate(rate, text)
+            timing.reset_window()
+            return
+        log.error("%s; stopping the line", text)
+        self.pipeline.stop_line(f"{text}; line stopped", "gate timing")
+        timing.reset_window()
 
     def _watch_links(self, now: float) -> None:
         """The PLC link down (or its worker dead) for longer than ``plc_link_timeout_s``
@@ -569,6 +673,7 @@ class Agent:
                 return
             try:
                 self._watch_links(time.monotonic())
+                self._watch_line(time.monotonic())
                 payload = self._line_state()
             except sqlite3.Error as exc:
                 log.error("line state: %s", exc)

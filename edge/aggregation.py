@@ -8,6 +8,11 @@ Container states::
       full ──too many failed labels──> held   (an operator retries: ``retry_held``)
       closed ──decommission──> decommissioned
 
+A case is never labelled, closed or put on a pallet without a good unit in it: every unit of
+a full case may leave it before its label (rejected at the gate after commissioning), and
+such an empty case is dropped (no SSCC, no event; one already given is kept on record as
+scrapped, never reused). The same holds for a pallet without a case.
+
 The database functions run inside the writer's transaction; :class:`Packer` is the thread
 that prints and reads back container labels, so the unit pipeline never waits for a case.
 """
@@ -112,10 +117,35 @@ class Aggregation:
             params = (batch_id,)
         return [int(row[0]) for row in conn.execute(sql + " ORDER BY id", params)]
 
+    def drop_if_empty(self, conn: sqlite3.Connection, container_id: int) -> bool:
+        """A container that is not packed yet and has no child left is dropped (its SSCC, if
+        it had one, kept on record as scrapped); True if it was."""
+        row = self._container(conn, container_id)
+        if row["state"] in ("closed", "decommissioned", "scrapped"):
+            return False
+        if self._child_count(conn, row) > 0:
+            return False
+        if row["sscc"] is not None:
+            self._void(conn, row, f"{row['level']} left with no good unit: not shipped")
+        conn.execute("DELETE FROM containers WHERE id = ?", (container_id,))
+        log.warning("%s %d has no good unit left: dropped, never labelled", row["level"], row["id"])
+        return True
+
+    def _child_count(self, conn: sqlite3.Connection, row: sqlite3.Row) -> int:
+        """The children really in the container (the records, not the counter)."""
+        if row["level"] == CASE:
+            sql = "SELECT count(*) FROM units WHERE case_id = ? AND state = 'commissioned'"
+        else:
+            sql = "SELECT count(*) FROM containers WHERE parent_id = ? AND state = 'closed'"
+        return int(conn.execute(sql, (row["id"],)).fetchone()[0])
+
     def assign_sscc(
         self, conn: sqlite3.Connection, container_id: int, sscc: gs1.Sscc
-    ) -> tuple[str, int]:
-        """Give a full container its SSCC before the label is printed; (level, children)."""
+    ) -> tuple[str, int] | None:
+        """Give a full container its SSCC before the label is printed; (level, children),
+        or None if it has no good child left (then it is dropped, the SSCC not used)."""
+        if self.drop_if_empty(conn, container_id):
+            return None
         row = self._container(conn, container_id)
         if row["state"] not in ("full", "labelling"):
             raise BatchStateError(
@@ -175,12 +205,17 @@ class Aggregation:
         return code.sgtin_uri(self.ledger.products[gtin])
 
     def packed(self, conn: sqlite3.Connection, container_id: int) -> int | None:
-        """The label was read back: record the packing; the pallet id if that filled one."""
+        """The label was read back: record the packing; the pallet id if that filled one.
+
+        If every child left while it was being labelled, the container is dropped instead
+        (its SSCC scrapped) and None returned: no packing event, no pallet."""
         row = self._container(conn, container_id)
         if row["state"] != "labelling":
             raise BatchStateError(
                 f"container {container_id}: expected labelling, got {row['state']}"
             )
+        if self.drop_if_empty(conn, container_id):
+            return None
         now = utc_now()
         conn.execute(
             "UPDATE containers SET state = 'closed', closed_at = ? WHERE id = ?",
@@ -342,6 +377,7 @@ class Packer:
         self.packed_cases = 0
         self.packed_pallets = 0
         self.failed_labels = 0
+        self.dropped_empty = 0  # containers left with no good child: never labelled
 
     @property
     def enabled(self) -> bool:
@@ -392,10 +428,19 @@ class Packer:
         if labeller is None:
             return
         while True:
+            if self._writer.call(
+                partial(self._aggregation.drop_if_empty, container_id=container_id)
+            ):
+                self.dropped_empty += 1  # every unit left it: no SSCC, no label, no pallet
+                return
             sscc = self._ssccs.take()
-            level, children = self._writer.call(
+            assigned = self._writer.call(
                 partial(self._aggregation.assign_sscc, container_id=container_id, sscc=sscc)
             )
+            if assigned is None:  # emptied meanwhile; the SSCC taken stays unused on record
+                self.dropped_empty += 1
+                return
+            level, children = assigned
             try:
                 labeller.print_container(sscc, level, children)
                 read = labeller.read_back(self._read_timeout_s)
@@ -414,6 +459,9 @@ class Packer:
                 parent = self._writer.call(
                     partial(self._aggregation.packed, container_id=container_id)
                 )
+                if self._writer.call(lambda conn: _gone(conn, container_id)):
+                    self.dropped_empty += 1  # emptied while labelled: label scrapped
+                    return
                 if level == CASE:
                     self.packed_cases += 1
                 else:
@@ -431,6 +479,10 @@ class Packer:
                 if self._on_fault is not None:
                     self._on_fault(message)
                 return
+
+
+def _gone(conn: sqlite3.Connection, container_id: int) -> bool:
+    return conn.execute("SELECT 1 FROM containers WHERE id = ?", (container_id,)).fetchone() is None
 
 
 def _check_read(read: str | None, sscc: gs1.Sscc) -> str | None:

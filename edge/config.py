@@ -278,6 +278,35 @@ class TriggerConfig(_Section):
     rate_per_minute: Annotated[float, Field(gt=0, le=100_000)] = 600.0
 
 
+class LineConfig(_Section):
+    """The line keeps step or stops (docs/edge.md, "Gate timing" and "Faults").
+
+    ``verdict_deadline_ms``: how long after its trigger the PLC's reject gate waits for a
+    unit's verdict (a trigger's ``deadline_ms`` from the PLC overrides it per unit). A verdict
+    later than that is *missed* (the gate already rejected a unit that may be good); one
+    closer to the deadline than ``guard_ms`` is *at risk*. Over the last ``window`` verdicts,
+    a missed fraction above ``max_miss_rate`` raises the gate-timing alarm, and a fraction
+    missed or at risk of ``policy_at_risk_rate`` or more applies ``policy``: ``stop`` (pause
+    the batch, stop the line), ``slow`` (ask the PLC for ``slow_factor`` times the measured
+    rate, down to ``min_rate_per_minute``, then stop) or ``alarm`` (alarm only).
+    ``stuck_unit_s``: a unit in flight longer than that is stuck: alarm and stop.
+    ``max_lost_frames``: this many units in a row without their own camera frame, or one
+    frame from the future beyond the units in flight, means the camera is out of step:
+    alarm and stop.
+    """
+
+    verdict_deadline_ms: Annotated[float, Field(gt=0, le=60_000)] = 150.0
+    guard_ms: Annotated[float, Field(ge=0, le=60_000)] = 30.0
+    window: Annotated[int, Field(ge=10, le=100_000)] = 200
+    max_miss_rate: Annotated[float, Field(ge=0, le=1)] = 0.0
+    policy: Literal["stop", "slow", "alarm"] = "stop"
+    policy_at_risk_rate: Annotated[float, Field(gt=0, le=1)] = 0.05
+    slow_factor: Annotated[float, Field(gt=0.1, lt=1)] = 0.8
+    min_rate_per_minute: Annotated[float, Field(gt=0, le=100_000)] = 60.0
+    stuck_unit_s: Annotated[float, Field(gt=0, le=3600)] = 10.0
+    max_lost_frames: Annotated[int, Field(ge=1, le=1000)] = 3
+
+
 class OperatorConfig(_Section):
     """An operator who may sign in at the HMI: a name and an argon2 password hash
     (``serialtrace edge operator-hash`` makes one)."""
@@ -322,6 +351,7 @@ class EdgeConfig(_Section):
     mqtt: MqttConfig = MqttConfig()
     outbox: OutboxConfig = OutboxConfig()
     trigger: TriggerConfig = TriggerConfig()
+    line: LineConfig = LineConfig()
     api: ApiConfig = ApiConfig()
 
     @model_validator(mode="after")

@@ -148,9 +148,14 @@ class UnitPrinter(Protocol):
 
 
 class UnitVerifier(Protocol):
-    """Captures the label printed after ``printed_after`` and checks it against ``expected``."""
+    """Captures the label printed after ``printed_after`` and checks it against ``expected``.
 
-    def verify(self, expected: gs1.UnitCode, printed_after: float) -> Verdict: ...
+    ``label`` is the label's number at the printer (:attr:`PrintTicket.sequence`): a camera
+    that counts its triggers matches the frame by it, not by its place in the stream."""
+
+    def verify(
+        self, expected: gs1.UnitCode, printed_after: float, *, label: int | None = None
+    ) -> Verdict: ...
 
     def close(self) -> None:
         """Release the camera; called once when the agent stops."""

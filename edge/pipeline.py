@@ -22,8 +22,10 @@ rejected, not commissioned, when the verdict comes.
 from __future__ import annotations
 
 import collections
+import contextlib
 import logging
 import queue
+import sqlite3
 import threading
 import time
 from collections.abc import Callable
@@ -46,6 +48,7 @@ from edge.devices import (
     Verdict,
 )
 from edge.errors import BatchStateError
+from edge.gate_timing import GateTiming, TimingSettings
 from edge.ledger import Ledger, UnitJob
 from edge.plc import GateReport
 from edge.writer import Writer, WriterStopped
@@ -63,6 +66,10 @@ class PlcCommands(Protocol):
     def stop_line(self, reason: str) -> None: ...
 
 
+#: ``on_fault(reason, alarm)``: the line stopped; ``alarm`` names it (``device``, ``store``).
+FaultHandler = Callable[[str, str], None]
+
+
 class GateFinding(StrEnum):
     """What a gate report meant for the unit's record."""
 
@@ -72,6 +79,9 @@ class GateFinding(StrEnum):
     PASSED_UNACCEPTED = "passed_unaccepted"  # a fail-safe gate never does this: alarm
     UNKNOWN = "unknown"  # no unit has this trigger id
 
+
+#: Refused triggers are logged at most once per this many seconds (with a count).
+REFUSAL_LOG_INTERVAL_S = 5.0
 
 #: How many trigger ids rejected at the gate before their verdict are remembered.
 MAX_EARLY_GATE_REJECTS = 4096
@@ -129,8 +139,9 @@ class Pipeline:
         packer: Packer,
         images_dir: Path,
         max_in_flight: int = 64,
-        on_fault: Callable[[str], None] | None = None,
+        on_fault: FaultHandler | None = None,
         on_grade: Callable[[UnitGrade], None] | None = None,
+        timing: GateTiming | None = None,
     ) -> None:
         self._ledger = ledger
         self._aggregation = aggregation
@@ -149,6 +160,11 @@ class Pipeline:
             queue.SimpleQueue()
         )
         self._in_flight = 0
+        # trigger times (monotonic) of the units in flight, for the stuck-unit watch
+        self._since: collections.Counter[float] = collections.Counter()
+        # the gate's verdict deadline (s) of each unit in flight, by unit id
+        self._deadlines: dict[int, float] = {}
+        self.timing = timing or GateTiming(TimingSettings())
         self._lock = threading.Lock()
         self._idle = threading.Event()
         self._idle.set()
@@ -157,6 +173,8 @@ class Pipeline:
         # trigger ids the gate rejected before their verdict; only the writer thread uses it
         self._early_rejects: collections.OrderedDict[str, str] = collections.OrderedDict()
         self.stats = PipelineStats()
+        self._refusal_logged_at = -REFUSAL_LOG_INTERVAL_S
+        self._refusals_unlogged = 0
 
     def start(self) -> None:
         self._images_dir.mkdir(parents=True, exist_ok=True)
@@ -172,11 +190,57 @@ class Pipeline:
 
     def resume(self) -> None:
         """The operator cleared the fault and resumed the batch."""
+        resync = getattr(self._verifier, "resync", None)
+        if callable(resync):  # a camera stopped out of step matches its count afresh
+            resync()
+        self.timing.reset_window()
         self._halted.clear()
+
+    @property
+    def halted(self) -> bool:
+        """The line stopped after a fault (until the batch resumes)."""
+        return self._halted.is_set()
 
     @property
     def in_flight(self) -> int:
         return self._in_flight
+
+    def oldest_in_flight_s(self, now: float | None = None) -> float | None:
+        """How long the oldest unit in flight has been since its trigger (None: no unit)."""
+        with self._lock:
+            oldest = min(self._since) if self._since else None
+        if oldest is None:
+            return None
+        return (time.monotonic() if now is None else now) - oldest
+
+    def settle(self, reason: str, timeout: float = 10.0) -> int:
+        """Once no unit is in flight here, scrap every unit the records still show in flight
+        (its record was lost: a store error after it was printed). Returns how many; 0 if
+        units are still in flight after ``timeout`` or the batch runs (only a paused or stopped
+        batch allocates no unit meanwhile). Makes the batch closable after a fault."""
+        if not self._idle.wait(timeout):
+            return 0
+
+        def command(conn: Any) -> int:
+            batch = self._ledger.current_batch(conn)
+            if batch is not None and batch.state is BatchState.RUNNING:
+                return 0  # units may be allocated meanwhile: only on a paused or stopped line
+            rows = conn.execute(
+                "SELECT id FROM units WHERE state IN ('allocated', 'encoded') ORDER BY id"
+            ).fetchall()
+            for row in rows:
+                self._ledger.scrap(conn, row[0], reason)
+            return len(rows)
+
+        with self._lock:  # a trigger may have come meanwhile: then not now
+            if self._in_flight:
+                return 0
+            self._idle.clear()  # no new unit until the sweep is committed
+            self._in_flight += 1
+        try:
+            return self._writer.call(command)
+        finally:
+            self._finished(None)
 
     def wait_idle(self, timeout: float) -> bool:
         """Wait until no unit is between trigger and decision."""
@@ -184,8 +248,11 @@ class Pipeline:
 
     # -- allocate ---------------------------------------------------------------------------
 
-    def trigger(self, trigger: str | None) -> None:
-        """A unit arrived at the printer (PLC photo-eye or the timer). Never blocks."""
+    def trigger(self, trigger: str | None, deadline_ms: float | None = None) -> None:
+        """A unit arrived at the printer (PLC photo-eye or the timer). Never blocks.
+
+        ``deadline_ms``: the reject gate's verdict deadline the PLC announced for this unit
+        (else the configured one)."""
         self.stats.triggers += 1
         triggered_at = time.monotonic()
         with self._lock:
@@ -194,49 +261,89 @@ class Pipeline:
             else:
                 full = False
                 self._in_flight += 1
+                self._since[triggered_at] += 1
                 self._idle.clear()
         if full:
             self._refuse(trigger, f"{self._max_in_flight} units already in flight; line too fast")
             return
+        deadline = self.timing.deadline(deadline_ms)
         try:
             future = self._writer.submit(
-                lambda conn: self._allocate(conn, trigger, triggered_at),
+                lambda conn: self._allocate(conn, trigger, triggered_at, deadline),
                 then=self._print_queue.put,
             )
         except WriterStopped:
-            self._finished()
+            self._finished(triggered_at)
             self._refuse(trigger, "the agent is stopping")
             return
-        future.add_done_callback(lambda f: self._allocation_failed(f, trigger))
+        future.add_done_callback(lambda f: self._allocation_failed(f, trigger, triggered_at))
 
-    def _allocate(self, conn: Any, trigger: str | None, triggered_at: float) -> UnitJob:
+    def _allocate(
+        self, conn: Any, trigger: str | None, triggered_at: float, deadline: float
+    ) -> UnitJob:
         batch = self._ledger.require_current(conn)
         if batch.state is not BatchState.RUNNING:
             raise BatchStateError(f"batch {batch.lot!r} is {batch.state.value}, not running")
+        if self._halted.is_set():
+            raise BatchStateError(f"batch {batch.lot!r}: the line stopped after a fault")
         serial = self._serials(batch.gtin).take()
-        return self._ledger.allocate(conn, batch, serial, trigger, triggered_at)
+        job = self._ledger.allocate(conn, batch, serial, trigger, triggered_at)
+        self._deadlines[job.unit_id] = deadline
+        return job
 
-    def _allocation_failed(self, future: Future[UnitJob], trigger: str | None) -> None:
+    def _allocation_failed(
+        self, future: Future[UnitJob], trigger: str | None, triggered_at: float
+    ) -> None:
         exc = future.exception()
         if exc is not None:
-            self._finished()
+            self._finished(triggered_at)
             self._refuse(trigger, str(exc))
-            if isinstance(exc, DeviceFault) and exc.stop_line:  # e.g. the serial buffer ran dry
-                # this runs on the writer thread, which the fault handler must not wait for
-                threading.Thread(
-                    target=self._fault, args=(str(exc),), name="edge-fault", daemon=True
-                ).start()
+            stop = (isinstance(exc, DeviceFault) and exc.stop_line) or isinstance(
+                exc, sqlite3.Error
+            )
+            if stop:  # e.g. the serial buffer ran dry, or the disk is full
+                alarm = "store" if isinstance(exc, sqlite3.Error) else "device"
+                reason = f"store: {exc}" if alarm == "store" else str(exc)
+                self._fault_later(reason, alarm)
+
+    def _fault_later(self, reason: str, alarm: str = "device") -> None:
+        """:meth:`_fault` on a thread of its own (from the writer's thread, which the fault
+        handler must not wait for)."""
+        if self._halted.is_set():
+            return
+        threading.Thread(
+            target=self._fault, args=(reason, alarm), name="edge-fault", daemon=True
+        ).start()
 
     def _refuse(self, trigger: str | None, reason: str) -> None:
         self.stats.refused_triggers += 1
-        log.warning("trigger %s refused: %s", trigger, reason)
+        now = time.monotonic()
+        if now - self._refusal_logged_at >= REFUSAL_LOG_INTERVAL_S:  # not one line per unit
+            more = f" (and {self._refusals_unlogged} more)" if self._refusals_unlogged else ""
+            log.warning("trigger %s refused: %s%s", trigger, reason, more)
+            self._refusal_logged_at, self._refusals_unlogged = now, 0
+        else:
+            self._refusals_unlogged += 1
         self._plc.reject(trigger, None, reason)
 
-    def _finished(self) -> None:
+    def _finished(self, triggered_at: float | None) -> None:
         with self._lock:
             self._in_flight -= 1
+            if triggered_at is not None:
+                self._since[triggered_at] -= 1
+                if self._since[triggered_at] <= 0:
+                    del self._since[triggered_at]
             if self._in_flight == 0:
                 self._idle.set()
+
+    def _done(self, job: UnitJob) -> None:
+        self._deadlines.pop(job.unit_id, None)
+        self._finished(job.triggered_at)
+
+    def _verdict_sent(self, job: UnitJob) -> None:
+        """The PLC has this unit's verdict now: its margin to the gate's deadline."""
+        deadline = self._deadlines.get(job.unit_id, self.timing.settings.deadline_s)
+        self.timing.record(time.monotonic() - job.triggered_at, deadline)
 
     # -- print -------------------------------------------------------------------------------
 
@@ -247,7 +354,7 @@ class Pipeline:
                 self._verify_queue.put(None)
                 return
             if self._halted.is_set():
-                self._void(job, "line stopped after a device fault")
+                self._void(job, "line stopped after a fault")
                 continue
             try:
                 ticket = self._printer.send(job.code)
@@ -255,7 +362,11 @@ class Pipeline:
                 self._print_failed(job, exc)
                 continue
             self.stats.printed += 1
-            self._writer.submit(partial(self._ledger.encoded, unit_id=job.unit_id))
+            # stopping (WriterStopped): the unit is scrapped as in flight on the next start
+            with contextlib.suppress(WriterStopped):
+                self._writer.submit(
+                    partial(self._ledger.encoded, unit_id=job.unit_id)
+                ).add_done_callback(self._store_failure)
             self._verify_queue.put((job, ticket))
 
     def _print_failed(self, job: UnitJob, exc: Exception) -> None:
@@ -271,27 +382,41 @@ class Pipeline:
 
     def _scrap(self, job: UnitJob, reason: str) -> None:
         self._plc.reject(job.trigger, job.serial, reason)
-        self._writer.submit(
-            lambda conn: self._ledger.scrap(conn, job.unit_id, reason),
-            then=lambda _: self._finished(),
-        ).add_done_callback(self._log_failure)
+        self._record(job, lambda conn: self._ledger.scrap(conn, job.unit_id, reason))
 
     def _void(self, job: UnitJob, reason: str) -> None:
         self._plc.reject(job.trigger, job.serial, reason)
-        self._writer.submit(
-            lambda conn: self._ledger.void(conn, job.unit_id, reason),
-            then=lambda _: self._finished(),
-        ).add_done_callback(self._log_failure)
+        self._record(job, lambda conn: self._ledger.void(conn, job.unit_id, reason))
 
-    def _fault(self, reason: str) -> None:
-        """A device cannot go on: pause the batch, stop the line, raise the alarm."""
+    def _record(self, job: UnitJob, command: Callable[[Any], Any]) -> None:
+        """Record a unit's final state; the unit is done here whether or not that works."""
+        try:
+            future = self._writer.submit(command, then=lambda _: self._done(job))
+        except WriterStopped:
+            self._done(job)
+            return
+        future.add_done_callback(partial(self._log_failure, job))
+
+    def _fault(self, reason: str, alarm: str = "device") -> None:
+        """A device (or the store) cannot go on: stop the line, raise the alarm, pause the
+        batch (the agent does that; it retries while the store refuses)."""
         if self._halted.is_set():
             return
         self._halted.set()
         log.error("line stopped: %s", reason)
-        self._plc.stop_line(reason)
+        try:
+            self._plc.stop_line(reason)
+        except Exception:  # the alarm and the pause must still happen
+            log.exception("telling the PLC to stop failed")
         if self._on_fault is not None:
-            self._on_fault(reason)
+            try:
+                self._on_fault(reason, alarm)
+            except Exception:
+                log.exception("fault handler failed")
+
+    def stop_line(self, reason: str, alarm: str) -> None:
+        """Stop the line from outside the stages (stuck unit, gate timing)."""
+        self._fault(reason, alarm)
 
     # -- verify ------------------------------------------------------------------------------
 
@@ -307,7 +432,7 @@ class Pipeline:
                 self._print_failed(job, exc)
                 continue
             try:
-                verdict = self._verifier.verify(job.code, ticket.sent_at)
+                verdict = self._verifier.verify(job.code, ticket.sent_at, label=ticket.sequence)
             except DeviceFault as exc:
                 verdict = Verdict("camera_fault", str(exc))
                 if exc.stop_line:
@@ -339,27 +464,35 @@ class Pipeline:
 
         def committed(full_case: int | bool | None) -> None:
             self.stats.latencies.append(time.monotonic() - job.triggered_at)
-            self._finished()
-            if full_case is False:
+            if full_case is False:  # the gate did not wait for this verdict: a miss
+                self._verdict_sent(job)
+                self._done(job)
                 self.stats.rejected += 1
                 return
             self._plc.accept(job.trigger, job.serial)
+            self._verdict_sent(job)
+            self._done(job)
             self.stats.commissioned += 1
             if full_case is not None:
                 self._packer.submit(full_case)
 
-        self._writer.submit(command, then=committed).add_done_callback(self._log_failure)
+        try:
+            future = self._writer.submit(command, then=committed)
+        except WriterStopped:
+            self._done(job)
+            return
+        future.add_done_callback(partial(self._log_failure, job))
 
     def _reject(self, job: UnitJob, verdict: Verdict) -> None:
         reason = f"{verdict.outcome}: {verdict.detail}" if verdict.detail else verdict.outcome
         self._plc.reject(job.trigger, job.serial, reason)
+        self._verdict_sent(job)
         self.stats.rejected += 1
         self.stats.latencies.append(time.monotonic() - job.triggered_at)
         image = self._save_image(job, verdict)
-        self._writer.submit(
-            lambda conn: self._ledger.reject(conn, job.unit_id, reason, image, verdict.grade),
-            then=lambda _: self._finished(),
-        ).add_done_callback(self._log_failure)
+        self._record(
+            job, lambda conn: self._ledger.reject(conn, job.unit_id, reason, image, verdict.grade)
+        )
 
     # -- the reject gate's reports -------------------------------------------------------
 
@@ -410,8 +543,16 @@ class Pipeline:
             return None
         return str(path)
 
-    def _log_failure(self, future: Future[Any]) -> None:
+    def _log_failure(self, job: UnitJob, future: Future[Any]) -> None:
+        """A unit's final record failed: the unit is done here (it stays in flight on record
+        until :meth:`settle`); a store error stops the line."""
         exc = future.exception()
         if exc is not None:
-            log.error("unit record failed: %s", exc)
-            self._finished()
+            log.error("unit %s: record failed: %s", job.serial, exc)
+            self._done(job)
+            self._store_failure(future)
+
+    def _store_failure(self, future: Future[Any]) -> None:
+        exc = future.exception()
+        if isinstance(exc, sqlite3.Error):  # e.g. "database or disk is full"
+            self._fault_later(f"store: {exc}", "store")

@@ -4,7 +4,8 @@ Topics (under ``serialtrace/v1/{site}/{line}/``; payloads are JSON objects, docu
 examples in ``docs/mqtt.md``):
 
 ====================  =====  ===========================================================
-``plc/trigger``       in     a unit reached the printer: ``{"id": "17"}``
+``plc/trigger``       in     a unit reached the printer: ``{"id": "17"}``, optionally
+                             ``"deadline_ms": 150`` (the gate's verdict deadline)
 ``plc/batch``         in     ``{"command": "start", "gtin": …, "lot": …, "expiry": …,
                              "planned": …}`` or pause / resume / stop / close
 ``plc/error``         in     the PLC reports a fault: the batch pauses
@@ -13,7 +14,9 @@ examples in ``docs/mqtt.md``):
 ``plc/batch/reply``   out    the outcome of a batch command
 ``plc/accept``        out    the unit of trigger ``id`` passed verification
 ``plc/reject``        out    take the unit of trigger ``id`` off the line, with the reason
-``plc/command``       out    ``{"command": "stop", "reason": …}`` on a device fault
+``plc/command``       out    ``{"command": "stop", "reason": …}`` on a fault, ``start``
+                             when resumed, ``{"command": "rate", "rate_per_minute": …}``
+                             (gate timing's ``slow`` policy)
 ``plc/invalid``       out    a message on an in-topic was malformed: what and why
 ====================  =====  ===========================================================
 
@@ -21,7 +24,7 @@ This link uses its own MQTT session with clean start: a trigger is only meaningf
 unit is at the printer, so triggers sent while the agent was down must not be delivered later.
 Gate reports are the opposite: one sent while the agent was down must still reach it (it may
 say that a unit the agent commissioned went to the reject bin), so ``plc/gate`` has a second
-client with a persistent session (clean start off, a session expiry) and manual
+client with a persistent session (clean start off on every reconnect, a session expiry) and manual
 acknowledgement: a report is acknowledged only once its outcome is committed, so a crash in
 between gets it delivered again.
 A malformed or unexpected message is logged and answered on ``plc/invalid``; it never stops
@@ -78,23 +81,54 @@ def parse_object(payload: bytes) -> dict[str, Any]:
     return value
 
 
-def parse_trigger(payload: bytes) -> str | None:
-    """The PLC's id of the unit (a string of at most 64 characters), None if the PLC has none."""
+@dataclass(frozen=True, slots=True)
+class TriggerMessage:
+    """A ``plc/trigger``: the PLC's id of the unit (None if it has none) and, if the PLC
+    announces it, how long after this trigger its reject gate waits for the verdict."""
+
+    id: str | None
+    deadline_ms: float | None = None
+
+
+#: The longest verdict deadline a PLC may announce (a minute: no belt is that long).
+MAX_DEADLINE_MS = 60_000.0
+
+
+def parse_trigger_message(payload: bytes) -> TriggerMessage:
+    """A trigger, or PayloadError naming the field: ``{"id": "17"}``, optionally with
+    ``"ts"`` and ``"deadline_ms"`` (the gate's verdict deadline for this unit, > 0)."""
     if payload.strip() in (b"", b"{}"):
-        return None
+        return TriggerMessage(None)
     data = parse_object(payload)
-    unknown = sorted(set(data) - {"id", "ts"})
+    unknown = sorted(set(data) - {"id", "ts", "deadline_ms"})
     if unknown:
-        raise PayloadError(f"trigger: unknown fields {unknown}; expected 'id' and optional 'ts'")
+        raise PayloadError(
+            f"trigger: unknown fields {unknown}; expected 'id' and optional 'ts', 'deadline_ms'"
+        )
+    deadline = data.get("deadline_ms")
+    if deadline is not None and (
+        isinstance(deadline, bool)
+        or not isinstance(deadline, int | float)
+        or not 0 < deadline <= MAX_DEADLINE_MS
+    ):
+        raise PayloadError(
+            f"deadline_ms: expected a number of milliseconds in (0, {MAX_DEADLINE_MS:.0f}], "
+            f"got {_show(deadline)}"
+        )
     value = data.get("id")
     if value is None:
-        return None
+        return TriggerMessage(None, None if deadline is None else float(deadline))
     if isinstance(value, bool) or not isinstance(value, str | int):
         raise PayloadError(f"id: expected a string or integer, got {_show(value)}")
     text = str(value)
     if not 0 < len(text) <= MAX_ID or not text.isprintable():
         raise PayloadError(f"id: expected 1..{MAX_ID} printable characters, got {text!r}")
-    return text
+    return TriggerMessage(text, None if deadline is None else float(deadline))
+
+
+def parse_trigger(payload: bytes) -> str | None:
+    """The PLC's id of the unit (a string of at most 64 characters), None if the PLC has none."""
+    return parse_trigger_message(payload).id
 
 
 GATE_REASONS = ("rejected", "no_verdict", "late")
@@ -155,7 +189,7 @@ class PlcLink:
         client_id: str,
         topics: LineTopics,
         *,
-        on_trigger: Callable[[str | None], None],
+        on_trigger: Callable[[str | None, float | None], None],
         on_batch: BatchHandler,
         on_plc_fault: Callable[[str], None],
         on_gate: GateHandler,
@@ -200,10 +234,13 @@ class PlcLink:
             self.gate_topic, guarded("PLC gate report", count)(self._gate)
         )
         self._gate_connected = threading.Event()
+        self._gate_session_present: bool | None = None
 
     def start(self, *, resume_gate_session: bool = True) -> None:
         """Connect; ``resume_gate_session=False`` drops gate reports queued for an earlier
-        database (a new database has no unit they could be about)."""
+        database (a new database has no unit they could be about): a clean start on the first
+        connection only. Every reconnect resumes the gate session (clean start off), so reports
+        the PLC sent while the link was away are delivered."""
         self._worker = threading.Thread(target=self._run_commands, name="plc-batch", daemon=True)
         self._worker.start()
         self._client.connect_async(
@@ -216,7 +253,7 @@ class PlcLink:
             self._mqtt.host,
             self._mqtt.port,
             keepalive=self._mqtt.keepalive_s,
-            clean_start=not resume_gate_session,
+            clean_start=paho.MQTT_CLEAN_START_FIRST_ONLY if not resume_gate_session else False,
             properties=properties,
         )
         self._gate_client.loop_start()
@@ -258,6 +295,18 @@ class PlcLink:
 
     def start_line(self) -> None:
         self._send(self.topics.plc_command, {"command": "start", "reason": None})
+
+    def set_rate(self, rate_per_minute: float, reason: str) -> None:
+        """Ask the PLC to run the belt at ``rate_per_minute`` (gate timing's ``slow`` policy)."""
+        self._send(
+            self.topics.plc_command,
+            {"command": "rate", "rate_per_minute": round(rate_per_minute, 1), "reason": reason},
+        )
+
+    @property
+    def gate_session_resumed(self) -> bool | None:
+        """Whether the gate link's last connection resumed its session (None before one)."""
+        return self._gate_session_present
 
     def _count_error(self, what: str) -> None:
         self.errors += 1
@@ -323,6 +372,7 @@ class PlcLink:
                 self._link_problem("gate", f"PLC gate link: {problem}")
             return
         self._link_problem("gate", None)
+        self._gate_session_present = bool(getattr(flags, "session_present", False))
         client.subscribe([(self.gate_topic, 1)])
 
     def _on_gate_subscribe(
@@ -361,12 +411,12 @@ class PlcLink:
     def _trigger(self, client: paho.Client, userdata: Any, message: paho.MQTTMessage) -> None:
         payload = bytes(message.payload)
         try:
-            trigger = parse_trigger(payload)
+            trigger = parse_trigger_message(payload)
         except PayloadError as exc:
             self._error(message.topic, payload, str(exc))
             return
         try:
-            self._on_trigger(trigger)
+            self._on_trigger(trigger.id, trigger.deadline_ms)
         except Exception as exc:
             log.exception("trigger handling failed")
             self._error(message.topic, payload, f"trigger not handled: {exc}")

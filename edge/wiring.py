@@ -148,21 +148,27 @@ class CameraVerifier:
         *,
         grade_backlog_s: float = 0.25,
         clock: Callable[[], float] = time.time,
+        max_lost_frames: int = 3,
     ) -> None:
-        self._capture = TriggeredCapture(source)
+        self._capture = TriggeredCapture(source, max_lost=max_lost_frames)
         self._verifier = verifier
         self._timeout_s = timeout_s
         self._grade_backlog_s = grade_backlog_s
         self._clock = clock
         self.ungraded = 0
 
-    def verify(self, expected: gs1.UnitCode, printed_after: float) -> Verdict:
+    def verify(
+        self, expected: gs1.UnitCode, printed_after: float, *, label: int | None = None
+    ) -> Verdict:
         trigger = Trigger(expected.serial or "", printed_after, origin="printer")
+        lost = self._capture.lost
         try:
-            frame = self._capture.capture(trigger, self._timeout_s)
+            frame = self._capture.capture(trigger, self._timeout_s, tag=label)
         except VisionError as exc:
             raise DeviceFault("camera", str(exc)) from exc
         if frame is None:
+            if self._capture.lost > lost:
+                return Verdict("no_read", f"camera: no frame for label {label} (frame lost)")
             return Verdict("no_read", f"no frame within {self._timeout_s} s")
         behind = self._clock() - printed_after > self._grade_backlog_s
         grade = self._verifier.grader is not None and not behind
@@ -174,6 +180,10 @@ class CameraVerifier:
             read = result.parsed.hri() if isinstance(result.parsed, gs1.UnitCode) else None
             detail = f"{detail}; read {read or repr(result.decoded.transmitted)}"
         return Verdict(result.outcome.value, detail, unit_grade(result.grade), result.image)
+
+    def resync(self) -> None:
+        """Match the camera's trigger count to the labels again (the operator resumed)."""
+        self._capture.reset()
 
     def close(self) -> None:
         self._capture.source.close()
@@ -426,7 +436,16 @@ def camera_decoder(camera: CameraSettings) -> Decoder:
     return make_decoder(camera.decoder)
 
 
-def camera_verifier(camera: CameraSettings, source: FrameSource | None = None) -> CameraVerifier:
+def camera_verifier(
+    camera: CameraSettings,
+    source: FrameSource | None = None,
+    *,
+    max_lost_frames: int = 3,
+    verdict_deadline_ms: float | None = None,
+) -> CameraVerifier:
+    """The camera's verifier; grading is shed from ``grade_backlog_ms`` after printing, or
+    from half the reject gate's ``verdict_deadline_ms`` if that comes sooner (the verdict must
+    reach the gate; the grade is monitoring)."""
     grader = None
     if camera.grade:
         c = camera.calibration
@@ -447,7 +466,15 @@ def camera_verifier(camera: CameraSettings, source: FrameSource | None = None) -
     )
     source = source or open_source(camera.url, watch=True)  # watch: a folder fills as it goes
     return CameraVerifier(
-        source, verifier, camera.timeout_s, grade_backlog_s=camera.grade_backlog_ms / 1000.0
+        source,
+        verifier,
+        camera.timeout_s,
+        grade_backlog_s=min(
+            camera.grade_backlog_ms,
+            camera.grade_backlog_ms if verdict_deadline_ms is None else verdict_deadline_ms / 2,
+        )
+        / 1000.0,
+        max_lost_frames=max_lost_frames,
     )
 
 
@@ -493,7 +520,12 @@ def build_devices(config: EdgeConfig, *, frame_source: FrameSource | None = None
             printer=LabelUnitPrinter(
                 printer_driver(devices.printer), unit_builders(config, devices.printer.language)
             ),
-            verifier=camera_verifier(devices.camera, frame_source),
+            verifier=camera_verifier(
+                devices.camera,
+                frame_source,
+                max_lost_frames=config.line.max_lost_frames,
+                verdict_deadline_ms=config.line.verdict_deadline_ms,
+            ),
             serials=serials,
             ssccs=ssccs,
             labeller=labeller,

@@ -12,6 +12,7 @@ At 50 units/s, one fsync per unit would be the bottleneck; one per group is not.
 
 from __future__ import annotations
 
+import contextlib
 import logging
 import queue
 import sqlite3
@@ -140,6 +141,8 @@ class Writer:
                 try:
                     value = item.command(conn)
                 except Exception as exc:
+                    if isinstance(exc, sqlite3.Error) and not conn.in_transaction:
+                        raise  # SQLite undid the whole transaction (disk full): the group fails
                     conn.execute("ROLLBACK TO command")
                     conn.execute("RELEASE command")
                     results.append((False, exc))
@@ -150,7 +153,8 @@ class Writer:
         except sqlite3.Error as exc:  # the commit itself failed: nothing of the group happened
             log.error("group commit of %d commands failed: %s", len(group), exc)
             if conn.in_transaction:
-                conn.execute("ROLLBACK")
+                with contextlib.suppress(sqlite3.Error):  # the writer thread must live on
+                    conn.execute("ROLLBACK")
             for item in group:
                 item.future.set_exception(exc)
             self.stats.failed_commands += len(group)

@@ -7,6 +7,9 @@ that API lacks, read from the agent's committed data with :meth:`Agent.read`:
 * ``GET /hmi/api/rejects?limit=N``: the current batch's latest rejected and scrapped units
   with their reasons, and the reject count per outcome (``no_read``, ``wrong_data`` …);
 * ``GET /hmi/api/units/{gtin}/{serial}/image``: the camera image saved for a rejected unit;
+* ``GET /hmi/api/timing``: gate timing (the reject gate's deadline, the last margin, missed
+  and at-risk verdicts in the window) and one point per second of the last five minutes:
+  units verified and the smallest and median margin, for the margin and line-rate charts;
 * ``POST /hmi/api/login`` (``{"name", "password"}`` of an operator in ``api.operators``) and
   ``POST /hmi/api/logout``: the session whose token the page sends with batch commands.
 
@@ -107,6 +110,10 @@ def hmi_router(agent: Agent, guard: ApiGuard | None = None) -> APIRouter:
             "outbox_alarm_depth": config.outbox.alarm_depth,
             "trigger": config.trigger.source,
         }
+
+    @router.get("/hmi/api/timing")
+    def timing() -> dict[str, Any]:
+        return agent.pipeline.timing.snapshot(seconds=300)
 
     @router.get("/hmi/api/rejects")
     def rejects(

@@ -8,8 +8,9 @@
 - :class:`QueueSource`: frames handed over in-process through a ``queue.Queue`` (the camera
   simulator's :class:`~simulators.camera.transport.FrameQueue` in the same process).
 
-Every source returns 8-bit greyscale frames. :class:`TriggeredCapture` pairs a unit's
-trigger (from the PLC or the printer) with the first frame taken at or after it.
+Every source returns 8-bit greyscale frames. :class:`TriggeredCapture` pairs a unit with its
+frame by the camera's trigger count (``Frame.tag``) when the source has one, else by time (the
+first frame taken at or after the unit's trigger), never by position in the stream alone.
 """
 
 from __future__ import annotations
@@ -48,6 +49,8 @@ class Frame:
     timestamp: float
     source: str
     trigger: Trigger | None = None
+    tag: int | None = None
+    """The camera's trigger count for this frame (the label it was shot for), if it has one."""
 
 
 class FrameSource(Protocol):
@@ -162,6 +165,8 @@ class PublishedFrame(Protocol):
     @property
     def timestamp(self) -> float: ...
 
+    # optional: ``label_index`` (int), the trigger count the frame was shot for: Frame.tag
+
 
 class PublishedFrames(Protocol):
     """An in-process queue of :class:`PublishedFrame` items (``queue.Queue`` or the camera
@@ -184,33 +189,108 @@ class QueueSource:
         except queue.Empty:
             return None
         self._sequence += 1
-        return Frame(to_grey(item.image), self._sequence, item.timestamp, self.name)
+        tag = getattr(item, "label_index", None)
+        return Frame(
+            to_grey(item.image),
+            self._sequence,
+            item.timestamp,
+            self.name,
+            tag=tag if isinstance(tag, int) and not isinstance(tag, bool) else None,
+        )
 
     def close(self) -> None:
         """Nothing to release: the queue belongs to whoever created it."""
 
 
-class TriggeredCapture:
-    """The frame for a unit: the first frame taken at or after its trigger.
+class CameraOutOfStep(FrameSourceError):
+    """The camera's frames no longer belong to the units being verified: stop the line."""
 
-    Older frames still buffered in the source are dropped. ``None`` when no such frame
-    comes within ``timeout`` seconds (the unit is then a ``no_read``).
+
+class TriggeredCapture:
+    """The frame for a unit, matched by the camera's trigger count or by time.
+
+    With ``tag`` (the unit's label number) and tagged frames: the camera's count is
+    synchronised once, on the first frame taken at or after a unit's trigger (by time); from
+    then on a unit's frame is the one whose tag is the unit's label number plus that offset.
+    Frames of earlier units (already decided) are dropped; a frame of a later unit is kept for
+    that unit, and this unit has no frame (``None``: a ``no_read``, the line keeps step).
+    :class:`CameraOutOfStep` is raised when a frame is from further ahead than ``max_ahead``
+    units, or ``max_lost`` units in a row had no frame of their own; ``FrameSourceError`` when
+    ``max_lost`` units in a row got no frame at all (a dead camera link).
+
+    Without tags: the first frame taken at or after the unit's trigger; older frames still
+    buffered in the source are dropped. ``None`` when no such frame comes within ``timeout``.
     """
 
-    def __init__(self, source: FrameSource) -> None:
+    def __init__(self, source: FrameSource, *, max_lost: int = 3, max_ahead: int = 64) -> None:
         self.source = source
+        self.max_lost = max_lost
+        self.max_ahead = max_ahead
+        self.offset: int | None = None  # camera count - label number, once synchronised
+        self.lost = 0  # units that had no frame of their own
+        self.stale = 0  # frames dropped as belonging to units already decided
+        self.timeouts = 0  # units for which no frame came at all
+        self._lost_in_row = 0
+        self._held: Frame | None = None
 
-    def capture(self, trigger: Trigger, timeout: float) -> Frame | None:
+    def reset(self) -> None:
+        """Synchronise again on the next unit (after the operator cleared an out-of-step)."""
+        self.offset = None
+        self._lost_in_row = 0
+        self._held = None
+
+    def capture(self, trigger: Trigger, timeout: float, *, tag: int | None = None) -> Frame | None:
         if timeout <= 0:
             raise ConfigError(f"timeout: expected more than 0 s, got {timeout!r}")
         deadline = time.monotonic() + timeout
-        while (remaining := deadline - time.monotonic()) > 0:
-            frame = self.source.read(timeout=remaining)
+        while (remaining := deadline - time.monotonic()) > 0 or self._held is not None:
+            frame, self._held = self._held, None
             if frame is None:
-                return None
-            if frame.timestamp >= trigger.timestamp:
-                return Frame(frame.image, frame.sequence, frame.timestamp, frame.source, trigger)
+                frame = self.source.read(timeout=remaining)
+            if frame is None:
+                break
+            if tag is None or frame.tag is None or self.offset is None:
+                if frame.timestamp < trigger.timestamp:
+                    self.stale += 1
+                    continue
+                if tag is not None and frame.tag is not None:
+                    self.offset = frame.tag - tag
+                self._lost_in_row = 0
+                return _for(frame, trigger)
+            expected = tag + self.offset
+            if frame.tag < expected:
+                self.stale += 1
+                continue
+            if frame.tag == expected:
+                self._lost_in_row = 0
+                return _for(frame, trigger)
+            if frame.tag - expected > self.max_ahead:
+                raise CameraOutOfStep(
+                    f"camera out of step: frame of trigger {frame.tag} while waiting for "
+                    f"{expected} (label {tag}); more than {self.max_ahead} units ahead"
+                )
+            self._held = frame  # a later unit's frame: this unit's own frame was lost
+            self.lost += 1
+            self._lost_in_row += 1
+            if self._lost_in_row >= self.max_lost:
+                raise CameraOutOfStep(
+                    f"camera out of step: {self._lost_in_row} units in a row without their "
+                    f"frame (waiting for trigger {expected}, label {tag}; next frame is "
+                    f"trigger {frame.tag})"
+                )
+            return None
+        self.timeouts += 1  # no frame at all within the timeout
+        self._lost_in_row += 1
+        if self._lost_in_row >= self.max_lost:
+            raise FrameSourceError(
+                f"camera: no frame for {self._lost_in_row} units in a row, {timeout:g} s each "
+                f"(is the camera connected and triggered?)"
+            )
         return None
+
+
+def _for(frame: Frame, trigger: Trigger) -> Frame:
+    return Frame(frame.image, frame.sequence, frame.timestamp, frame.source, trigger, frame.tag)
 
 
 def open_source(spec: str, *, watch: bool = False) -> FrameSource:

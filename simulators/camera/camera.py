@@ -63,14 +63,36 @@ class CameraSimulator:
         self.clock = clock
         self._lock = threading.Lock()
         self._count = 0
+        self._lose = 0  # labels still to miss (lose_frames)
+        self._shift = 0  # added to every label index from now on (skip_triggers)
+        self.lost = 0
 
     @property
     def frames_taken(self) -> int:
         return self._count
 
+    def lose_frames(self, count: int) -> None:
+        """Fault injection: the next ``count`` labels get no frame (a stalled or overrun
+        camera drops them); later frames keep their own trigger count."""
+        with self._lock:
+            self._lose += count
+
+    def skip_triggers(self, count: int) -> None:
+        """Fault injection: the camera's trigger counter jumps ahead by ``count`` (a counter
+        reset or double triggers): its frames no longer name the labels they show."""
+        with self._lock:
+            self._shift += count
+
     def __call__(self, label: PrintedLabel) -> None:
-        """LabelSink: photograph a label as the printer hands it on."""
-        self.shoot(label.image, label_index=label.index, data=label.data)
+        """LabelSink: photograph a label as the printer hands it on; the frame is tagged
+        with the label's index (the camera's trigger count)."""
+        with self._lock:
+            if self._lose > 0:
+                self._lose -= 1
+                self.lost += 1
+                return
+            shift = self._shift
+        self.shoot(label.image, label_index=label.index + shift, data=label.data)
 
     def shoot(
         self,

@@ -2,10 +2,14 @@
 
 It speaks the PLC topics of a line over MQTT, like a real PLC with an MQTT gateway:
 
-* sends ``plc/trigger`` ``{"id": "<n>"}`` for each unit reaching the printer, at a set rate
-  while the line runs;
+* sends ``plc/trigger`` ``{"id": "<n>", "deadline_ms": <gate delay>}`` for each unit reaching
+  the printer, at a set rate while the line runs (``deadline_ms``: how long the gate waits
+  for this unit's verdict; left out when the gate is right at the printer);
 * listens on ``plc/accept`` and ``plc/reject`` for the verdict on each unit, and on
-  ``plc/command`` for ``stop`` / ``start``;
+  ``plc/command`` for ``stop`` / ``start`` (``start`` resumes a belt the agent stopped, or
+  runs it again, without limit, once a :meth:`Conveyor.run` sent all its units) and
+  ``{"command": "rate", "rate_per_minute": …}`` (the agent slows the belt when its verdicts
+  come close to the gate's deadline);
 * the reject gate is ``gate_delay_s`` downstream of the printer: a unit passes only if an
   accept for its id arrived before it reached the gate; a reject, or no verdict at all
   (the agent crashed, the network dropped), sends it to the reject bin;
@@ -171,6 +175,7 @@ class Conveyor:
         self.batch_reply_topic = topics.line_topic(site, line, topics.TopicKind.PLC_BATCH_REPLY)
         self.gate_topic = topics.line_topic(site, line, topics.TopicKind.PLC_GATE)
         self.interval = 60.0 / rate_per_minute
+        self.rate_changes: list[float] = []  # rates the agent asked for, in order
         self.gate = Gate(gate_delay_s)
         self.clock = clock
         self.running = threading.Event()
@@ -180,6 +185,7 @@ class Conveyor:
         self._next_id = 1
         self._limit: int | None = None
         self._stopped_by_agent = False
+        self._ran_out = False  # the last run() sent all its units
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
         self._connected = threading.Event()
@@ -219,6 +225,7 @@ class Conveyor:
         with self._lock:
             self._limit = None if units is None else self._next_id - 1 + units
             self.stop_reason = None
+            self._ran_out = False
         self.running.set()
 
     def halt(self, reason: str = "operator") -> None:
@@ -267,7 +274,11 @@ class Conveyor:
                 self.gate.triggered(unit_id, now)
                 if self._limit is not None and self._next_id - 1 >= self._limit:
                     self.running.clear()
-            self._client.publish(self.trigger_topic, json.dumps({"id": unit_id}), qos=1)
+                    self._ran_out = True
+            trigger: dict[str, Any] = {"id": unit_id}
+            if self.gate.gate_delay_s > 0:
+                trigger["deadline_ms"] = round(self.gate.gate_delay_s * 1000, 1)
+            self._client.publish(self.trigger_topic, json.dumps(trigger), qos=1)
 
     def _report(self, report: GateReport) -> None:
         self._client.publish(self.gate_topic, report.payload(), qos=1)
@@ -337,6 +348,22 @@ class Conveyor:
                 self._stopped_by_agent = False
                 self.stop_reason = None
                 self.running.set()
+            elif self._ran_out and not self.running.is_set():
+                # a new batch after the last run's units were all sent (e.g. started from
+                # the HMI after the demo): the belt runs again, until stopped
+                self._ran_out = False
+                self._limit = None
+                self.stop_reason = None
+                self.running.set()
+                log.warning("PLC sim: belt started by the agent")
+        elif command == "rate":
+            rate = data.get("rate_per_minute")
+            if isinstance(rate, bool) or not isinstance(rate, int | float) or rate <= 0:
+                self.gate.counts.invalid_messages += 1
+                return
+            self.interval = 60.0 / rate
+            self.rate_changes.append(float(rate))
+            log.warning("PLC sim: belt rate set to %.1f units/min by the agent", rate)
         else:
             self.gate.counts.invalid_messages += 1
 

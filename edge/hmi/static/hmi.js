@@ -152,13 +152,15 @@ async function poll() {
       hmi.line = await request("GET", "/hmi/api/line");
       renderLine();
     }
-    const [status, rejects] = await Promise.all([
+    const [status, rejects, timing] = await Promise.all([
       request("GET", "/status"),
       request("GET", `/hmi/api/rejects?limit=${REJECT_ROWS}`),
+      request("GET", "/hmi/api/timing"),
     ]);
     hmi.status = status;
     render(status);
     renderRejects(rejects);
+    renderTiming(timing);
   } catch (error) {
     hmi.status = null;
     renderOffline(error);
@@ -321,6 +323,56 @@ function drawGrade(svg, grade) {
     const step = 240 / (points.length - 1);
     const path = document.createElementNS(ns, "polyline");
     path.setAttribute("points", points.map((v, i) => `${(i * step).toFixed(1)},${y(v)}`).join(" "));
+    path.setAttribute("class", "trend");
+    shapes.push(path);
+  }
+  svg.replaceChildren(...shapes);
+}
+
+// Gate timing: each unit's margin between its verdict and the reject gate's deadline
+// (below 0: missed, the gate rejected a unit that may be good), and the line rate.
+function renderTiming(timing) {
+  if (!timing) return;
+  const panel = $("timing");
+  const alarm = timing.missed > 0;
+  panel.dataset.alarm = String(alarm);
+  $("timing-deadline").textContent = `deadline ${timing.deadline_ms} ms · guard ${timing.guard_ms} ms`;
+  $("timing-margin").textContent = timing.last_margin_ms === null ? "—" : Math.round(timing.last_margin_ms);
+  $("timing-detail").textContent = timing.window === 0
+    ? "no verdicts yet"
+    : `last ${timing.window} verdicts: ${timing.missed} missed, ${timing.at_risk} at risk · ` +
+      `${timing.total_missed.toLocaleString("en")} missed of ${timing.total.toLocaleString("en")}`;
+  const history = timing.history || [];
+  const low = Math.min(-0.2 * timing.deadline_ms, ...history.map((p) => p.min_margin_ms));
+  drawSeries($("margin-chart"), history.map((p) => p.min_margin_ms), low, timing.deadline_ms, [
+    [0, "limit"],
+    [timing.guard_ms, "alarm-line"],
+  ]);
+  const rates = history.map((p) => p.units * 60);
+  const top = Math.max(60, ...rates);
+  $("rate-chart-max").textContent = `(top ${top.toLocaleString("en")})`;
+  drawSeries($("rate-chart"), rates, 0, top * 1.1, []);
+}
+
+// One polyline of `values` scaled to [low, high] in a 240x60 inline SVG, with level lines.
+function drawSeries(svg, values, low, high, levels) {
+  const ns = "http://www.w3.org/2000/svg";
+  const span = high - low || 1;
+  const y = (v) => (58 - ((Math.min(high, Math.max(low, v)) - low) / span) * 56).toFixed(1);
+  const shapes = [];
+  for (const [value, cls] of levels) {
+    const el = document.createElementNS(ns, "line");
+    el.setAttribute("x1", "0");
+    el.setAttribute("x2", "240");
+    el.setAttribute("y1", y(value));
+    el.setAttribute("y2", y(value));
+    el.setAttribute("class", cls);
+    shapes.push(el);
+  }
+  if (values.length > 1) {
+    const step = 240 / (values.length - 1);
+    const path = document.createElementNS(ns, "polyline");
+    path.setAttribute("points", values.map((v, i) => `${(i * step).toFixed(1)},${y(v)}`).join(" "));
     path.setAttribute("class", "trend");
     shapes.push(path);
   }

@@ -83,6 +83,9 @@ def line_config(
         "serials": {"key_file": str(key), "lease_size": 1000},
         "mqtt": mqtt_section(broker_url, "plant1", "line3"),
         "trigger": {"source": trigger, "rate_per_minute": rate_per_minute},
+        # the hand-driven PLCs of these tests have no reject gate: no gate deadline to keep
+        # (tests of gate timing set their own, and the conveyor announces its gate's)
+        "line": {"verdict_deadline_ms": 10_000.0},
         "api": {
             "port": api_port,
             "operators": [{"name": OPERATOR, "password_hash": operator_hash()}],

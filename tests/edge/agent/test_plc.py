@@ -13,7 +13,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from edge.agent import Agent
 from edge.errors import PayloadError
-from edge.plc import parse_trigger
+from edge.plc import TriggerMessage, parse_trigger, parse_trigger_message
 from edge.wiring import build_agent
 from tests.edge.agent.line import GTIN, SimLine, config_for, sim_devices, start_line
 from tests.edge.agent.subscriber import Subscriber
@@ -28,6 +28,28 @@ ROOT = "serialtrace/v1/plant1/line3/"
 )
 def test_trigger_payloads(payload: bytes, expected: str | None) -> None:
     assert parse_trigger(payload) == expected
+
+
+@pytest.mark.parametrize(
+    ("payload", "expected"),
+    [
+        (b'{"id": "17", "deadline_ms": 150}', TriggerMessage("17", 150.0)),
+        (b'{"id": 3, "deadline_ms": 0.5, "ts": 2}', TriggerMessage("3", 0.5)),
+        (b'{"id": "4"}', TriggerMessage("4", None)),
+    ],
+)
+def test_a_trigger_may_announce_the_gates_verdict_deadline(
+    payload: bytes, expected: TriggerMessage
+) -> None:
+    assert parse_trigger_message(payload) == expected
+
+
+@pytest.mark.parametrize(
+    "value", [b"0", b"-5", b"true", b'"150"', b"60001", b"[150]"], ids=lambda v: v.decode()
+)
+def test_a_bad_deadline_is_refused_naming_the_field(value: bytes) -> None:
+    with pytest.raises(PayloadError, match=r"^deadline_ms: expected a number of milliseconds"):
+        parse_trigger_message(b'{"id": "1", "deadline_ms": ' + value + b"}")
 
 
 @pytest.mark.parametrize(

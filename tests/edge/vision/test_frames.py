@@ -19,6 +19,7 @@ from edge.vision import (
     make_decoder,
     open_source,
 )
+from edge.vision.frames import CameraOutOfStep
 from simulators.camera import CameraSimulator, FolderWriter, FrameQueue, MjpegServer, Optics
 from tests.edge.vision.conftest import UNIT
 
@@ -122,3 +123,97 @@ def test_triggered_capture_times_out_without_frames() -> None:
     started = time.monotonic()
     assert capture.capture(Trigger("S1", 0.0), timeout=0.05) is None
     assert time.monotonic() - started < 1.0
+
+
+def _tagged(frames: FrameQueue, label: np.ndarray, tags: list[int], start: float = 10.0) -> None:
+    camera = CameraSimulator(SMALL, [frames], seed=1, clock=lambda: start)
+    for tag in tags:
+        camera.shoot(label, label_index=tag)
+
+
+def test_queue_source_passes_the_cameras_trigger_count_as_tag(unit_label: np.ndarray) -> None:
+    frames = FrameQueue()
+    _tagged(frames, unit_label, [7])
+    frame = QueueSource(frames).read(timeout=1)
+    assert frame is not None and frame.tag == 7
+
+
+def test_tagged_frames_match_their_own_unit_when_one_is_lost(unit_label: np.ndarray) -> None:
+    frames = FrameQueue(maxsize=16)
+    _tagged(frames, unit_label, [1, 2, 4, 5])  # label 3's frame was lost
+    capture = TriggeredCapture(QueueSource(frames))
+    got = [capture.capture(Trigger(str(n), 10.0), timeout=0.2, tag=n) for n in (1, 2, 3, 4, 5)]
+    assert [None if f is None else f.tag for f in got] == [1, 2, None, 4, 5]
+    assert capture.lost == 1 and capture.offset == 0
+
+
+def test_tagged_frames_of_decided_units_are_dropped(unit_label: np.ndarray) -> None:
+    frames = FrameQueue(maxsize=16)
+    _tagged(frames, unit_label, [1, 2, 3])
+    capture = TriggeredCapture(QueueSource(frames))
+    assert capture.capture(Trigger("1", 10.0), timeout=0.2, tag=1) is not None
+    frame = capture.capture(Trigger("3", 10.0), timeout=0.2, tag=3)  # 2 timed out earlier
+    assert frame is not None and frame.tag == 3 and capture.stale == 1
+
+
+def test_the_count_is_synchronised_by_time_then_kept(unit_label: np.ndarray) -> None:
+    frames = FrameQueue(maxsize=16)
+    _tagged(frames, unit_label, [40], start=5.0)  # before the trigger: an earlier run's
+    _tagged(frames, unit_label, [41, 42], start=10.0)
+    capture = TriggeredCapture(QueueSource(frames))
+    first = capture.capture(Trigger("1", 10.0), timeout=0.2, tag=1)
+    assert first is not None and first.tag == 41 and capture.offset == 40
+    second = capture.capture(Trigger("2", 10.0), timeout=0.2, tag=2)
+    assert second is not None and second.tag == 42
+
+
+def test_a_count_far_ahead_is_out_of_step(unit_label: np.ndarray) -> None:
+    frames = FrameQueue(maxsize=16)
+    _tagged(frames, unit_label, [1, 500])
+    capture = TriggeredCapture(QueueSource(frames))
+    assert capture.capture(Trigger("1", 10.0), timeout=0.2, tag=1) is not None
+    with pytest.raises(CameraOutOfStep, match="more than 64 units ahead"):
+        capture.capture(Trigger("2", 10.0), timeout=0.2, tag=2)
+
+
+def test_units_in_a_row_without_their_frame_are_out_of_step(unit_label: np.ndarray) -> None:
+    frames = FrameQueue(maxsize=16)
+    _tagged(frames, unit_label, [1, 5])
+    capture = TriggeredCapture(QueueSource(frames), max_lost=3)
+    assert capture.capture(Trigger("1", 10.0), timeout=0.2, tag=1) is not None
+    assert capture.capture(Trigger("2", 10.0), timeout=0.2, tag=2) is None
+    assert capture.capture(Trigger("3", 10.0), timeout=0.2, tag=3) is None
+    with pytest.raises(CameraOutOfStep, match="3 units in a row without their frame"):
+        capture.capture(Trigger("4", 10.0), timeout=0.2, tag=4)
+    capture.reset()  # the operator resumed: synchronised again, by time
+    _tagged(frames, unit_label, [107])
+    frame = capture.capture(Trigger("6", 10.0), timeout=0.2, tag=6)
+    assert frame is not None and frame.tag == 107 and capture.offset == 101
+
+
+def test_the_camera_simulator_injects_lost_frames_and_a_jumping_count(
+    unit_label: np.ndarray,
+) -> None:
+    from simulators.labels import PrintedLabel
+
+    frames = FrameQueue(maxsize=16)
+    camera = CameraSimulator(SMALL, [frames], seed=1)
+
+    def label(index: int) -> PrintedLabel:
+        return PrintedLabel(index=index, image=unit_label, dpi=203, zpl="")
+
+    camera.lose_frames(1)
+    camera(label(1))
+    camera(label(2))
+    camera.skip_triggers(10)
+    camera(label(3))
+    tags = [frames.get_nowait().label_index for _ in range(frames.qsize())]
+    assert tags == [2, 13] and camera.lost == 1
+
+
+def test_units_in_a_row_without_any_frame_mean_a_dead_camera() -> None:
+    capture = TriggeredCapture(QueueSource(FrameQueue()), max_lost=2)
+    assert capture.capture(Trigger("1", 0.0), timeout=0.05, tag=1) is None
+    with pytest.raises(FrameSourceError, match="no frame for 2 units in a row"):
+        capture.capture(Trigger("2", 0.0), timeout=0.05, tag=2)
+    assert capture.timeouts == 2

@@ -99,6 +99,7 @@ def test_conveyor_triggers_sorts_and_stops_on_command(mosquitto: Broker) -> None
         assert conveyor.wait_done(10)
         counts = conveyor.counts()
         assert [t["id"] for t in triggers] == [str(i) for i in range(1, 11)]
+        assert all(t["deadline_ms"] == 200.0 for t in triggers)  # the gate's verdict deadline
         assert counts["triggered"] == 10 and counts["passed"] == 5 and counts["rejected"] == 5
         deadline = time.monotonic() + 5
         while len(reports) < 10 and time.monotonic() < deadline:
@@ -121,9 +122,32 @@ def test_conveyor_triggers_sorts_and_stops_on_command(mosquitto: Broker) -> None
         while not conveyor.running.is_set() and time.monotonic() < deadline:
             time.sleep(0.02)
         assert conveyor.running.is_set()
+        # a run that sent all its units: the agent's start (a new batch) runs the belt again
+        conveyor.halt()
+        conveyor.run(1)
+        deadline = time.monotonic() + 5
+        while conveyor.running.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert not conveyor.running.is_set()
+        agent.publish(ROOT + "plc/command", json.dumps({"command": "start"}))
+        deadline = time.monotonic() + 5
+        while not conveyor.running.is_set() and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert conveyor.running.is_set() and conveyor.stop_reason is None
+        # the agent's gate-timing policy slows the belt
+        agent.publish(ROOT + "plc/command", json.dumps({"command": "rate", "rate_per_minute": 300}))
+        deadline = time.monotonic() + 5
+        while not conveyor.rate_changes and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert conveyor.rate_changes == [300.0] and conveyor.interval == pytest.approx(0.2)
         agent.publish(ROOT + "plc/accept", b"garbage")
-        time.sleep(0.2)
-        assert conveyor.counts()["invalid_messages"] == 1
+        bad_rate = json.dumps({"command": "rate", "rate_per_minute": -1})
+        agent.publish(ROOT + "plc/command", bad_rate)
+        deadline = time.monotonic() + 5
+        while conveyor.counts()["invalid_messages"] < 2 and time.monotonic() < deadline:
+            time.sleep(0.02)
+        assert conveyor.counts()["invalid_messages"] == 2
+        assert conveyor.rate_changes == [300.0]
     finally:
         conveyor.close()
         agent.loop_stop()
