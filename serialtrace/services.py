@@ -7,6 +7,7 @@ password file, ACL, client id bound to the username).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
 import os
@@ -344,7 +345,12 @@ def serve_asgi(
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     )
-    thread = threading.Thread(target=server.run, name=name, daemon=True)
+
+    def run() -> None:
+        with contextlib.suppress(SystemExit):  # uvicorn's way to say it could not bind
+            server.run()
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     try:
         # Wait for our own server to have bound the port, not for the port to answer: if
