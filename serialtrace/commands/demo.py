@@ -33,7 +33,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         "--timeout",
         type=float,
         help="give up (naming what it waited for) after this many seconds in all "
-        "(default: 300 + 3 x the batch's length at --ppm)",
+        "(default: 600 + 3 x the batch's length at --ppm)",
     )
     parser.add_argument(
         "--gate-delay",

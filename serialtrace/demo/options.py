@@ -81,11 +81,11 @@ class DemoOptions:
 
     @property
     def overall_timeout(self) -> float:
-        """--timeout, or: five minutes to start and finish, plus three times the batch's
+        """--timeout, or: ten minutes to start and finish, plus three times the batch's
         length at its rate."""
         if self.timeout is not None:
             return self.timeout
-        return 300.0 + 3 * 60.0 * self.units / self.ppm
+        return 600.0 + 3 * 60.0 * self.units / self.ppm
 
 
 @dataclass(frozen=True)
