@@ -7,8 +7,10 @@ password file, ACL, client id bound to the username).
 
 from __future__ import annotations
 
+import contextlib
 import functools
 import getpass
+import os
 import shutil
 import signal
 import socket
@@ -37,6 +39,80 @@ def free_port() -> int:
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])
+
+
+class PortTaken(OSError):
+    """A port this machine's programs already listen on (what listens is not ours)."""
+
+
+def check_port_free(port: int, host: str = "127.0.0.1") -> None:
+    """Raise :class:`PortTaken` if something listens on ``host:port``.
+
+    Binds as a server would (``SO_REUSEADDR``, as uvicorn does), so a port left in TIME_WAIT
+    by an earlier run counts as free, and a listener on any address (0.0.0.0 too) as taken."""
+    with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+        sock.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        try:
+            sock.bind((host, port))
+        except OSError as exc:
+            raise PortTaken(f"{host}:{port} is already in use ({exc.strerror})") from None
+
+
+def listening_inodes(port: int) -> set[int]:
+    """Socket inodes listening on TCP ``port`` on any address (Linux: /proc/net/tcp{,6})."""
+    found: set[int] = set()
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        try:
+            rows = Path(table).read_text().splitlines()[1:]
+        except OSError:
+            continue
+        for row in rows:
+            fields = row.split()
+            # local_address is HEXADDR:HEXPORT; state 0A is LISTEN; inode is field 9.
+            if len(fields) < 10 or fields[3] != "0A":
+                continue
+            if int(fields[1].rsplit(":", 1)[1], 16) == port:
+                found.add(int(fields[9]))
+    return found
+
+
+def owns_listener(pid: int, port: int) -> bool:
+    """Whether process ``pid`` holds the socket listening on TCP ``port`` (Linux /proc):
+    the way to know that what answers on a port is the process we started, not another."""
+    inodes = listening_inodes(port)
+    if not inodes:
+        return False
+    try:
+        fds = list(Path(f"/proc/{pid}/fd").iterdir())
+    except OSError:
+        return False
+    for fd in fds:
+        try:
+            target = os.readlink(fd)
+        except OSError:
+            continue
+        if target.startswith("socket:[") and int(target[8:-1]) in inodes:
+            return True
+    return False
+
+
+def wait_for_listener(
+    process: subprocess.Popen[bytes], port: int, timeout: float, name: str
+) -> None:
+    """Wait until child ``process`` itself listens on ``port``. Raises :class:`PortTaken`
+    if it exited (another program took the port), TimeoutError if it does not listen in
+    time."""
+    deadline = time.monotonic() + timeout
+    while not owns_listener(process.pid, port):
+        code = process.poll()
+        if code is not None:
+            taken = " (the port is taken by another program)" if listening_inodes(port) else ""
+            raise PortTaken(
+                f"{name} exited with code {code} before listening on port {port}{taken}"
+            )
+        if time.monotonic() > deadline:
+            raise TimeoutError(f"{name} did not listen on port {port} within {timeout:g} s")
+        time.sleep(0.1)
 
 
 def wait_for_port(host: str, port: int, timeout: float = 10.0) -> None:
@@ -259,19 +335,34 @@ def _listening(broker: Broker) -> bool:
 
 @contextmanager
 def serve_asgi(
-    app: Any, port: int, host: str = "127.0.0.1", name: str = "uvicorn"
+    app: Any, port: int, host: str = "127.0.0.1", name: str = "uvicorn", timeout: float = 30.0
 ) -> Iterator[str]:
-    """Serve an ASGI app with uvicorn in a thread of this process; yields its base URL and
-    stops it (lifespan shutdown included) on exit."""
+    """Serve an ASGI app with uvicorn in a thread of this process; yields its base URL once
+    this server listens (:class:`PortTaken` if it cannot bind) and stops it (lifespan
+    shutdown included) on exit."""
     import uvicorn
 
     server = uvicorn.Server(
         uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
     )
-    thread = threading.Thread(target=server.run, name=name, daemon=True)
+
+    def run() -> None:
+        with contextlib.suppress(SystemExit):  # uvicorn's way to say it could not bind
+            server.run()
+
+    thread = threading.Thread(target=run, name=name, daemon=True)
     thread.start()
     try:
-        wait_for_port(host, port, timeout=30)
+        # Wait for our own server to have bound the port, not for the port to answer: if
+        # another program holds it, uvicorn's bind fails and its thread ends, and whatever
+        # answers is not ours.
+        deadline = time.monotonic() + timeout
+        while not server.started:
+            if not thread.is_alive():
+                raise PortTaken(f"{name} could not listen on {host}:{port} (is it taken?)")
+            if time.monotonic() > deadline:
+                raise TimeoutError(f"{name} did not start on {host}:{port} within {timeout:g} s")
+            time.sleep(0.05)
         yield f"http://{host}:{port}"
     finally:
         server.should_exit = True

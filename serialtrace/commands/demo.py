@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import sys
 from pathlib import Path
 
 from serialtrace.cli import CliError
@@ -28,11 +29,24 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument("--port", type=int, default=8700, help="trace server port (8700)")
     parser.add_argument("--hmi-port", type=int, default=8710, help="operator HMI port (8710)")
     parser.add_argument("--exit", action="store_true", help="stop after the batch")
+    parser.add_argument(
+        "--timeout",
+        type=float,
+        help="give up (naming what it waited for) after this many seconds in all "
+        "(default: 600 + 3 x the batch's length at --ppm)",
+    )
+    parser.add_argument(
+        "--gate-delay",
+        type=float,
+        default=1.5,
+        help="seconds from the printer to the PLC's reject gate (1.5); a verdict later than "
+        "this rejects the unit at the gate",
+    )
     parser.set_defaults(handler=run_demo)
 
 
 def run_demo(args: argparse.Namespace) -> int:
-    from serialtrace.demo import DemoError, DemoOptions, run
+    from serialtrace.demo import DemoError, DemoOptions, Stopped, run
 
     options = DemoOptions(
         units=args.units,
@@ -43,10 +57,15 @@ def run_demo(args: argparse.Namespace) -> int:
         exit_after=args.exit,
         server_port=args.port,
         hmi_port=args.hmi_port,
+        timeout=args.timeout,
+        gate_delay_s=args.gate_delay,
     )
     try:
         options.check()
         summary = run(options)
     except (ValueError, DemoError, FileNotFoundError) as exc:
         raise CliError(str(exc)) from None
+    except Stopped as exc:
+        print(f"serialtrace demo: {exc}", file=sys.stderr)
+        return 128 + 15
     return 0 if summary.reconciliation.get("balanced", True) else 1
