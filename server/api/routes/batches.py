@@ -23,6 +23,7 @@ from server.api.deps import QaUser, ReadConn, Reader
 from server.api.routes.units import parse_gtin
 from server.masterdata import names_for
 from server.store import write_transaction
+from server.store.dialect import chunks
 from server.store.queries import (
     BatchSummary,
     GradeDistribution,
@@ -33,7 +34,7 @@ from server.store.queries import (
     level_name,
     list_batches,
 )
-from server.store.schema import batches, containers, units
+from server.store.schema import batches, containers, event_fields, events, unit_events, units
 
 router = APIRouter(prefix="/batches", tags=["batches"])
 
@@ -386,3 +387,50 @@ def batch_units(
         order=order,
         items=[BatchUnit(*row) for row in rows],
     )
+
+
+@dataclass(frozen=True)
+class RejectCount:
+    status: str  # decommissioned | destroyed | inactive ...
+    reason: str  # the event's reason (CBV disposition or errorReason), "unspecified" if none
+    units: int
+
+
+@router.get("/{gtin}/{lot:gs1text}/rejects", responses={404: {"description": "batch unknown"}})
+def batch_rejects(gtin: str, lot: str, conn: ReadConn, _user: Reader) -> list[RejectCount]:
+    """The batch's units that left the active state, by status and reason, most first (the
+    batch page's "rejects by reason" chart)."""
+    value = parse_gtin(gtin)
+    batch_id = conn.execute(
+        select(batches.c.id).where(batches.c.gtin == value, batches.c.lot == lot)
+    ).scalar()
+    if batch_id is None:
+        raise HTTPException(status.HTTP_404_NOT_FOUND, f"batch: GTIN {gtin} lot {lot!r} unknown")
+    left = conn.execute(
+        select(units.c.id, units.c.status, units.c.status_reason).where(
+            units.c.batch_id == batch_id, units.c.status != "active"
+        )
+    ).all()
+    # The reason the line gave (the decommissioning event's ``serialtrace:reason`` or any
+    # extension field named ``reason``), else the business step the unit left with.
+    given: dict[int, str] = {}
+    for part in chunks([row.id for row in left]):
+        for unit_id, reason in conn.execute(
+            select(unit_events.c.unit_id, event_fields.c.text)
+            .join(events, events.c.pk == unit_events.c.event_pk)
+            .join(event_fields, event_fields.c.event_pk == events.c.pk)
+            .where(
+                unit_events.c.unit_id.in_(part),
+                events.c.action == "DELETE",
+                event_fields.c.field.like("x:%reason"),
+            )
+            .order_by(events.c.event_time, events.c.pk)
+        ):
+            if reason:
+                given[unit_id] = reason
+    tally: dict[tuple[str, str], int] = {}
+    for unit_id, row_status, step in left:
+        key = (row_status, given.get(unit_id) or step or "unspecified")
+        tally[key] = tally.get(key, 0) + 1
+    counts = [RejectCount(key[0], key[1], count) for key, count in tally.items()]
+    return sorted(counts, key=lambda item: (-item.units, item.status, item.reason))
