@@ -279,3 +279,28 @@ def test_the_audit_trail_reads_as_who_changed_what_why(
     )
     assert overflow <= 1, f"the audit table overflows by {overflow} px"
     screenshot(page, "audit")
+
+
+def test_complaints_dashboard_charts_are_svg_with_the_data(
+    page: Page, live: LiveServer, sign_in: SignIn, screenshot: Shot
+) -> None:
+    with httpx.Client(base_url=live.url, timeout=30) as client:
+        login = client.post("/auth/token", data={"username": "operator", "password": PASSWORD})
+        login.raise_for_status()
+        headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
+        for reporter in ("Pharmacy Nord", "Pharmacy Süd"):
+            answer = client.post(
+                "/complaints",
+                json={"channel": "hotline", "reporter": reporter, "description": "broken seal"},
+                headers=headers,
+            )
+            assert answer.status_code == 201, answer.text
+    sign_in(page, "qa")
+    page.goto("/ui/complaints/dashboard")
+    bars = page.locator("#rate-chart rect.bar")
+    expect(bars).to_have_count(12)  # twelve weeks
+    assert int(bars.nth(11).get_attribute("data-value") or -1) >= 2  # this week's
+    sla = page.locator("#sla-chart")
+    expect(sla.locator("path[data-series='first response']")).to_have_count(1)
+    expect(sla.locator("path[data-series='resolution']")).to_have_count(1)
+    screenshot(page, "complaints-trends")
