@@ -22,6 +22,7 @@ from typing import Any
 from sqlalchemy import Connection, func, insert, or_, select, update
 
 from server import audit
+from server.production.tables import products
 from server.store.dialect import chunks
 from server.store.schema import master_data
 
@@ -165,9 +166,18 @@ def _upsert(
 
 
 def names_for(conn: Connection, urns: Iterable[str | None]) -> dict[str, str]:
-    """URN -> display name for those of ``urns`` that have one."""
+    """URN -> display name for those of ``urns`` that have one. A 14-digit GTIN is named
+    by the product master data (``/production/products``), "name strength"."""
     wanted = sorted({urn for urn in urns if urn})
     names: dict[str, str] = {}
+    gtins = [key for key in wanted if len(key) == 14 and key.isdigit()]
+    if gtins:
+        for gtin, name, strength in conn.execute(
+            select(products.c.gtin, products.c.name, products.c.strength).where(
+                products.c.gtin.in_(gtins)
+            )
+        ):
+            names[gtin] = f"{name} {strength}".strip()
     for part in chunks(wanted):
         for urn, name in conn.execute(
             select(master_data.c.urn, master_data.c.name).where(

@@ -123,6 +123,18 @@ def test_names_from_master_data_where_urns_are_shown(client: TestClient, tokens:
     assert case["names"][CUSTOMER] == "Pharma Wholesale GmbH"
     reach = client.get(f"/batches/{f.GTIN}/LOT1/recall", headers=tokens["qa"]).json()
     assert reach["customers"] == ["Pharma Wholesale GmbH"]
+    # The product is named by its product master data, under its GTIN.
+    product = {
+        "company_prefix_length": 7,
+        "name": "Paracetamol tablets",
+        "strength": "500 mg",
+        "reason": "new product",
+    }
+    assert (
+        client.put(f"/production/products/{f.GTIN}", json=product, headers=tokens["qa"])
+    ).status_code == 200
+    unit = client.get(f"/units/{f.GTIN}/{serials[0]}", headers=tokens["operator"]).json()
+    assert unit["names"][f.GTIN] == "Paracetamol tablets 500 mg"
     assert reach["shipments"][0]["customer_name"] == "Pharma Wholesale GmbH"
 
 

@@ -68,8 +68,8 @@ def trace_code(
 
 def named_trace(conn: ReadConn, trace: UnitTrace) -> UnitTrace:
     """The trace with ``names``: master-data names for the URNs it shows (customer, ship-to,
-    read points)."""
-    urns: list[str | None] = [e.read_point for e in trace.events]
+    read points) and the product's name under its GTIN."""
+    urns: list[str | None] = [trace.gtin, *(e.read_point for e in trace.events)]
     if trace.shipment is not None:
         urns += [trace.shipment.customer, trace.shipment.destination]
     return replace(trace, names=names_for(conn, urns))

@@ -304,3 +304,25 @@ def test_complaints_dashboard_charts_are_svg_with_the_data(
     expect(sla.locator("path[data-series='first response']")).to_have_count(1)
     expect(sla.locator("path[data-series='resolution']")).to_have_count(1)
     screenshot(page, "complaints-trends")
+
+
+def test_qa_sets_a_name_on_the_master_data_page(
+    page: Page, sign_in: SignIn, screenshot: Shot
+) -> None:
+    urn = "urn:epc:id:sgln:4098765.00020.0"
+    sign_in(page, "qa")
+    page.click("#qa-nav >> text=Names")
+    table = page.locator("#master-data-table")
+    expect(table).to_contain_text(SHIP_TO_NAME)  # from the EPCIS master-data document
+    page.fill("#md-urn", urn)
+    page.fill("#md-name", "Hospital Pharmacy Mitte")
+    page.fill("#md-reason", "new ship-to from the contract")
+    page.click("#name-form button[type=submit]")
+    expect(page.locator("#name-saved")).to_contain_text("Hospital Pharmacy Mitte")
+    fresh = page.locator("#master-data-table")
+    fresh.locator("input[name=q]").fill("mitte")
+    fresh.locator("form.filters button[type=submit]").click()
+    expect(fresh.locator("tbody tr")).to_have_count(1)
+    expect(fresh.locator("tbody tr")).to_contain_text(urn)
+    expect(fresh.locator("tbody tr")).to_contain_text("QA (qa)")
+    screenshot(page, "master-data")

@@ -147,7 +147,7 @@ export function named(urn, names = {}) {
     "span",
     { class: "named", "data-urn": urn },
     h("span", { class: "name" }, name),
-    h("details", { class: "urn" }, h("summary", {}, "URN"), h("code", {}, urn)),
+    h("details", { class: "urn" }, h("summary", {}, /^\d{14}$/.test(urn) ? "GTIN" : "URN"), h("code", {}, urn)),
   );
 }
 

@@ -173,6 +173,7 @@ export async function unitPage(page, [gtin, serial]) {
     section(
       "Pack",
       facts([
+        ["Product", trace.names?.[gtin] ? named(gtin, trace.names) : null],
         ["GTIN", gtin],
         ["Serial", serial],
         ["Lot", trace.lot ? link(batchPath(gtin, trace.lot), trace.lot) : "unknown"],
