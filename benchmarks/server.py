@@ -80,7 +80,7 @@ from server.ingest.mqtt import MqttIngest
 from server.ingest.service import Ingestor
 from server.lines import register_line
 from server.store import create_store_engine, read_transaction, upgrade, write_transaction
-from server.store.queries import recall_set, trace_unit, unit_chain
+from server.store.queries import batch_reach, trace_unit, unit_chain
 from server.store.schema import (
     batch_lines,
     batches,
@@ -667,7 +667,7 @@ def run_engine(name: str, args: argparse.Namespace, workdir: Path) -> None:
         vacuums = max(vacuums, autovacuum_workers(engine))
         with read_transaction(engine) as conn:
             start = time.perf_counter()
-            reach = recall_set(conn, GTIN, "L00000")
+            reach = batch_reach(conn, GTIN, "L00000")
             recall_seconds = time.perf_counter() - start
         assert reach is not None
         size = database_bytes(engine, sqlite_path)

@@ -26,6 +26,7 @@ from server.api.routes import (
     epcis,
     health,
     line_routes,
+    qa_audit,
     qa_complaints,
     qa_drills,
     qa_genealogy,
@@ -42,6 +43,7 @@ from server.errors import RejectedDocument, StoreError
 from server.ingest.mqtt import MqttIngest
 from server.ingest.prepare import set_event_time_window
 from server.ingest.service import Ingestor
+from server.masterdata import routes as master_data_routes
 from server.production import routes as production_routes
 from server.production.mes import MesOrders
 from server.serials import authority_for
@@ -145,6 +147,7 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
         shipments,
         audit_routes,
         qa_release,
+        qa_audit,
         qa_genealogy,
         qa_recalls,
         qa_drills,
@@ -156,6 +159,7 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
         app.include_router(module.router)
     serial_routes.install(app)  # the serial authority, /serials/...
     production_routes.install(app)  # products, lot rules, batch orders: /production/...
+    app.include_router(master_data_routes.router)  # names for URNs: /master-data
     app.include_router(web_ui_router)  # QA web UI under /ui/, and / redirects there
 
     @app.exception_handler(RejectedDocument)

@@ -14,9 +14,10 @@ from sqlalchemy import Connection, func, select
 
 from server.errors import NotFound
 from server.qa import reports
-from server.qa.genealogy import batch_reach, completeness
+from server.qa.genealogy import completeness
 from server.qa.release import BatchRef, batch_by_id, batch_record
 from server.qa.tables import qa_drills, qa_material_lots
+from server.store.queries import reach_of_batch
 from server.store.schema import batches, units
 
 
@@ -78,7 +79,7 @@ def run_drill(conn: Connection, batch: BatchRef, *, run_by: str, now: datetime) 
     timings["backward"] = time.perf_counter() - mark
 
     mark = time.perf_counter()
-    reach = batch_reach(conn, batch)
+    reach = reach_of_batch(conn, batch.id, batch.gtin, batch.lot)
     timings["forward"] = time.perf_counter() - mark
 
     mark = time.perf_counter()

@@ -1,8 +1,7 @@
 """Genealogy both ways and the completeness check.
 
-* :func:`batch_reach`: forward from a batch: every unit, each unit's case/pallet chain and
-  shipment (its own, or its case's, or its pallet's), the shipments and customers. One query
-  for the units, then one per container level (the shape the store's recall uses).
+* forward from a batch is the store's one recall reach,
+  :func:`server.store.queries.reach_of_batch`;
 * :func:`backward`: from a unit, case, pallet or batch to its batch records and raw
   materials; :func:`forward_from_material`: from a raw-material lot to every batch it went
   into and everything those batches reached.
@@ -11,7 +10,6 @@
 
 from __future__ import annotations
 
-import json
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -33,131 +31,8 @@ from server.qa.release import (
 )
 from server.qa.tables import qa_material_lots
 from server.store.dialect import chunks
-from server.store.queries import MAX_DEPTH, level_name
-from server.store.schema import batch_inputs, batches, containers, shipments, units
-
-
-@dataclass(frozen=True)
-class ShipmentReach:
-    id: int
-    shipped_at: str
-    customer: str | None
-    destination: str | None
-    biz_transaction: str | None
-    ssccs: list[str]
-    units: int
-
-
-@dataclass(frozen=True)
-class Reach:
-    """What a batch reached. ``unit_rows``: (unit id, gtin, serial, status, parent id,
-    shipment id or None) with the shipment resolved through the container chain."""
-
-    batch: BatchRef
-    unit_rows: list[tuple[int, str, str, str, int | None, int | None]]
-    containers: dict[int, tuple[str, int, int | None]]  # id -> (sscc, level, parent id)
-    shipments: list[ShipmentReach]
-
-    @property
-    def customers(self) -> list[str]:
-        return sorted({s.customer or s.destination or "unknown" for s in self.shipments})
-
-    def count_level(self, level: int) -> int:
-        return sum(1 for _sscc, lvl, _parent in self.containers.values() if lvl == level)
-
-    @property
-    def shipped_units(self) -> int:
-        return sum(1 for row in self.unit_rows if row[5] is not None)
-
-
-def batch_reach(conn: Connection, batch: BatchRef) -> Reach:
-    rows = conn.execute(
-        select(
-            units.c.id,
-            units.c.gtin,
-            units.c.serial,
-            units.c.status,
-            units.c.parent_id,
-            units.c.shipment_id,
-        ).where(units.c.batch_id == batch.id)
-    ).all()
-    found: dict[int, tuple[str, int, int | None]] = {}
-    shipped_by: dict[int, int | None] = {}
-    frontier = sorted({row.parent_id for row in rows if row.parent_id is not None})
-    for _ in range(MAX_DEPTH):
-        if not frontier:
-            break
-        next_frontier: set[int] = set()
-        for part in chunks(frontier):
-            for row in conn.execute(
-                select(
-                    containers.c.id,
-                    containers.c.sscc,
-                    containers.c.level,
-                    containers.c.parent_id,
-                    containers.c.shipment_id,
-                ).where(containers.c.id.in_(part))
-            ):
-                found[row.id] = (row.sscc, row.level, row.parent_id)
-                shipped_by[row.id] = row.shipment_id
-                if row.parent_id is not None and row.parent_id not in found:
-                    next_frontier.add(row.parent_id)
-        frontier = sorted(next_frontier - found.keys())
-
-    resolved: dict[int, int | None] = {}
-
-    def shipment_of(container_id: int | None) -> int | None:
-        chain = []
-        result = None
-        while container_id is not None and container_id in found:
-            if container_id in resolved:
-                result = resolved[container_id]
-                break
-            chain.append(container_id)
-            own = shipped_by.get(container_id)
-            if own is not None:
-                result = own
-                break
-            container_id = found[container_id][2]
-        for link in chain:
-            resolved[link] = result
-        return result
-
-    unit_rows = [
-        (
-            int(row.id),
-            row.gtin,
-            row.serial,
-            row.status,
-            row.parent_id,
-            row.shipment_id if row.shipment_id is not None else shipment_of(row.parent_id),
-        )
-        for row in rows
-    ]
-    per_shipment: dict[int, int] = {}
-    for unit in unit_rows:
-        if unit[5] is not None:
-            per_shipment[unit[5]] = per_shipment.get(unit[5], 0) + 1
-    shipment_list = []
-    if per_shipment:
-        for row in conn.execute(
-            select(shipments)
-            .where(shipments.c.id.in_(sorted(per_shipment)))
-            .order_by(shipments.c.shipped_at, shipments.c.id)
-        ):
-            shipment_list.append(
-                ShipmentReach(
-                    id=row.id,
-                    shipped_at=row.shipped_at.isoformat(),
-                    customer=row.customer,
-                    destination=row.destination,
-                    biz_transaction=row.biz_transaction,
-                    ssccs=json.loads(row.ssccs),
-                    units=per_shipment[row.id],
-                )
-            )
-    return Reach(batch, unit_rows, found, shipment_list)
-
+from server.store.queries import MAX_DEPTH, Reach, ShipmentReach, level_name, reach_of_batch
+from server.store.schema import batch_inputs, batches, containers, units
 
 # -- completeness -------------------------------------------------------------------------
 
@@ -337,11 +212,12 @@ def forward_from_material(conn: Connection, material_lot: str) -> ForwardTrace:
         raise NotFound(f"material_lot: {material_lot!r} is not recorded for any batch")
     result = ForwardTrace(material_lot)
     for batch_id in sorted(ids):
-        reach = batch_reach(conn, batch_by_id(conn, batch_id))
+        batch = batch_by_id(conn, batch_id)
+        reach = reach_of_batch(conn, batch.id, batch.gtin, batch.lot)
         result.batches.append(
             BatchForward(
-                gtin=reach.batch.gtin,
-                lot=reach.batch.lot,
+                gtin=reach.gtin,
+                lot=reach.lot,
                 units=len(reach.unit_rows),
                 shipped_units=reach.shipped_units,
                 cases=reach.count_level(1),

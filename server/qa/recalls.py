@@ -20,7 +20,7 @@ from server.auth import User
 from server.errors import NotFound
 from server.identifiers import unit_from_code
 from server.qa.errors import TransitionRefused
-from server.qa.genealogy import Reach, batch_reach, batches_for_material
+from server.qa.genealogy import batches_for_material
 from server.qa.release import BatchRef
 from server.qa.tables import (
     qa_recall_containers,
@@ -29,7 +29,7 @@ from server.qa.tables import (
     qa_recalls,
 )
 from server.store.dialect import bulk_insert
-from server.store.queries import level_name
+from server.store.queries import Reach, level_name, reach_of_batch
 from server.store.schema import batches
 
 
@@ -117,7 +117,7 @@ def open_recall(
     )
     totals = {"units": 0, "shipments": 0}
     for ref in unique.values():
-        reach = batch_reach(conn, ref)
+        reach = reach_of_batch(conn, ref.id, ref.gtin, ref.lot)
         _freeze(conn, recall_id, reach)
         totals["units"] += len(reach.unit_rows)
         old = conn.execute(select(batches.c.disposition).where(batches.c.id == ref.id)).scalar_one()
@@ -161,7 +161,7 @@ def open_recall(
 
 def _freeze(conn: Connection, recall_id: int, reach: Reach) -> None:
     unit_rows = [
-        (recall_id, unit_id, gtin, serial, reach.batch.id, shipment_id)
+        (recall_id, unit_id, gtin, serial, reach.batch_id, shipment_id)
         for unit_id, gtin, serial, _status, _parent, shipment_id in reach.unit_rows
     ]
     for start in range(0, len(unit_rows), 10_000):

@@ -95,9 +95,11 @@ class UnitTrace:
     disposition: str | None
     batch_disposition: str | None
     parents: list[ContainerRef]  # innermost first: case, pallet, ...
-    shipment: Shipment | None
+    shipment: Shipment | None  # the unit's own, or its nearest shipped container's
     events: list[EventSummary]
+    shipped_with: str | None = None  # SSCC that carried the shipment; None if the unit's own
     grade: dict[str, Any] | None = None  # print-quality grade at commissioning (JSON detail)
+    names: dict[str, str] = field(default_factory=dict)  # URN -> master-data name
 
 
 @dataclass(frozen=True)
@@ -114,9 +116,11 @@ class ContainerTree:
     level: str
     status: str
     parent: str | None
-    shipment: Shipment | None
+    shipment: Shipment | None  # its own, or inherited from the nearest shipped container
+    shipped_with: str | None  # SSCC whose shipment it inherited; None when shipped itself
     containers: list[ContainerTree]
     units: list[UnitRef]
+    names: dict[str, str] = field(default_factory=dict)  # URN -> master-data name (top only)
 
 
 @dataclass(frozen=True)
@@ -131,15 +135,6 @@ class BatchSummary:
     counts: dict[str, int]
     lines: list[dict[str, Any]] = field(default_factory=list)
     raw_material_lots: list[dict[str, Any]] = field(default_factory=list)
-
-
-@dataclass(frozen=True)
-class RecallSet:
-    gtin: str
-    lot: str
-    units: list[tuple[str, str, str]]  # (gtin, serial, status)
-    containers: list[tuple[str, str, str | None]]  # (sscc, level, parent sscc)
-    shipments: list[Shipment]
 
 
 # -- unit trace ---------------------------------------------------------------------------
@@ -237,9 +232,8 @@ def trace_unit(conn: Connection, unit: UnitKey) -> UnitTrace | None:
     if not rows:
         return None
     row, chain = rows[0], rows[1:]
-    shipment = next(
-        (_shipment_of(link, "ship_") for link in rows if link.ship_id is not None), None
-    )
+    shipped = next((link for link in rows if link.ship_id is not None), None)
+    shipment = None if shipped is None else _shipment_of(shipped, "ship_")
     keys = [unit.key, *(sscc_key(link.sscc) for link in chain)]
     return UnitTrace(
         gtin=unit.gtin,
@@ -253,6 +247,7 @@ def trace_unit(conn: Connection, unit: UnitKey) -> UnitTrace | None:
         parents=[ContainerRef(link.sscc, level_name(link.level), link.status) for link in chain],
         shipment=shipment,
         events=events_naming(conn, keys, [row.id]),
+        shipped_with=None if shipped is None else shipped.sscc,
         grade=_grade_detail(row.grade_detail),
     )
 
@@ -365,19 +360,45 @@ def _shipment_of(row: Any, prefix: str = "") -> Shipment:
 
 
 def container_tree(conn: Connection, sscc: str, max_units: int = 100_000) -> ContainerTree | None:
-    """The container and everything in it, level by level."""
+    """The container and everything in it, level by level. A container that was not shipped
+    itself carries the shipment of the nearest container above it that was (a case on a
+    shipped pallet is shipped), named in ``shipped_with``."""
     row = conn.execute(select(containers).where(containers.c.sscc == sscc)).first()
     if row is None:
         return None
     parent = None
-    if row.parent_id is not None:
-        parent = conn.execute(
-            select(containers.c.sscc).where(containers.c.id == row.parent_id)
-        ).scalar()
-    return _tree(conn, row, parent, max_units)
+    inherited: tuple[Shipment, str] | None = None
+    above = row.parent_id
+    for _ in range(MAX_DEPTH):
+        if above is None:
+            break
+        link = conn.execute(
+            select(containers.c.sscc, containers.c.parent_id, containers.c.shipment_id).where(
+                containers.c.id == above
+            )
+        ).first()
+        if link is None:
+            break
+        if parent is None:
+            parent = link.sscc
+        if link.shipment_id is not None:
+            shipment = _shipment(conn, link.shipment_id)
+            if shipment is not None:
+                inherited = (shipment, link.sscc)
+                break
+        above = link.parent_id
+    return _tree(conn, row, parent, max_units, inherited)
 
 
-def _tree(conn: Connection, row: Any, parent: str | None, max_units: int) -> ContainerTree:
+def _tree(
+    conn: Connection,
+    row: Any,
+    parent: str | None,
+    max_units: int,
+    inherited: tuple[Shipment, str] | None,
+) -> ContainerTree:
+    own = _shipment(conn, row.shipment_id)
+    carried = (own, row.sscc) if own is not None else inherited
     children = conn.execute(
         select(containers).where(containers.c.parent_id == row.id).order_by(containers.c.sscc)
     ).all()
@@ -392,8 +413,9 @@ def _tree(conn: Connection, row: Any, parent: str | None, max_units: int) -> Con
         level=level_name(row.level),
         status=row.status,
         parent=parent,
-        shipment=_shipment(conn, row.shipment_id),
-        containers=[_tree(conn, child, row.sscc, max_units) for child in children],
+        shipment=None if carried is None else carried[0],
+        shipped_with=None if carried is None or own is not None else carried[1],
+        containers=[_tree(conn, child, row.sscc, max_units, carried) for child in children],
         units=[UnitRef(gtin, serial) for gtin, serial in unit_rows],
     )
 
@@ -468,58 +490,155 @@ def _batch_summary(conn: Connection, row: Any, *, detail: bool) -> BatchSummary:
     )
 
 
-# -- recall -------------------------------------------------------------------------------
+# -- recall reach -------------------------------------------------------------------------
 
 
-def recall_set(conn: Connection, gtin: str, lot: str) -> RecallSet | None:
-    """Every unit, container and shipment a batch reached, walking up level by level."""
+@dataclass(frozen=True)
+class ShipmentReach:
+    """A shipment that carried units of a batch, and how many of them."""
+
+    id: int
+    shipped_at: str
+    customer: str | None
+    destination: str | None
+    biz_transaction: str | None
+    ssccs: list[str]
+    units: int
+
+
+@dataclass(frozen=True)
+class Reach:
+    """What a batch reached: THE recall reach, used by the API, the UI, drills and recalls.
+
+    ``unit_rows``: (unit id, gtin, serial, status, parent id, shipment id or None), the
+    shipment resolved as the unit trace resolves it: the unit's own, else its case's, else
+    its pallet's (the nearest shipped level). ``containers``: id -> (sscc, level, parent id).
+    ``shipments``: the shipments the units resolve to, oldest first, with their unit counts.
+    """
+
+    batch_id: int
+    gtin: str
+    lot: str
+    unit_rows: list[tuple[int, str, str, str, int | None, int | None]]
+    containers: dict[int, tuple[str, int, int | None]]
+    shipments: list[ShipmentReach]
+
+    @property
+    def customers(self) -> list[str]:
+        return sorted({s.customer or s.destination or "unknown" for s in self.shipments})
+
+    def count_level(self, level: int) -> int:
+        return sum(1 for _sscc, lvl, _parent in self.containers.values() if lvl == level)
+
+    @property
+    def shipped_units(self) -> int:
+        return sum(1 for row in self.unit_rows if row[5] is not None)
+
+    def container_at(self, parent_id: int | None, level: int) -> str | None:
+        """The SSCC at ``level`` (1 case, 2 pallet) in the chain above ``parent_id``."""
+        for _ in range(MAX_DEPTH):
+            if parent_id is None or parent_id not in self.containers:
+                return None
+            sscc, found_level, parent_id = self.containers[parent_id]
+            if found_level == level:
+                return sscc
+        return None
+
+
+def batch_reach(conn: Connection, gtin: str, lot: str) -> Reach | None:
+    """Every unit, container and shipment a batch reached (None if the batch is unknown):
+    one statement for the units, then one per container level upwards."""
     batch = _batch_row(conn, gtin, lot)
     if batch is None:
         return None
+    return reach_of_batch(conn, int(batch.id), batch.gtin, batch.lot)
+
+
+def reach_of_batch(conn: Connection, batch_id: int, gtin: str, lot: str) -> Reach:
+    """:func:`batch_reach` for a batch known by its row id."""
     # Up to hundreds of thousands of rows: unpacked by position (a Row's attribute access
     # by name costs several times more).
-    unit_rows = conn.execute(
+    rows = conn.execute(
         select(
-            units.c.gtin, units.c.serial, units.c.status, units.c.parent_id, units.c.shipment_id
-        ).where(units.c.batch_id == batch.id)
+            units.c.id,
+            units.c.gtin,
+            units.c.serial,
+            units.c.status,
+            units.c.parent_id,
+            units.c.shipment_id,
+        )
+        .where(units.c.batch_id == batch_id)
+        .order_by(units.c.id)
     ).all()
-    shipment_ids = {shipment for *_, shipment in unit_rows}
-    shipment_ids.discard(None)
-    seen: dict[int, Any] = {}
-    frontier = {parent for _, _, _, parent, _ in unit_rows}
-    frontier.discard(None)
+    found: dict[int, tuple[str, int, int | None]] = {}
+    shipped_by: dict[int, int | None] = {}
+    frontier = {parent for *_, parent, _ in rows if parent is not None}
     for _ in range(MAX_DEPTH):
         if not frontier:
             break
-        level_rows = _containers_by_id(conn, sorted(frontier))
-        frontier = set()
-        for row in level_rows:
-            seen[row.id] = row
-            if row.shipment_id is not None:
-                shipment_ids.add(row.shipment_id)
-            if row.parent_id is not None and row.parent_id not in seen:
-                frontier.add(row.parent_id)
-    sscc_of = {container_id: row.sscc for container_id, row in seen.items()}
-    container_list = sorted(
-        (row.sscc, level_name(row.level), sscc_of.get(row.parent_id)) for row in seen.values()
-    )
+        next_frontier: set[int] = set()
+        for row in _containers_by_id(conn, sorted(frontier)):
+            found[row.id] = (row.sscc, row.level, row.parent_id)
+            shipped_by[row.id] = row.shipment_id
+            if row.parent_id is not None and row.parent_id not in found:
+                next_frontier.add(row.parent_id)
+        frontier = next_frontier - found.keys()
+
+    resolved: dict[int, int | None] = {}
+
+    def shipment_of(container_id: int | None) -> int | None:
+        chain = []
+        result = None
+        for _ in range(MAX_DEPTH):
+            if container_id is None or container_id not in found:
+                break
+            if container_id in resolved:
+                result = resolved[container_id]
+                break
+            chain.append(container_id)
+            own = shipped_by.get(container_id)
+            if own is not None:
+                result = own
+                break
+            container_id = found[container_id][2]
+        for link in chain:
+            resolved[link] = result
+        return result
+
+    unit_rows = [
+        (
+            int(unit_id),
+            unit_gtin,
+            serial,
+            status,
+            parent,
+            own if own is not None else shipment_of(parent),
+        )
+        for unit_id, unit_gtin, serial, status, parent, own in rows
+    ]
+    per_shipment: dict[int, int] = {}
+    for unit in unit_rows:
+        if unit[5] is not None:
+            per_shipment[unit[5]] = per_shipment.get(unit[5], 0) + 1
     shipment_list = []
-    if shipment_ids:
-        shipment_list = [
-            _shipment_of(row)
-            for row in conn.execute(
-                select(shipments)
-                .where(shipments.c.id.in_(sorted(shipment_ids)))
-                .order_by(shipments.c.shipped_at)
+    if per_shipment:
+        for row in conn.execute(
+            select(shipments)
+            .where(shipments.c.id.in_(sorted(per_shipment)))
+            .order_by(shipments.c.shipped_at, shipments.c.id)
+        ):
+            shipment_list.append(
+                ShipmentReach(
+                    id=row.id,
+                    shipped_at=row.shipped_at.isoformat(),
+                    customer=row.customer,
+                    destination=row.destination,
+                    biz_transaction=row.biz_transaction,
+                    ssccs=json.loads(row.ssccs),
+                    units=per_shipment[row.id],
+                )
             )
-        ]
-    return RecallSet(
-        gtin=gtin,
-        lot=lot,
-        units=[(gtin_, serial, status) for gtin_, serial, status, _, _ in unit_rows],
-        containers=container_list,
-        shipments=shipment_list,
-    )
+    return Reach(batch_id, gtin, lot, unit_rows, found, shipment_list)
 
 
 def _containers_by_id(conn: Connection, ids: list[int]) -> list[Any]:

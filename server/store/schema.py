@@ -493,3 +493,22 @@ delivery_batch_closes = Table(
     Column("recorded_at", UtcDateTime, nullable=False),
     Index("ix_delivery_batch_closes_line", "site", "line", "seq"),
 )
+
+
+# -- master data (migration 0014) ---------------------------------------------------------
+
+# Names for the URNs the store keeps (locations, parties, products): one row per URN,
+# captured from EPCIS master-data documents (``source`` "epcis") or edited by QA ("qa").
+# ``attributes`` is the vocabulary element's attribute list as JSON.
+master_data = Table(
+    "master_data",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("urn", String(512), nullable=False, unique=True),
+    Column("vocabulary", String(256), nullable=False),
+    Column("name", String(256)),
+    Column("attributes", Text, nullable=False),
+    Column("source", String(16), nullable=False),
+    Column("updated_at", UtcDateTime, nullable=False),
+    Column("updated_by", String(64), nullable=False),
+)

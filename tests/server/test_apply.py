@@ -17,7 +17,7 @@ from server.ingest.apply import Origin
 from server.ingest.service import Ingestor
 from server.store import read_transaction
 from server.store.event_query import run_query
-from server.store.queries import container_tree, recall_set, trace_unit
+from server.store.queries import batch_reach, container_tree, trace_unit
 from server.store.schema import alerts, dead_letters, events, parked_events, unit_events, units
 from tests.server import factory as f
 from tests.server.conftest import register_line
@@ -82,10 +82,10 @@ def test_commission_pack_ship_trace(store: Engine, ingestor: Ingestor) -> None:
         assert tree is not None and tree.level == "pallet"
         assert [c.sscc for c in tree.containers] == cases
         assert [u.serial for u in tree.containers[1].units] == serials[3:]
-        reach = recall_set(conn, f.GTIN, "LOT1")
+        reach = batch_reach(conn, f.GTIN, "LOT1")
         assert reach is not None
-        assert sorted(s for _, s, _ in reach.units) == sorted(serials)
-        assert [c[0] for c in reach.containers] == sorted([*cases, pallet])
+        assert sorted(row[2] for row in reach.unit_rows) == sorted(serials)
+        assert sorted(c[0] for c in reach.containers.values()) == sorted([*cases, pallet])
         assert [s.ssccs for s in reach.shipments] == [[pallet]]
 
 

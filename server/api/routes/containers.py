@@ -2,10 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
+
 from fastapi import APIRouter, HTTPException, status
 
 import gs1
 from server.api.deps import ReadConn, Reader
+from server.masterdata import names_for
 from server.store.queries import ContainerTree, container_tree
 
 router = APIRouter(tags=["trace"])
@@ -20,4 +23,7 @@ def get_container(sscc: str, conn: ReadConn, _user: Reader) -> ContainerTree:
     tree = container_tree(conn, value)
     if tree is None:
         raise HTTPException(status.HTTP_404_NOT_FOUND, f"sscc: {value} is not on record")
-    return tree
+    shipment = tree.shipment
+    if shipment is None:
+        return tree
+    return replace(tree, names=names_for(conn, [shipment.customer, shipment.destination]))

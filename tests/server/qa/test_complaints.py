@@ -177,3 +177,25 @@ def test_intake_validation(client: TestClient, tokens: Headers) -> None:
     assert response.status_code == 422 and "channel" in response.json()["detail"]
     assert client.get("/complaints/dashboard", headers=tokens["operator"]).status_code == 403
     assert client.get("/complaints/12345", headers=tokens["qa"]).status_code == 404
+
+
+def test_dashboard_over_time_by_week(
+    client: TestClient, tokens: Headers, clock: ManualClock
+) -> None:
+    built = build_batch(client, tokens, pallets=1)
+    now = clock.now()
+    weeks_ago = (now - timedelta(weeks=3)).isoformat()
+    late = complain(client, tokens, received_at=weeks_ago)
+    complain(client, tokens, received_at=weeks_ago)
+    complain(client, tokens)
+    assert move(client, tokens, late, "acknowledged").status_code == 200
+    board = client.get("/complaints/dashboard", headers=tokens["qa"]).json()
+    periods = board["over_time"]
+    assert len(periods) == 12
+    assert [p["received"] for p in periods][-4:] == [2, 0, 0, 1]
+    # Both first-response clocks of three weeks ago fell due unmet; this week's runs on.
+    assert periods[-4]["response_attainment"] == 0.0
+    assert periods[-1]["response_attainment"] is None
+    assert periods[-1]["start"] <= now.date().isoformat()
+    units = len(built.serials)
+    assert periods[-1]["per_10k_units"] == round(10_000 * 1 / units, 3)

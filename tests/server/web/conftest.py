@@ -9,7 +9,7 @@ from dataclasses import dataclass
 from pathlib import Path
 
 import pytest
-from playwright.sync_api import Browser, Page
+from playwright.sync_api import Browser, Page, expect
 
 from serialtrace.services import serve_asgi
 from server.api.app import create_app
@@ -51,7 +51,10 @@ def page(browser: Browser, live: LiveServer) -> Iterator[Page]:
     context = browser.new_context(
         base_url=live.url, viewport={"width": 1280, "height": 860}, accept_downloads=True
     )
-    context.set_default_timeout(5_000)
+    # Generous deadlines: the machine that runs the suite may be busy (password hashing at
+    # sign-in takes seconds under load); every wait still ends.
+    context.set_default_timeout(20_000)
+    expect.set_options(timeout=20_000)
     tab = context.new_page()
     errors: list[str] = []
     tab.on("pageerror", lambda error: errors.append(str(error)))

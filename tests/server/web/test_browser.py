@@ -63,10 +63,13 @@ def test_scanned_unit_shows_case_pallet_shipment_customer_and_raw_lots(
     expect(tree.locator('[data-kind="ship-to"]')).to_contain_text(SHIP_TO)
     expect(tree.locator('[data-kind="customer"]')).to_contain_text(CUSTOMER)
     expect(tree.locator('[data-kind="batch"] > .node')).to_contain_text(f"Lot {LOT}")
-    raw = tree.locator('[data-kind="raw material"]')
-    expect(raw).to_have_count(len(RAW_LOTS))
+    # Raw materials are listed once, in "Raw materials and records"; the tree links there.
+    expect(page.locator("#backward")).to_be_visible()
     for lot in RAW_LOTS:
-        expect(raw.filter(has_text=lot)).to_have_count(1)
+        expect(page.locator("#backward")).to_contain_text(lot)
+        shown = page.evaluate("(lot) => document.body.innerText.split(lot).length - 1", lot)
+        assert shown == 1, f"raw-material lot {lot} is listed {shown} times"
+    expect(tree.locator('[data-kind="raw material"] a[href="#backward"]')).to_have_count(1)
     history = page.locator("#history table.data tbody tr")
     expect(history).to_have_count(4)  # commissioning, case packing, pallet packing, shipping
     expect(history.nth(0)).to_contain_text("commissioning")
@@ -103,11 +106,14 @@ def test_garbage_and_unknown_codes_are_explained(
     sign_in(page, "operator")
     page.fill("#code", "hello <b>world</b>")
     page.press("#code", "Enter")
-    expect(page.locator(".answer .problem")).to_contain_text("Not understood")
-    expect(page.locator(".answer .problem")).to_contain_text("'hello <b>world</b>'")
+    expect(page.locator(".answer .problem")).to_contain_text("Nothing found")
+    expect(page.locator(".answer .problem")).to_contain_text('"hello <b>world</b>"')
+    expect(page.locator(".answer .problem")).to_contain_text("not a GS1 code")
+    expect(page.locator(".answer b")).to_have_count(0)  # text, never markup
     page.fill("#code", f"(01){GTIN.value}(21)NEVERMADE")
     page.press("#code", "Enter")
-    expect(page.locator(".problem")).to_contain_text("was never commissioned")
+    expect(page.locator(".problem")).to_contain_text("Nothing found")
+    expect(page.locator(".problem")).to_contain_text("NEVERMADE")
 
 
 def test_pallet_code_opens_its_contents(
@@ -149,9 +155,12 @@ def test_batch_page_counts_recall_set_and_csv(
     download = waiting.value
     assert download.suggested_filename == f"recall-{GTIN.value}-{LOT}.csv"
     rows = Path(download.path()).read_text(encoding="utf-8").splitlines()
-    assert rows[0] == "kind,id,detail,parent,shipped_at,destination,customer"
-    assert sum(row.startswith("unit,") for row in rows) == 12
-    assert sum(row.startswith("shipment,") for row in rows) == 1
+    assert rows[0] == (
+        "unit,gtin,serial,status,case,pallet,shipment,shipped_at,customer,customer_name,"
+        "ship_to,ship_to_name"
+    )
+    assert len(rows) == 1 + 12
+    assert sum(CUSTOMER in row for row in rows) == 6  # the units on the shipped pallet
 
 
 def test_qa_puts_a_batch_under_recall_with_a_reason(

@@ -33,6 +33,7 @@ from server.api.routes.epcis.paging import PastTheEnd, page_size, token_value
 from server.errors import RejectedDocument
 from server.ingest.apply import ApplyResult, Origin
 from server.ingest.validation import decode_payload, event_list
+from server.masterdata import capture_master_data
 from server.store import read_transaction, write_transaction
 from server.store.epcis_resources import capture_job, capture_jobs_page, save_capture_job
 from server.store.schema import events
@@ -176,6 +177,7 @@ async def capture(request: Request, user: Device) -> Response:
             ) from None
         results, errors = _proceed(request, document, user.username)
     with write_transaction(services.engine) as conn:
+        capture_master_data(conn, document, user=user.username, now=started)  # vocabularies
         capture_id = save_capture_job(
             conn,
             created_at=started,

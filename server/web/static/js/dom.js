@@ -136,3 +136,138 @@ export function facts(pairs) {
       .map(([term, value]) => [h("dt", {}, term), h("dd", {}, value)]),
   );
 }
+
+// A URN shown by its master-data name, the URN one click away (a disclosure); the URN
+// alone when there is no name.
+export function named(urn, names = {}) {
+  if (!urn) return "";
+  const name = names[urn];
+  if (!name) return h("code", { class: "urn" }, urn);
+  return h(
+    "span",
+    { class: "named", "data-urn": urn },
+    h("span", { class: "name" }, name),
+    h("details", { class: "urn" }, h("summary", {}, /^\d{14}$/.test(urn) ? "GTIN" : "URN"), h("code", {}, urn)),
+  );
+}
+
+// A table over a paged, sortable, filterable JSON resource: ``fetchPage({limit, offset,
+// sort, order, ...filters})`` returns {total, items}. ``columns``: [title, cell, sortKey?].
+// Filters: [{name, label, options?}] (a select when options are given, else a text box).
+export function pagedTable({ id, columns, fetchPage, filters = [], pageSize = 25, sort, order }) {
+  const state = { offset: 0, sort, order, values: {} };
+  const body = h("div", { class: "paged-body" });
+  const status = h("span", { class: "pager-status", "aria-live": "polite" });
+  const previous = h("button", { type: "button", class: "prev", onclick: () => move(-1) }, "← previous");
+  const next = h("button", { type: "button", class: "next", onclick: () => move(1) }, "next →");
+  const form = h(
+    "form",
+    {
+      class: "filters no-print",
+      onsubmit: (event) => {
+        event.preventDefault();
+        for (const filter of filters) {
+          state.values[filter.name] = form.elements[filter.name].value.trim();
+        }
+        state.offset = 0;
+        load();
+      },
+    },
+    filters.map((filter) => [
+      h("label", { for: `${id}-${filter.name}` }, filter.label),
+      filter.options
+        ? h(
+            "select",
+            { id: `${id}-${filter.name}`, name: filter.name },
+            h("option", { value: "" }, "any"),
+            filter.options.map((option) => h("option", { value: option }, option)),
+          )
+        : h("input", { id: `${id}-${filter.name}`, name: filter.name, maxlength: 200 }),
+    ]),
+    filters.length > 0 ? h("button", { type: "submit" }, "Filter") : null,
+  );
+  const root = h(
+    "div",
+    { class: "paged", id },
+    filters.length > 0 ? form : null,
+    body,
+    h("p", { class: "pager no-print" }, previous, " ", status, " ", next),
+  );
+  let total = 0;
+
+  function move(step) {
+    state.offset = Math.max(0, state.offset + step * pageSize);
+    load();
+  }
+
+  function header([title, , key]) {
+    if (!key) return h("th", { scope: "col" }, title);
+    const active = state.sort === key;
+    const arrow = active ? (state.order === "asc" ? " ▲" : " ▼") : "";
+    return h(
+      "th",
+      { scope: "col", "aria-sort": active ? (state.order === "asc" ? "ascending" : "descending") : null },
+      h(
+        "button",
+        {
+          type: "button",
+          class: "sort link",
+          "data-sort": key,
+          onclick: () => {
+            state.order = active && state.order === "asc" ? "desc" : "asc";
+            state.sort = key;
+            state.offset = 0;
+            load();
+          },
+        },
+        title,
+        arrow,
+      ),
+    );
+  }
+
+  async function load() {
+    root.setAttribute("aria-busy", "true");
+    try {
+      const params = { limit: pageSize, offset: state.offset, sort: state.sort, order: state.order };
+      for (const [name, value] of Object.entries(state.values)) if (value) params[name] = value;
+      const page = await fetchPage(params);
+      total = page.total;
+      body.replaceChildren(
+        page.items.length === 0
+          ? h("p", { class: "empty" }, "Nothing to show.")
+          : h(
+              "table",
+              { class: "data" },
+              h("thead", {}, h("tr", {}, columns.map(header))),
+              h(
+                "tbody",
+                {},
+                page.items.map((row) => h("tr", {}, columns.map(([, cell]) => h("td", {}, cell(row))))),
+              ),
+            ),
+      );
+      const last = Math.min(total, state.offset + page.items.length);
+      status.textContent =
+        total === 0 ? "none" : `${state.offset + 1}–${last} of ${total}`;
+      previous.disabled = state.offset === 0;
+      next.disabled = last >= total;
+    } catch (error) {
+      body.replaceChildren(problem(error));
+    }
+    root.removeAttribute("aria-busy");
+    root.setAttribute("data-loaded", "true");
+  }
+
+  load();
+  return root;
+}
+
+// The query string of a parameters object (undefined and empty values left out).
+export function queryString(params) {
+  const query = new URLSearchParams();
+  for (const [name, value] of Object.entries(params)) {
+    if (value !== undefined && value !== null && value !== "") query.set(name, String(value));
+  }
+  return query.toString();
+}

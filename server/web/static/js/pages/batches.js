@@ -9,7 +9,10 @@ import {
   facts,
   h,
   link,
+  named,
+  pagedTable,
   problem,
+  queryString,
   section,
   table,
   unitHri,
@@ -18,6 +21,7 @@ import {
 } from "../dom.js";
 import { releaseSection } from "./release.js";
 import { batchGradeSection } from "./grades.js";
+import { barChart } from "../charts.js";
 
 const STATUS_ORDER = ["active", "sampled", "decommissioned", "inactive", "destroyed"];
 
@@ -149,6 +153,7 @@ export async function batchPage(page, [gtin, lot], _query, context) {
     ),
   );
   page.append(await batchGradeSection(batch.gtin, batch.lot));
+  page.append(await rejectsSection(batch), unitsSection(batch));
   recallActions(batch, actions, notice, context);
   if ((await apiPaths()).includes("/qa/batches/{gtin}/{lot}/record")) {
     const { card, details } = await releaseSection(batch.gtin, batch.lot, () =>
@@ -247,7 +252,58 @@ function recallActions(batch, actions, notice, { go }) {
   }
 }
 
-const ROWS_SHOWN = 500;
+const UNIT_STATUSES = ["active", "decommissioned", "destroyed", "inactive", "sampled"];
+
+function unitsSection(batch) {
+  const base = `/batches/${batch.gtin}/${encodeURIComponent(batch.lot)}/units`;
+  return h(
+    "section",
+    { class: "card", id: "units" },
+    h("h2", {}, "Units"),
+    pagedTable({
+      id: "unit-table",
+      sort: "serial",
+      order: "asc",
+      filters: [
+        { name: "status", label: "Status", options: UNIT_STATUSES },
+        { name: "q", label: "Serial or SSCC starts with" },
+      ],
+      columns: [
+        [
+          "Unit",
+          (u) => link(unitPath(u.gtin, u.serial), h("code", {}, unitHri(u.gtin, u.serial))),
+          "serial",
+        ],
+        ["Status", (u) => badge(u.status), "status"],
+        ["Case", (u) => (u.case ? link(containerPath(u.case), u.case) : ""), "case"],
+        ["Pallet", (u) => (u.pallet ? link(containerPath(u.pallet), u.pallet) : ""), "pallet"],
+      ],
+      fetchPage: (params) => api(`${base}?${queryString(params)}`),
+    }),
+  );
+}
+
+async function rejectsSection(batch) {
+  let rejects;
+  try {
+    rejects = await api(`/batches/${batch.gtin}/${encodeURIComponent(batch.lot)}/rejects`);
+  } catch (error) {
+    return section("Rejects by reason", problem(error));
+  }
+  if (rejects.length === 0) {
+    return section("Rejects by reason", h("p", { class: "empty" }, "No unit left the active state."));
+  }
+  return h(
+    "section",
+    { class: "card", id: "rejects" },
+    h("h2", {}, "Rejects by reason"),
+    barChart(
+      "rejects-chart",
+      `Units of lot ${batch.lot} out of the active state, by reason`,
+      rejects.map((r) => ({ label: `${r.reason} (${r.status})`, value: r.units })),
+    ),
+  );
+}
 
 async function recallSection(batch) {
   if (!can("recallSet")) return h("div");
@@ -257,7 +313,11 @@ async function recallSection(batch) {
   } catch (error) {
     return section("Recall set", problem(error));
   }
-  const customers = new Set(reach.shipments.map((s) => s.customer).filter(Boolean));
+  const names = {};
+  for (const s of reach.shipments) {
+    if (s.customer && s.customer_name) names[s.customer] = s.customer_name;
+    if (s.destination && s.destination_name) names[s.destination] = s.destination_name;
+  }
   return h(
     "section",
     { class: "card", id: "recall-set" },
@@ -268,15 +328,16 @@ async function recallSection(batch) {
       `${plural(reach.units.length, "unit")}, `,
       `${plural(reach.containers.length, "case or pallet", "cases and pallets")}, `,
       `${plural(reach.shipments.length, "shipment")} to `,
-      `${plural(customers.size, "customer")}.`,
+      `${plural(reach.customers.length, "customer")}.`,
     ),
     h("h3", {}, "Shipments"),
     table(
       [
         ["#", (s) => String(s.id)],
         ["Shipped (UTC)", (s) => when(s.shipped_at)],
-        ["Ship-to", (s) => h("code", {}, s.destination ?? "")],
-        ["Customer", (s) => h("code", {}, s.customer ?? "")],
+        ["Customer", (s) => named(s.customer, names)],
+        ["Ship-to", (s) => named(s.destination, names)],
+        ["Units", (s) => h("span", { class: "num" }, String(s.units))],
         ["Despatch advice", (s) => h("code", {}, s.biz_transaction ?? "")],
         ["SSCCs", (s) => s.ssccs.map((sscc) => [link(containerPath(sscc), sscc), " "])],
       ],
@@ -284,35 +345,29 @@ async function recallSection(batch) {
       { empty: "Nothing of this batch has been shipped." },
     ),
     h("h3", {}, "Cases and pallets"),
-    table(
-      [
-        ["SSCC", ([sscc]) => link(containerPath(sscc), h("code", {}, sscc))],
-        ["Level", ([, level]) => level],
-        ["Packed in", ([, , parent]) => (parent ? link(containerPath(parent), parent) : "")],
+    pagedTable({
+      id: "container-table",
+      sort: "sscc",
+      order: "asc",
+      pageSize: 20,
+      columns: [
+        ["SSCC", (c) => link(containerPath(c.sscc), h("code", {}, c.sscc)), "sscc"],
+        ["Level", (c) => c.level, "level"],
+        ["Packed in", (c) => (c.parent ? link(containerPath(c.parent), c.parent) : ""), "parent"],
       ],
-      reach.containers.slice(0, ROWS_SHOWN),
-      { empty: "No unit of this batch is packed." },
-    ),
-    more(reach.containers.length),
-    h("h3", {}, "Units"),
-    table(
-      [
-        ["Unit", ([gtin, serial]) => link(unitPath(gtin, serial), h("code", {}, unitHri(gtin, serial)))],
-        ["Status", ([, , status]) => badge(status)],
-      ],
-      reach.units.slice(0, ROWS_SHOWN),
-      { empty: "No units." },
-    ),
-    more(reach.units.length),
+      fetchPage: async (params) => localPage(reach.containers, params),
+    }),
+    h("p", { class: "muted" }, "Every unit with its case, pallet, shipment and customer: the CSV export."),
   );
+}
+
+// A page of rows already here, sorted by a field (for the few containers of one batch).
+function localPage(rows, { limit, offset, sort, order }) {
+  const sorted = [...rows].sort((a, b) => String(a[sort] ?? "").localeCompare(String(b[sort] ?? "")));
+  if (order === "desc") sorted.reverse();
+  return { total: rows.length, items: sorted.slice(offset, offset + limit) };
 }
 
 function plural(count, one, many = `${one}s`) {
   return `${count} ${count === 1 ? one : many}`;
-}
-
-function more(count) {
-  return count > ROWS_SHOWN
-    ? h("p", { class: "muted" }, `First ${ROWS_SHOWN} of ${count}; the CSV export has them all.`)
-    : null;
 }

@@ -15,6 +15,7 @@ import {
   unitPath,
   when,
 } from "../dom.js";
+import { barChart, lineChart } from "../charts.js";
 
 export function complaintPath(id) {
   return `/ui/complaint/${id}`;
@@ -518,6 +519,7 @@ export async function dashboardPage(page) {
         board.satisfaction_met === null ? "" : board.satisfaction_met ? "met" : "missed",
       ),
     ),
+    trendSection(board.over_time ?? []),
     section(
       "Open complaints",
       facts([
@@ -596,5 +598,47 @@ function tally(title, counts) {
     ],
     Object.entries(counts),
     { empty: "None." },
+  );
+}
+
+function trendSection(periods) {
+  const labels = periods.map((p) => p.start.slice(5));
+  const percent = (value) => (value === null ? null : Math.round(value * 1000) / 10);
+  return h(
+    "section",
+    { class: "card", id: "trends" },
+    h("h2", {}, "Over the last weeks"),
+    h("h3", {}, "SLA attainment (%)"),
+    lineChart(
+      "sla-chart",
+      "Share of first-response and resolution clocks met, week by week",
+      [
+        {
+          name: "first response",
+          points: periods.map((p, i) => ({ label: labels[i], value: percent(p.response_attainment) })),
+        },
+        {
+          name: "resolution",
+          points: periods.map((p, i) => ({ label: labels[i], value: percent(p.resolution_attainment) })),
+        },
+      ],
+      { max: 100, format: (v) => `${v}%` },
+    ),
+    h("h3", {}, "Complaint rate"),
+    barChart(
+      "rate-chart",
+      "Complaints received per week",
+      periods.map((p, i) => ({ label: labels[i], value: p.received })),
+    ),
+    h(
+      "p",
+      { class: "muted" },
+      "Per 10,000 units commissioned to date: ",
+      periods
+        .filter((p) => p.per_10k_units !== null && p.received > 0)
+        .map((p) => `${p.start}: ${p.per_10k_units}`)
+        .join(", ") || "no complaints in these weeks",
+      ".",
+    ),
   );
 }

@@ -9,6 +9,7 @@ import {
   facts,
   h,
   link,
+  named,
   problem,
   section,
   table,
@@ -51,7 +52,7 @@ export async function searchPage(page, _params, query, { go }) {
         h("code", {}, "urn:epc:id:sgtin:…"),
         ", an SSCC or ",
         h("code", {}, "(01)…(10)lot"),
-        " for a batch.",
+        " for a batch; or just a serial number (every product that has it), an SSCC or a lot.",
       ),
     ),
     answer,
@@ -72,19 +73,69 @@ export async function searchPage(page, _params, query, { go }) {
     answer.replaceChildren();
     if (code.trim() === "") return;
     try {
-      const found = await api(`/ui/resolve?code=${encodeURIComponent(code)}`);
-      if (found.page) {
-        go(found.page);
+      const found = await api(`/search?q=${encodeURIComponent(code)}`);
+      if (found.matches.length === 1) {
+        go(found.matches[0].page);
         return;
       }
-      answer.append(
-        h("p", {}, `That is a ${found.kind} (${found.gln ?? found.gtin}); nothing to trace.`),
-      );
+      if (found.matches.length === 0) {
+        answer.append(
+          h(
+            "div",
+            { class: "problem status-404", role: "alert", id: "no-match" },
+            h("strong", {}, "Nothing found"),
+            h(
+              "span",
+              {},
+              `No unit, case, pallet or batch on record for ${JSON.stringify(code.trim())}`,
+              found.note ? ` (as a serial, SSCC or lot; ${found.note}).` : ".",
+            ),
+          ),
+        );
+        input.select();
+        return;
+      }
+      answer.append(matchList(found));
     } catch (error) {
       answer.append(problem(error));
       input.select();
     }
   }
+}
+
+const HOW = { code: "GS1 code", serial: "serial", sscc: "SSCC", lot: "lot" };
+
+function matchList(found) {
+  return h(
+    "section",
+    { class: "card", id: "matches" },
+    h("h2", {}, `${found.matches.length} matches${found.truncated ? " (first 100)" : ""}`),
+    table(
+      [
+        ["What", (m) => (m.kind === "container" ? m.level : m.kind)],
+        [
+          "Identifier",
+          (m) =>
+            link(
+              m.page,
+              h(
+                "code",
+                {},
+                m.kind === "unit"
+                  ? unitHri(m.gtin, m.serial)
+                  : m.kind === "batch"
+                    ? `(01)${m.gtin}(10)${m.lot}`
+                    : `(00)${m.sscc}`,
+              ),
+            ),
+        ],
+        ["GTIN", (m) => m.gtin ?? ""],
+        ["Matched as", (m) => HOW[m.how] ?? m.how],
+        ["Status", (m) => badge(m.status)],
+      ],
+      found.matches,
+    ),
+  );
 }
 
 export async function unitPage(page, [gtin, serial]) {
@@ -122,6 +173,7 @@ export async function unitPage(page, [gtin, serial]) {
     section(
       "Pack",
       facts([
+        ["Product", trace.names?.[gtin] ? named(gtin, trace.names) : null],
         ["GTIN", gtin],
         ["Serial", serial],
         ["Lot", trace.lot ? link(batchPath(gtin, trace.lot), trace.lot) : "unknown"],
@@ -129,12 +181,28 @@ export async function unitPage(page, [gtin, serial]) {
         ["Status", badge(trace.status)],
         ["Reason", trace.status_reason],
         ["Batch disposition", trace.batch_disposition ? badge(trace.batch_disposition) : null],
+        [
+          "Shipment",
+          trace.shipment
+            ? h(
+                "span",
+                { id: "shipment-status" },
+                `#${trace.shipment.id}, shipped ${when(trace.shipment.shipped_at)}`,
+                trace.shipped_with
+                  ? [" with ", link(containerPath(trace.shipped_with), `(00)${trace.shipped_with}`)]
+                  : null,
+              )
+            : h("span", { id: "shipment-status" }, "not shipped"),
+        ],
+        ["Customer", named(trace.shipment?.customer, trace.names)],
       ]),
     ),
     unitGradeSection(trace.grade),
-    section("Genealogy", genealogy(trace, batch, batchError)),
   );
-  if ((await apiPaths()).includes("/qa/genealogy/backward")) {
+  // With the QA genealogy, raw materials are listed once, in its section below.
+  const backward = (await apiPaths()).includes("/qa/genealogy/backward");
+  page.append(section("Genealogy", genealogy(trace, batch, batchError, backward)));
+  if (backward) {
     page.append(await backwardSection(gtin, serial));
   }
   page.append(
@@ -156,13 +224,13 @@ function node(kind, label, extra, children = []) {
   );
 }
 
-function shipmentNodes(shipment) {
+function shipmentNodes(shipment, names = {}) {
   if (shipment === null) return [];
   const parties = [];
   if (shipment.destination) {
-    parties.push(node("ship-to", h("code", {}, shipment.destination)));
+    parties.push(node("ship-to", named(shipment.destination, names)));
   }
-  if (shipment.customer) parties.push(node("customer", h("code", {}, shipment.customer)));
+  if (shipment.customer) parties.push(node("customer", named(shipment.customer, names)));
   return [
     node(
       "shipment",
@@ -173,9 +241,9 @@ function shipmentNodes(shipment) {
   ];
 }
 
-function genealogy(trace, batch, batchError) {
+function genealogy(trace, batch, batchError, materialsBelow = false) {
   // Outward from the unit: case, pallet, ..., then the shipment and its parties.
-  let outward = shipmentNodes(trace.shipment);
+  let outward = shipmentNodes(trace.shipment, trace.names);
   for (const parent of [...trace.parents].reverse()) {
     outward = [
       node(
@@ -189,7 +257,7 @@ function genealogy(trace, batch, batchError) {
   if (trace.parents.length === 0 && trace.shipment === null) {
     outward = [node("packing", h("span", { class: "muted" }, "not packed into a case"))];
   }
-  const inputs = (batch?.raw_material_lots ?? []).map((item) =>
+  const inputs = (materialsBelow ? [] : (batch?.raw_material_lots ?? [])).map((item) =>
     node(
       "raw material",
       h("code", {}, item.input),
@@ -209,7 +277,9 @@ function genealogy(trace, batch, batchError) {
             trace.batch_disposition ? badge(trace.batch_disposition) : null,
             inputs.length > 0
               ? inputs
-              : [node("raw material", h("span", { class: "muted" }, "none recorded"))],
+              : materialsBelow
+                ? [node("raw material", h("a", { href: "#backward" }, "see Raw materials and records"))]
+                : [node("raw material", h("span", { class: "muted" }, "none recorded"))],
           ),
         ];
   return h(
@@ -279,9 +349,9 @@ export async function containerPage(page, [sscc]) {
         ["Level", tree.level],
         ["Inside", `${containers} containers, ${units} units`],
         ["Packed in", tree.parent ? link(containerPath(tree.parent), `(00)${tree.parent}`) : null],
-        ["Shipment", tree.shipment ? shipmentText(tree.shipment) : "not shipped"],
-        ["Ship-to", tree.shipment?.destination],
-        ["Customer", tree.shipment?.customer],
+        ["Shipment", shipmentFact(tree)],
+        ["Ship-to", named(tree.shipment?.destination, tree.names)],
+        ["Customer", named(tree.shipment?.customer, tree.names)],
       ]),
     ),
     section("Contents", h("ul", { class: "tree", id: "contents" }, contentNode(tree))),
@@ -314,6 +384,18 @@ async function containerEvents(sscc) {
 
 function shipmentText(shipment) {
   return `#${shipment.id}, shipped ${when(shipment.shipped_at)}`;
+}
+
+function shipmentFact(tree) {
+  if (!tree.shipment) return h("span", { id: "shipment-status" }, "not shipped");
+  return h(
+    "span",
+    { id: "shipment-status" },
+    shipmentText(tree.shipment),
+    tree.shipped_with
+      ? [" with ", link(containerPath(tree.shipped_with), `(00)${tree.shipped_with}`)]
+      : null,
+  );
 }
 
 function countAll(tree) {
