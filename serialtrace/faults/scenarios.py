@@ -1,6 +1,7 @@
 """The faults of issue 21, each a run of one batch on a fresh :class:`FaultStack`:
 
 =========================  ==============================================================
+``no-fault``                 the control: the same batch with nothing going wrong
 ``broker-kill-server-away``  the server is killed, then the broker is killed (SIGKILL) three
                              times and started again; the server comes back at the end
 ``server-kill``              the trace server is killed three times and started again
@@ -107,6 +108,11 @@ def _at(stack: FaultStack, units: int, share: float, timeout: float) -> None:
     stack.run_belt(units, timeout, until=max(1, int(units * share)))
 
 
+def no_fault(stack: FaultStack, units: int, timeout: float) -> list[float | None]:
+    """The control: the same batch with nothing going wrong."""
+    return []
+
+
 def broker_kill_server_away(stack: FaultStack, units: int, timeout: float) -> list[float | None]:
     alarms: list[float | None] = []
     _at(stack, units, 0.1, timeout)
@@ -170,6 +176,7 @@ def camera_stall(stack: FaultStack, units: int, timeout: float) -> list[float | 
 
 #: name -> scenario
 SCENARIOS: dict[str, Scenario] = {
+    "no-fault": no_fault,
     "broker-kill-server-away": broker_kill_server_away,
     "server-kill": server_kill,
     "edge-kill": edge_kill,
