@@ -107,9 +107,7 @@ def table(runs: list[FaultRun], skipped: list[str]) -> str:
     for run in runs:
         figures = run.figures()
         delays = ",".join("-" if d is None else f"{d:.1f}" for d in run.alarms) or "n/a"
-        problems = ", ".join(f"{k} {v}" for k, v in run.audit.problems().items())
-        if run.late_alarms:
-            problems = ", ".join(filter(None, [problems, f"{run.late_alarms} alarm(s) late"]))
+        problems = ", ".join(f"{k} {v}" for k, v in run.missed().items())
         lines.append(
             f"{run.name:<24} {figures['printed']:>7} {figures['edge_units']:>6} "
             f"{figures['server_units']:>6} {figures['lost']:>5} {figures['wrong_parents']:>5} "

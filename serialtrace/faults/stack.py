@@ -152,6 +152,15 @@ class AlarmWatch:
                 self.history.append((time.monotonic(), seen))
             self._stop.wait(POLL_S)
 
+    def settle(self, allowed: frozenset[str], timeout: float) -> frozenset[str]:
+        """Wait (at most ``timeout``) until only ``allowed`` signals are up; what is up."""
+        deadline = time.monotonic() + timeout
+        seen = self.signals()
+        while seen - allowed and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+            seen = self.signals()
+        return seen
+
     def current(self) -> frozenset[str]:
         with self._lock:
             return self.history[-1][1] if self.history else frozenset()
@@ -401,19 +410,20 @@ class FaultStack:
         return int(self.plc.counts().get("triggered", 0)) - self._trigger_base
 
     def run_belt(self, units: int, timeout: float, until: int | None = None) -> None:
-        """Keep the belt going until ``until`` (default: ``units``) units were triggered, in
-        all ``units``: started again after the agent halted it and a paused batch resumed
-        (as an operator does once the alarm is dealt with)."""
+        """Keep the belt going until ``until`` (default: ``units``) unit labels of this batch
+        were printed: the PLC is started again after the agent halted it or the batch of
+        triggers ran out while the agent was away, and a paused batch is resumed (as an
+        operator does once the alarm is dealt with). Bounded by ``timeout``."""
         goal = units if until is None else until
         deadline = time.monotonic() + timeout
-        while self.triggered() < goal and time.monotonic() < deadline:
+        while len(self.printed.order) < goal and time.monotonic() < deadline:
             if not self.plc.running.is_set():
                 with contextlib.suppress(httpx.HTTPError, ValueError):
                     batch = self.status().get("batch") or {}
                     if batch.get("state") == "paused":
                         self.post("/batch/resume", {"reason": "fault cleared"})
                     elif batch.get("state") == "running":
-                        self.plc.run(units - self.triggered())
+                        self.plc.run(max(1, units - len(self.printed.order)))
             time.sleep(POLL_S)
 
     def finish(self, units: int, timeout: float) -> None:
@@ -436,15 +446,17 @@ class FaultStack:
         self.drain(timeout)
 
     def drain(self, timeout: float) -> None:
-        """Wait until the agent's outbox is empty and the server stopped receiving."""
+        """Wait until the agent's outbox is empty, the server is healthy and has stopped
+        receiving (2 s without a new event)."""
         deadline = time.monotonic() + timeout
         last = -1
         steady = 0
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, sqlite3.Error):
                 depth = self.status()["outbox"]["depth"]
+                healthy = httpx.get(self.server_url + "/health", timeout=5).status_code == 200
                 stored = self._server_count()
-                steady = steady + 1 if (depth == 0 and stored == last) else 0
+                steady = steady + 1 if (depth == 0 and healthy and stored == last) else 0
                 last = stored
                 if steady >= 10:  # 2 s with an empty outbox and nothing new on the server
                     return
