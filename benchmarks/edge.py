@@ -50,8 +50,8 @@ from edge.publisher import Publisher  # noqa: E402
 from edge.wiring import build_agent  # noqa: E402
 from epcis.topics import LineTopics  # noqa: E402
 from serialtrace.services import start_mosquitto  # noqa: E402
+from serialtrace.testing import GTIN, config_for, sim_devices, start_line  # noqa: E402
 from simulators.plc import Conveyor  # noqa: E402
-from tests.edge.agent.line import GTIN, config_for, sim_devices, start_line  # noqa: E402
 
 AGENT_THREADS = ("edge-", "outbox-publisher", "plc-batch", "paho-mqtt-client-serialtrace-edge")
 # (paho names its threads after the client id it was given, before the broker replaces it

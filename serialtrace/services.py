@@ -215,6 +215,19 @@ class Broker:
     def restart(self) -> None:
         """Stop and start again on the same port (persistence in the same folder)."""
         self.stop()
+        self.start()
+
+    def kill(self) -> None:
+        """End the broker at once (SIGKILL): what it held only in memory is gone."""
+        if self.process.poll() is None:
+            self.process.kill()
+        self.process.wait()
+
+    def start(self) -> None:
+        """Start the broker again (after :meth:`stop` or :meth:`kill`) on the same port, from
+        the same folder; nothing happens if it runs."""
+        if self.process.poll() is None:
+            return
         self.process = _spawn(self.config)
         wait_for_port(self.host, self.port)
 

@@ -1,0 +1,200 @@
+"""Unit by unit: printed labels = edge records = server records.
+
+The printed labels are the simulated printers' own record of what they put on paper; the edge
+records are the agent's SQLite store; the server records are the trace server's database
+(read directly, read-only). Figures:
+
+* ``lost_at_edge``: a unit label printed that the agent has no record of;
+* ``lost_at_server``: a unit the agent commissioned (or commissioned and later decommissioned)
+  that the server does not hold;
+* ``unknown_at_server``: a unit the server holds that no printer printed;
+* ``wrong_status``: the server's status differs from the agent's final state (commissioned =
+  active, decommissioned = decommissioned);
+* ``wrong_parents``: a unit whose case on the server differs from its case at the edge (a
+  packed case at the edge and none on the server counts too), and a case whose pallet does;
+* ``false_rejects``: a unit rejected although its label was printed without any fault;
+* ``empty_cases_labelled``: a case label printed for a case the agent holds no unit in;
+* ``unbalanced``: the batch did not close balanced (printed = commissioned + rejected + …).
+"""
+
+from __future__ import annotations
+
+import contextlib
+import re
+import sqlite3
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from serialtrace.faults.stack import FaultStack
+
+ON_SERVER = {"commissioned": "active", "decommissioned": "decommissioned"}
+
+
+@dataclass
+class Audit:
+    lot: str
+    printed: int
+    edge_units: int
+    edge_states: dict[str, int]
+    server_units: int
+    lost_at_edge: list[str] = field(default_factory=list)
+    lost_at_server: list[str] = field(default_factory=list)
+    unknown_at_server: list[str] = field(default_factory=list)
+    wrong_status: list[str] = field(default_factory=list)
+    wrong_parents: list[str] = field(default_factory=list)
+    false_rejects: list[str] = field(default_factory=list)
+    empty_cases_labelled: list[str] = field(default_factory=list)
+    reject_reasons: dict[str, int] = field(default_factory=dict)
+    unbalanced: str | None = None
+
+    @property
+    def clean(self) -> bool:
+        return not self.problems()
+
+    def problems(self) -> dict[str, int]:
+        counts = {
+            name: len(getattr(self, name))
+            for name in (
+                "lost_at_edge",
+                "lost_at_server",
+                "unknown_at_server",
+                "wrong_status",
+                "wrong_parents",
+                "false_rejects",
+                "empty_cases_labelled",
+            )
+        }
+        counts["unbalanced"] = int(self.unbalanced is not None)
+        return {name: count for name, count in counts.items() if count}
+
+    def figures(self) -> dict[str, Any]:
+        return {
+            "lot": self.lot,
+            "printed": self.printed,
+            "edge_units": self.edge_units,
+            "edge_states": self.edge_states,
+            "server_units": self.server_units,
+            "lost": len(self.lost_at_edge) + len(self.lost_at_server),
+            "lost_at_edge": len(self.lost_at_edge),
+            "lost_at_server": len(self.lost_at_server),
+            "unknown_at_server": len(self.unknown_at_server),
+            "wrong_status": len(self.wrong_status),
+            "wrong_parents": len(self.wrong_parents),
+            "false_rejects": len(self.false_rejects),
+            "empty_cases_labelled": len(self.empty_cases_labelled),
+            "reject_reasons": self.reject_reasons,
+            "balanced": self.unbalanced is None,
+        }
+
+
+def _connect(path: Path) -> sqlite3.Connection:
+    return sqlite3.connect(f"file:{path}?mode=ro", uri=True, timeout=30)
+
+
+EdgeUnits = dict[str, tuple[str, str | None, str | None]]
+EdgeContainers = dict[str, tuple[str, str | None, int]]
+ServerUnits = dict[str, tuple[str, str | None]]
+
+
+def edge_records(db_path: Path, lot: str) -> tuple[EdgeUnits, EdgeContainers]:
+    """The batch ``lot``'s units: serial -> (state, case SSCC, reason); its containers:
+    SSCC -> (level, parent SSCC, units or cases in it)."""
+    with contextlib.closing(_connect(db_path)) as db:
+        (batch,) = db.execute("SELECT id FROM batches WHERE lot = ?", (lot,)).fetchone()
+        units = {
+            serial: (state, sscc, reason)
+            for serial, state, sscc, reason in db.execute(
+                "SELECT u.serial, u.state, c.sscc, u.reason FROM units u "
+                "LEFT JOIN containers c ON c.id = u.case_id WHERE u.batch_id = ?",
+                (batch,),
+            )
+        }
+        containers = {
+            sscc: (level, parent, children)
+            for sscc, level, parent, children in db.execute(
+                "SELECT c.sscc, c.level, p.sscc, "
+                "(SELECT count(*) FROM units u WHERE u.case_id = c.id) "
+                "+ (SELECT count(*) FROM containers k WHERE k.parent_id = c.id) "
+                "FROM containers c LEFT JOIN containers p ON p.id = c.parent_id "
+                "WHERE c.sscc IS NOT NULL AND c.batch_id = ?",
+                (batch,),
+            )
+        }
+    return units, containers
+
+
+def server_records(db_path: Path, lot: str) -> tuple[ServerUnits, dict[str, str | None]]:
+    """Units of the batch ``lot`` (and of no batch): serial -> (status, case SSCC);
+    containers: SSCC -> parent SSCC."""
+    with contextlib.closing(_connect(db_path)) as db:
+        units = {
+            serial: (status, sscc)
+            for serial, status, sscc in db.execute(
+                "SELECT u.serial, u.status, c.sscc FROM units u "
+                "LEFT JOIN containers c ON c.id = u.parent_id "
+                "LEFT JOIN batches b ON b.id = u.batch_id "
+                "WHERE b.lot = ? OR u.batch_id IS NULL",
+                (lot,),
+            )
+        }
+        containers = dict(
+            db.execute(
+                "SELECT c.sscc, p.sscc FROM containers c LEFT JOIN containers p "
+                "ON p.id = c.parent_id"
+            ).fetchall()
+        )
+    return units, containers
+
+
+def audit(stack: FaultStack) -> Audit:
+    printed = stack.printed
+    edge_units, edge_containers = edge_records(stack.edge_db, stack.lot)
+    server_units, server_containers = server_records(stack.server_db, stack.lot)
+    states: dict[str, int] = {}
+    for state, _case, _reason in edge_units.values():
+        states[state] = states.get(state, 0) + 1
+    result = Audit(
+        lot=stack.lot,
+        printed=len(printed.units),
+        edge_units=len(edge_units),
+        edge_states=states,
+        server_units=len(server_units),
+    )
+    result.lost_at_edge = sorted(set(printed.units) - set(edge_units))
+    result.unknown_at_server = sorted(set(server_units) - set(printed.units))
+    for serial, (state, case, _reason) in sorted(edge_units.items()):
+        if state in ON_SERVER:
+            held = server_units.get(serial)
+            if held is None:
+                result.lost_at_server.append(serial)
+                continue
+            status, server_case = held
+            if status != ON_SERVER[state]:
+                result.wrong_status.append(serial)
+            if state == "commissioned" and server_case != case:
+                result.wrong_parents.append(serial)
+        elif state == "rejected" and printed.units.get(serial) == ():
+            result.false_rejects.append(serial)
+        if state in ("rejected", "decommissioned", "scrapped"):
+            why = _reason_kind(_reason)
+            result.reject_reasons[why] = result.reject_reasons.get(why, 0) + 1
+    for sscc, (_level, parent, _children) in sorted(edge_containers.items()):
+        if sscc in server_containers and server_containers[sscc] != parent:
+            result.wrong_parents.append(sscc)
+    result.empty_cases_labelled = sorted(
+        sscc for sscc in set(printed.ssccs) if edge_containers.get(sscc, ("case", None, 0))[2] == 0
+    )
+    if stack.closed is None:
+        result.unbalanced = f"the batch did not close: {stack.close_refused}"
+    elif not stack.closed["reconciliation"]["balanced"]:
+        result.unbalanced = str(stack.closed["reconciliation"])
+    return result
+
+
+def _reason_kind(reason: str | None) -> str:
+    """A reject reason without its particulars (numbers, codes), to count by."""
+    if not reason:
+        return "(none)"
+    head = reason.split(":", 1)[0] if ": " in reason[:40] else reason
+    return re.sub(r"[0-9][0-9.:/-]*", "#", head)[:80]
