@@ -100,8 +100,8 @@ class LinkHooks:
             raise RuntimeError("agent links: called before the agent was built")
         return self._agent
 
-    def trigger(self, trigger: str | None) -> None:
-        self.agent.trigger(trigger)
+    def trigger(self, trigger: str | None, deadline_ms: float | None = None) -> None:
+        self.agent.trigger(trigger, deadline_ms)
 
     def batch_command(self, data: dict[str, Any]) -> dict[str, Any]:
         return self.agent.handle_batch_command(data)

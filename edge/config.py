@@ -35,8 +35,8 @@ from pydantic import (
 )
 
 import gs1
-from edge.errors import ConfigError
 from edge.devices import DevicesConfig
+from edge.errors import ConfigError
 from epcis.broker import BrokerLink
 from epcis.errors import BrokerLinkError
 
