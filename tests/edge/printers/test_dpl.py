@@ -18,6 +18,7 @@ from edge.printers import (
     PrinterLanguage,
     PrinterProtocolError,
     PrinterSettings,
+    PrinterTimeout,
     ZplPrinter,
     label_builder,
     open_printer,
@@ -132,3 +133,18 @@ def test_any_gs1_serial_and_lot_stay_in_their_record(serial: str, lot: str) -> N
     payload = record[21 : 21 + count]
     assert payload == b"2000000000\x1d" + code.element_string().encode("ascii")
     assert record[21 + count : 22 + count] == b"\r"  # the byte count ends the record exactly
+
+
+def test_a_port_that_answers_garbage_gives_errors_within_the_deadlines() -> None:
+    # loop:// echoes every byte the driver writes: never a status line, never an RS
+    printer = open_printer(
+        PrinterSettings(url="loop://", language=PrinterLanguage.DPL, reply_timeout=0.3)
+    )
+    try:
+        job = printer.send(DplLabelBuilder(UNIT).unit_label(CODE))
+        with pytest.raises(PrinterProtocolError, match="expected eight Y/N flags"):
+            printer.status()  # the echoed label's first record is no status
+        with pytest.raises(PrinterTimeout, match=r"job 1: not printed within 0\.5 s"):
+            printer.confirm(job, timeout=0.5)
+    finally:
+        printer.close()

@@ -42,7 +42,7 @@ class Line:
         ).start()
         self.driver = DplPrinter(
             PrinterSettings(
-                url=self.transport.url, language="dpl", confirm_timeout=5, reply_timeout=0.5
+                url=self.transport.url, language="dpl", confirm_timeout=30, reply_timeout=2
             )
         )
 
