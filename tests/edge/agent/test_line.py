@@ -54,7 +54,16 @@ def wait(condition, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-d
 def test_a_batch_with_faults_reconciles_and_every_event_arrives_once(
     tmp_path: Path, mosquitto: Broker, line: SimLine
 ) -> None:
-    config = config_for(tmp_path / "edge", mosquitto, line, units_per_case=10, cases_per_pallet=5)
+    config = config_for(
+        tmp_path / "edge",
+        mosquitto,
+        line,
+        units_per_case=10,
+        cases_per_pallet=5,
+        # A test subscriber, no trace server: the broker's PUBACK settles the outbox
+        # (server-confirmed delivery: tests/edge/agent/test_delivery.py).
+        extra={"outbox": {"confirm_by": "broker"}},
+    )
     subscriber = Subscriber(mosquitto, [EVENTS, STATE], client_id="line-sub")
     agent: Agent = build_agent(config, sim_devices(config, line))
     agent.start()
