@@ -111,7 +111,9 @@ def ingest(engine: Engine, broker: Broker) -> MqttIngest:
     return consumer
 
 
-def edge_publisher(db: Path, broker: Broker, confirm_by: str = "server") -> Publisher:
+def edge_publisher(
+    db: Path, broker: Broker, confirm_by: str = "server", timeout_s: float = 2.0
+) -> Publisher:
     return Publisher(
         db,
         MqttConfig(url=broker.url, secrets_file=str(broker.secrets("line", SITE, LINE))),
@@ -120,8 +122,8 @@ def edge_publisher(db: Path, broker: Broker, confirm_by: str = "server") -> Publ
         EVENTS.envelope,
         OutboxConfig(
             confirm_by=confirm_by,  # type: ignore[arg-type]
-            confirm_timeout_s=2.0,
-            confirm_timeout_max_s=4.0,
+            confirm_timeout_s=timeout_s,
+            confirm_timeout_max_s=2 * timeout_s,
             max_events_per_message=20,
         ),
         resend_after_s=5.0,
@@ -190,6 +192,32 @@ def test_broker_killed_three_times_while_the_server_is_away_loses_nothing(
         assert publisher.stats.last_confirmed_seq == total
         assert publisher.stats.confirm_resends + publisher.stats.missing_resends > 0
         assert publisher.delivery()["unconfirmed"] == 0
+    finally:
+        publisher.stop()
+        if server is not None:
+            server.stop()
+
+
+def test_the_server_names_a_missing_range_and_gets_it_at_once(
+    tmp_path: Path, broker: Broker, trace_store: Engine
+) -> None:
+    """With a resend timeout far beyond the test, only the server's ``missing`` ranges can
+    bring back what the killed broker lost."""
+    ingest(trace_store, broker).stop()
+    db = tmp_path / "edge" / "edge.sqlite"
+    production = Production(db)
+    publisher = edge_publisher(db, broker, timeout_s=600.0)
+    publisher.start()
+    server: MqttIngest | None = None
+    try:
+        produce_while_server_away_and_broker_killed(production, publisher, broker, rounds=1)
+        server = ingest(trace_store, broker)
+        production.cases_of(2)  # seqs 21-24 arrive; 1-20 were lost with the broker
+        publisher.wake()
+        wait_for(lambda: outbox.depth(production.conn) == 0, 60, "every event confirmed")
+        assert publisher.stats.confirm_resends == 0
+        assert publisher.stats.missing_resends >= 20
+        assert stored_parents(trace_store) == production.parents
     finally:
         publisher.stop()
         if server is not None:
