@@ -31,7 +31,7 @@ from server import delivery
 from server.ingest.mqtt import MqttIngest
 from server.ingest.service import Ingestor
 from server.store import create_store_engine, read_transaction, upgrade
-from server.store.schema import containers, units
+from server.store.schema import alerts, containers, units
 from tests.edge.agent.subscriber import persistent_broker
 from tests.server import factory as f
 from tests.server.conftest import register_line
@@ -222,6 +222,49 @@ def test_the_server_names_a_missing_range_and_gets_it_at_once(
         publisher.stop()
         if server is not None:
             server.stop()
+
+
+def test_a_gap_that_stays_open_raises_an_alert_and_acks_name_it(
+    broker: Broker, trace_store: Engine
+) -> None:
+    """A line (its own identity) sends numbers 1 and 3 only: the server acknowledges up to 1,
+    names 2 as missing, and alerts once the gap is older than its limit."""
+    server = MqttIngest(
+        Ingestor(trace_store, max_payload_bytes=1 << 20),
+        broker.link("server", f"gaps-{os.getpid()}"),
+        client_id="gaps",
+        gap_alert_seconds=1.0,
+        delivery_check_seconds=0.2,
+    )
+    server.start()
+    acks: list[bytes] = []
+    client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    broker.link("line", SITE, LINE).configure(client)
+    client.on_message = lambda _c, _u, message: acks.append(bytes(message.payload))
+    link = broker.link("line", SITE, LINE)
+    client.connect(link.host, link.port)
+    client.loop_start()
+    try:
+        assert server.connected.wait(30)
+        client.subscribe(OF.acks, qos=1)
+        time.sleep(0.5)
+        events = [
+            {**f.commissioning([f"G{i}"], time=now()), delivery.SEQ_FIELD: seq}
+            for i, seq in enumerate((1, 3))
+        ]
+        document = outbox.pack_events([_encode(e) for e in events], EVENTS.envelope())
+        client.publish(OF.events, document, qos=1).wait_for_publish(10)
+        wait_for(lambda: bool(acks), 30, "an acknowledgement")
+        assert json.loads(acks[0]) == {"upTo": 1, "seqs": [3], "missing": [[2, 2]]}
+        wait_for(lambda: server.gap_alerts == 1, 30, "the gap alert")
+        with read_transaction(trace_store) as conn:
+            (line,) = delivery.line_states(conn)
+            kinds = conn.execute(select(alerts.c.kind)).scalars().all()
+        assert kinds == ["delivery_gap"] and line.gaps[0].alerted
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        server.stop()
 
 
 def test_confirmed_by_the_broker_alone_the_same_outage_loses_events(
