@@ -15,7 +15,13 @@ a broker set up as ``serialtrace broker init`` does it (the agent and the PLC ea
 their own identity), in the same run, and the cost of TLS and authentication is printed
 (``--transport tls|plain|both``, default both).
 
+The outbox backlog is drained twice: until the broker acknowledged every message (PUBACK,
+``confirm_by = "broker"``) and until the real trace server (MQTT ingest into SQLite, in this
+run) confirmed every event on the line's ``acks`` topic (server-confirmed delivery, the
+default): the difference is what the end-to-end confirmation costs.
+
     .venv/bin/python benchmarks/edge.py            # 3000 to 9000 units/min, 20 s each
+    .venv/bin/python benchmarks/edge.py --quick --drain-only --transport tls  # the drains
     .venv/bin/python benchmarks/edge.py --quick    # < 30 s
     .venv/bin/python benchmarks/edge.py --gate-sweep --rates 600,1200,2400 --seconds 10
     .venv/bin/python benchmarks/edge.py --gate-sweep --hog    # a busy loop on CPU 0
@@ -35,6 +41,7 @@ import sys
 import tempfile
 import threading
 import time
+from datetime import UTC, datetime
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
@@ -85,7 +92,14 @@ def run(rates: list[int], seconds: float, transport: str = "tls") -> float | Non
     broker = start_mosquitto(tmp / "broker", secure=secure)
     line = start_line()
     config = config_for(
-        tmp / "edge", broker if secure else broker.url, line, units_per_case=20, cases_per_pallet=40
+        tmp / "edge",
+        broker if secure else broker.url,
+        line,
+        units_per_case=20,
+        cases_per_pallet=40,
+        # No trace server in this run: the broker's PUBACK settles the outbox (what
+        # server-confirmed delivery costs is measured by drain(..., confirm="server")).
+        extra={"outbox": {"confirm_by": "broker"}},
     )
     agent = build_agent(config, sim_devices(config, line))
     agent.start()
@@ -309,11 +323,84 @@ def drain(events: int, transport: str = "tls") -> float:
     return events / elapsed
 
 
+def drain_confirmed(events: int, transport: str = "tls") -> float:
+    """The backlog drained until the real trace server confirmed every event (its MQTT
+    ingest, receiver process and SQLite store in this run), events/s."""
+    from server.ingest.mqtt import MqttIngest
+    from server.ingest.service import Ingestor
+    from server.lines import register_line
+    from server.store import create_store_engine, upgrade, write_transaction
+
+    logging.basicConfig(level=logging.ERROR)
+    tmp = Path(tempfile.mkdtemp(prefix="serialtrace-bench-"))
+    secure = transport == "tls"
+    broker = start_mosquitto(tmp / "broker", secure=secure)
+    read_point = "urn:epc:id:sgln:9506000.00000.3"
+    factory = EpcisEvents(read_point, "urn:epc:id:sgln:9506000.00000.0")
+    engine = create_store_engine(f"sqlite:///{tmp / 'trace.db'}")
+    upgrade(engine)
+    with write_transaction(engine) as conn:
+        register_line(
+            conn, "plant1", "line3", [read_point], actor="bench", reason="benchmark",
+            now=datetime.now(UTC),
+        )  # fmt: skip
+    server = MqttIngest(
+        Ingestor(engine, max_payload_bytes=1 << 20),
+        broker.link("server", "bench") if secure else broker.url,
+        client_id="bench-server",
+        max_inflight=40,
+    )
+    server.start()
+    db = tmp / "edge.sqlite"
+    conn = store.connect(db)
+    line = LineTopics("plant1", "line3")
+    with store.transaction(conn):
+        for i in range(events):
+            code = gs1.UnitCode(gs1.Gtin.parse(GTIN), f"{100000000000 + i}", "L1")
+            outbox.append(conn, line.events, factory.unit_commissioned(code, 7))
+    publisher = Publisher(
+        db,
+        MqttConfig(
+            url=broker.url,
+            secrets_file=str(broker.secrets("line", "plant1", "line3")) if secure else None,
+        ),
+        "bench-drain-confirmed",
+        line.state,
+        factory.envelope,
+        OutboxConfig(),
+        acks_topic=line.acks,
+    )
+    try:
+        assert server.connected.wait(60), "the trace server did not connect"
+        started = time.monotonic()
+        publisher.start()
+        while outbox.depth(conn) and time.monotonic() - started < 900:
+            time.sleep(0.01)
+        elapsed = time.monotonic() - started
+    finally:
+        publisher.stop()
+        server.stop()
+        broker.stop()
+        engine.dispose()
+    stats = publisher.stats
+    print(
+        f"backlog drain until the server confirmed ({transport}): {events} events in "
+        f"{elapsed:.1f} s = {events / elapsed:,.0f} events/s ({stats.messages_sent} messages, "
+        f"{stats.confirms} acknowledgements taken, {stats.confirm_resends} timeout resends)"
+    )
+    return events / elapsed
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
     parser.add_argument("--quick", action="store_true", help="two short steps, < 30 s")
     parser.add_argument("--seconds", type=float, default=None, help="seconds per rate")
     parser.add_argument("--rates", default=None, help="offered units/min, comma-separated")
+    parser.add_argument(
+        "--drain-only",
+        action="store_true",
+        help="only the backlog drains: to the broker (PUBACK) and until the server confirmed",
+    )
     parser.add_argument(
         "--transport",
         choices=["tls", "plain", "both"],
@@ -347,8 +434,15 @@ def main() -> None:
     for transport in transports:
         label = "TLS + auth" if transport == "tls" else "plain TCP"
         print(f"\n== line over {label} ==", flush=True)
+        if args.drain_only:
+            drain(backlog, transport)
+            drain_confirmed(backlog, transport)
+            continue
         sustained[transport] = run(rates, args.seconds or seconds, transport)
         drained[transport] = drain(backlog, transport)
+        drain_confirmed(backlog, transport)
+    if args.drain_only:
+        return
     if len(transports) == 2:
         print("\n== TLS + auth against plain TCP (same run) ==")
         plain, tls = sustained["plain"], sustained["tls"]

@@ -56,10 +56,10 @@ def with_line_seq(event: bytes, line_seq: int) -> bytes:
 
 def next_line_seq(conn: sqlite3.Connection) -> int:
     """Take the line's next sequence number (inside the caller's transaction)."""
-    row = conn.execute(
+    (row,) = conn.execute(  # fetchall: the statement runs to its end before the commit
         "INSERT INTO meta (key, value) VALUES ('line_seq', '1') "
         "ON CONFLICT (key) DO UPDATE SET value = CAST(value AS INTEGER) + 1 RETURNING value"
-    ).fetchone()
+    ).fetchall()
     return int(row[0])
 
 

@@ -175,6 +175,7 @@ class Publisher:
         self._waiting_since: float | None = None  # oldest unconfirmed send / last progress
         self._missing_served_at = -math.inf
         self._last_confirm_at: float | None = None
+        self._caught_up = False  # every outbox row was handed to the broker
         self._mqtt = mqtt
         self._state_topic = state_topic
         self._envelope = envelope
@@ -219,9 +220,13 @@ class Publisher:
         self._thread.start()
 
     def stop(self, *, drain_timeout_s: float = 0.0, offline_payload: bytes | None = None) -> None:
-        """Stop; first wait up to ``drain_timeout_s`` for the outbox to empty."""
+        """Stop; first wait up to ``drain_timeout_s`` for the outbox to empty (with
+        server-confirmed delivery: until every row was sent and the broker acknowledged it;
+        what the server has not confirmed yet stays in the outbox for the next start)."""
         deadline = time.monotonic() + drain_timeout_s
         while drain_timeout_s and time.monotonic() < deadline and self.pending() > 0:
+            if self._acks_topic is not None and self._caught_up and not self._inflight:
+                break
             self.wake()
             time.sleep(0.02)
         self._stop.set()
@@ -482,7 +487,9 @@ class Publisher:
         while len(self._inflight) < self._mqtt.max_inflight and self._connected.is_set():
             rows = outbox.pending(conn, self._last_sent_seq, limit)
             if not rows:
+                self._caught_up = True
                 return
+            self._caught_up = False
             group = [rows[0]]
             if rows[0].kind == "event":
                 for row in rows[1:]:

@@ -217,7 +217,9 @@ def _record_line(
         _sync_gaps(conn, site, line, missing, now)
     for close in incoming.closes:
         _record_close(conn, site, line, close, now)
-    return LineAck(site, line, contiguous, tuple(above), tuple(missing[:MAX_ACK_RANGES]))
+    # The explicit list: this group's numbers the cumulative upTo does not cover.
+    listed = tuple(seq for seq in above if seq > contiguous)
+    return LineAck(site, line, contiguous, listed, tuple(missing[:MAX_ACK_RANGES]))
 
 
 def _gap_ranges(contiguous: int, highest: int, held: set[int]) -> list[tuple[int, int]]:

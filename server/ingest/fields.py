@@ -249,6 +249,11 @@ def _nested_rows(
             yield from _nested_rows(inner, item, prefixes, depth + 1)
 
 
+# The line sequence number is a delivery field (server/delivery.py), like recordTime: not
+# indexed for queries (it would add two rows to every event).
+_NOT_INDEXED = EVENT_KEYS | {"serialtrace:seq"}
+
+
 def field_rows(event: dict[str, Any], context: Any = None) -> list[FieldRow]:
     """The ``event_fields`` rows of ``event``; ``context`` is the document's ``@context``
     (the event's own, if it has one, is read too)."""
@@ -282,7 +287,7 @@ def field_rows(event: dict[str, Any], context: Any = None) -> list[FieldRow]:
                 uom = element.get("uom")
                 if isinstance(uom, str):
                     rows.append((bounded("q:" + uom), None, quantity, None))
-    rows += _extension_rows("x:", "xi:", event, prefixes, EVENT_KEYS)
+    rows += _extension_rows("x:", "xi:", event, prefixes, _NOT_INDEXED)
     rows += _extension_rows("il:", "ili:", event.get("ilmd"), prefixes, frozenset())
     for key, top, inner in (("readPoint", "rp:", "rpi:"), ("bizLocation", "bl:", "bli:")):
         rows += _extension_rows(top, inner, event.get(key), prefixes, frozenset({"id"}))

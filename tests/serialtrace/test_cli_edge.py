@@ -85,7 +85,10 @@ def test_bad_material_is_refused_before_calling(capsys: pytest.CaptureFixture[st
 @pytest.fixture
 def api(tmp_path: Path, mosquitto: Broker, monkeypatch: pytest.MonkeyPatch) -> Iterator[str]:
     line = start_line()
-    config = config_for(tmp_path / "edge", mosquitto, line)
+    # No trace server here: the broker's PUBACK settles the outbox ("0 waiting" below).
+    config = config_for(
+        tmp_path / "edge", mosquitto, line, extra={"outbox": {"confirm_by": "broker"}}
+    )
     agent = build_agent(config, sim_devices(config, line))
     app = create_app(agent)
     # The CLI reads the agent's API token as an operator's shell would: from the environment.

@@ -31,7 +31,7 @@ from server import delivery
 from server.ingest.mqtt import MqttIngest
 from server.ingest.service import Ingestor
 from server.store import create_store_engine, read_transaction, upgrade
-from server.store.schema import containers, units
+from server.store.schema import alerts, containers, units
 from tests.edge.agent.subscriber import persistent_broker
 from tests.server import factory as f
 from tests.server.conftest import register_line
@@ -111,7 +111,9 @@ def ingest(engine: Engine, broker: Broker) -> MqttIngest:
     return consumer
 
 
-def edge_publisher(db: Path, broker: Broker, confirm_by: str = "server") -> Publisher:
+def edge_publisher(
+    db: Path, broker: Broker, confirm_by: str = "server", timeout_s: float = 2.0
+) -> Publisher:
     return Publisher(
         db,
         MqttConfig(url=broker.url, secrets_file=str(broker.secrets("line", SITE, LINE))),
@@ -120,8 +122,8 @@ def edge_publisher(db: Path, broker: Broker, confirm_by: str = "server") -> Publ
         EVENTS.envelope,
         OutboxConfig(
             confirm_by=confirm_by,  # type: ignore[arg-type]
-            confirm_timeout_s=2.0,
-            confirm_timeout_max_s=4.0,
+            confirm_timeout_s=timeout_s,
+            confirm_timeout_max_s=2 * timeout_s,
             max_events_per_message=20,
         ),
         resend_after_s=5.0,
@@ -194,6 +196,75 @@ def test_broker_killed_three_times_while_the_server_is_away_loses_nothing(
         publisher.stop()
         if server is not None:
             server.stop()
+
+
+def test_the_server_names_a_missing_range_and_gets_it_at_once(
+    tmp_path: Path, broker: Broker, trace_store: Engine
+) -> None:
+    """With a resend timeout far beyond the test, only the server's ``missing`` ranges can
+    bring back what the killed broker lost."""
+    ingest(trace_store, broker).stop()
+    db = tmp_path / "edge" / "edge.sqlite"
+    production = Production(db)
+    publisher = edge_publisher(db, broker, timeout_s=600.0)
+    publisher.start()
+    server: MqttIngest | None = None
+    try:
+        produce_while_server_away_and_broker_killed(production, publisher, broker, rounds=1)
+        server = ingest(trace_store, broker)
+        production.cases_of(2)  # seqs 21-24 arrive; 1-20 were lost with the broker
+        publisher.wake()
+        wait_for(lambda: outbox.depth(production.conn) == 0, 60, "every event confirmed")
+        assert publisher.stats.confirm_resends == 0
+        assert publisher.stats.missing_resends >= 20
+        assert stored_parents(trace_store) == production.parents
+    finally:
+        publisher.stop()
+        if server is not None:
+            server.stop()
+
+
+def test_a_gap_that_stays_open_raises_an_alert_and_acks_name_it(
+    broker: Broker, trace_store: Engine
+) -> None:
+    """A line (its own identity) sends numbers 1 and 3 only: the server acknowledges up to 1,
+    names 2 as missing, and alerts once the gap is older than its limit."""
+    server = MqttIngest(
+        Ingestor(trace_store, max_payload_bytes=1 << 20),
+        broker.link("server", f"gaps-{os.getpid()}"),
+        client_id="gaps",
+        gap_alert_seconds=1.0,
+        delivery_check_seconds=0.2,
+    )
+    server.start()
+    acks: list[bytes] = []
+    client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    broker.link("line", SITE, LINE).configure(client)
+    client.on_message = lambda _c, _u, message: acks.append(bytes(message.payload))
+    link = broker.link("line", SITE, LINE)
+    client.connect(link.host, link.port)
+    client.loop_start()
+    try:
+        assert server.connected.wait(30)
+        client.subscribe(OF.acks, qos=1)
+        time.sleep(0.5)
+        events = [
+            {**f.commissioning([f"G{i}"], time=now()), delivery.SEQ_FIELD: seq}
+            for i, seq in enumerate((1, 3))
+        ]
+        document = outbox.pack_events([_encode(e) for e in events], EVENTS.envelope())
+        client.publish(OF.events, document, qos=1).wait_for_publish(10)
+        wait_for(lambda: bool(acks), 30, "an acknowledgement")
+        assert json.loads(acks[0]) == {"upTo": 1, "seqs": [3], "missing": [[2, 2]]}
+        wait_for(lambda: server.gap_alerts == 1, 30, "the gap alert")
+        with read_transaction(trace_store) as conn:
+            (line,) = delivery.line_states(conn)
+            kinds = conn.execute(select(alerts.c.kind)).scalars().all()
+        assert kinds == ["delivery_gap"] and line.gaps[0].alerted
+    finally:
+        client.loop_stop()
+        client.disconnect()
+        server.stop()
 
 
 def test_confirmed_by_the_broker_alone_the_same_outage_loses_events(
