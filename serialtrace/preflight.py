@@ -225,8 +225,11 @@ def check_edge(config: EdgeConfig, *, environ: Mapping[str, str] | None = None) 
     data_problem = folder_problem("agent.data_dir", config.data_path)
     found.problem(data_problem)
 
+    def in_missing_data_dir(path: Path) -> bool:  # said once, by agent.data_dir
+        return data_problem is not None and path.parent.resolve() == config.data_path.resolve()
+
     def own_file(setting: str, path: Path) -> None:  # created by the agent, under data_dir
-        if data_problem is None or path.parent.resolve() != config.data_path.resolve():
+        if not in_missing_data_dir(path):
             found.problem(writable_file_problem(setting, path))
 
     # devices: the agent opens every port at start and stops when one fails
@@ -257,7 +260,8 @@ def check_edge(config: EdgeConfig, *, environ: Mapping[str, str] | None = None) 
         own_file("serials.allocator", config.resolve(serials.allocator))
         try:
             if serials.key_file is not None:
-                read_key(config.resolve(serials.key_file))
+                if not in_missing_data_dir(config.resolve(serials.key_file)):
+                    read_key(config.resolve(serials.key_file))
             elif KEY_ENV not in env:
                 found.problem(
                     f"serials.key_file: expected a key file (mode 0600) or {KEY_ENV} in the "
