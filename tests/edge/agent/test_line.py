@@ -54,16 +54,7 @@ def wait(condition, timeout: float = 60.0) -> bool:  # type: ignore[no-untyped-d
 def test_a_batch_with_faults_reconciles_and_every_event_arrives_once(
     tmp_path: Path, mosquitto: Broker, line: SimLine
 ) -> None:
-    config = config_for(
-        tmp_path / "edge",
-        mosquitto,
-        line,
-        units_per_case=10,
-        cases_per_pallet=5,
-        # this test is about the ribbon fault; a busy test machine may miss gate deadlines
-        # at 3,000/min: gate timing only alarms here (tests/edge/agent/test_gate_timing.py)
-        extra={"line": {"policy": "alarm"}},
-    )
+    config = config_for(tmp_path / "edge", mosquitto, line, units_per_case=10, cases_per_pallet=5)
     subscriber = Subscriber(mosquitto, [EVENTS, STATE], client_id="line-sub")
     agent: Agent = build_agent(config, sim_devices(config, line))
     agent.start()
