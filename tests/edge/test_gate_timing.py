@@ -62,9 +62,9 @@ def test_one_missed_verdict_alarms_but_the_policy_waits_for_enough_verdicts() ->
 def test_a_rare_miss_alarms_without_making_the_policy_act() -> None:
     gate, _ = timing(policy_at_risk_rate=0.5)
     gate.record(0.300, 0.150)
-    for _ in range(48):
+    for _ in range(40):
         gate.record(0.050, 0.150)
-    assert gate.assess().alarm is not None and not gate.assess().act  # 1 in 49: alarm only
+    assert gate.assess().alarm is not None and not gate.assess().act  # 1 in 41: alarm only
     gate.record(0.300, 0.150)
     assert not gate.assess().act
     gate.record(0.300, 0.150)
