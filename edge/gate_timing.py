@@ -9,8 +9,8 @@ announced by the PLC per trigger, ``deadline_ms``). For each verdict the edge se
 :class:`GateTiming` keeps the last ``window`` verdicts and says, on :meth:`assess`, whether
 the missed fraction is above ``max_miss_rate`` (the gate-timing alarm) and whether the policy
 should act: missed plus at-risk verdicts reach ``policy_at_risk_rate`` of at least
-``MIN_ASSESSED`` verdicts (act before good units are lost), or the alarm stands on
-``MIN_ASSESSED`` verdicts or ``MIN_MISSED`` misses. It also keeps
+``MIN_ASSESSED`` verdicts (act before good units are lost), or the alarm stands with
+``MIN_MISSED`` misses in the window. It also keeps
 one point per second for the HMI's charts: units verified (the line rate) and the smallest and
 median margin. :meth:`record` is cheap and thread-safe (called from the pipeline's threads);
 it never calls back into the agent, which polls :meth:`assess` from its state loop.
@@ -28,8 +28,9 @@ from typing import Any
 
 #: Verdicts needed in the window before the policy may act (one slow unit at start is noise).
 MIN_ASSESSED = 20
-#: Missed verdicts that make the policy act even before MIN_ASSESSED verdicts (a gate that
-#: every verdict misses must not cost twenty good units).
+#: Missed verdicts in the window that make the policy act (with the alarm raised), even
+#: before MIN_ASSESSED verdicts: a gate that every verdict misses must not cost twenty good
+#: units, and one rare miss alarms without stopping the line.
 MIN_MISSED = 3
 #: Seconds of history kept for the charts.
 HISTORY_S = 600
@@ -122,7 +123,7 @@ class GateTiming:
                 f"{self.last_deadline_ms:.0f} ms deadline (good units rejected for no verdict)"
             )
         enough = n >= min(MIN_ASSESSED, self.settings.window)
-        act = (alarm is not None and (enough or missed >= MIN_MISSED)) or (
+        act = (alarm is not None and missed >= MIN_MISSED) or (
             enough and (missed + at_risk) / n >= self.settings.policy_at_risk_rate
         )
         return Assessment(n, missed, at_risk, alarm, act)

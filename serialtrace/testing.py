@@ -85,8 +85,10 @@ def line_config(
         "mqtt": mqtt_section(broker_url, "plant1", "line3"),
         "trigger": {"source": trigger, "rate_per_minute": rate_per_minute},
         # the hand-driven PLCs of these tests have no reject gate: no gate deadline to keep
-        # (tests of gate timing set their own, and the conveyor announces its gate's)
-        "line": {"verdict_deadline_ms": 10_000.0},
+        # (the conveyor announces its gate's); and on a shared test machine verdicts may miss
+        # a conveyor's gate, so gate timing only alarms unless a test sets the policy
+        # (tests/edge/agent/test_gate_timing.py)
+        "line": {"verdict_deadline_ms": 10_000.0, "policy": "alarm"},
         "api": {
             "port": api_port,
             "operators": [{"name": OPERATOR, "password_hash": operator_hash()}],

@@ -59,14 +59,16 @@ def test_one_missed_verdict_alarms_but_the_policy_waits_for_enough_verdicts() ->
     assert gate.assess().act  # three good units lost: act now
 
 
-def test_a_rare_miss_makes_the_policy_act_once_the_window_has_enough_verdicts() -> None:
+def test_a_rare_miss_alarms_without_making_the_policy_act() -> None:
     gate, _ = timing(policy_at_risk_rate=0.5)
     gate.record(0.300, 0.150)
-    for _ in range(18):
+    for _ in range(40):
         gate.record(0.050, 0.150)
-    assert gate.assess().alarm is not None and not gate.assess().act
-    gate.record(0.050, 0.150)
-    assert gate.assess().act
+    assert gate.assess().alarm is not None and not gate.assess().act  # 1 in 41: alarm only
+    gate.record(0.300, 0.150)
+    assert not gate.assess().act
+    gate.record(0.300, 0.150)
+    assert gate.assess().act  # the third miss in the window
 
 
 def test_verdicts_at_risk_trigger_the_policy_before_any_is_missed() -> None:

@@ -88,6 +88,15 @@ def test_minimal_config_takes_defaults() -> None:
             {"packing": {"units_per_case": 0, "sscc_company_prefix": "9506000"}},
             "packing.units_per_case: Input should be greater than or equal to 1, got 0",
         ),
+        (
+            {"line": {"verdict_deadline_ms": -5}},
+            "line.verdict_deadline_ms: Input should be greater than 0, got -5",
+        ),
+        (
+            {"line": {"policy": "pray"}},
+            "line.policy: Input should be 'stop', 'slow' or 'alarm', got 'pray'",
+        ),
+        ({"line": {"deadline_ms": 150}}, "line.deadline_ms: unknown setting (typo?)"),
     ],
 )
 def test_one_problem_is_named_precisely(changes: dict[str, Any], expected: str) -> None:

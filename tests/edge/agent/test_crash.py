@@ -145,9 +145,6 @@ def test_sigkill_at_random_points_keeps_every_invariant(
         units_per_case=10,
         cases_per_pallet=4,
         api_port=port,
-        # the units around each kill miss the gate; this test is about crash invariants, so
-        # gate timing only alarms here (tests/edge/agent/test_gate_timing.py tests the stop)
-        extra={"line": {"policy": "alarm"}},
     )
     # No trace server here: the broker's PUBACK settles the outbox (server-confirmed
     # delivery has its own tests, tests/edge/agent/test_delivery.py).

@@ -67,7 +67,8 @@ def test_verdicts_missing_the_announced_deadline_alarm_and_stop_the_line(
     tmp_path: Path, mosquitto: Broker, line: SimLine
 ) -> None:
     # the harness configures 10 s; the PLC announces a gate 5 ms after the trigger
-    agent, conveyor = run(tmp_path, mosquitto, line, {}, rate=300, gate_delay_s=0.005)
+    policy = {"policy": "stop"}  # the default; the test harness sets "alarm"
+    agent, conveyor = run(tmp_path, mosquitto, line, policy, rate=300, gate_delay_s=0.005)
     try:
         conveyor.run(60)
         assert wait(lambda: conveyor.stop_reason is not None), agent.status()["gate"]

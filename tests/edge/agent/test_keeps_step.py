@@ -163,7 +163,7 @@ def test_a_camera_out_of_step_stops_the_line_with_an_alarm(
     assert "camera out of step" in agent.status()["alarms"]["device"]
     assert wait(lambda: any("out of step" in s["reason"] for s in stops(watch)), 10)
     assert wait(lambda: agent.current_batch().state.value == "paused")  # type: ignore[union-attr]
-    assert units(config)["3"]["state"] == "rejected"  # never accepted on a wrong frame
+    assert wait(lambda: units(config)["3"]["state"] == "rejected")  # never on a wrong frame
     assert not any(json.loads(p)["id"] == "3" for p in watch.on(ACCEPT))
 
 

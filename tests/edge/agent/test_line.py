@@ -60,11 +60,9 @@ def test_a_batch_with_faults_reconciles_and_every_event_arrives_once(
         line,
         units_per_case=10,
         cases_per_pallet=5,
-        # this test is about the ribbon fault; a busy test machine may miss gate deadlines
-        # at 3,000/min: gate timing only alarms here (tests/edge/agent/test_gate_timing.py).
         # A test subscriber, no trace server: the broker's PUBACK settles the outbox
         # (server-confirmed delivery: tests/edge/agent/test_delivery.py).
-        extra={"line": {"policy": "alarm"}, "outbox": {"confirm_by": "broker"}},
+        extra={"outbox": {"confirm_by": "broker"}},
     )
     subscriber = Subscriber(mosquitto, [EVENTS, STATE], client_id="line-sub")
     agent: Agent = build_agent(config, sim_devices(config, line))
