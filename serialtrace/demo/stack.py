@@ -348,7 +348,7 @@ class Stack:
         self.server = process
         self._exits.callback(terminate, process)
         try:
-            wait_for_listener(process, port, self.deadline.allow(60), "the trace server")
+            wait_for_listener(process, port, self.deadline.allow(300), "the trace server")
         except PortTaken as exc:
             raise DemoError(f"--port {port}: {exc}; see {log_path}") from None
         except TimeoutError:
