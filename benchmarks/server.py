@@ -699,7 +699,7 @@ def run_engine(name: str, args: argparse.Namespace, workdir: Path) -> None:
             print(f"  (PostgreSQL autovacuum ran during the traces: {vacuums} worker(s))")
         print(
             f"  recall set of a batch  {recall_seconds * 1000:,.0f} ms  "
-            f"({len(reach.units):,} units, {len(reach.containers):,} containers, "
+            f"({len(reach.unit_rows):,} units, {len(reach.containers):,} containers, "
             f"{len(reach.shipments):,} shipments)"
         )
         print(

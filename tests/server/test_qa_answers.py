@@ -128,11 +128,11 @@ def test_names_from_master_data_where_urns_are_shown(client: TestClient, tokens:
         "company_prefix_length": 7,
         "name": "Paracetamol tablets",
         "strength": "500 mg",
+        "shelf_life_months": 24,
         "reason": "new product",
     }
-    assert (
-        client.put(f"/production/products/{f.GTIN}", json=product, headers=tokens["qa"])
-    ).status_code == 200
+    created = client.put(f"/production/products/{f.GTIN}", json=product, headers=tokens["qa"])
+    assert created.status_code == 200, created.text
     unit = client.get(f"/units/{f.GTIN}/{serials[0]}", headers=tokens["operator"]).json()
     assert unit["names"][f.GTIN] == "Paracetamol tablets 500 mg"
     assert reach["shipments"][0]["customer_name"] == "Pharma Wholesale GmbH"

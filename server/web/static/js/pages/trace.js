@@ -210,7 +210,7 @@ export async function unitPage(page, [gtin, serial]) {
       "section",
       { class: "card", id: "history" },
       h("h2", {}, "Event history"),
-      eventTable(trace.events),
+      eventTable(trace.events, trace.names),
     ),
   );
 }
@@ -294,7 +294,7 @@ function genealogy(trace, batch, batchError, materialsBelow = false) {
   );
 }
 
-export function eventTable(events) {
+export function eventTable(events, names = {}) {
   return table(
     [
       ["Time (UTC)", (e) => when(e.event_time)],
@@ -302,7 +302,7 @@ export function eventTable(events) {
       ["Action", (e) => e.action ?? ""],
       ["Business step", (e) => e.biz_step ?? ""],
       ["Disposition", (e) => (e.disposition ? badge(e.disposition) : "")],
-      ["Read point", (e) => (e.read_point ? h("code", {}, e.read_point) : "")],
+      ["Read point", (e) => (e.read_point ? named(e.read_point, names) : "")],
       ["Site / line", (e) => [e.site, e.line].filter(Boolean).join(" / ")],
       ["Event ID", (e) => h("code", { class: "id", title: e.event_id }, shortId(e.event_id))],
     ],
