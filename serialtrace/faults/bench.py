@@ -78,7 +78,11 @@ def main(argv: Sequence[str] | None = None) -> int:
     runs: list[FaultRun] = []
     skipped: list[str] = []
     began = time.monotonic()
-    stack = FaultStack(folder, rate_per_minute=args.rate).start()
+    try:
+        stack = FaultStack(folder, rate_per_minute=args.rate).start()
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        print(f"serialtrace: error: the fault stack did not start: {exc}", file=sys.stderr)
+        return 1
     try:
         for name in names:
             if name in NEEDS_DISKS and why_no_disks is not None:
