@@ -41,6 +41,9 @@ def parser() -> argparse.ArgumentParser:
         help=f"PLC triggers a minute (default {FULL_RATE:g})",
     )
     parse.add_argument(
+        "--kills", type=int, default=3, help="how often the kill faults kill (default 3)"
+    )
+    parse.add_argument(
         "--only",
         action="append",
         metavar="FAULT",
@@ -72,6 +75,11 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.kills < 1:
+        print(
+            f"serialtrace: error: --kills: expected at least 1, got {args.kills}", file=sys.stderr
+        )
+        return 2
     why_no_disks = SmallDisk.available()
     folder = Path(tempfile.mkdtemp(prefix="serialtrace-faults-"))
     print(json.dumps({"folder": str(folder), "units": args.units, "rate": args.rate}), flush=True)
@@ -89,7 +97,7 @@ def main(argv: Sequence[str] | None = None) -> int:
                 skipped.append(name)
                 print(json.dumps({"fault": name, "skipped": why_no_disks}), flush=True)
                 continue
-            run = run_fault(stack, name, units=args.units)
+            run = run_fault(stack, name, units=args.units, kills=args.kills)
             runs.append(run)
             print(json.dumps(run.figures()), flush=True)
     finally:
