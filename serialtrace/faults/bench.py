@@ -109,6 +109,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     return 0 if all(run.ok for run in runs) else 1
 
 
+def _bad(message: str) -> int:
+    """Bad input: one line on stderr, exit code 2."""
+    print(f"serialtrace: error: {message}", file=sys.stderr)
+    return 2
+
+
 def table(runs: list[FaultRun], skipped: list[str]) -> str:
     head = (
         f"{'fault':<24} {'printed':>7} {'edge':>6} {'server':>6} {'lost':>5} {'wrong':>5} "
