@@ -41,6 +41,9 @@ def parser() -> argparse.ArgumentParser:
         help=f"PLC triggers a minute (default {FULL_RATE:g})",
     )
     parse.add_argument(
+        "--kills", type=int, default=3, help="how often the kill faults kill (default 3)"
+    )
+    parse.add_argument(
         "--only",
         action="append",
         metavar="FAULT",
@@ -72,20 +75,29 @@ def main(argv: Sequence[str] | None = None) -> int:
             file=sys.stderr,
         )
         return 2
+    if args.kills < 1:
+        print(
+            f"serialtrace: error: --kills: expected at least 1, got {args.kills}", file=sys.stderr
+        )
+        return 2
     why_no_disks = SmallDisk.available()
     folder = Path(tempfile.mkdtemp(prefix="serialtrace-faults-"))
     print(json.dumps({"folder": str(folder), "units": args.units, "rate": args.rate}), flush=True)
     runs: list[FaultRun] = []
     skipped: list[str] = []
     began = time.monotonic()
-    stack = FaultStack(folder, rate_per_minute=args.rate).start()
+    try:
+        stack = FaultStack(folder, rate_per_minute=args.rate).start()
+    except (RuntimeError, TimeoutError, OSError) as exc:
+        print(f"serialtrace: error: the fault stack did not start: {exc}", file=sys.stderr)
+        return 1
     try:
         for name in names:
             if name in NEEDS_DISKS and why_no_disks is not None:
                 skipped.append(name)
                 print(json.dumps({"fault": name, "skipped": why_no_disks}), flush=True)
                 continue
-            run = run_fault(stack, name, units=args.units)
+            run = run_fault(stack, name, units=args.units, kills=args.kills)
             runs.append(run)
             print(json.dumps(run.figures()), flush=True)
     finally:
@@ -95,6 +107,12 @@ def main(argv: Sequence[str] | None = None) -> int:
     print(table(runs, skipped))
     print(f"total {time.monotonic() - began:.0f} s")
     return 0 if all(run.ok for run in runs) else 1
+
+
+def _bad(message: str) -> int:
+    """Bad input: one line on stderr, exit code 2."""
+    print(f"serialtrace: error: {message}", file=sys.stderr)
+    return 2
 
 
 def table(runs: list[FaultRun], skipped: list[str]) -> str:

@@ -39,7 +39,7 @@ class Service:
     def alive(self) -> bool:
         return self.process is not None and self.process.poll() is None
 
-    def start(self, timeout: float = 60.0) -> None:
+    def start(self, timeout: float = 180.0) -> None:
         """Start it and wait until its health URL answers (any of ``ready``)."""
         if self.alive:
             return

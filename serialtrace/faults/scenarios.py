@@ -36,7 +36,7 @@ from serialtrace.faults.stack import FaultStack
 
 ALARM_S = 5.0
 
-Scenario = Callable[[FaultStack, int, float], list[float | None]]
+Scenario = Callable[[FaultStack, int, float, int], list[float | None]]
 
 
 @dataclass
@@ -126,18 +126,20 @@ def _at(stack: FaultStack, units: int, share: float, timeout: float) -> None:
     stack.run_belt(units, timeout, until=max(1, int(units * share)))
 
 
-def no_fault(stack: FaultStack, units: int, timeout: float) -> list[float | None]:
+def no_fault(stack: FaultStack, units: int, timeout: float, kills: int = 3) -> list[float | None]:
     """The control: the same batch with nothing going wrong."""
     return []
 
 
-def broker_kill_server_away(stack: FaultStack, units: int, timeout: float) -> list[float | None]:
+def broker_kill_server_away(
+    stack: FaultStack, units: int, timeout: float, kills: int = 3
+) -> list[float | None]:
     alarms: list[float | None] = []
     _at(stack, units, 0.1, timeout)
     stack.server.kill()
     away = stack.alarms.settle(frozenset(), 5.0)  # what the server's absence shows, at most
-    for kill in range(3):
-        _at(stack, units, 0.2 + 0.2 * kill, timeout)
+    for kill in range(kills):
+        _at(stack, units, 0.2 + 0.6 * kill / kills, timeout)
         alarms.append(_inject(stack, stack.broker.kill, away))
         _hold(1.5)
         stack.broker.start()
@@ -146,27 +148,31 @@ def broker_kill_server_away(stack: FaultStack, units: int, timeout: float) -> li
     return alarms
 
 
-def server_kill(stack: FaultStack, units: int, timeout: float) -> list[float | None]:
+def server_kill(
+    stack: FaultStack, units: int, timeout: float, kills: int = 3
+) -> list[float | None]:
     alarms: list[float | None] = []
-    for kill in range(3):
-        _at(stack, units, 0.2 + 0.2 * kill, timeout)
+    for kill in range(kills):
+        _at(stack, units, 0.2 + 0.6 * kill / kills, timeout)
         alarms.append(_inject(stack, stack.server.kill))
         _hold(2.0)
         stack.server.start()
     return alarms
 
 
-def edge_kill(stack: FaultStack, units: int, timeout: float) -> list[float | None]:
+def edge_kill(stack: FaultStack, units: int, timeout: float, kills: int = 3) -> list[float | None]:
     alarms: list[float | None] = []
-    for kill in range(3):
-        _at(stack, units, 0.2 + 0.2 * kill, timeout)
+    for kill in range(kills):
+        _at(stack, units, 0.2 + 0.6 * kill / kills, timeout)
         alarms.append(_inject(stack, stack.edge.kill))
         _clear_frames(stack)
         stack.edge.start()
     return alarms
 
 
-def broker_outage(stack: FaultStack, units: int, timeout: float) -> list[float | None]:
+def broker_outage(
+    stack: FaultStack, units: int, timeout: float, kills: int = 3
+) -> list[float | None]:
     _at(stack, units, 0.3, timeout)
     alarm = _inject(stack, stack.broker.stop)
     _hold(6.0)
@@ -175,7 +181,9 @@ def broker_outage(stack: FaultStack, units: int, timeout: float) -> list[float |
 
 
 def _disk_full(side: str) -> Scenario:
-    def disk_full(stack: FaultStack, units: int, timeout: float) -> list[float | None]:
+    def disk_full(
+        stack: FaultStack, units: int, timeout: float, kills: int = 3
+    ) -> list[float | None]:
         _at(stack, units, 0.3, timeout)
         alarm = _inject(stack, lambda: stack.fill_disk(side))
         _hold(4.0)
@@ -185,7 +193,9 @@ def _disk_full(side: str) -> Scenario:
     return disk_full
 
 
-def camera_stall(stack: FaultStack, units: int, timeout: float) -> list[float | None]:
+def camera_stall(
+    stack: FaultStack, units: int, timeout: float, kills: int = 3
+) -> list[float | None]:
     _at(stack, units, 0.3, timeout)
     alarm = _inject(stack, stack.camera.stall)
     _hold(3.0)
@@ -208,9 +218,9 @@ SCENARIOS: dict[str, Scenario] = {
 NEEDS_DISKS = frozenset({"disk-full-edge", "disk-full-server"})
 
 
-def run_fault(stack: FaultStack, name: str, *, units: int) -> FaultRun:
+def run_fault(stack: FaultStack, name: str, *, units: int, kills: int = 3) -> FaultRun:
     """Run fault ``name`` during a new batch of ``units`` on ``stack`` (started), healed
-    first of what an earlier run left behind."""
+    first of what an earlier run left behind; ``kills``: how often the kill faults kill."""
     scenario = SCENARIOS.get(name)
     if scenario is None:
         raise ValueError(f"fault: expected one of {', '.join(SCENARIOS)}, got {name!r}")
@@ -229,7 +239,9 @@ def run_fault(stack: FaultStack, name: str, *, units: int) -> FaultRun:
     phase("heal")
     stack.start_batch(units)
     stack.plc.run(units)
-    alarms = scenario(stack, units, timeout)
+    if kills < 1:
+        raise ValueError(f"kills: expected at least 1, got {kills}")
+    alarms = scenario(stack, units, timeout, kills)
     phase("fault")
     stack.finish(units, timeout)
     phase("finish")

@@ -21,6 +21,7 @@ from tests.faults.conftest import Stacks
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
 UNITS = 40  # a batch: 8 s of belt at 300 units/min
+KILLS = 2  # the kill faults kill twice here (three times at full size)
 
 
 @pytest.mark.parametrize("name", list(SCENARIOS))
@@ -28,7 +29,7 @@ def test_fault_loses_nothing_and_raises_an_alarm(name: str, stacks: Stacks) -> N
     if name in NEEDS_DISKS and SmallDisk.available() is not None:
         pytest.skip(f"{name}: {SmallDisk.available()}")
     stack = stacks.get()
-    run = run_fault(stack, name, units=UNITS)
+    run = run_fault(stack, name, units=UNITS, kills=KILLS)
     print(json.dumps(run.figures()))
     assert run.audit.printed > 0, run.explain()
     assert run.ok, run.explain()
