@@ -63,6 +63,7 @@ class Service:
             except httpx.HTTPError:
                 pass
             time.sleep(0.1)
+        self.kill()  # not left running behind the error
         raise TimeoutError(f"{self.name} did not come up within {timeout} s:\n{self.tail()}")
 
     def kill(self) -> None:

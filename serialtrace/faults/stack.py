@@ -279,8 +279,8 @@ class FaultStack:
             self.server_url + "/health",
             ready=(200, 503),
         )
+        self._closers.append(self.server.stop)  # (also if it fails to come up)
         self.server.start()
-        self._closers.append(self.server.stop)
 
         frames = self.folder / "frames"
         frames.mkdir(exist_ok=True)
@@ -312,8 +312,8 @@ class FaultStack:
             self.edge_url + "/health",
             ready=(200, 503),
         )
+        self._closers.append(self.edge.stop)  # (also if it fails to come up)
         self.edge.start()
-        self._closers.append(self.edge.stop)
 
         self.plc = Conveyor(
             self.broker.link("plc", SITE, LINE),
