@@ -183,12 +183,7 @@ def loaders_for(example: Example) -> list[Loader]:
 #: Examples that name keys the edge configuration does not take yet: the device settings
 #: defined by the drivers and embedded in the edge file (issue 20, the drivers' part). Strict:
 #: when the edge file takes them, this test says so and the entry goes.
-NOT_YET: dict[tuple[str, str], str] = {
-    ("docs/printers.md", "load_edge_printer"): (
-        "[devices.printer] does not take the driver's keys (language, flow_control, "
-        "print_speed, …) until the driver's settings are embedded (issue 20)"
-    ),
-}
+NOT_YET: dict[tuple[str, str], str] = {}
 
 
 CASES = [
@@ -255,12 +250,21 @@ def _field_model(annotation: Any) -> type[BaseModel] | None:
     return None
 
 
+def _by_alias(model: type[BaseModel], name: str) -> Any:
+    """The field that also takes ``name`` (``validation_alias=AliasChoices(...)``), if any."""
+    for field in model.model_fields.values():
+        choices = getattr(field.validation_alias, "choices", [field.validation_alias])
+        if name in choices:
+            return field
+    return None
+
+
 def _resolves(model: type[BaseModel], path: list[str]) -> bool:
     """Whether ``path`` (``["mqtt", "password"]``, list indices as digits) names a setting."""
     for depth, part in enumerate(path):
         if part.isdigit() or part == "*":
             continue
-        field = model.model_fields.get(part)
+        field = model.model_fields.get(part) or _by_alias(model, part)
         if field is None:
             return False
         inner = _field_model(field.annotation)
