@@ -8,6 +8,14 @@ agent at scrape time (a registry of its own per scrape: no module-level globals)
 ``serialtrace_edge_outbox_events_total``       counter  events sent
 ``serialtrace_edge_outbox_acked_total``        counter  outbox rows acknowledged (deleted)
 ``serialtrace_edge_outbox_resends_total``      counter  messages sent again
+``serialtrace_edge_delivery_confirmed_seq``    gauge    the server holds every event up to it
+``serialtrace_edge_delivery_line_seq``         gauge    the last line sequence number issued
+``serialtrace_edge_delivery_confirmed_total``  counter  outbox rows the server confirmed
+``serialtrace_edge_delivery_timeouts_total``   counter  times the unconfirmed events were
+                                                        sent again after the timeout
+``serialtrace_edge_delivery_missing_total``    counter  events sent again because the server
+                                                        named them missing
+``serialtrace_edge_delivery_bad_acks_total``   counter  server acknowledgements ignored
 ``serialtrace_edge_mqtt_connected``            gauge    1 per connected link, by ``link``
                                                         (``publisher``, ``plc``)
 ``serialtrace_edge_mqtt_refused``              gauge    1 while the broker refuses a link
@@ -56,6 +64,36 @@ class _AgentCollector:
             ("resends", stats.resends, "messages sent again"),
         ):
             yield CounterMetricFamily(f"serialtrace_edge_outbox_{name}", text, value=value)
+        yield GaugeMetricFamily(
+            "serialtrace_edge_delivery_confirmed_seq",
+            "the trace server holds every event of the line up to this sequence number",
+            value=stats.last_confirmed_seq,
+        )
+        yield GaugeMetricFamily(
+            "serialtrace_edge_delivery_line_seq",
+            "the last line sequence number issued",
+            value=stats.last_line_seq,
+        )
+        yield CounterMetricFamily(
+            "serialtrace_edge_delivery_confirmed",
+            "outbox rows the trace server confirmed",
+            value=stats.rows_confirmed,
+        )
+        yield CounterMetricFamily(
+            "serialtrace_edge_delivery_timeouts",
+            "times the unconfirmed events were sent again after the timeout",
+            value=stats.confirm_resends,
+        )
+        yield CounterMetricFamily(
+            "serialtrace_edge_delivery_missing",
+            "events sent again because the server named them missing",
+            value=stats.missing_resends,
+        )
+        yield CounterMetricFamily(
+            "serialtrace_edge_delivery_bad_acks",
+            "server acknowledgements ignored",
+            value=stats.bad_acks,
+        )
         connected = GaugeMetricFamily(
             "serialtrace_edge_mqtt_connected", "1 per connected broker link", labels=["link"]
         )
