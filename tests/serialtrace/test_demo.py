@@ -27,6 +27,7 @@ def _options(tmp_path: Path, **changes: object) -> DemoOptions:
 
 
 @pytest.mark.slow
+@pytest.mark.timeout(900)  # starting alone took about 3 minutes on a loaded 2-core machine
 def test_demo_runs_a_batch_that_reconciles_and_traces_every_unit(tmp_path: Path):
     options = _options(tmp_path, units=1000, ppm=600, defect_rate=0.02, seed=3)
     output = io.StringIO()
