@@ -34,7 +34,7 @@ from edge.devices import ContainerLabeller, SerialSource, SsccSource, UnitPrinte
 from edge.errors import BatchStateError, PayloadError, ReconciliationError
 from edge.events import EventFactory, MaterialLot
 from edge.gate_timing import GateTiming, TimingSettings
-from edge.ledger import Batch, BatchStart, Ledger
+from edge.ledger import Batch, BatchStart, Ledger, closed_on_server
 from edge.pipeline import GateFinding, Pipeline
 from edge.plc import GateReport, PlcLink
 from edge.production import ProductionLink
@@ -458,7 +458,15 @@ class Agent:
         with self._reader_lock:
             return query(self._reader)
 
+    def _closed_on_server(self, delivery: dict[str, Any]) -> list[dict[str, Any]]:
+        """The latest closed batches and whether the server holds them whole (docs/mqtt.md)."""
+        by_server = delivery.get("confirm_by") == "server"
+        confirmed = int(delivery.get("last_confirmed_seq") or 0) if by_server else None
+        return closed_on_server(self.read(self.ledger.closes), confirmed)
+
     def status(self) -> dict[str, Any]:
+        delivery = self.publisher.delivery()
+
         def query(conn: sqlite3.Connection) -> dict[str, Any]:
             batch = self.ledger.current_batch(conn)
             if batch is None:
@@ -483,7 +491,7 @@ class Agent:
                 "dropped_empty": self.packer.dropped_empty,
             },
             "outbox": self.publisher.stats.as_dict(),
-            "delivery": self.publisher.delivery(),
+            "delivery": {**delivery, "closed_batches": self._closed_on_server(delivery)},
             "writer": self.writer.stats.as_dict(),
             "plc": {
                 "connected": self.plc.connected,

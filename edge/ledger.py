@@ -11,6 +11,7 @@ import json
 import sqlite3
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
+from typing import Any
 
 import gs1
 from edge import outbox
@@ -254,7 +255,20 @@ class Ledger:
             self.topic,
             self.events.batch_closed(closed, self.products[closed.gtin], reconciliation),
         )
+        # The close event's line sequence number: "closed on the server" once confirmed.
+        conn.execute(
+            "UPDATE batches SET close_seq = ? WHERE id = ?", (outbox.last_line_seq(conn), batch.id)
+        )
         return closed
+
+    def closes(self, conn: sqlite3.Connection, limit: int = 5) -> list[tuple[str, str, int | None]]:
+        """The latest closed batches, newest first: (GTIN, lot, close event's sequence number)."""
+        rows = conn.execute(
+            "SELECT gtin, lot, close_seq FROM batches WHERE state = 'closed' "
+            "ORDER BY closed_at DESC, id DESC LIMIT ?",
+            (limit,),
+        ).fetchall()
+        return [(str(r[0]), str(r[1]), None if r[2] is None else int(r[2])) for r in rows]
 
     # -- units --------------------------------------------------------------------------
 
@@ -461,3 +475,23 @@ class Ledger:
             self._move(conn, row["id"], UnitState.SCRAPPED, reason)
             recovered[row["state"]] = recovered.get(row["state"], 0) + 1
         return recovered
+
+
+def closed_on_server(
+    closes: list[tuple[str, str, int | None]], confirmed: int | None
+) -> list[dict[str, Any]]:
+    """Each closed batch (GTIN, lot, its close event's line sequence number) and whether the
+    trace server holds every event of the line up to that close event: ``confirmed`` is the
+    number the server confirmed up to, None when the outbox is settled by the broker (then
+    nobody knows, and ``closed_on_server`` is None)."""
+    return [
+        {
+            "gtin": gtin,
+            "lot": lot,
+            "close_seq": seq,
+            "closed_on_server": None
+            if confirmed is None
+            else (seq is not None and confirmed >= seq),
+        }
+        for gtin, lot, seq in closes
+    ]

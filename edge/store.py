@@ -119,12 +119,18 @@ def connect(path: Path, *, readonly: bool = False) -> sqlite3.Connection:
     return conn
 
 
-_ADDED_COLUMNS = (("units", "grade", "TEXT"), ("outbox", "line_seq", "INTEGER"))
+_ADDED_COLUMNS = (
+    ("units", "grade", "TEXT"),
+    ("outbox", "line_seq", "INTEGER"),
+    ("batches", "close_seq", "INTEGER"),
+)
 """Columns added after schema version 1 (nullable, so old rows stay valid): a database made
 by an older agent gets them when it is opened. ``units.grade``: the unit's print-quality
 grade as JSON (the commissioning event's ``serialtrace:grade``). ``outbox.line_seq``: the
 event's line sequence number (:mod:`edge.outbox`; NULL for a message and for rows written by
-an agent older than server-confirmed delivery)."""
+an agent older than server-confirmed delivery). ``batches.close_seq``: the line sequence number
+of the batch's close event: the batch is closed on the server once the server confirmed every
+event up to it."""
 
 
 def _add_columns(conn: sqlite3.Connection) -> None:

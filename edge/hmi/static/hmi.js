@@ -261,8 +261,13 @@ function render(status) {
     delivery && delivery.confirm_by === "server"
       ? ` · server confirmed up to #${delivery.last_confirmed_seq} of #${delivery.last_line_seq}`
       : "";
+  const last = delivery && delivery.closed_batches ? delivery.closed_batches[0] : null;
+  const closedOnServer =
+    last && last.closed_on_server !== null
+      ? ` · last closed batch ${last.lot}: ${last.closed_on_server ? "closed on the server" : `waiting for the server (close #${last.close_seq})`}`
+      : "";
   $("outbox-detail").textContent =
-    `${outbox.connected ? "broker connected" : "broker NOT connected"}${age}${confirmed} · alarm at ${alarmDepth.toLocaleString("en")}`;
+    `${outbox.connected ? "broker connected" : "broker NOT connected"}${age}${confirmed}${closedOnServer} · alarm at ${alarmDepth.toLocaleString("en")}`;
 
   renderSerials(status.serials, batch);
   setButtons(batch ? batch.state : null);

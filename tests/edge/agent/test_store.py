@@ -16,7 +16,7 @@ from edge.batch import BatchAction, BatchState
 from edge.epcis_events import EpcisEvents
 from edge.errors import BatchStateError, PayloadError, ReconciliationError
 from edge.events import MaterialLot
-from edge.ledger import BatchStart, Ledger
+from edge.ledger import BatchStart, Ledger, closed_on_server
 from edge.writer import Writer
 from epcis.codec import decode_event
 from epcis.hashing import event_hash
@@ -177,6 +177,23 @@ def test_unit_flow_and_reconciled_close(ledger: Ledger, writer: Writer, db: Path
     assert [e["epcList"] for e in unit_events] == [
         [gs1.UnitCode.create(gtin=GTIN, serial="100001").sgtin_uri(7)]
     ]
+
+
+def test_a_closed_batch_is_closed_on_the_server_once_its_close_event_is_confirmed(
+    ledger: Ledger, writer: Writer, db: Path
+) -> None:
+    start(ledger, writer)
+    writer.call(lambda conn: ledger.transition(conn, BatchAction.STOP))
+    writer.call(ledger.close)
+    close_event = rows(db)[-1]
+    assert json.loads(close_event.payload)["bizStep"] == "inspecting"  # the reconciliation
+    closes = writer.call(ledger.closes)
+    assert closes == [(GTIN, "L1", close_event.line_seq)]
+    seq = close_event.line_seq
+    assert seq is not None and seq > 1
+    assert closed_on_server(closes, seq - 1)[0]["closed_on_server"] is False  # one missing
+    assert closed_on_server(closes, seq)[0]["closed_on_server"] is True
+    assert closed_on_server(closes, None)[0]["closed_on_server"] is None  # broker-confirmed
 
 
 def test_recover_scraps_allocated_units_as_printed(ledger: Ledger, writer: Writer) -> None:
