@@ -31,6 +31,7 @@ from sqlalchemy import Connection, func, select
 from server import audit
 from server.auth import Role, User
 from server.errors import NotFound
+from server.production.tables import batch_orders
 from server.qa.errors import DutyRefused, NotShippable, SignatureRequired, TransitionRefused
 from server.qa.signatures import Meaning, Signature, cross_check, sign
 from server.qa.tables import (
@@ -151,6 +152,10 @@ class BatchRecord:
     counts: dict[str, int] = field(default_factory=dict)
     locked: bool = False  # released or rejected: the record is read only
     integrity: list[str] = field(default_factory=list)  # differences from the audit trail
+    # The batch order the batch was made from (server/production), beside the record: its
+    # plan (quantity, lot rule, manufacturing date, expiry and why it was overridden) and the
+    # line's counts at batch close. None for a batch started without an order.
+    order: dict[str, Any] | None = None
 
 
 def find_batch(conn: Connection, gtin: str, lot: str) -> BatchRef:
@@ -492,6 +497,36 @@ def latest_signature(conn: Connection, batch: BatchRef) -> Signature | None:
     return None if row is None else Signature.of_row(row)
 
 
+ORDER_FIELDS = (
+    "number", "planned", "lot_source", "manufacturing_date", "expiry", "expiry_computed",
+    "expiry_reason", "site", "line", "state", "created_by", "released_by", "confirmed_by",
+)  # fmt: skip
+
+
+def batch_order(conn: Connection, gtin: str, lot: str) -> dict[str, Any] | None:
+    """The (latest, not cancelled) batch order that made this lot, or None."""
+    row = conn.execute(
+        select(batch_orders)
+        .where(
+            batch_orders.c.gtin == gtin,
+            batch_orders.c.lot == lot,
+            batch_orders.c.state != "cancelled",
+        )
+        .order_by(batch_orders.c.id.desc())
+        .limit(1)
+    ).first()
+    if row is None:
+        return None
+    order: dict[str, Any] = {key: getattr(row, key) for key in ORDER_FIELDS}
+    order["planned"] = int(order["planned"])
+    order["materials"] = json.loads(row.materials)
+    order["line_counts"] = None if row.reconciliation is None else json.loads(row.reconciliation)
+    for key in ("created_at", "released_at", "started_at", "closed_at"):
+        value = getattr(row, key)
+        order[key] = None if value is None else value.isoformat()
+    return order
+
+
 def batch_record(conn: Connection, gtin: str, lot: str) -> BatchRecord:
     batch = find_batch(conn, gtin, lot)
     row = conn.execute(
@@ -525,6 +560,7 @@ def batch_record(conn: Connection, gtin: str, lot: str) -> BatchRecord:
             for problem in cross_check(conn)
             if f"batch {batch.key}" in problem.detail
         ],
+        order=batch_order(conn, gtin, lot),
     )
 
 

@@ -12,8 +12,11 @@ from sqlalchemy import Engine
 
 from server import audit
 from server.auth import issue_token
+from server.ingest.apply import Origin
+from server.ingest.service import Ingestor
 from server.store import read_transaction, write_transaction
 from server.store.schema import batches
+from tests.server import factory as f
 from tests.server.serials.conftest import add_device
 
 GTIN = "09506000134352"
@@ -296,3 +299,34 @@ def test_the_authority_takes_the_serial_scheme_from_the_master_data(
         )
     assert registered.status_code == 201, registered.text
     assert registered.json()["scheme"].startswith("ff3-1/safe/10/key:")
+
+
+def test_the_batch_record_shows_the_order_beside_the_reconciliation(
+    client: TestClient, store: Engine, setup: dict[str, dict[str, str]], ingestor: Ingestor
+) -> None:
+    """Issue 23: the batch record on the server starts from the order, so the plan and the
+    reconciliation sit side by side."""
+    qa = setup["qa"]
+    order = client.post(
+        "/production/orders",
+        json={"gtin": GTIN, "planned": 300, "manufacturing_date": "2025-03-15",
+              "site": "plant1", "line": "line3", "expiry": "270131",
+              "expiry_reason": "stability study S-12 allows 22 months"},
+        headers=qa,
+    ).json()  # fmt: skip
+    lot = client.post(f"/production/orders/{order['id']}/release", headers=qa).json()["lot"]
+    event = f.commissioning(["SER1", "SER2"], lot=lot, expiry="2027-01-31")
+    event["epcList"] = [f"urn:epc:id:sgtin:9506000.013435.SER{i}" for i in (1, 2)]
+    line1 = Origin("mqtt", "site1", "line1")
+    outcome = ingestor.ingest_payload(f.payload([event]), line1)
+    assert outcome.accepted, outcome.reason
+    record = client.get(f"/qa/batches/{GTIN}/{lot}/record", headers=qa).json()
+    assert record["order"]["number"] == order["number"]
+    assert (record["order"]["planned"], record["order"]["lot_source"]) == (300, "rule")
+    assert (record["order"]["expiry"], record["order"]["expiry_computed"]) == ("270131", "270200")
+    assert record["order"]["expiry_reason"] == "stability study S-12 allows 22 months"
+    assert record["order"]["state"] == "released"
+    other = f.commissioning(["SER3"], lot="NO-ORDER", expiry="2027-01-31")
+    other["epcList"] = ["urn:epc:id:sgtin:9506000.013435.SER3"]
+    assert ingestor.ingest_payload(f.payload([other]), line1).accepted
+    assert client.get(f"/qa/batches/{GTIN}/NO-ORDER/record", headers=qa).json()["order"] is None

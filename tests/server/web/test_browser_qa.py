@@ -61,6 +61,7 @@ def test_release_needs_a_reconciled_record_and_the_right_password(
     )
     expect(page.locator("#batch-record")).to_contain_text("99.1 %")
     expect(page.locator("#batch-record")).to_contain_text(SUPPLIER_LOT)
+    expect(page.locator("#batch-order")).to_have_text("Started without a batch order.")
     expect(page.locator("#sign-quarantine")).to_have_count(0)  # no hold from quarantine
     page.click("#sign-released")
     dialog = page.locator("#sign-dialog")

@@ -50,6 +50,7 @@ export async function releaseSection(gtin, lot, refresh) {
   const details = h(
     "div",
     { id: "batch-record", "data-locked": String(Boolean(record.locked)) },
+    section("Batch order", orderFacts(record.order)),
     section("Production record", productionFacts(record)),
     section("Inspection results", inspectionTable(record.inspections)),
     section("Raw-material lots (QA record)", materialTable(record.material_lots)),
@@ -162,6 +163,40 @@ export function reconciles(balance) {
   return (
     balance.produced ===
     balance.commissioned + balance.rejected + balance.sampled + balance.scrapped
+  );
+}
+
+// The order the batch was made from: its plan beside the record (issue 23).
+function orderFacts(order) {
+  if (!order) {
+    return h("p", { class: "empty", id: "batch-order" }, "Started without a batch order.");
+  }
+  const expiry =
+    order.expiry === order.expiry_computed
+      ? `${order.expiry} (from the shelf life)`
+      : `${order.expiry}, computed ${order.expiry_computed}; override: ${order.expiry_reason}`;
+  const counts = order.line_counts;
+  return h(
+    "div",
+    { id: "batch-order" },
+    facts([
+      ["Order", order.number],
+      ["State", order.state],
+      ["Line", `${order.site}/${order.line}`],
+      ["Planned", String(order.planned)],
+      ["Lot", order.lot_source === "rule" ? "by rule" : order.lot_source],
+      ["Manufactured", order.manufacturing_date],
+      ["Expiry (YYMMDD)", expiry],
+      ["Created by", `${order.created_by}, ${when(order.created_at)}`],
+      ["Released by", order.released_by ? `${order.released_by}, ${when(order.released_at)}` : "not released"],
+      ["Confirmed on the line by", order.confirmed_by ?? "not started"],
+      [
+        "Line counts at close",
+        counts
+          ? `printed ${counts.printed} = commissioned ${counts.commissioned} + rejected ${counts.rejected} + sampled ${counts.sampled} + scrapped ${counts.scrapped}`
+          : "not closed",
+      ],
+    ]),
   );
 }
 
