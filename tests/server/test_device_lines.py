@@ -16,6 +16,7 @@ from sqlalchemy import Engine, func, select
 
 from serialtrace.cli import main
 from server import audit
+from server.lines import LineRegistry
 from server.store import create_store_engine, read_transaction, upgrade
 from server.store.migrate import current_revision, downgrade
 from server.store.schema import alerts, dead_letters, units, users
@@ -140,6 +141,8 @@ def test_an_unbound_device_may_capture_nothing(
         assert answer.json()["type"] == "epcisException:SecurityException"
         assert answer.json()["detail"] == expected
     assert counts(store)[0] == 0
+    review = client.get("/users/review", headers=tokens["admin"]).json()
+    assert "pc-free: device bound to no line, so it may capture nothing" in review["findings"]
     # the admin binds it; the same token captures at once (no new sign-in needed)
     bound = client.post(
         "/users/pc-free/line",
@@ -309,3 +312,26 @@ def test_migration_0015_goes_down_and_up(tmp_path: Path) -> None:
             assert conn.execute(select(users.c.line_site, users.c.line_name)).all() == []
     finally:
         engine.dispose()
+
+
+def test_hostile_event_shapes_get_a_reason_not_an_exception(store: Engine, lines: None) -> None:
+    registry = LineRegistry(store)
+    own = {"readPoint": {"id": f.READ_POINT}}
+    assert registry.line_violation("siteA", "lineA", [own]) is None
+    hostile: list[tuple[object, str]] = [
+        (
+            "not an event",
+            "eventList[0].readPoint: expected a location of line siteA/lineA, got None",
+        ),
+        ({"readPoint": [f.READ_POINT]}, "got ['urn:epc:id:sgln:0614141.07346.1']"),
+        ({"readPoint": {"id": {"x": 1}}}, "got {'x': 1}"),
+        ({**own, "bizLocation": {"id": ["a"]}}, "eventList[0].bizLocation: expected"),
+        ({"readPoint": {"id": "x" * 500}}, "..."),
+    ]
+    for body, part in hostile:
+        reason = registry.line_violation("siteA", "lineA", [body])
+        assert reason is not None and part in reason, (body, reason)
+        assert len(reason) < 300
+    assert registry.line_violation("siteA", "gone", [own]) == (
+        "line: siteA/gone is not registered (serialtrace server lines add)"
+    )
