@@ -5,7 +5,10 @@ Tokens are random (256 bits) and stored only as their SHA-256, with an expiry; a
 database copy yields no usable token. A token ends at its expiry, at logout, when an admin
 revokes it, or when its user is disabled or locked. Roles:
 
-* ``device``: capture events (``POST /epcis/capture``) — edge agents and line PCs;
+* ``device``: capture events (``POST /epcis/capture``) — edge agents and line PCs; a device
+  account is bound to one registered line (``line``: site and line) and may capture only
+  events whose read point and business location are that line's (:mod:`server.lines`); an
+  unbound device account may capture nothing;
 * ``operator``: read traces, batches, containers; ship (``POST /shipments``); record a
   batch's production record and raw-material lots;
 * ``qa``: everything an operator reads, plus recall, EPCIS queries, audit trail, alerts,
@@ -36,7 +39,7 @@ from argon2 import PasswordHasher
 from argon2.exceptions import InvalidHashError, VerificationError
 from sqlalchemy import Connection, func, select, update
 
-from server.store.schema import auth_throttle, tokens, users
+from server.store.schema import auth_throttle, lines, tokens, users
 
 
 class Role(StrEnum):
@@ -52,6 +55,13 @@ class User:
     username: str
     role: Role
     full_name: str | None = None
+    site: str | None = None  # the registered line a device account is bound to
+    line: str | None = None
+
+    @property
+    def bound_line(self) -> tuple[str, str] | None:
+        """The (site, line) the account is bound to, None when it is not."""
+        return None if self.site is None or self.line is None else (self.site, self.line)
 
     @property
     def printed_name(self) -> str:
@@ -97,6 +107,34 @@ def check_full_name(full_name: str | None) -> str | None:
             f"full_name: expected 1 to {FULL_NAME_MAX} printable characters, got {full_name!r}"
         )
     return name
+
+
+def parse_line(value: str) -> tuple[str, str]:
+    """``SITE/LINE`` as (site, line); ValueError naming ``line`` when it is not that."""
+    from epcis import TopicError, topics
+
+    site, slash, line = value.partition("/") if isinstance(value, str) else ("", "", "")
+    try:
+        if not slash:
+            raise TopicError(f"expected SITE/LINE, got {str(value)[:80]!r}")
+        topics.validate_id(site, "site")
+        topics.validate_id(line, "line")
+    except TopicError as exc:
+        raise ValueError(f"line: {exc}") from None
+    return site, line
+
+
+def _registered_line(conn: Connection, value: str) -> tuple[str, str]:
+    site, line = parse_line(value)
+    found = conn.execute(
+        select(lines.c.site).where(lines.c.site == site, lines.c.line == line)
+    ).first()
+    if found is None:
+        raise ValueError(
+            f"line: no line {site}/{line} is registered "
+            f"(serialtrace server lines add {site} {line} --location SGLN)"
+        )
+    return site, line
 
 
 # -- password policy ------------------------------------------------------------------------
@@ -149,11 +187,14 @@ def add_user(
     now: datetime,
     full_name: str | None = None,
     min_length: int = 12,
+    line: str | None = None,
 ) -> User:
-    """Create a user; raises ValueError naming the field for a bad name or password."""
+    """Create a user (a device account bound to ``line``, ``SITE/LINE``, if given); raises
+    ValueError naming the field for a bad name, password or line."""
     check_username(username)
     name = check_full_name(full_name)
     check_password(password, username, min_length=min_length)
+    bound = _line_for(conn, role, line)
     if conn.execute(select(users.c.id).where(users.c.username == username)).first() is not None:
         raise ValueError(f"username: {username!r} exists already")
     user_id = conn.execute(
@@ -166,9 +207,19 @@ def add_user(
             "created_at": now,
             "full_name": name,
             "password_changed_at": now,
+            "line_site": bound[0] if bound else None,
+            "line_name": bound[1] if bound else None,
         },
     ).scalar_one()
-    return User(int(user_id), username, role, name)
+    return User(int(user_id), username, role, name, *(bound or (None, None)))
+
+
+def _line_for(conn: Connection, role: Role, line: str | None) -> tuple[str, str] | None:
+    if line is None:
+        return None
+    if role is not Role.DEVICE:
+        raise ValueError(f"line: only device accounts are bound to a line, not {role.value}")
+    return _registered_line(conn, line)
 
 
 @dataclass(frozen=True)
@@ -186,6 +237,7 @@ class Account:
     failures: int
     active_tokens: int
     last_login: datetime | None
+    line: str | None = None  # SITE/LINE of a device account, None when unbound
 
 
 def find_user(conn: Connection, username: str) -> Account | None:
@@ -232,9 +284,14 @@ def list_users(
                 failures=0 if throttle is None else int(throttle.failures),
                 active_tokens=live.get(int(row.id), 0),
                 last_login=last_login.get(int(row.id)),
+                line=_line_text(row.line_site, row.line_name),
             )
         )
     return accounts
+
+
+def _line_text(site: str | None, line: str | None) -> str | None:
+    return None if site is None or line is None else f"{site}/{line}"
 
 
 def set_active(conn: Connection, user_id: int, active: bool) -> None:
@@ -312,7 +369,14 @@ def issue_token(conn: Connection, user: User, *, now: datetime, ttl: timedelta) 
 
 def user_for_token(conn: Connection, token: str, *, now: datetime) -> User | None:
     row = conn.execute(
-        select(users.c.id, users.c.username, users.c.role, users.c.full_name)
+        select(
+            users.c.id,
+            users.c.username,
+            users.c.role,
+            users.c.full_name,
+            users.c.line_site,
+            users.c.line_name,
+        )
         .select_from(tokens.join(users, users.c.id == tokens.c.user_id))
         .where(
             tokens.c.token_hash == _digest(token),
@@ -323,7 +387,9 @@ def user_for_token(conn: Connection, token: str, *, now: datetime) -> User | Non
     ).first()
     if row is None:
         return None
-    return User(int(row.id), row.username, Role(row.role), row.full_name)
+    return User(
+        int(row.id), row.username, Role(row.role), row.full_name, row.line_site, row.line_name
+    )
 
 
 def token_refusal(conn: Connection, token: str) -> str | None:
@@ -577,18 +643,29 @@ def create_account(
     reason: str,
     now: datetime,
     min_length: int = 12,
+    line: str | None = None,
 ) -> User:
     reason = _check_reason(reason)
     user = add_user(
-        conn, username, password, role, now=now, full_name=full_name, min_length=min_length
+        conn,
+        username,
+        password,
+        role,
+        now=now,
+        full_name=full_name,
+        min_length=min_length,
+        line=line,
     )
+    new: dict[str, Any] = {"role": role.value, "full_name": user.full_name, "active": True}
+    if role is Role.DEVICE:
+        new["line"] = _line_text(user.site, user.line)
     _audit(
         conn,
         actor=actor,
         action="user_add",
         username=username,
         old=None,
-        new={"role": role.value, "full_name": user.full_name, "active": True},
+        new=new,
         reason=reason,
         now=now,
     )
@@ -674,17 +751,63 @@ def change_role(
         raise AccountError(f"role: user {username!r} is {role.value} already")
     _keep_an_admin(conn, account, losing=True)
     set_role(conn, account.id, role)
+    old: dict[str, Any] = {"role": account.role.value}
+    new: dict[str, Any] = {"role": role.value}
+    if account.line is not None:  # only a device account is bound to a line
+        conn.execute(
+            update(users).where(users.c.id == account.id).values(line_site=None, line_name=None)
+        )
+        old["line"], new["line"] = account.line, None
     revoke_user_tokens(conn, account.id, now=now)  # sign in again with the new role
     _audit(
         conn,
         actor=actor,
         action="user_role",
         username=username,
-        old={"role": account.role.value},
-        new={"role": role.value},
+        old=old,
+        new=new,
         reason=reason,
         now=now,
     )
+
+
+def bind_line(
+    conn: Connection,
+    username: str,
+    line: str | None,
+    *,
+    actor: str,
+    reason: str,
+    now: datetime,
+) -> str | None:
+    """Bind a device account to the registered line ``SITE/LINE`` (None: unbind it, so it
+    may capture nothing); audited (``user_line``). Returns the line as ``SITE/LINE``."""
+    reason = _check_reason(reason)
+    account = _account(conn, username)
+    if account.role is not Role.DEVICE:
+        raise AccountError(
+            f"line: only device accounts are bound to a line; {username!r} is {account.role.value}"
+        )
+    bound = None if line is None else _registered_line(conn, line)
+    text = _line_text(*bound) if bound else None
+    if text == account.line:
+        raise AccountError(f"line: user {username!r} is bound to {text or 'no line'} already")
+    conn.execute(
+        update(users)
+        .where(users.c.id == account.id)
+        .values(line_site=bound[0] if bound else None, line_name=bound[1] if bound else None)
+    )
+    _audit(
+        conn,
+        actor=actor,
+        action="user_line",
+        username=username,
+        old={"line": account.line},
+        new={"line": text},
+        reason=reason,
+        now=now,
+    )
+    return text
 
 
 def change_full_name(
@@ -769,6 +892,8 @@ def access_review(
         changed = account.password_changed_at or account.created_at
         if changed < now - timedelta(days=password_max_age_days):
             findings.append(f"{name}: password unchanged since {changed.date().isoformat()}")
+        if account.role is Role.DEVICE and account.line is None:
+            findings.append(f"{name}: device bound to no line, so it may capture nothing")
         if account.role is not Role.DEVICE and not account.full_name:
             findings.append(f"{name}: no full name, so signatures print the user name")
     since = now - timedelta(days=period_days)

@@ -7,6 +7,11 @@ alert and changes no unit. A line that is not registered at all may report nothi
 broker's ACL already keeps a line identity to its own topic; this check keeps the topic to
 its content, so a line cannot speak for another line's read point.
 
+The same check holds for HTTP capture: a ``device`` account is bound to one registered line
+(:mod:`server.auth`), and ``POST /epcis/capture`` and ``POST /epcis/events`` refuse (and
+dead-letter, kind ``location``, with an alert) a document with an event outside it
+(:meth:`LineRegistry.line_violation`).
+
 Managed with ``serialtrace server lines add|list|remove`` and ``/lines`` (admin); every
 change is audited. :class:`LineRegistry` is the ingest writer's cache of it: a set lookup per
 event on the hot path, reloaded every few seconds and on a miss (at most twice a second),
@@ -17,7 +22,7 @@ from __future__ import annotations
 
 import threading
 import time
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 
@@ -198,35 +203,48 @@ class LineRegistry:
         origin = document.origin
         if origin.source != "mqtt" or origin.site is None or origin.line is None:
             return None
-        site, line = origin.site, origin.line
+        return self.line_violation(origin.site, origin.line, [e.body for e in document.events])
+
+    def line_violation(self, site: str, line: str, bodies: Sequence[object]) -> str | None:
+        """Why events with these ``bodies`` may not come from ``site``/``line`` (None when
+        every read point and business location is the line's own): the check of an MQTT
+        line's topic, and of an HTTP device account's bound line."""
         allowed = self.locations(site, line)
-        problem = _first_outside(document, allowed, site, line)
+        problem = _first_outside(bodies, allowed, site, line)
         if problem is not None:  # maybe registered a moment ago: look again
             allowed = self.locations(site, line, miss=True)
-            problem = _first_outside(document, allowed, site, line)
+            problem = _first_outside(bodies, allowed, site, line)
         return problem
 
 
 def _first_outside(
-    document: PreparedDocument, allowed: frozenset[str] | None, site: str, line: str
+    bodies: Sequence[object], allowed: frozenset[str] | None, site: str, line: str
 ) -> str | None:
     if allowed is None:
         return f"line: {site}/{line} is not registered (serialtrace server lines add)"
-    for index, event in enumerate(document.events):
-        body = event.body
-        read_point = (body.get("readPoint") or {}).get("id")
-        if read_point not in allowed:
+    for index, event in enumerate(bodies):
+        body: Mapping[str, object] = event if isinstance(event, Mapping) else {}
+        read_point = _location_id(body.get("readPoint"))
+        if not isinstance(read_point, str) or read_point not in allowed:
             return (
                 f"eventList[{index}].readPoint: expected a location of line {site}/{line}, "
                 f"got {_short(read_point)}"
             )
-        location = (body.get("bizLocation") or {}).get("id")
-        if location is not None and location not in allowed:
+        location = _location_id(body.get("bizLocation"))
+        if location is not None and (not isinstance(location, str) or location not in allowed):
             return (
                 f"eventList[{index}].bizLocation: expected a location of line {site}/{line}, "
                 f"got {_short(location)}"
             )
     return None
+
+
+def _location_id(value: object) -> object:
+    """The ``id`` of a readPoint/bizLocation object (None when absent; the value itself when
+    it is not an object, so a hostile document gets a reason, never an exception)."""
+    if value is None:
+        return None
+    return value.get("id") if isinstance(value, Mapping) else value
 
 
 def _short(value: object) -> str:

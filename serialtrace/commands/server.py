@@ -5,18 +5,21 @@
     serialtrace server [--config FILE] [--db URL] [--mqtt URL] [--host H] [--port P]
     serialtrace server migrate [--config FILE] [--db URL]
     serialtrace server user add NAME --role {device,operator,qa,admin} [--full-name TEXT]
-                                [--password-stdin] [--reason TEXT]
+                                [--line SITE/LINE] [--password-stdin] [--reason TEXT]
     serialtrace server user list
     serialtrace server user disable|enable NAME --reason TEXT
     serialtrace server user passwd NAME --reason TEXT [--password-stdin]
     serialtrace server user role NAME ROLE --reason TEXT
     serialtrace server user name NAME FULL_NAME --reason TEXT
+    serialtrace server user line NAME (SITE/LINE | --none) --reason TEXT
     serialtrace server user revoke NAME --reason TEXT
     serialtrace server user review [--period-days N]
     serialtrace server audit-key --out FILE
     serialtrace server audit verify [--json]
     serialtrace server audit checkpoint
 
+A device account captures (HTTP) only for the registered line it is bound to (``--line`` or
+``user line``); unbound, it may capture nothing. ``users`` is an alias of ``user``.
 Every user change is audited with its reason (actor ``cli:<login>``). ``audit verify`` exits
 1 when the trail is not intact.
     serialtrace server dead-letters list|replay|purge …   (see server_admin)
@@ -91,7 +94,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     _add_common(migrate, sub=True)
     migrate.set_defaults(handler=run_migrate)
 
-    user = commands.add_parser("user", help="manage users")
+    user = commands.add_parser("user", aliases=["users"], help="manage users")
     user_commands = user.add_subparsers(dest="user_command", metavar="COMMAND", required=True)
     add = user_commands.add_parser("add", help="add a user (password asked, or from stdin)")
     _add_common(add, sub=True)
@@ -103,6 +106,11 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
         help="read the password from the first line of standard input",
     )
     add.add_argument("--full-name", metavar="TEXT", help="the printed name of signatures")
+    add.add_argument(
+        "--line",
+        metavar="SITE/LINE",
+        help="the registered line a device account captures for (required to capture)",
+    )
     add.add_argument("--reason", default="user created", help="why (for the audit trail)")
     add.set_defaults(handler=run_user_add)
     register_admin(commands, _add_common)
@@ -143,6 +151,18 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     full.add_argument("full_name", help="the full name, e.g. 'Dr. Jane Doe'")
     full.add_argument("--reason", required=True, help="why (for the audit trail)")
     full.set_defaults(handler=run_user_change, change="name")
+    bind = user_commands.add_parser(
+        "line", help="bind a device account to the registered line it captures for"
+    )
+    _add_common(bind, sub=True)
+    bind.add_argument("name", help="user name")
+    target = bind.add_mutually_exclusive_group(required=True)
+    target.add_argument("line", nargs="?", metavar="SITE/LINE", help="a registered line")
+    target.add_argument(
+        "--none", action="store_true", help="unbind the account (it may capture nothing)"
+    )
+    bind.add_argument("--reason", required=True, help="why (for the audit trail)")
+    bind.set_defaults(handler=run_user_change, change="line")
     review = user_commands.add_parser("review", help="the periodic review of users and roles")
     _add_common(review, sub=True)
     review.add_argument("--period-days", type=int, default=90, help="the period (default 90)")
@@ -283,12 +303,20 @@ def run_user_add(args: argparse.Namespace) -> int:
                     reason=args.reason,
                     now=now,
                     min_length=settings.password_min_length,
+                    line=args.line,
                 )
             except ValueError as exc:
                 raise CliError(str(exc)) from exc
     finally:
         engine.dispose()
-    print(f"user {user.username!r} added with role {user.role.value}")
+    bound = f", bound to line {user.site}/{user.line}" if user.bound_line else ""
+    print(f"user {user.username!r} added with role {user.role.value}{bound}")
+    if user.role is Role.DEVICE and not user.bound_line:
+        print(
+            f"note: device {user.username!r} is bound to no line and may capture nothing: "
+            f"serialtrace server user line {user.username} SITE/LINE --reason TEXT",
+            file=sys.stderr,
+        )
     return 0
 
 
@@ -315,7 +343,7 @@ def _store(args: argparse.Namespace) -> tuple[Any, Any]:
 
 
 def run_user_list(args: argparse.Namespace) -> int:
-    from server.auth import list_users
+    from server.auth import Role, list_users
     from server.store import read_transaction
 
     engine = _store(args)[1]
@@ -332,6 +360,7 @@ def run_user_list(args: argparse.Namespace) -> int:
         print(
             f"{account.username}\t{account.role.value}\t{account.full_name or '-'}\t{state}\t"
             f"last login {last}\t{account.active_tokens} live token(s)"
+            + (f"\tline {account.line or '-'}" if account.role is Role.DEVICE else "")
         )
     return 0
 
@@ -365,6 +394,9 @@ def run_user_change(args: argparse.Namespace) -> int:
                     **common,
                 )
                 message = f"password of user {args.name!r} changed, {count} token(s) revoked"
+            elif change == "line":
+                bound = auth.bind_line(conn, args.name, None if args.none else args.line, **common)
+                message = f"user {args.name!r} bound to line {bound or '(none)'}"
             elif change == "role":
                 auth.change_role(conn, args.name, auth.Role(args.role), **common)
                 message = f"user {args.name!r} is now {args.role}"

@@ -307,6 +307,9 @@ users = Table(
     # Added by 0006: the printed name signatures carry, and when the password last changed.
     Column("full_name", String(128)),
     Column("password_changed_at", UtcDateTime),
+    # Added by 0015: the registered line (site/line) a device account captures for.
+    Column("line_site", String(64)),
+    Column("line_name", String(64)),
 )
 
 tokens = Table(

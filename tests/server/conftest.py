@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import json
+import os
 import secrets
 from collections.abc import Iterator
 from contextlib import contextmanager
@@ -10,7 +12,7 @@ from pathlib import Path
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, create_engine, text
+from sqlalchemy import Connection, Engine, create_engine, select, text, update
 
 from server.api.app import create_app
 from server.auth import Role, User, hash_password, issue_token
@@ -19,7 +21,7 @@ from server.ingest.prepare import set_event_time_window
 from server.ingest.service import Ingestor
 from server.lines import register_line as register_line_in
 from server.store import create_store_engine, upgrade, write_transaction
-from server.store.schema import users
+from server.store.schema import line_locations, lines, users
 from tests.server.factory import READ_POINT
 
 PASSWORD = "correct horse battery"
@@ -28,6 +30,64 @@ FULL_NAMES = {"qa": "Quinn QA", "operator": "Olga Operator", "admin": "Ada Admin
 #: The test documents carry fixed 2025 event times: accept any time in a century around now
 #: (the window's own tests set theirs).
 WIDE_WINDOW_DAYS = 36500.0
+#: The registered line the fixtures' device accounts are bound to (HTTP capture is checked
+#: against it): every location the generic capture tests' events name, GS1's examples' too.
+DEVICE_SITE, DEVICE_LINE = "site9", "http1"
+TEST_LOCATIONS = (
+    READ_POINT,
+    *(f"urn:epc:id:sgln:0614141.07346.{n}" for n in range(4)),
+    "urn:epc:id:sgln:0614141.00009.4",
+    "urn:epc:id:sgln:0614141.00001.0",
+    "urn:epc:id:sgln:0614141.00001.1",
+    "urn:epc:id:sgln:0614141.00001.9",
+    "urn:epc:id:sgln:4012345.00001.0",
+    "urn:epc:id:sgln:4012345.00002.0",
+    "urn:epc:id:sgln:4098765.00010.0",
+    "urn:epc:id:sgln:4098765.00020.0",
+)
+
+
+def _example_locations() -> set[str]:
+    folder = Path(
+        os.environ.get(
+            "SERIALTRACE_REFDATA", Path(__file__).resolve().parents[2].parent / "shared" / "refdata"
+        )
+    )
+    found: set[str] = set()
+    for path in sorted((folder / "epcis" / "examples").glob("*.jsonld")):
+        document = json.loads(path.read_text(encoding="utf-8"))
+        body = document.get("epcisBody") if isinstance(document, dict) else None
+        for event in (body or {}).get("eventList") or []:
+            for key in ("readPoint", "bizLocation"):
+                value = (event.get(key) or {}).get("id") if isinstance(event, dict) else None
+                if isinstance(value, str):
+                    found.add(value)
+    return found
+
+
+def bind_device(conn: Connection, user_id: int) -> User:
+    """Register the fixtures' device line (rows written as they are: GS1's examples name a
+    ``geo:`` read point the admin interface would refuse) and bind ``user_id`` to it."""
+    key = (lines.c.site == DEVICE_SITE) & (lines.c.line == DEVICE_LINE)
+    if conn.execute(select(lines.c.site).where(key)).first() is None:
+        now = datetime.now(UTC)
+        conn.execute(lines.insert(), {"site": DEVICE_SITE, "line": DEVICE_LINE, "created_at": now})
+        conn.execute(
+            line_locations.insert(),
+            [
+                {"site": DEVICE_SITE, "line": DEVICE_LINE, "location": location}
+                for location in sorted({*TEST_LOCATIONS, *_example_locations()})
+            ],
+        )
+    conn.execute(
+        update(users)
+        .where(users.c.id == user_id)
+        .values(line_site=DEVICE_SITE, line_name=DEVICE_LINE)
+    )
+    row = conn.execute(
+        select(users.c.username, users.c.full_name).where(users.c.id == user_id)
+    ).one()
+    return User(user_id, row.username, Role.DEVICE, row.full_name, DEVICE_SITE, DEVICE_LINE)
 
 
 @pytest.fixture(autouse=True)
@@ -141,6 +201,8 @@ def tokens(store: Engine, client: TestClient, password_hash: str) -> dict[str, d
                 },
             ).scalar_one()
             user = User(user_id, f"{role.value}1", role, FULL_NAMES.get(role.value))
+            if role is Role.DEVICE:
+                user = bind_device(conn, user_id)  # a device captures for its line only
             token = issue_token(conn, user, now=now, ttl=timedelta(hours=1))
             headers[role.value] = {"Authorization": f"Bearer {token}"}
     return headers

@@ -1,5 +1,6 @@
 """Accounts, for admins: list, create, disable, enable, reset a password, change a role or
-the printed name, revoke tokens, and the periodic access review. Every change is audited
+the printed name, bind a device account to its line, revoke tokens, and the periodic access
+review. Every change is audited
 with the admin's reason (``entity`` ``user`` in ``GET /audit``)."""
 
 from __future__ import annotations
@@ -22,6 +23,15 @@ router = APIRouter(prefix="/users", tags=["users (admin)"])
 Reason = Annotated[str, Field(min_length=3, max_length=2000, description="why (audited)")]
 RoleName = Literal["device", "operator", "qa", "admin"]
 UserPath = "/{username:gs1text}"
+LineName = Annotated[
+    str,
+    Field(
+        min_length=3,
+        max_length=129,
+        description="a registered line as SITE/LINE (device accounts only)",
+        examples=["site-1/line-1"],
+    ),
+]
 
 
 class AccountOut(BaseModel):
@@ -35,6 +45,7 @@ class AccountOut(BaseModel):
     failures: int
     active_tokens: int
     last_login: datetime | None
+    line: str | None = Field(description="SITE/LINE a device account captures for")
 
     @classmethod
     def of(cls, account: auth.Account) -> AccountOut:
@@ -49,6 +60,7 @@ class AccountOut(BaseModel):
             failures=account.failures,
             active_tokens=account.active_tokens,
             last_login=account.last_login,
+            line=account.line,
         )
 
 
@@ -57,6 +69,7 @@ class NewUser(BaseModel):
     password: Annotated[str, Field(min_length=1, max_length=1024)]
     role: RoleName
     full_name: Annotated[str, Field(min_length=1, max_length=128)] | None = None
+    line: LineName | None = None
     reason: Reason = "account created"
 
 
@@ -77,6 +90,16 @@ class RoleIn(BaseModel):
 class FullNameIn(BaseModel):
     full_name: Annotated[str, Field(min_length=1, max_length=128)] | None
     reason: Reason
+
+
+class LineIn(BaseModel):
+    line: LineName | None = Field(description="SITE/LINE; null unbinds (captures nothing)")
+    reason: Reason
+
+
+class LineOut(BaseModel):
+    username: str
+    line: str | None
 
 
 class Revoked(BaseModel):
@@ -148,6 +171,7 @@ def create(body: NewUser, request: Request, admin: Admin) -> AccountOut:
             reason=body.reason,
             now=now,
             min_length=settings.password_min_length,
+            line=body.line,
         )
         account = auth.find_user(conn, body.username)
     assert account is not None
@@ -210,6 +234,29 @@ def role(username: str, body: RoleIn, request: Request, admin: Admin) -> None:
             reason=body.reason,
             now=datetime.now(UTC),
         )
+
+
+@router.post(
+    UserPath + "/line",
+    responses={
+        404: {"description": "no such user"},
+        409: {"description": "not a device account, or bound to that line already"},
+        422: {"description": "not SITE/LINE, or no such registered line"},
+    },
+)
+def line(username: str, body: LineIn, request: Request, admin: Admin) -> LineOut:
+    """Bind a device account to the registered line it captures for (``null``: unbind it,
+    so it may capture nothing). Audited (``user_line``)."""
+    with _account_errors(), write_transaction(services_of(request).engine) as conn:
+        bound = auth.bind_line(
+            conn,
+            username,
+            body.line,
+            actor=admin.username,
+            reason=body.reason,
+            now=datetime.now(UTC),
+        )
+    return LineOut(username=username, line=bound)
 
 
 @router.post(UserPath + "/full-name", status_code=204)

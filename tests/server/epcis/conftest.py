@@ -15,7 +15,7 @@ from server.api.app import create_app
 from server.auth import Role, User, issue_token
 from server.store import write_transaction
 from server.store.schema import users
-from tests.server.conftest import settings_for
+from tests.server.conftest import bind_device, settings_for
 from tests.support.services import free_port
 
 
@@ -47,7 +47,8 @@ def role_headers(store: Engine) -> dict[str, dict[str, str]]:
                     "created_at": now,
                 },
             ).scalar_one()
-            token = issue_token(conn, User(user_id, name, role), now=now, ttl=timedelta(hours=2))
+            user = bind_device(conn, user_id) if role is Role.DEVICE else User(user_id, name, role)
+            token = issue_token(conn, user, now=now, ttl=timedelta(hours=2))
             headers[role.value] = {"Authorization": f"Bearer {token}"}
     return headers
 

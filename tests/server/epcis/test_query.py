@@ -114,14 +114,16 @@ DECLARATION = {
 
 @pytest.fixture
 def loaded(client: TestClient, tokens: Headers) -> TestClient:
+    # events of every kind, some without a read point: not one line's, so captured by an
+    # admin (a device account may capture only its line's locations, test_device_lines)
     document = {**f.document(EVENTS), "@context": CONTEXT}
-    response = client.post("/epcis/capture", json=document, headers=tokens["device"])
+    response = client.post("/epcis/capture", json=document, headers=tokens["admin"])
     assert response.status_code == 202, response.text
     declared = {**EVENTS[4], "errorDeclaration": DECLARATION}
     response = client.post(
         "/epcis/capture",
         json={**f.document([declared]), "@context": CONTEXT},
-        headers=tokens["device"],
+        headers=tokens["admin"],
     )
     assert response.status_code == 202 and response.json()["duplicates"] == 1
     return client

@@ -18,6 +18,7 @@ from sqlalchemy import Engine
 import epcis
 import gs1
 from server.auth import Role, add_user
+from server.lines import register_line
 from server.store import write_transaction
 
 PASSWORD = "correct horse battery"
@@ -58,11 +59,21 @@ FULL_NAMES = {"qa": "Quinn Q. Assurance", "operator": "Olga Operator", "admin": 
 
 
 def add_users(engine: Engine) -> None:
+    """A user per role; the device is bound to line ``web/line1`` (its read point, the site)."""
     now = datetime.now(UTC)
     with write_transaction(engine) as conn:
+        register_line(
+            conn, "web", "line1", [READ_POINT, SITE], actor="test", reason="seed", now=now
+        )
         for role in Role:
             add_user(
-                conn, role.value, PASSWORD, role, now=now, full_name=FULL_NAMES.get(role.value)
+                conn,
+                role.value,
+                PASSWORD,
+                role,
+                now=now,
+                full_name=FULL_NAMES.get(role.value),
+                line="web/line1" if role is Role.DEVICE else None,
             )
 
 

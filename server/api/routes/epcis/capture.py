@@ -1,5 +1,11 @@
 """Capture: ``POST /capture`` (documents, a capture job), ``GET /capture`` and
-``/capture/{captureID}`` (jobs with their status and errors), ``POST /events`` (one event)."""
+``/capture/{captureID}`` (jobs with their status and errors), ``POST /events`` (one event).
+
+A ``device`` account captures for the one registered line it is bound to: a document with an
+event whose read point or business location is not that line's is refused as a whole (403
+``SecurityException``), dead-lettered (kind ``location``) with an alert, and changes no unit,
+exactly as the MQTT ingest does for a line's topic; an unbound device account may capture
+nothing."""
 
 from __future__ import annotations
 
@@ -30,6 +36,7 @@ from server.api.routes.epcis.common import (
 )
 from server.api.routes.epcis.documents import xml_document
 from server.api.routes.epcis.paging import PastTheEnd, page_size, token_value
+from server.auth import Role, User
 from server.errors import RejectedDocument
 from server.ingest.apply import ApplyResult, Origin
 from server.ingest.validation import decode_payload, event_list
@@ -94,6 +101,44 @@ def _document(request: Request, payload: bytes, user: str) -> dict[str, Any]:
         ) from None
 
 
+def _require_line(user: User) -> tuple[str, str] | None:
+    """The line a device account captures for; a 403 problem when it is bound to none. None
+    for an admin (not a line's account: what it captures is not checked against a line)."""
+    if user.role is not Role.DEVICE:
+        return None
+    bound = user.bound_line
+    if bound is None:
+        raise EpcisProblem(
+            403,
+            "SecurityException",
+            f"line: device account {user.username!r} is bound to no line, so it may capture "
+            f"nothing; an admin binds it: serialtrace server user line {user.username} "
+            "SITE/LINE --reason TEXT (or POST /users/{username}/line)",
+        )
+    return bound
+
+
+def _check_line(
+    request: Request,
+    bound: tuple[str, str] | None,
+    document: dict[str, Any],
+    payload: bytes,
+    user: str,
+) -> None:
+    """Refuse (403, dead letter of kind ``location`` with an alert) a document with an event
+    outside the device's line, as the MQTT ingest refuses one outside its topic's line."""
+    if bound is None:
+        return
+    services = services_of(request)
+    reason = services.ingestor.lines.line_violation(*bound, event_list(document))
+    if reason is None:
+        return
+    dead_letter_id = services.ingestor.dead_letter(
+        payload, reason, Origin("http"), topic=user, kind="location", alert=True
+    )
+    raise EpcisProblem(403, "SecurityException", reason, {"X-Dead-Letter-Id": str(dead_letter_id)})
+
+
 def _behaviour(request: Request) -> str:
     value = request.headers.get("GS1-Capture-Error-Behaviour", "rollback").strip().lower()
     if value not in BEHAVIOURS:
@@ -128,6 +173,10 @@ def _wake(request: Request) -> None:
     status_code=202,
     responses={
         400: {"description": "not a valid EPCIS document (ValidationException)"},
+        403: {
+            "description": "a device account bound to no line, or an event outside its line "
+            "(SecurityException; the latter dead-lettered)"
+        },
         406: {"description": "an EPCIS version this server does not speak"},
         413: {"description": "more bytes or events than the capture limits"},
         415: {"description": "a Content-Type other than JSON, JSON-LD or XML"},
@@ -150,6 +199,7 @@ async def capture(request: Request, user: Device) -> Response:
     captures every event that can be when some cannot."""
     services = services_of(request)
     limit = services.settings.max_payload_bytes
+    bound = _require_line(user)
     behaviour = _behaviour(request)
     payload = await _read_body(request, limit, user.username)
     started = datetime.now(UTC)
@@ -163,6 +213,7 @@ async def capture(request: Request, user: Device) -> Response:
             raise
         document = loose  # each event is checked on its own below
     _capture_limit(request, document)
+    _check_line(request, bound, document, payload, user.username)
     errors: list[dict[str, Any]] = []
     results: list[ApplyResult] = []
     try:
@@ -294,6 +345,12 @@ def capture_job_detail(
 @router.post(
     "/events",
     status_code=201,
+    responses={
+        403: {
+            "description": "a device account bound to no line, or an event outside its line "
+            "(SecurityException; the latter dead-lettered)"
+        }
+    },
     openapi_extra={
         "requestBody": {
             "required": True,
@@ -305,6 +362,7 @@ async def capture_event(request: Request, user: Device) -> Response:
     """Capture ONE event (a JSON object of an EPCIS 2.0 event); 201 with its URL in
     ``Location``, 409 if an event with its eventID is stored already."""
     services = services_of(request)
+    bound = _require_line(user)
     if upload_format(request) == "xml":
         raise EpcisProblem(
             415, "UnsupportedMediaTypeException", "Content-Type: POST /events takes one JSON event"
@@ -330,6 +388,7 @@ async def capture_event(request: Request, user: Device) -> Response:
         "epcisBody": {"eventList": [event]},
     }
     document = _document_of_event(request, document, user.username)
+    _check_line(request, bound, document, payload, user.username)
     event_id = event.get("eventID")
     if isinstance(event_id, str):
         with read_transaction(services.engine) as conn:
