@@ -152,6 +152,9 @@ class MqttIngest:
         self.last_takeover: float | None = None  # time.time()
         self.takeover_reason = ""
         self.failure: str | None = None  # why the broker cannot be used (final)
+        # Why the store refuses the writer's commits now (full disk, database down) and since
+        # when: /health names it at once; None once a commit went through again.
+        self.store_failure: tuple[str, float] | None = None
         self.max_lag_seconds = max_lag_seconds
         self.takeover_alarm_seconds = takeover_alarm_seconds
         self.connected = threading.Event()
@@ -236,6 +239,10 @@ class MqttIngest:
         if self.failure is not None:
             return [f"mqtt: {self.failure}"]
         found: list[str] = []
+        failure = self.store_failure
+        if failure is not None:
+            when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(failure[1]))
+            found.append(f"store: the writer cannot commit since {when}: {failure[0]}")
         if not self.connected.is_set():
             found.append(f"mqtt: not connected to {self.link.redacted()}")
         dead = [name for name, alive in self.workers_alive().items() if not alive]
@@ -551,6 +558,8 @@ class MqttIngest:
                 outcomes, line_acks = self.ingestor.apply_for_delivery(items)
             except StoreError as exc:
                 log.error("%s; retrying %d message(s) in %.1f s", exc, len(items), delay)
+                since = self.store_failure[1] if self.store_failure else time.time()
+                self.store_failure = (str(exc), since)
                 self._stop.wait(delay)
                 delay = min(delay * 2, STORE_RETRY_MAX_SECONDS)
                 continue
@@ -570,6 +579,7 @@ class MqttIngest:
                     continue
                 self.dead_lettered += len(items)
                 return []
+            self.store_failure = None
             for outcome in outcomes:
                 if outcome.accepted:
                     self.applied += 1

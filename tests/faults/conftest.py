@@ -8,6 +8,7 @@ from collections.abc import Iterator
 import pytest
 
 from serialtrace.faults import FaultStack
+from tests.support import leaks
 
 
 class Stacks:
@@ -33,6 +34,11 @@ class Stacks:
 
 @pytest.fixture(scope="module")
 def stacks(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Stacks]:
+    """The module's fault stack (built on first use, rebuilt when it cannot be healed). Its
+    tests restart its processes, so they are marked ``shared_stack`` and the leak check runs
+    here, once the stack is closed."""
+    before = leaks.Snapshot()
     holder = Stacks(tmp_path_factory)
     yield holder
     holder.close()
+    leaks.check(before, 30.0, "the fault stack")

@@ -18,7 +18,7 @@ from serialtrace.faults.processes import SmallDisk
 from serialtrace.faults.scenarios import NEEDS_DISKS
 from tests.faults.conftest import Stacks
 
-pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
+pytestmark = [pytest.mark.mqtt, pytest.mark.slow, pytest.mark.shared_stack]
 
 UNITS = 40  # a batch: 8 s of belt at 300 units/min
 KILLS = 2  # the kill faults kill twice here (three times at full size)

@@ -85,3 +85,16 @@ def kill(processes: dict[int, str]) -> None:
     for pid in processes:
         with contextlib.suppress(OSError):  # ended meanwhile
             os.kill(pid, signal.SIGKILL)
+
+
+def check(before: Snapshot, deadline_s: float, who: str) -> None:
+    """Fail if anything started since ``before`` still runs after ``deadline_s`` (and kill
+    the processes)."""
+    import pytest  # here: the module is also imported where pytest is not the runner
+
+    threads, processes = before.leftovers(deadline_s)
+    kill(processes)
+    if threads or processes:
+        left = [f"thread {t}" for t in threads]
+        left += [f"process {pid}: {cmd}" for pid, cmd in processes.items()]
+        pytest.fail(f"{who} left running: " + "; ".join(left), pytrace=False)

@@ -1,7 +1,8 @@
 """``GET /health`` (no token needed) and ``GET /metrics`` (Prometheus text format).
 
 ``/health`` answers 200 ``{"status": "ok"}`` only when every part it speaks for works: the
-store answers, and, with MQTT ingest configured, the broker connection is up, the reader,
+store answers, and, with MQTT ingest configured, the writer's commits go through (a full disk
+fails health at the first refused commit), the broker connection is up, the reader,
 writer and receiver run, the session was not taken over by another client lately (MQTT 5
 reason 0x8E) and the oldest unacknowledged message is younger than ``mqtt_max_lag_seconds``.
 ``delivery`` names the lines with a delivery gap past its alert time (server/delivery.py):
