@@ -96,9 +96,12 @@ class ProductionLink:
         poll_s: float = 10.0,
         reserve_days: int = 2,
         reserve_per_period: int = 3,
+        templates: dict[str, tuple[str, str, str]] | None = None,
     ) -> None:
         self.client = client
         self._hierarchy = (units_per_case, cases_per_pallet)
+        # GTIN -> the (unit, case, pallet) label templates this line is set up to print
+        self._templates = templates or {}
         self._poll_s = poll_s
         self._reserve = (reserve_days, reserve_per_period)
         path.parent.mkdir(parents=True, exist_ok=True)
@@ -200,6 +203,14 @@ class ProductionLink:
                 f"gtin: product {gtin} packs {hierarchy[0]} units per case and {hierarchy[1]} "
                 f"cases per pallet; this line is set up for {self._hierarchy[0]} and "
                 f"{self._hierarchy[1]} ([packing])"
+            )
+        mine = self._templates.get(gtin)
+        wanted = tuple(product.get(f"{level}_template") for level in ("unit", "case", "pallet"))
+        if mine is not None and None not in wanted and wanted != mine:
+            raise BatchStateError(
+                f"gtin: product {gtin} is labelled with templates {', '.join(map(str, wanted))} "
+                f"(unit, case, pallet) in the master data; this line prints "
+                f"{', '.join(mine)} ([[products]] unit_template, case_template, pallet_template)"
             )
         if request.order_id is not None:  # the server checked the order's lot and expiry
             return replace(request, gtin=gtin)

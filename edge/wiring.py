@@ -351,6 +351,9 @@ def production_link(config: EdgeConfig) -> ProductionLink | None:
         poll_s=server.poll_s,
         reserve_days=server.lot_reserve_days,
         reserve_per_period=server.lot_reserve_per_period,
+        templates={
+            p.gtin: (p.unit_template, p.case_template, p.pallet_template) for p in config.products
+        },
     )
 
 

@@ -199,6 +199,14 @@ def test_master_data_expiry_and_lots_at_the_line(
                 select(lots.c.gtin, lots.c.source).where(lots.c.lot == offline)
             ).all()
         assert [tuple(r) for r in bound] == [(GTIN, "rule")]
+        # QA changes the product's unit label in the master data: the line, set up for the
+        # old one, refuses to start the product until its configuration follows
+        changed = {**PRODUCT, "unit_template": "unit-40x20-300", "reason": "new carton"}
+        put = httpx.put(f"{served.url}/production/products/{GTIN}", json=changed, headers=qa)
+        assert put.status_code == 200, put.text
+        synced(agent)
+        with pytest.raises(BatchStateError, match=r"labelled with templates unit-40x20-300, "):
+            agent.start_batch(BatchStart(GTIN, "", "", 10))
     finally:
         agent.stop()
 
