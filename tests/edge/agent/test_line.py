@@ -119,7 +119,10 @@ def test_a_batch_with_faults_reconciles_and_every_event_arrives_once(
     printed = db.execute("SELECT printed FROM batches").fetchone()[0]
     # serials allocated while the ribbon-out stopped the line were never printed: voided
     assert printed == sum(states.values()) - states["voided"]
-    assert printed == states["commissioned"] + states["rejected"] + states["scrapped"]
+    # a unit the gate rejected after its commissioning is decommissioned: scrapped in the books
+    assert printed == (
+        states["commissioned"] + states["rejected"] + states["scrapped"] + states["decommissioned"]
+    )
     assert states["commissioned"] > 0.9 * printed and states["rejected"] > 0
     assert states["scrapped"] >= 1  # the label the ribbon ran out on
     images = [i for (i,) in db.execute("SELECT image FROM units WHERE state='rejected'") if i]
@@ -127,7 +130,10 @@ def test_a_batch_with_faults_reconciles_and_every_event_arrives_once(
     reasons = {
         r.split(":")[0] for (r,) in db.execute("SELECT reason FROM units WHERE state='rejected'")
     }
-    assert reasons <= {"no_read", "wrong_data", "not_gs1", "poor_quality"}
+    # the camera's outcomes; on a busy machine also units whose verdict came after the gate
+    # had already rejected them (gate timing only alarms here: tests/edge/agent/test_gate_timing.py)
+    late = "verified, but the reject gate had already rejected it (no_verdict)"
+    assert reasons <= {"no_read", "wrong_data", "not_gs1", "poor_quality", late}
     # the printer printed no label the agent does not count as printed
     assert line.printer.status().labels_printed <= printed
     gate = plc.counts()
@@ -147,10 +153,13 @@ def test_a_batch_with_faults_reconciles_and_every_event_arrives_once(
         if e["type"] == "ObjectEvent" and e.get("bizStep") == "commissioning"
         for epc in e.get("epcList", [])
     ]
-    assert len(commissioned) == len(set(commissioned)) == states["commissioned"]
+    ever = states["commissioned"] + states["decommissioned"]  # every unit commissioned once
+    assert len(commissioned) == len(set(commissioned)) == ever
     expected = {
         gs1.UnitCode.create(gtin=gtin, serial=serial).sgtin_uri(7)
-        for gtin, serial in db.execute("SELECT gtin, serial FROM units WHERE state='commissioned'")
+        for gtin, serial in db.execute(
+            "SELECT gtin, serial FROM units WHERE state IN ('commissioned', 'decommissioned')"
+        )
     }
     assert set(commissioned) == expected
     packing = [e for e in events.values() if e["type"] == "AggregationEvent"]
