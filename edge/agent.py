@@ -51,6 +51,8 @@ T = TypeVar("T")
 #: Alarms of a stopped line that the operator clears by resuming the batch.
 LINE_FAULT_ALARMS = ("device", "store", "stuck unit", "gate timing")
 PLC_LINK_TIMEOUT_S = 5.0  # the PLC link down this long while running: alarm and halt
+# The broker away this long: an alarm (the line goes on, its events wait in the outbox).
+BROKER_ALARM_S = 3.0
 
 
 @dataclass
@@ -196,6 +198,7 @@ class Agent:
             on_change=self._grade_alarm,
         )
         self._plc_down_since: float | None = None
+        self._broker_down_since: float | None = None
         self._pause_pending: str | None = None  # a fault's pause the store refused: retried
         self._timer_rate = config.trigger.rate_per_minute  # the timer's rate (slow policy)
         self._stopping = threading.Event()
@@ -614,7 +617,9 @@ class Agent:
 
     def _watch_links(self, now: float) -> None:
         """The PLC link down (or its worker dead) for longer than ``plc_link_timeout_s``
-        while a batch runs: alarm and halt; cleared when it is back."""
+        while a batch runs: alarm and halt; cleared when it is back. The events' broker away
+        for ``BROKER_ALARM_S``: an alarm only (the outbox keeps every event)."""
+        self._watch_broker(now)
         healthy = self.plc.connected and self.plc.worker_alive
         if healthy:
             self._plc_down_since = None
@@ -634,6 +639,26 @@ class Agent:
         self._alarms["plc link down"] = problem
         log.error("%s; halting the line", problem)
         self._halt(problem)
+
+    def _watch_broker(self, now: float) -> None:
+        if self.publisher.connected:
+            self._broker_down_since = None
+            if self._alarms.pop("broker", None) is not None:
+                log.info("broker: connected again")
+                self._state_changed.set()
+            return
+        if self._broker_down_since is None:
+            self._broker_down_since = now
+            return
+        if now - self._broker_down_since >= BROKER_ALARM_S and "broker" not in self._alarms:
+            waiting = self.publisher.pending()
+            why = self.publisher.stats.last_error or "not connected"
+            self._alarms["broker"] = (
+                f"the broker does not answer ({why}); the line goes on, "
+                f"{waiting} event(s) wait in the outbox"
+            )
+            log.warning("broker: %s", self._alarms["broker"])
+            self._state_changed.set()
 
     def _outbox_alarm(self, raised: bool, depth: int) -> None:
         if raised:
