@@ -15,6 +15,8 @@ first frame taken at or after the unit's trigger), never by position in the stre
 
 from __future__ import annotations
 
+import json
+import math
 import os
 import queue
 import time
@@ -130,11 +132,13 @@ class FolderSource:
                 if image is None:  # not an image after all: skip it, as a camera drops frames
                     continue
                 self._sequence += 1
+                taken, tag = _sidecar(path)
                 return Frame(
                     np.asarray(image, dtype=np.uint8),
                     self._sequence,
-                    path.stat().st_mtime,
+                    path.stat().st_mtime if taken is None else taken,
                     str(path),
+                    tag=tag,
                 )
             if not self.watch or (deadline is not None and time.monotonic() >= deadline):
                 return None
@@ -154,6 +158,33 @@ class FolderSource:
 
     def close(self) -> None:
         self._pending.clear()
+
+
+SIDECAR_MAX_BYTES = 64 * 1024
+
+
+def _sidecar(path: Path) -> tuple[float | None, int | None]:
+    """When and for which trigger the camera took an image file, from its JSON sidecar
+    (``frame-000123.json`` beside ``frame-000123.png``: ``timestamp``, seconds since the
+    epoch, and ``trigger`` or ``label_index``, the camera's trigger count), so that a frame
+    delivered late still meets its own unit. Missing, oversized or malformed: (None, None),
+    and the file's time is used (matched by time)."""
+    sidecar = path.with_suffix(".json")
+    try:
+        if sidecar.stat().st_size > SIDECAR_MAX_BYTES:
+            return None, None
+        data = json.loads(sidecar.read_bytes())
+    except (OSError, ValueError):
+        return None, None
+    if not isinstance(data, dict):
+        return None, None
+    taken = data.get("timestamp")
+    if isinstance(taken, bool) or not isinstance(taken, int | float) or not math.isfinite(taken):
+        taken = None
+    tag = data.get("trigger", data.get("label_index"))
+    if isinstance(tag, bool) or not isinstance(tag, int) or not 0 <= tag < 2**53:
+        tag = None
+    return (None if taken is None else float(taken)), tag
 
 
 class PublishedFrame(Protocol):

@@ -52,6 +52,24 @@ def test_folder_source_watches_for_frames_the_camera_simulator_writes(
     assert decoded is not None and decoded.data == UNIT.element_string()
 
 
+def test_a_folder_frame_keeps_its_trigger_and_time_from_its_sidecar(tmp_path: Path) -> None:
+    """A frame delivered late (a stalled camera link) still names its own trigger."""
+    for stem, sidecar in [
+        ("f1", b'{"timestamp": 1000.5, "trigger": 7}'),
+        ("f2", b'{"timestamp": 1001.0, "label_index": 8}'),
+        ("f3", b'{"timestamp": NaN, "trigger": true}'),  # hostile: ignored, file time
+        ("f4", b"[1, 2"),
+    ]:
+        cv2.imwrite(str(tmp_path / f"{stem}.png"), np.full((8, 8), 9, np.uint8))
+        (tmp_path / f"{stem}.json").write_bytes(sidecar)
+    source = FolderSource(tmp_path)
+    frames = [source.read() for _ in range(4)]
+    assert [(f.timestamp, f.tag) for f in frames[:2] if f] == [(1000.5, 7), (1001.0, 8)]
+    for frame in frames[2:]:
+        assert frame is not None and frame.tag is None
+        assert abs(frame.timestamp - time.time()) < 600  # the file's own time
+
+
 def test_folder_source_needs_a_directory(tmp_path: Path) -> None:
     with pytest.raises(FrameSourceError) as caught:
         FolderSource(tmp_path / "missing")
