@@ -12,7 +12,11 @@ records are the agent's SQLite store; the server records are the trace server's 
   active, decommissioned = decommissioned);
 * ``wrong_parents``: a unit whose case on the server differs from its case at the edge (a
   packed case at the edge and none on the server counts too), and a case whose pallet does;
-* ``false_rejects``: a unit rejected although its label was printed without any fault;
+* ``false_rejects``: a unit rejected on a camera verdict although its label was printed
+  without any fault (a frame paired with the wrong unit, say);
+* ``unverified_at_gate`` (a figure, not a problem): a good unit the reject gate rejected
+  because its verdict did not come in time (``no_verdict``), as it must while the camera is
+  stalled and before the line stops: the gate failing safe, not a wrong verdict;
 * ``empty_cases_labelled``: a case label printed for a case the agent holds no unit in;
 * ``unbalanced``: the batch did not close balanced (printed = commissioned + rejected + …).
 """
@@ -44,6 +48,7 @@ class Audit:
     wrong_status: list[str] = field(default_factory=list)
     wrong_parents: list[str] = field(default_factory=list)
     false_rejects: list[str] = field(default_factory=list)
+    unverified_at_gate: list[str] = field(default_factory=list)
     empty_cases_labelled: list[str] = field(default_factory=list)
     reject_reasons: dict[str, int] = field(default_factory=dict)
     unbalanced: str | None = None
@@ -82,6 +87,7 @@ class Audit:
             "wrong_status": len(self.wrong_status),
             "wrong_parents": len(self.wrong_parents),
             "false_rejects": len(self.false_rejects),
+            "unverified_at_gate": len(self.unverified_at_gate),
             "empty_cases_labelled": len(self.empty_cases_labelled),
             "reject_reasons": self.reject_reasons,
             "balanced": self.unbalanced is None,
@@ -175,7 +181,10 @@ def audit(stack: FaultStack) -> Audit:
             if state == "commissioned" and server_case != case:
                 result.wrong_parents.append(serial)
         elif state == "rejected" and printed.units.get(serial) == ():
-            result.false_rejects.append(serial)
+            if "(no_verdict)" in (_reason or ""):
+                result.unverified_at_gate.append(serial)
+            else:
+                result.false_rejects.append(serial)
         if state in ("rejected", "decommissioned", "scrapped"):
             why = _reason_kind(_reason)
             result.reject_reasons[why] = result.reject_reasons.get(why, 0) + 1
