@@ -14,9 +14,10 @@ records are the agent's SQLite store; the server records are the trace server's 
   packed case at the edge and none on the server counts too), and a case whose pallet does;
 * ``false_rejects``: a unit rejected on a camera verdict although its label was printed
   without any fault (a frame paired with the wrong unit, say);
-* ``unverified_at_gate`` (a figure, not a problem): a good unit the reject gate rejected
-  because its verdict did not come in time (``no_verdict``), as it must while the camera is
-  stalled and before the line stops: the gate failing safe, not a wrong verdict;
+* ``unverified_at_gate`` (a figure, not a problem): a good unit rejected without a camera
+  verdict on its own image: the gate's ``no_verdict`` (the verdict came too late), no frame
+  for it (``no frame``), or the camera failing (``camera_fault``), as must happen while the
+  camera is stalled and before the line stops: failing safe, not a wrong verdict;
 * ``empty_cases_labelled``: a case label printed for a case the agent holds no unit in;
 * ``unbalanced``: the batch did not close balanced (printed = commissioned + rejected + …).
 """
@@ -181,7 +182,7 @@ def audit(stack: FaultStack) -> Audit:
             if state == "commissioned" and server_case != case:
                 result.wrong_parents.append(serial)
         elif state == "rejected" and printed.units.get(serial) == ():
-            if "(no_verdict)" in (_reason or ""):
+            if _unverified(_reason or ""):
                 result.unverified_at_gate.append(serial)
             else:
                 result.false_rejects.append(serial)
@@ -207,3 +208,12 @@ def _reason_kind(reason: str | None) -> str:
         return "(none)"
     head = reason.split(":", 1)[0] if ": " in reason[:40] else reason
     return re.sub(r"[0-9][0-9.:/-]*", "#", head)[:80]
+
+
+def _unverified(reason: str) -> bool:
+    """A reject for want of a verdict on the unit's own image, not on a wrong one."""
+    return (
+        "(no_verdict)" in reason
+        or reason.startswith("camera_fault")
+        or (reason.startswith("no_read") and "no frame" in reason)
+    )
