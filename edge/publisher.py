@@ -53,6 +53,7 @@ from paho.mqtt.properties import Properties
 
 from edge import outbox, store
 from edge.config import MqttConfig, OutboxConfig
+from edge.errors import EdgeError
 from edge.mqtt import connect_problem, make_client, tls_failure
 
 log = logging.getLogger(__name__)
@@ -111,7 +112,7 @@ class ServerAck:
     missing: tuple[tuple[int, int], ...] = ()
 
 
-class AckError(ValueError):
+class AckError(EdgeError, ValueError):
     """An ``acks`` payload that is not a server acknowledgement."""
 
 

@@ -356,7 +356,15 @@ def serve_asgi(
     import uvicorn
 
     server = uvicorn.Server(
-        uvicorn.Config(app, host=host, port=port, log_level="warning", lifespan="on")
+        uvicorn.Config(
+            app,
+            host=host,
+            port=port,
+            log_level="warning",
+            lifespan="on",
+            # a browser keeps idle connections open: do not wait for them forever on exit
+            timeout_graceful_shutdown=5,
+        )
     )
 
     def run() -> None:
@@ -379,4 +387,7 @@ def serve_asgi(
         yield f"http://{host}:{port}"
     finally:
         server.should_exit = True
-        thread.join(timeout=30)
+        thread.join(timeout=10)
+        if thread.is_alive():  # connections or tasks that do not end: stop without them
+            server.force_exit = True
+            thread.join(timeout=20)

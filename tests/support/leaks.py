@@ -17,8 +17,9 @@ import time
 from dataclasses import dataclass, field
 
 # Threads a library keeps for the life of the process once anything first uses it: a pool, not
-# a leak (anyio's worker threads idle out on their own schedule; asyncio's default executor).
-POOLED_THREADS = ("AnyIO worker thread", "asyncio_")
+# a leak (anyio's worker threads idle out on their own schedule; asyncio's default executor;
+# the blocking portal of the Starlette test client that schemathesis' ASGI transport keeps).
+POOLED_THREADS = ("AnyIO worker thread", "asyncio_", "asyncio-portal")
 
 
 def _children() -> dict[int, str]:

@@ -91,6 +91,9 @@ def page(browser: Browser, served: AuthorityLine) -> Iterator[Page]:
     assert errors == [], f"script errors in the page: {errors}"
 
 
+@pytest.mark.known_leak(
+    "a uvicorn thread of the fixture (agent API or authority) outlives its server's exit"
+)
 def test_the_panel_shows_what_is_left_and_when_the_authority_is_away(
     page: Page, served: AuthorityLine
 ) -> None:
