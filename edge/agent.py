@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import contextlib
 import logging
+import os
 import sqlite3
 import threading
 import time
@@ -53,6 +54,8 @@ LINE_FAULT_ALARMS = ("device", "store", "stuck unit", "gate timing")
 PLC_LINK_TIMEOUT_S = 5.0  # the PLC link down this long while running: alarm and halt
 # The broker away this long: an alarm (the line goes on, its events wait in the outbox).
 BROKER_ALARM_S = 3.0
+# Less free space than this in the data folder: the line stops before the store's writes fail.
+MIN_FREE_BYTES = 8 * 1024 * 1024
 
 
 @dataclass
@@ -569,6 +572,7 @@ class Agent:
         stop the line (or slow it, by the gate-timing policy)."""
         if self._pause_pending is not None:
             self._pause(self._pause_pending)
+        self._watch_disk()
         stuck = self.pipeline.oldest_in_flight_s(now)
         limit = self.config.line.stuck_unit_s
         if stuck is not None and stuck > limit and "stuck unit" not in self._alarms:
@@ -639,6 +643,27 @@ class Agent:
         self._alarms["plc link down"] = problem
         log.error("%s; halting the line", problem)
         self._halt(problem)
+
+    def _watch_disk(self) -> None:
+        """The data folder nearly full while a batch runs: the ``store`` alarm and a stop,
+        before SQLite refuses a write (which it may do only when it next needs a page)."""
+        if "store" in self._alarms:
+            return
+        try:
+            stat = os.statvfs(self.db_path.parent)
+        except OSError:
+            return
+        free = stat.f_bavail * stat.f_frsize
+        if free >= MIN_FREE_BYTES:
+            return
+        batch = self.current_batch()
+        if batch is None or batch.state is not BatchState.RUNNING:
+            return
+        self.pipeline.stop_line(
+            f"store: the data folder {self.db_path.parent} has {free // 1024} KiB free "
+            f"(less than {MIN_FREE_BYTES // (1024 * 1024)} MiB): line stopped before writes fail",
+            "store",
+        )
 
     def _watch_broker(self, now: float) -> None:
         if self.publisher.connected:
