@@ -22,8 +22,8 @@ from dataclasses import dataclass, field
 POOLED_THREADS = ("AnyIO worker thread", "asyncio_", "asyncio-portal")
 
 
-def _children() -> dict[int, str]:
-    """This process's descendants that are alive (not zombies): pid -> command line."""
+def _children() -> dict[int, int]:
+    """This process's descendants that are alive (not zombies): pid -> parent pid."""
     parents: dict[int, int] = {}
     states: dict[int, str] = {}
     for entry in os.scandir("/proc"):
@@ -41,7 +41,7 @@ def _children() -> dict[int, str]:
         parents[int(entry.name)] = int(rest[1])
         states[int(entry.name)] = rest[0]
     mine = {os.getpid()}
-    found: dict[int, str] = {}
+    found: dict[int, int] = {}
     grew = True
     while grew:
         grew = False
@@ -50,7 +50,25 @@ def _children() -> dict[int, str]:
                 mine.add(pid)
                 grew = True
                 if states[pid] != "Z":
-                    found[pid] = _cmdline(pid)
+                    found[pid] = ppid
+    return found
+
+
+def _started_since(before: set[int]) -> dict[int, str]:
+    """Descendants that are new and were not started by a process running at ``before``: a
+    shared process (the session's browser, a module's broker) may start helpers of its own at
+    any time (Chromium starts utility processes on demand), and those are its own, not the
+    test's."""
+    now = _children()
+    found: dict[int, str] = {}
+    for pid in now:
+        if pid in before:
+            continue
+        ancestor = now[pid]
+        while ancestor in now and ancestor not in before:
+            ancestor = now[ancestor]
+        if ancestor not in before:  # reached this process: the test's own line of descent
+            found[pid] = _cmdline(pid)
     return found
 
 
@@ -76,7 +94,7 @@ class Snapshot:
                 for t in threading.enumerate()
                 if t not in self.threads and t.is_alive() and not t.name.startswith(POOLED_THREADS)
             ]
-            processes = {p: c for p, c in _children().items() if p not in self.processes}
+            processes = _started_since(self.processes)
             if (not threads and not processes) or time.monotonic() >= end:
                 return [f"{t.name} (daemon={t.daemon})" for t in threads], processes
             time.sleep(0.05)  # polling what others end, bounded by the deadline above

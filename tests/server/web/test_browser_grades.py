@@ -15,7 +15,7 @@ from server.api.app import create_app
 from server.config import ServerSettings
 from server.store import create_store_engine, upgrade
 from tests.server import factory as f
-from tests.server.web.seed import PASSWORD, add_users
+from tests.server.web.seed import PASSWORD, READ_POINT, add_users
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.browser
@@ -24,8 +24,13 @@ CONTEXT = [*f.CONTEXT, {"serialtrace": "urn:serialtrace:epcis:"}]
 GRADES = {"Q1": 4.0, "Q2": 3.0, "Q3": 3.0, "Q4": 2.0, "Q5": 0.0}
 
 
+def at_line(event: dict[str, object]) -> dict[str, object]:
+    """The event read at the seeded line (the device account may capture only there)."""
+    return {**event, "readPoint": {"id": READ_POINT}}
+
+
 def graded(serial: str, overall: float) -> dict[str, object]:
-    event = f.commissioning([serial], lot="LOTQ")
+    event = at_line(f.commissioning([serial], lot="LOTQ"))
     modulation = 4 if overall == 4.0 else int(overall)
     event["serialtrace:grade"] = {
         "overall": overall,
@@ -40,7 +45,11 @@ def graded(serial: str, overall: float) -> dict[str, object]:
 @pytest.fixture(scope="module")
 def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
     folder: Path = tmp_path_factory.mktemp("grades")
-    settings = ServerSettings(db_url=f"sqlite:///{folder / 'trace.db'}", migrate_on_start=False)
+    settings = ServerSettings(
+        db_url=f"sqlite:///{folder / 'trace.db'}",
+        migrate_on_start=False,
+        event_time_max_age_days=36500,  # the factory's events carry 2025 times
+    )
     engine = create_store_engine(settings.db_url)
     upgrade(engine)
     add_users(engine)
@@ -54,7 +63,7 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
                 headers = {"Authorization": f"Bearer {login.json()['access_token']}"}
                 document = f.document(
                     [graded(s, g) for s, g in GRADES.items()]
-                    + [f.commissioning(["Q6"], lot="LOTQ")]
+                    + [at_line(f.commissioning(["Q6"], lot="LOTQ"))]
                 )
                 document["@context"] = CONTEXT
                 answer = client.post("/epcis/capture", json=document, headers=headers)
