@@ -122,7 +122,11 @@ case "$target" in
         log "pytest"
         started=$SECONDS
         status=0
-        "$VENV/bin/python" -m pytest "$@" || status=$?
+        # Two workers by default (the machines CI runs on have 2 cores; most tests wait on
+        # brokers, servers and browsers); a module's tests stay on one worker with its fixtures.
+        # SERIALTRACE_TEST_WORKERS=0 runs them in this process.
+        "$VENV/bin/python" -m pytest -n "${SERIALTRACE_TEST_WORKERS:-2}" --dist loadfile "$@" \
+            || status=$?
         elapsed=$((SECONDS - started))
         log "tests took $((elapsed / 60)) min $((elapsed % 60)) s; set-up, lint and tests $(((SECONDS - total_started) / 60)) min $(((SECONDS - total_started) % 60)) s (exit $status)"
         exit "$status"
