@@ -142,6 +142,7 @@ class Broker:
     process: subprocess.Popen[bytes]
     config: Path
     setup: BrokerSetup | None = None
+    tied: bool = False  # restarted the same way: see :func:`tied_to_starter`
 
     @property
     def url(self) -> str:
@@ -228,7 +229,7 @@ class Broker:
         the same folder; nothing happens if it runs."""
         if self.process.poll() is None:
             return
-        self.process = _spawn(self.config)
+        self.process = _spawn(self.config, tied=self.tied)
         wait_for_port(self.host, self.port)
 
 
@@ -280,20 +281,38 @@ def connect_once(link: BrokerLink, timeout: float = 5.0) -> str | None:
         client.loop_stop()
 
 
-def _spawn(config: Path) -> subprocess.Popen[bytes]:
+def tied_to_starter(argv: list[str]) -> list[str]:
+    """``argv`` run so that the process gets SIGTERM when the thread that started it ends,
+    however it ends (SIGKILL included): Linux's parent-death signal, set by util-linux's
+    ``setpriv`` before it executes ``argv``. Start such a process from a thread that lives as
+    long as the process should (the main thread). Unchanged where ``setpriv`` is missing."""
+    setpriv = shutil.which("setpriv")
+    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else argv
+
+
+def _spawn(config: Path, *, tied: bool = False) -> subprocess.Popen[bytes]:
     binary = shutil.which("mosquitto") or "/usr/sbin/mosquitto"
+    argv = [binary, "-c", str(config)]
     with open(config.with_suffix(".log"), "ab") as log:  # the child keeps its own copy
-        return subprocess.Popen([binary, "-c", str(config)], stdout=log, stderr=subprocess.STDOUT)
+        return subprocess.Popen(
+            tied_to_starter(argv) if tied else argv, stdout=log, stderr=subprocess.STDOUT
+        )
 
 
 def start_mosquitto(
-    folder: Path, *, persistence: bool = False, port: int | None = None, secure: bool = True
+    folder: Path,
+    *,
+    persistence: bool = False,
+    port: int | None = None,
+    secure: bool = True,
+    tied: bool = False,
 ) -> Broker:
     """Start Mosquitto on ``port`` (a free one if not given) on 127.0.0.1.
 
     Secure (default): ``folder`` is set up as ``serialtrace broker init`` does it (see
     :mod:`serialtrace.broker`; an existing set-up there is kept, with its identities).
-    ``secure=False`` is an open plain-TCP listener for benchmarks' comparison runs only."""
+    ``secure=False`` is an open plain-TCP listener for benchmarks' comparison runs only.
+    ``tied``: the broker ends when the calling thread ends (:func:`tied_to_starter`)."""
     if shutil.which("mosquitto") is None and not Path("/usr/sbin/mosquitto").exists():
         raise FileNotFoundError("mosquitto: not installed (apt-get install mosquitto)")
     folder.mkdir(parents=True, exist_ok=True)
@@ -306,8 +325,8 @@ def start_mosquitto(
                 )
             else:
                 setup = BrokerSetup(folder)
-            process = _spawn(setup.config)
-            broker = Broker("127.0.0.1", setup.port, process, setup.config, setup)
+            process = _spawn(setup.config, tied=tied)
+            broker = Broker("127.0.0.1", setup.port, process, setup.config, setup, tied)
             if _listening(broker) or not fresh or port is not None or attempt == 3:
                 return broker
         raise AssertionError("unreachable")  # pragma: no cover
@@ -329,7 +348,7 @@ def start_mosquitto(
         "log_type warning",
     ]
     config.write_text("\n".join(lines) + "\n")
-    broker = Broker("127.0.0.1", port, _spawn(config), config)
+    broker = Broker("127.0.0.1", port, _spawn(config, tied=tied), config, tied=tied)
     _listening(broker)
     return broker
 

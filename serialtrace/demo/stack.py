@@ -58,6 +58,7 @@ from serialtrace.services import (
     check_port_free,
     serve_asgi,
     start_mosquitto,
+    tied_to_starter,
     wait_for_listener,
 )
 from simulators.line import LineSimulator, Scenario
@@ -227,7 +228,9 @@ class Stack:
         self._check_ports()
         self._prepare_data_dir()
         self._step("broker")
-        broker = start_mosquitto(self.data / "broker", persistence=True)
+        # Broker and trace server end with the demo's main thread, even when the demo is
+        # killed with SIGKILL and cannot stop them.
+        broker = start_mosquitto(self.data / "broker", persistence=True, tied=True)
         self._exits.callback(broker.stop)
         self.broker = broker
         self._step("trace server")
@@ -341,9 +344,11 @@ class Stack:
         self._exits.callback(log.close)
         port = self.options.server_port
         process = subprocess.Popen(
-            [sys.executable, "-m", "serialtrace", "server", "--db", db, "--mqtt", broker.url,
-             "--mqtt-secrets", str(broker.secrets("server", "demo")),
-             "--host", "127.0.0.1", "--port", str(port)],
+            tied_to_starter(
+                [sys.executable, "-m", "serialtrace", "server", "--db", db, "--mqtt", broker.url,
+                 "--mqtt-secrets", str(broker.secrets("server", "demo")),
+                 "--host", "127.0.0.1", "--port", str(port)]
+            ),
             stdout=log,
             stderr=subprocess.STDOUT,
             env={**os.environ, "SERIALTRACE_SERVER_AUDIT_KEY_FILE": str(audit_key)},

@@ -1,14 +1,18 @@
 """The process helpers the demo relies on to talk only to what it started: a taken port is
 found before anything starts, a port's listener is tied to the process holding it, and an
-in-process uvicorn that cannot bind says so instead of serving someone else's port."""
+in-process uvicorn that cannot bind says so instead of serving someone else's port; what the
+demo starts ends with it, even when it is killed with SIGKILL."""
 
 from __future__ import annotations
 
 import os
+import signal
 import socket
 import subprocess
 import sys
+import time
 from collections.abc import Iterator
+from pathlib import Path
 
 import pytest
 
@@ -85,3 +89,44 @@ def test_serve_asgi_on_a_taken_port_raises_instead_of_serving_it(listener):
     served = serve_asgi(_app, port, name="edge-api", timeout=60)
     with pytest.raises(PortTaken, match=f"could not listen on 127.0.0.1:{port}"):
         served.__enter__()
+
+
+# A starter that starts a broker and a plain process tied to it, names their pids, and waits.
+STARTER = (
+    "import subprocess, sys, time\n"
+    "from pathlib import Path\n"
+    "from serialtrace.services import start_mosquitto, tied_to_starter\n"
+    "broker = start_mosquitto(Path(sys.argv[1]), tied=True)\n"
+    "sleeper = subprocess.Popen(tied_to_starter(['sleep', '300']))\n"
+    "print(broker.process.pid, sleeper.pid, flush=True)\n"
+    "time.sleep(300)\n"
+)
+
+
+def _ended(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()[0]
+    except OSError:
+        return True
+    return state == "Z"
+
+
+def test_what_a_starter_ties_to_itself_ends_when_it_is_killed(tmp_path: Path) -> None:
+    starter = subprocess.Popen(
+        [sys.executable, "-c", STARTER, str(tmp_path / "broker")], stdout=subprocess.PIPE, text=True
+    )
+    assert starter.stdout is not None
+    try:
+        pids = [int(pid) for pid in starter.stdout.readline().split()]
+        assert len(pids) == 2, "the starter did not start its broker and its sleeper"
+        assert not any(_ended(pid) for pid in pids)
+    finally:
+        starter.send_signal(signal.SIGKILL)  # no chance to stop its children itself
+        starter.wait()
+    deadline = time.monotonic() + 20
+    while not all(_ended(pid) for pid in pids) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling processes of another parent, bounded by the deadline
+    left = [pid for pid in pids if not _ended(pid)]
+    for pid in left:
+        os.kill(pid, signal.SIGKILL)
+    assert left == [], "still running after their starter was killed"
