@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import os
-import warnings
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -15,10 +14,6 @@ from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.services import Broker, start_mosquitto
 
 REPO = Path(__file__).resolve().parent.parent
-
-
-# How long a test's threads and child processes get to end after its fixtures are torn down.
-LEAK_DEADLINE_S = float(os.environ.get("SERIALTRACE_TEST_LEAK_DEADLINE_S", "45"))
 
 
 @pytest.fixture(autouse=True)
@@ -36,14 +31,7 @@ def no_leaks(request: pytest.FixtureRequest) -> Iterator[None]:
         return
     before = leaks.Snapshot()
     yield
-    known = request.node.get_closest_marker("known_leak")
-    if known is not None:  # reported, not failed: an open bug named by the marker's reason
-        threads, processes = before.leftovers(LEAK_DEADLINE_S)
-        leaks.kill(processes)
-        if threads or processes:
-            warnings.warn(f"known leak ({known.args[0]}): {threads} {processes}", stacklevel=1)
-        return
-    leaks.check(before, LEAK_DEADLINE_S, "the test")
+    leaks.check(before, leaks.DEADLINE_S, "the test")
 
 
 @pytest.fixture(scope="session")

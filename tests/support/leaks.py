@@ -21,6 +21,9 @@ from dataclasses import dataclass, field
 # the blocking portal of the Starlette test client that schemathesis' ASGI transport keeps).
 POOLED_THREADS = ("AnyIO worker thread", "asyncio_", "asyncio-portal")
 
+# How long a test's threads and child processes get to end after its fixtures are torn down.
+DEADLINE_S = float(os.environ.get("SERIALTRACE_TEST_LEAK_DEADLINE_S", "45"))
+
 
 def _children() -> dict[int, int]:
     """This process's descendants that are alive (not zombies): pid -> parent pid."""

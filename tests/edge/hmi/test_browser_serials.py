@@ -17,6 +17,7 @@ from edge.wiring import build_agent
 from serialtrace.services import serve_asgi
 from tests.edge.agent.line import GTIN, config_for, sim_devices, start_line
 from tests.server.conftest import migrated_store
+from tests.support import leaks
 from tests.support.authority import ThreadedAuthority, prepare
 from tests.support.services import Broker, free_port
 
@@ -36,6 +37,9 @@ class AuthorityLine:
 def served(
     tmp_path_factory: pytest.TempPathFactory, mosquitto: Broker, request: pytest.FixtureRequest
 ) -> Iterator[AuthorityLine]:
+    """The line and its authority. The test stops and starts the authority again, so it is
+    marked ``shared_stack`` and the leak check runs here, once everything is stopped."""
+    before = leaks.Snapshot()
     folder = tmp_path_factory.mktemp("hmi-serials")
     with migrated_store("sqlite", folder, request) as store:
         prepare(
@@ -77,6 +81,7 @@ def served(
         finally:
             line.close()
             authority.stop()
+    leaks.check(before, leaks.DEADLINE_S, "the line and authority of the HMI serials page")
 
 
 @pytest.fixture
@@ -91,9 +96,7 @@ def page(browser: Browser, served: AuthorityLine) -> Iterator[Page]:
     assert errors == [], f"script errors in the page: {errors}"
 
 
-@pytest.mark.known_leak(
-    "a uvicorn thread of the fixture (agent API or authority) outlives its server's exit"
-)
+@pytest.mark.shared_stack
 def test_the_panel_shows_what_is_left_and_when_the_authority_is_away(
     page: Page, served: AuthorityLine
 ) -> None:
