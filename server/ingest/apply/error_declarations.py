@@ -4,7 +4,8 @@ A capture of an eventID already stored (or repeated in the group), or of a new e
 carries an ``errorDeclaration`` marks the stored event as erroneous: the declaration is
 recorded (``error_declarations``: the first one stays), its fields indexed for queries, an
 ``error_declaration`` alert raised, and what the event asserted undone in the trace tables by
-the handler of its kind (its ``retract``); the event's stored body is never changed.
+the handler of its kind (its ``retract``); an erroneous event parked for units not
+commissioned yet is not applied when they are. The event's stored body is never changed.
 Declarations are applied after the other events of the group, so that the corrective events
 sent with a declaration are applied first.
 """
@@ -15,14 +16,21 @@ import json
 from collections.abc import Callable
 from typing import TYPE_CHECKING, Any
 
-from sqlalchemy import select
+from sqlalchemy import delete, select
 
 from server.cbv import parse_time
 from server.ingest.apply import aggregation_events, object_events, transformation_events
 from server.ingest.apply.recording import FIELD_COLUMNS, stored_event_pks
 from server.ingest.fields import declaration_rows, namespaces, term
 from server.store.dialect import bulk_insert
-from server.store.schema import error_declarations, event_bodies, event_fields, events
+from server.store.schema import (
+    error_declarations,
+    event_bodies,
+    event_fields,
+    events,
+    parked_events,
+    parked_refs,
+)
 
 if TYPE_CHECKING:
     from server.ingest.apply.unit_of_work import UnitOfWork
@@ -93,6 +101,10 @@ def declare(uow: UnitOfWork, pk: int, declaration: dict[str, Any], doc: int) -> 
     rows = declaration_rows(declaration, namespaces(event.get("@context")))
     if rows and not isinstance(event.get("errorDeclaration"), dict):  # else indexed at capture
         bulk_insert(conn, event_fields, FIELD_COLUMNS, uow.field_values(pk, rows))
+    # A parked event (waiting for units not commissioned yet) is not applied any more.
+    conn.execute(delete(parked_refs).where(parked_refs.c.event_pk == pk))
+    conn.execute(delete(parked_events).where(parked_events.c.event_pk == pk))
+    uow.parked.pop(pk, None)
     retract = RETRACTS.get(event.get("type"))
     if retract is not None:
         retract(uow, pk, event)
