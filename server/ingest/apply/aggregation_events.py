@@ -256,6 +256,10 @@ def _place(moves: Iterable[_Move]) -> tuple[str | None, datetime | None]:
 
 
 def _retract_unpacking(uow: UnitOfWork, pk: int, event: dict[str, Any], named: Contents) -> None:
+    """Put the children the erroneous unpacking ``pk`` took out, and that no later event
+    moved, where the other valid aggregation events up to its time put them; the container
+    it emptied (no children named) is ``packed`` again unless another unpacking of it
+    counts."""
     conn = uow.conn
     assert named.parent is not None
     parent_key = sscc_key(named.parent)
