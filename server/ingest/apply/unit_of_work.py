@@ -217,7 +217,7 @@ class UnitOfWork:
     ) -> None:
         """Apply an event other than a commissioning by the handler of its kind; ``named``:
         its :class:`Contents` if prepared (a parked event applied again has only its body)."""
-        handler = HANDLERS.get(event.get("type"))  # type: ignore[arg-type]
+        handler = HANDLERS.get(event.get("type") or "")
         if handler is not None:
             handler(self, pk, event, event_time, named)
 
