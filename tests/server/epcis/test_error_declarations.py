@@ -18,7 +18,7 @@ from server.ingest.service import Ingestor
 from server.store import read_transaction
 from server.store.event_query import run_query
 from server.store.queries import batch_reach, trace_unit
-from server.store.schema import alerts, error_declarations, event_bodies, events
+from server.store.schema import alerts, containers, error_declarations, event_bodies, events
 from tests.server import factory as f
 
 SERIALS = ["D0", "D1", "D2", "D3"]
@@ -162,3 +162,94 @@ def test_event_captured_with_its_declaration(store: Engine, ingestor: Ingestor) 
     assert query_ids(store, EXISTS_errorDeclaration="true") == [event["eventID"]]
     assert query_ids(store, EQ_correctiveEventID="urn:uuid:fix") == [event["eventID"]]
     assert parents(store, "D9") == []
+
+
+def containment(store: Engine) -> dict[str, tuple[str | None, str]]:
+    """SSCC -> (its parent's SSCC, its status) of every container."""
+    with read_transaction(store) as conn:
+        rows = conn.execute(
+            select(containers.c.id, containers.c.sscc, containers.c.parent_id, containers.c.status)
+        ).all()
+    sscc_of = {row.id: row.sscc for row in rows}
+    return {row.sscc: (sscc_of.get(row.parent_id), row.status) for row in rows}
+
+
+def test_erroneous_unpacking_puts_the_children_back_unless_moved_later(
+    store: Engine, ingestor: Ingestor
+) -> None:
+    wrong = f.unpacking(CASE_A, ["D0", "D1"], time="2025-03-01T09:00:00Z")
+    later = f.packing(CASE_B, ["D1"], time="2025-03-01T10:00:00Z")  # D1 really moved on
+    capture(
+        ingestor,
+        [
+            f.commissioning(SERIALS),
+            f.packing(CASE_A, SERIALS),
+            f.packing(PALLET, [CASE_A]),
+            wrong,
+            later,
+        ],
+    )
+    assert parents(store, "D0") == []
+    assert parents(store, "D1") == [CASE_B]
+    capture(ingestor, [declared(wrong, [], reason="did_not_occur")])
+
+    assert parents(store, "D0") == [CASE_A, PALLET]  # back in the case
+    assert parents(store, "D1") == [CASE_B]  # the later packing's effect stays
+    assert parents(store, "D2") == [CASE_A, PALLET]  # never unpacked: unchanged
+    with read_transaction(store) as conn:
+        trace = trace_unit(conn, UnitKey(f.GTIN, "D0"))
+    assert trace is not None
+    assert wrong["eventID"] not in {event.event_id for event in trace.events}
+    # Put back as of its packing: an unpacking older than the erroneous one still applies.
+    capture(ingestor, [f.unpacking(CASE_A, ["D0"], time="2025-03-01T08:30:00Z")])
+    assert parents(store, "D0") == []
+
+
+def test_erroneous_unpacking_of_everything_puts_the_children_back(
+    store: Engine, ingestor: Ingestor
+) -> None:
+    pallet_2 = f.sscc(14)
+    wrong = f.unpacking(PALLET, [], time="2025-03-01T09:00:00Z")  # no childEPCs: everything
+    capture(
+        ingestor,
+        [
+            f.commissioning(SERIALS),
+            f.packing(CASE_A, SERIALS[:2]),
+            f.packing(CASE_B, SERIALS[2:]),
+            f.packing(PALLET, [CASE_A, CASE_B]),
+            wrong,
+            f.packing(pallet_2, [CASE_B], time="2025-03-01T10:00:00Z"),
+        ],
+    )
+    assert containment(store)[CASE_A] == (None, "packed")
+    assert containment(store)[PALLET][1] == "unpacked"
+    capture(ingestor, [declared(wrong, [])])
+
+    placed = containment(store)
+    assert placed[CASE_A] == (PALLET, "packed")  # back on the pallet
+    assert placed[CASE_B] == (pallet_2, "packed")  # moved later: stays on the other pallet
+    assert placed[PALLET] == (None, "packed")  # no valid unpacking of it remains
+    assert parents(store, "D0") == [CASE_A, PALLET]
+    assert parents(store, "D2") == [CASE_B, pallet_2]
+
+
+def test_erroneous_unpacking_that_overtook_its_packing(store: Engine, ingestor: Ingestor) -> None:
+    """The unpacking came first and marked D0 out as of its time, so that the older packing
+    would leave it out; once it is declared erroneous, the packing counts when it comes."""
+    packing = f.packing(CASE_A, ["D0"], time="2025-03-01T08:01:00Z")
+    wrong = f.unpacking(CASE_A, ["D0"], time="2025-03-01T09:00:00Z")
+    capture(ingestor, [f.commissioning(["D0"]), wrong])
+    capture(ingestor, [declared(wrong, [])])
+    assert parents(store, "D0") == []
+    capture(ingestor, [packing])
+    assert parents(store, "D0") == [CASE_A]
+
+
+def test_parked_erroneous_unpacking_is_not_applied(store: Engine, ingestor: Ingestor) -> None:
+    """Packing and unpacking came before D0 was commissioned (both parked); the unpacking is
+    declared erroneous before the commissioning comes."""
+    wrong = f.unpacking(CASE_A, ["D0"], time="2025-03-01T09:00:00Z")
+    capture(ingestor, [f.packing(CASE_A, ["D0"]), wrong])
+    capture(ingestor, [declared(wrong, [])])
+    capture(ingestor, [f.commissioning(["D0"])])
+    assert parents(store, "D0") == [CASE_A]
