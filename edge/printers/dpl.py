@@ -38,9 +38,9 @@ import serial
 
 from edge.printers.builder import logistic_fields, unit_fields
 from edge.printers.config import PrinterSettings
-from edge.printers.driver import FAULT_ERRORS, PrintJob, SerialPrinter
+from edge.printers.driver import SerialPrinter
 from edge.printers.errors import LabelDataError, PrinterProtocolError, PrinterTimeout
-from edge.printers.status import PrinterFault, PrinterStatus
+from edge.printers.status import PrinterFault
 from edge.printers.templates import LabelKind, LabelTemplate, TextSpec
 from gs1 import Sscc, UnitCode
 
@@ -226,11 +226,14 @@ class DplStatus:
         return cls(*flags[:7])
 
 
-class DplPrinter(SerialPrinter):
-    """A Honeywell / Datamax-O'Neil printer (DPL) on a serial port or a raw TCP port."""
+class DplPrinter(SerialPrinter[DplStatus]):
+    """A Honeywell / Datamax-O'Neil printer (DPL) on a serial port or a raw TCP port.
 
+    The printer reports each label out by itself (RS), so the loop waits for those first and
+    polls ``<SOH>A`` only every :attr:`status_interval` for faults."""
+
+    poll_at_once = False
     status_interval = 0.1
-    """Seconds between ``<SOH>A`` polls while a job is not confirmed."""
 
     def __init__(
         self,
@@ -242,85 +245,18 @@ class DplPrinter(SerialPrinter):
         self._speed = b""
         if self.config.print_speed is not None:
             self._speed = f"P{speed_letter(self.config.print_speed)}\r".encode("ascii")
-        self._sent = 0
-        self._printed = 0
         self._unread = bytearray()
-        self._last_status: DplStatus | None = None
 
     def _on_open(self, port: serial.SerialBase) -> None:
         port.write(FEEDBACK_ON)
 
-    # -- LabelPrinter ---------------------------------------------------------------------
-
-    def send(self, label: bytes) -> PrintJob:
-        """Write one label format; wait first if ``max_in_flight`` labels are unconfirmed."""
-        if self._sent - self._printed >= self.config.max_in_flight:
-            self.confirm(PrintJob(self._sent - self.config.max_in_flight + 1, 0))
+    def _prepare(self, label: bytes) -> bytes:
         if self._speed and label.startswith(b"\x02L\r"):
-            label = label[:3] + self._speed + label[3:]
-        self._io(lambda port: port.write(label))
-        self._sent += 1
-        return PrintJob(self._sent, len(label))
+            return label[:3] + self._speed + label[3:]
+        return label
 
-    def confirm(self, job: PrintJob, timeout: float | None = None) -> None:
-        """Return once ``job`` is out (its RS came back); raise the fault that stops it, or
-        PrinterTimeout."""
-        limit = self.config.confirm_timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        next_poll = time.monotonic() + self.status_interval
-        while job.sequence > self._printed:
-            now = time.monotonic()
-            if now >= deadline:
-                raise PrinterTimeout(
-                    f"job {job.sequence}: not printed within {limit:.1f} s"
-                    f" ({self._sent - self._printed} labels pending)"
-                )
-            if now >= next_poll:
-                next_poll = now + self.status_interval
-                try:
-                    status = self._status()
-                except (PrinterTimeout, PrinterProtocolError):
-                    continue
-                if job.sequence <= self._printed:
-                    return
-                self._raise_for(status)
-                continue
-            until = min(deadline, next_poll)
-            self._io(partial(self._pump, until=until))
-
-    def status(self) -> PrinterStatus:
-        status = self._status()
-        return PrinterStatus(status.faults, self._sent - self._printed)
-
-    # -- DPL ------------------------------------------------------------------------------
-
-    @property
-    def sent(self) -> int:
-        return self._sent
-
-    @property
-    def printed(self) -> int:
-        """Labels whose feedback character came back."""
-        return self._printed
-
-    @property
-    def last_status(self) -> DplStatus | None:
-        return self._last_status
-
-    def print_label(self, label: bytes, timeout: float | None = None) -> PrintJob:
-        job = self.send(label)
-        self.confirm(job, timeout)
-        return job
-
-    def _raise_for(self, status: DplStatus) -> None:
-        for fault, error in FAULT_ERRORS:
-            if fault in status.faults:
-                raise error(f"printer reports {fault.value}")
-
-    def _status(self) -> DplStatus:
-        status = self._io(self._query_status)
-        self._last_status = status
-        return status
+    def _await_output(self, until: float) -> None:
+        self._io(partial(self._pump, until=until))
 
     def _query_status(self, port: serial.SerialBase) -> DplStatus:
         self._unread.clear()

@@ -16,7 +16,8 @@
     ├── PrinterDisconnected          the port cannot be (re)opened or written
     └── PrinterProtocolError         an answer that is not what the protocol says
 
-Each fault error carries the :class:`~edge.printers.status.HostStatus` that showed it, when
+Each fault error carries the parsed status answer that showed it (ZPL
+:class:`~edge.printers.status.HostStatus`, DPL :class:`~edge.printers.dpl.DplStatus`), when
 there was one.
 """
 
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 from edge.errors import EdgeError
 
 if TYPE_CHECKING:
-    from edge.printers.status import HostStatus
+    from edge.printers.status import StatusReport
 
 
 class LabelError(EdgeError, ValueError):
@@ -45,7 +46,7 @@ class LabelDataError(LabelError):
 class PrinterError(EdgeError):
     """Base of every printer fault."""
 
-    def __init__(self, message: str, status: HostStatus | None = None) -> None:
+    def __init__(self, message: str, status: StatusReport | None = None) -> None:
         super().__init__(message)
         self.status = status
 

@@ -19,8 +19,9 @@ import serial
 from edge.printers.builder import LabelBuilder
 from edge.printers.config import PrinterLanguage, PrinterSettings
 from edge.printers.dpl import DplLabelBuilder, DplPrinter
-from edge.printers.driver import LabelPrinter, ZplPrinter
+from edge.printers.driver import LabelPrinter
 from edge.printers.templates import LabelKind, LabelTemplate
+from edge.printers.zpl import ZplPrinter
 from gs1 import Sscc, UnitCode
 
 

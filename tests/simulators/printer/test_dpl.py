@@ -96,7 +96,7 @@ def test_a_printer_that_never_prints_times_out(line: Line) -> None:
     line.printer.set_state("paused")
     line.printer.set_manipulator(lambda data: data.replace(b"\x01A", b""))  # no status either
     job = line.driver.send(BUILDER.unit_label(code(1)))
-    with pytest.raises(PrinterTimeout, match=r"job 1: not printed within 0\.5 s"):
+    with pytest.raises(PrinterTimeout, match=r"^job 1: no valid status answer within 0\.5 s"):
         line.driver.confirm(job, timeout=0.5)
 
 
