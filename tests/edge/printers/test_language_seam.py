@@ -19,6 +19,7 @@ import serial
 from edge.printers import (
     DplPrinter,
     PaperOut,
+    PrinterError,
     PrinterFault,
     PrinterProtocolError,
     PrinterSettings,
@@ -127,7 +128,9 @@ def test_the_window_of_labels_in_flight_is_the_bases() -> None:
 
 
 @pytest.mark.parametrize(("flags", "error"), [("p", PaperOut), ("rp", PaperOut), ("r", RibbonOut)])
-def test_a_fault_is_raised_as_its_error_with_the_status(flags: str, error: type) -> None:
+def test_a_fault_is_raised_as_its_error_with_the_status(
+    flags: str, error: type[PrinterError]
+) -> None:
     printer = tick(TickPort(flags))
     job = printer.send(b"label")
     with pytest.raises(error) as raised:
