@@ -1,4 +1,4 @@
-"""Honeywell (Datamax-O'Neil) DPL: the unit label builder and the driver.
+"""Honeywell (Datamax-O'Neil) DPL: the label builder (unit and logistic labels) and the driver.
 
 Why DPL as the second language: it prints ECC 200 DataMatrix natively (bar code ``W1c``, and
 ``W1C`` with a byte count, so a GS inside the data cannot end the record), which a GS1
@@ -17,6 +17,11 @@ A label format (``<STX>L`` … ``E``), one record a line (CR)::
                         and has GS between fields
     1911A10RRRRCCCCGTIN 09506000134352
                         text: rotation 1, font 9 (scalable), A + point size, row, column
+    1W1I44128RRRRCCCC00095060001234567893
+                        (logistic labels) GS1-128: rotation 1, EAN 128 with automatic subset
+                        switching (FNC1 after the start code, subset C for the digits), bar
+                        widths 4 dots, height 1.28 inch, row, column; ``00`` + the SSCC.
+                        The printer adds the interpretation line under the bars
     E                   end of format: print one label
 
 Status and confirmation: ``<STX>a`` (sent when the port opens) turns on feedback characters,
@@ -104,7 +109,7 @@ def _printable(text: str, what: str) -> str:
 
 
 class DplLabelBuilder:
-    """Turns GS1 data into a DPL label format with one template (unit labels only).
+    """Turns GS1 data into a DPL label format with one template (unit or logistic).
 
     Positions: the template's dots from the top left become DPL's 1/100 inch from the lower
     left corner to each element's lower left corner. The DataMatrix's height is that of the
@@ -126,6 +131,24 @@ class DplLabelBuilder:
             self._module = dm.module
             self._barcode_head = "1W1C" + MODULE_DIGITS[dm.module - 1] * 2 + "000"
             self._barcode_column = f"{_hundredths(dm.x, dpi):04d}"
+        if template.code128 is not None:
+            bc = template.code128
+            if not 1 <= bc.module <= len(MODULE_DIGITS):
+                raise LabelDataError(
+                    f"template {template.name!r}: sscc_barcode: module: expected 1 to"
+                    f" {len(MODULE_DIGITS)} dots for DPL, got {bc.module}"
+                )
+            height = _hundredths(bc.height, dpi)
+            if not 1 <= height <= 999:
+                raise LabelDataError(
+                    f"template {template.name!r}: sscc_barcode: height: expected 1 to 999"
+                    f" hundredths of an inch for DPL, got {height} ({bc.height} dots)"
+                )
+            row = _hundredths(max(0, length - bc.y - bc.height), dpi)
+            self._barcode_head = (
+                f"1W1I{MODULE_DIGITS[bc.module - 1] * 2}{height:03d}{row:04d}"
+                f"{_hundredths(bc.x, dpi):04d}"
+            )
         self._text_heads = tuple(
             f"1911A{max(4, min(99, round(t.height * 72 / dpi))):02d}"
             f"{_hundredths(max(0, length - t.y - t.height), dpi):04d}{_hundredths(t.x, dpi):04d}"
@@ -138,12 +161,15 @@ class DplLabelBuilder:
         return self._format(GS + code.element_string(), unit_fields(code), variables)
 
     def logistic_label(self, sscc: Sscc, variables: Mapping[str, str] = _NO_VARIABLES) -> bytes:
-        """Not implemented: GS1-128 on DPL printers is left for the case printer in ZPL."""
-        _ = (logistic_fields(sscc), variables)
-        raise LabelDataError(
-            f"template {self.template.name!r}: DPL prints unit labels only; use a ZPL printer"
-            " for case and pallet labels"
-        )
+        """A case or pallet label: the SSCC as GS1-128 (``W1I``: FNC1 after the start code,
+        then ``00`` and the 18 digits in subset C) and the template's text lines.
+
+        ``W1I`` prints its own interpretation line under the bars, so a template line that
+        needs ``{sscc_hri}`` is left out (it would print the same text twice)."""
+        self._expect(LabelKind.LOGISTIC)
+        fields = logistic_fields(sscc)
+        del fields["sscc_hri"]
+        return self._format(sscc.element_string(), fields, variables)
 
     def _expect(self, kind: LabelKind) -> None:
         if self.template.kind is not kind:
@@ -162,22 +188,23 @@ class DplLabelBuilder:
                     f" {sorted(template.variables)}, got {sorted(unknown)!r}"
                 )
             fields = {**fields, **variables}
-        dm = template.datamatrix
-        assert dm is not None  # a unit template has one
-        side = datamatrix_side(barcode) * self._module
-        row = _hundredths(max(0, template.length - dm.y - side), template.dpi)
-        payload = "2000000000" + barcode
-        records = [
-            "\x02L",
-            "D11",
-            f"{self._barcode_head}{row:04d}{self._barcode_column}{len(payload):04d}{payload}",
-        ]
+        records = ["\x02L", "D11", self._barcode(barcode)]
         for head, spec in zip(self._text_heads, template.texts, strict=True):
             line = _fill(spec, fields)
             if line is not None:
                 records.append(head + _printable(line, "text"))
         records.append("E")
         return ("\r".join(records) + "\r").encode("ascii")
+
+    def _barcode(self, data: str) -> str:
+        template = self.template
+        dm = template.datamatrix
+        if dm is None:  # a logistic template: GS1-128, digits only (an SSCC's element string)
+            return self._barcode_head + data
+        side = datamatrix_side(data) * self._module
+        row = _hundredths(max(0, template.length - dm.y - side), template.dpi)
+        payload = "2000000000" + data
+        return f"{self._barcode_head}{row:04d}{self._barcode_column}{len(payload):04d}{payload}"
 
 
 def _fill(spec: TextSpec, fields: Mapping[str, str]) -> str | None:

@@ -57,7 +57,9 @@ LANGUAGES: Mapping[PrinterLanguage, Language] = {
     PrinterLanguage.ZPL: Language(
         ZplPrinter, LabelBuilder, frozenset({LabelKind.UNIT, LabelKind.LOGISTIC})
     ),
-    PrinterLanguage.DPL: Language(DplPrinter, DplLabelBuilder, frozenset({LabelKind.UNIT})),
+    PrinterLanguage.DPL: Language(
+        DplPrinter, DplLabelBuilder, frozenset({LabelKind.UNIT, LabelKind.LOGISTIC})
+    ),
 }
 
 PRINTER_DRIVERS: Mapping[PrinterLanguage, PrinterDriverFactory] = {

@@ -55,11 +55,27 @@ def test_text_that_dpl_cannot_carry_is_refused_naming_it() -> None:
     assert builder.unit_label(code).endswith(b"E\r")
 
 
-def test_logistic_labels_are_not_a_dpl_kind() -> None:
-    with pytest.raises(LabelDataError, match="DPL prints unit labels only"):
-        DplLabelBuilder(SSCC_TEMPLATE).logistic_label(Sscc.parse("095060001234567893"))
-    with pytest.raises(ValueError, match="language dpl prints \\['unit'\\] labels"):
-        label_builder("dpl", SSCC_TEMPLATE)
+def test_sscc_label_100x150_203_is_byte_exact() -> None:
+    sscc = Sscc.parse("095060001234567893")
+    dpl = DplLabelBuilder(SSCC_TEMPLATE).logistic_label(sscc, {"content": "24 x Product"})
+    assert dpl == (
+        b"\x02L\rD11\r"
+        # W1I: bar widths 4 dots, height 260 dots = 1.28 inch, row (1218 - 820 - 260 dots
+        # from the bottom) 0.68 inch, column 54 dots = 0.27 inch; 00 + the SSCC
+        b"1W1I441280068002700095060001234567893\r"
+        b"1911A2105510027SSCC\r"
+        b"1911A2105110027095060001234567893\r"
+        b"1911A140472002724 x Product\r"
+        b"E\r"
+    )  # no {sscc_hri} line: W1I prints its own interpretation line under the bars
+
+
+def test_each_label_kind_needs_its_own_data() -> None:
+    with pytest.raises(LabelDataError, match="expected logistic label data, got data for a unit"):
+        DplLabelBuilder(UNIT).logistic_label(Sscc.parse("095060001234567893"))
+    with pytest.raises(LabelDataError, match="expected unit label data, got data for a logistic"):
+        DplLabelBuilder(SSCC_TEMPLATE).unit_label(CODE)
+    assert label_builder("dpl", SSCC_TEMPLATE).template is SSCC_TEMPLATE
 
 
 @pytest.mark.parametrize(
