@@ -273,8 +273,10 @@ class DplPrinter(SerialPrinter[DplStatus]):
         if self.config.print_speed is not None:
             self._speed = f"P{speed_letter(self.config.print_speed)}\r".encode("ascii")
         self._unread = bytearray()
+        self._carry = b""
 
     def _on_open(self, port: serial.SerialBase) -> None:
+        self._carry = b""  # bytes of a port that is gone
         port.write(FEEDBACK_ON)
 
     def _prepare(self, label: bytes) -> bytes:
@@ -303,11 +305,12 @@ class DplPrinter(SerialPrinter[DplStatus]):
         self, port: serial.SerialBase, until: float, *, until_line: bool = False
     ) -> bytes | None:
         """Read what the printer sends until ``until``: count RS (a label out), collect the
-        rest up to a CR (a status line, returned when ``until_line``)."""
+        rest up to a CR (a status line, returned when ``until_line``). What came in the same
+        read after a returned status line (an RS, say) is kept for the next call."""
         while True:
-            chunk = port.read(port.in_waiting or 1)
+            chunk, self._carry = self._carry or port.read(port.in_waiting or 1), b""
             seen = False
-            for byte in chunk:
+            for index, byte in enumerate(chunk):
                 if byte == LABEL_OUT:
                     self._printed = min(self._sent, self._printed + 1)
                     seen = True
@@ -317,6 +320,7 @@ class DplPrinter(SerialPrinter[DplStatus]):
                     line = bytes(self._unread)
                     self._unread.clear()
                     if until_line:
+                        self._carry = chunk[index + 1 :]
                         return line
                 else:
                     self._unread.append(byte)

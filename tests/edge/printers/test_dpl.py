@@ -165,3 +165,39 @@ def test_a_port_that_answers_garbage_gives_errors_within_the_deadlines() -> None
             printer.confirm(job, timeout=0.5)
     finally:
         printer.close()
+
+
+class FeedbackPort:
+    """A DPL printer that answers <SOH>A with the status line and, in the same read, the RS
+    of a label that came out just after it."""
+
+    def __init__(self) -> None:
+        self.inbox = b""
+
+    def write(self, data: bytes) -> int:
+        if data == b"\x01A":
+            self.inbox += b"NNNNNNNN\r\x1e"
+        return len(data)
+
+    @property
+    def in_waiting(self) -> int:
+        return len(self.inbox)
+
+    def read(self, size: int = 1) -> bytes:
+        data, self.inbox = self.inbox[:size], self.inbox[size:]
+        return data
+
+    def close(self) -> None:
+        pass
+
+
+def test_a_label_out_right_after_a_status_line_is_counted() -> None:
+    port = FeedbackPort()
+    printer = DplPrinter(
+        PrinterSettings(url="dpl://", language=PrinterLanguage.DPL, reply_timeout=0.2),
+        port_factory=lambda url, **kwargs: port,
+    )
+    job = printer.send(DplLabelBuilder(UNIT).unit_label(CODE))
+    assert printer.status().faults == frozenset()
+    printer.confirm(job, timeout=0.5)  # the RS read with the status line was not dropped
+    assert printer.printed == 1
