@@ -12,9 +12,10 @@
 Configuration, for every package root (it is here because every layer may import ``gs1``)::
 
     ValueError
-     └── InvalidConfig       the shared base of the one ``ConfigError`` of each package root:
-          ├── gs1.serials.ConfigError, edge.errors.ConfigError, server.errors.ConfigError
-          │                  ``problems`` holds one line per problem (``key: expected …, got …``)
+     └── InvalidConfig       the shared base of the one ``ConfigError`` of each package root
+                             (``gs1.serials``, ``edge.errors``, ``server.errors``,
+                             ``simulators.errors``, ``serialtrace.errors``); ``problems``
+                             holds one line per problem (``key: expected …, got …``)
 
 Every message has the shape ``"{field}: expected {expected}, got {got}"`` so a command line
 can print it as its one-line error as it is. Foreign exceptions are translated at
@@ -68,7 +69,8 @@ class NotGs1Error(FormatError):
 
 class InvalidConfig(ValueError):
     """A configuration that cannot work: the shared base of each package root's one
-    ``ConfigError`` (``gs1.serials``, ``edge``, ``server``); catch those, or this for any.
+    ``ConfigError`` (``gs1.serials``, ``edge``, ``server``, ``simulators``, ``serialtrace``);
+    catch those, or this for any.
 
     ``ConfigError(message)`` is one problem whose message names its setting;
     ``ConfigError(source, problems)`` lists every problem of a configuration (a file, the

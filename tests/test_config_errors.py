@@ -18,13 +18,19 @@ import gs1.serials
 from edge.errors import ConfigError as EdgeConfigError
 from edge.scanners import ScannerConfig
 from gs1.errors import InvalidConfig
+from serialtrace.demo.options import DemoOptions
+from serialtrace.errors import ConfigError as SerialtraceConfigError
 from server.errors import ConfigError as ServerConfigError
+from simulators.errors import ConfigError as SimulatorsConfigError
+from simulators.printer.faults import FaultConfig
 
 REPOSITORY = Path(__file__).resolve().parents[1]
 ROOTS = ("serialtrace", "edge", "server", "simulators", "epcis", "gs1")
 THE_ONE = {
+    "serialtrace": "serialtrace.errors",
     "edge": "edge.errors",
     "server": "server.errors",
+    "simulators": "simulators.errors",
     "gs1": "gs1.serials.errors",
 }
 
@@ -65,7 +71,23 @@ def test_a_drivers_config_error_is_caught_where_the_edge_one_is() -> None:
     assert isinstance(caught.value, InvalidConfig)
 
 
-@pytest.mark.parametrize("cls", [EdgeConfigError, ServerConfigError, gs1.serials.ConfigError])
+def test_a_simulators_and_a_commands_config_error_are_theirs() -> None:
+    with pytest.raises(SimulatorsConfigError, match=r"^faults.line_noise: expected a proba"):
+        FaultConfig.from_mapping({"line_noise": 2})
+    with pytest.raises(SerialtraceConfigError, match=r"^--units: expected a whole number"):
+        DemoOptions(units=0).check()
+
+
+@pytest.mark.parametrize(
+    "cls",
+    [
+        EdgeConfigError,
+        ServerConfigError,
+        gs1.serials.ConfigError,
+        SimulatorsConfigError,
+        SerialtraceConfigError,
+    ],
+)
 def test_every_config_error_lists_its_problems_alike(cls: type[InvalidConfig]) -> None:
     one = cls("store.url: expected a database URL, got ''")
     assert one.problems == ["store.url: expected a database URL, got ''"]
