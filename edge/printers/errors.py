@@ -1,4 +1,4 @@
-"""Errors of the label printer drivers and the ZPL label builder.
+"""Errors of the label printer drivers and the label builders (every language).
 
 ::
 
@@ -7,11 +7,11 @@
     └── LabelDataError               data a template cannot print (missing field, wrong kind)
 
     PrinterError (Exception)         a fault of the printer or of the line to it
-    ├── PaperOut                     ~HS paper out flag
-    ├── RibbonOut                    ~HS ribbon out flag
-    ├── HeadOpen                     ~HS head up flag
-    ├── Paused                       ~HS pause flag
-    ├── BufferFull                   ~HS buffer full flag, or labels that never drain
+    ├── PaperOut                     paper out flag (ZPL ~HS; DPL <SOH>A "paper out or fault")
+    ├── RibbonOut                    ribbon out flag
+    ├── HeadOpen                     head up flag (ZPL)
+    ├── Paused                       pause flag
+    ├── BufferFull                   buffer full flag (ZPL) with labels that never drain
     ├── PrinterTimeout               no (complete) answer, or a job not printed in time
     ├── PrinterDisconnected          the port cannot be (re)opened or written
     └── PrinterProtocolError         an answer that is not what the protocol says
