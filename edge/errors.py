@@ -2,9 +2,11 @@
 on purpose sits (device drivers keep their own branches, in their packages)::
 
     EdgeError
-    ├── ConfigError          the configuration or what it names is unusable; ``problems``
-    │   │                    holds one line per problem (``section.key: expected …, got …``)
-    │   ├── edge.scanners.ConfigError, edge.vision.ConfigError   a driver's own settings
+    ├── ConfigError          the configuration, a driver's settings or what they name is
+    │                        unusable; ``problems`` holds one line per problem
+    │                        (``section.key: expected …, got …``); also a
+    │                        :class:`gs1.errors.InvalidConfig`, the base every package's
+    │                        one ``ConfigError`` shares
     ├── BatchStateError      a batch or unit command not allowed in the current state
     ├── ReconciliationError  close refused: the counts do not balance (carries the numbers)
     ├── NotFoundError        unknown batch, unit, case or pallet
@@ -22,34 +24,21 @@ them too). This module imports nothing of the edge, so the drivers may use it.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Mapping
 from typing import Any, Protocol
+
+from gs1.errors import InvalidConfig
 
 
 class EdgeError(Exception):
     """Base of every error the edge raises on purpose."""
 
 
-class ConfigError(EdgeError, ValueError):
-    """The configuration is invalid; ``problems`` holds one line per problem.
-
-    ``ConfigError(source, problems)`` lists every problem of a file (``source``);
-    ``ConfigError(message)`` is one problem whose message names its setting."""
-
-    def __init__(self, source: str, problems: Sequence[str] | None = None) -> None:
-        if problems is None:
-            self.source = ""
-            self.problems = [source]
-            super().__init__(source)
-            return
-        self.source = source
-        self.problems = list(problems)
-        listing = "\n".join(f"  - {problem}" for problem in self.problems)
-        count = len(self.problems)
-        super().__init__(
-            f"invalid configuration {source} ({count} problem{'s' if count != 1 else ''}):\n"
-            f"{listing}"
-        )
+class ConfigError(EdgeError, InvalidConfig):
+    """The edge's configuration, or a driver's settings, are invalid; ``problems`` holds one
+    line per problem (``ConfigError(message)`` or ``ConfigError(source, problems)``, see
+    :class:`gs1.errors.InvalidConfig`). The one ``ConfigError`` of the edge: the drivers
+    (``edge.scanners``, ``edge.vision``) raise this class too."""
 
 
 class BatchStateError(EdgeError):

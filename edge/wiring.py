@@ -28,7 +28,7 @@ from edge.agent import Agent, AgentLinks, Devices, LinkHooks, database_path
 from edge.config import EdgeConfig
 from edge.devices import DeviceFault, PrintTicket, SerialSource, SsccSource, UnitGrade, Verdict
 from edge.epcis_events import EpcisEvents
-from edge.errors import EdgeError
+from edge.errors import ConfigError, EdgeError
 from edge.plc import PlcLink
 from edge.printers import (
     LabelDataError,
@@ -164,7 +164,7 @@ class CameraVerifier:
         lost = self._capture.lost
         try:
             frame = self._capture.capture(trigger, self._timeout_s, tag=label)
-        except VisionError as exc:
+        except (VisionError, ConfigError) as exc:
             raise DeviceFault("camera", str(exc)) from exc
         if frame is None:
             if self._capture.lost > lost:

@@ -9,12 +9,22 @@
           ├── CheckDigitError  digits are well formed but the check digit is wrong
           └── RuleError      each element is valid but the combination is not (21 without 01)
 
+Configuration, for every package root (it is here because every layer may import ``gs1``)::
+
+    ValueError
+     └── InvalidConfig       the shared base of the one ``ConfigError`` of each package root
+                             (``gs1.serials``, ``edge.errors``, ``server.errors``,
+                             ``simulators.errors``, ``serialtrace.errors``); ``problems``
+                             holds one line per problem (``key: expected …, got …``)
+
 Every message has the shape ``"{field}: expected {expected}, got {got}"`` so a command line
 can print it as its one-line error as it is. Foreign exceptions are translated at
 the boundary with ``raise ... from exc``.
 """
 
 from __future__ import annotations
+
+from collections.abc import Sequence
 
 _QUOTE_LIMIT = 80
 
@@ -55,3 +65,28 @@ class RuleError(Gs1Error):
 class NotGs1Error(FormatError):
     """The data carries no GS1 structure at all: plain data after a non-GS1 symbology
     identifier (``]d1``, ``]Q1`` text that is no Digital Link), or a URI with no GS1 key."""
+
+
+class InvalidConfig(ValueError):
+    """A configuration that cannot work: the shared base of each package root's one
+    ``ConfigError`` (``gs1.serials``, ``edge``, ``server``, ``simulators``, ``serialtrace``);
+    catch those, or this for any.
+
+    ``ConfigError(message)`` is one problem whose message names its setting;
+    ``ConfigError(source, problems)`` lists every problem of a configuration (a file, the
+    environment), one a line. ``problems`` holds them either way, ``source`` the file or ''."""
+
+    def __init__(self, source: str, problems: Sequence[str] | None = None) -> None:
+        if problems is None:
+            self.source = ""
+            self.problems = [source]
+            super().__init__(source)
+            return
+        self.source = source
+        self.problems = list(problems)
+        listing = "\n".join(f"  - {problem}" for problem in self.problems)
+        count = len(self.problems)
+        super().__init__(
+            f"invalid configuration {source} ({count} problem{'s' if count != 1 else ''}):\n"
+            f"{listing}"
+        )

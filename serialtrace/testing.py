@@ -57,6 +57,7 @@ def line_config(
     extra: dict[str, Any] | None = None,
     printer_settings: dict[str, Any] | None = None,
     scanner_settings: dict[str, Any] | None = None,
+    case_printer_settings: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     data_dir.mkdir(parents=True, exist_ok=True)
     key = write_key(data_dir)
@@ -65,7 +66,7 @@ def line_config(
         "camera": {"url": camera_url, "timeout_s": 2.0},
     }
     if case_printer_url and scanner_url:
-        devices["case_printer"] = {"url": case_printer_url}
+        devices["case_printer"] = {"url": case_printer_url, **(case_printer_settings or {})}
         devices["scanner"] = {"url": scanner_url, "timeout_s": 2.0, **(scanner_settings or {})}
     raw: dict[str, Any] = {
         "agent": {
@@ -180,9 +181,11 @@ def start_line(
     seed: int = 7,
     camera: CameraSimulator | None = None,
     printer_language: str = "zpl",
+    case_printer_language: str = "zpl",
 ) -> SimLine:
     """Start the simulators; ``camera`` replaces the default one (frames to a FrameQueue);
-    ``printer_language`` is what the unit printer speaks (``zpl`` or ``dpl``)."""
+    ``printer_language`` and ``case_printer_language`` are what the unit and the case printer
+    speak (``zpl`` or ``dpl``)."""
     faults = FaultConfig.from_mapping({"label": label_faults or {}, "seed": seed})
     printer = VirtualPrinter(
         PrinterSimConfig(
@@ -194,7 +197,9 @@ def start_line(
     camera = camera or CameraSimulator(Optics(), [frames], seed=seed)
     printer.subscribe(camera)
     case_printer = VirtualPrinter(
-        PrinterSimConfig(print_time=False, baudrate=0, width=812, length=1218)
+        PrinterSimConfig(
+            language=case_printer_language, print_time=False, baudrate=0, width=812, length=1218
+        )
     ).start()
     case_tcp = TcpTransport(case_printer).start()
     scanner = ScannerSimulator(no_read_rate=scanner_no_read_rate, seed=seed)

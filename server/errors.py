@@ -12,32 +12,17 @@
 
 from __future__ import annotations
 
+from gs1.errors import InvalidConfig
+
 
 class ServerError(Exception):
     """Base of every error the trace server raises on purpose."""
 
 
-class ConfigError(ServerError, ValueError):
-    """The configuration (file, environment, command line) is unusable.
-
-    ``ConfigError(message)`` is one problem whose message names its setting;
-    ``ConfigError(source, problems)`` lists every problem of a configuration, one a line.
-    ``problems`` holds them either way."""
-
-    def __init__(self, source: str, problems: list[str] | None = None) -> None:
-        if problems is None:
-            self.source = ""
-            self.problems = [source]
-            super().__init__(source)
-            return
-        self.source = source
-        self.problems = list(problems)
-        listing = "\n".join(f"  - {problem}" for problem in self.problems)
-        count = len(self.problems)
-        super().__init__(
-            f"invalid configuration {source} ({count} problem{'s' if count != 1 else ''}):\n"
-            f"{listing}"
-        )
+class ConfigError(ServerError, InvalidConfig):
+    """The configuration (file, environment, command line) is unusable; ``problems`` holds
+    one line per problem (``ConfigError(message)`` or ``ConfigError(source, problems)``, see
+    :class:`gs1.errors.InvalidConfig`)."""
 
 
 class StoreError(ServerError):

@@ -17,7 +17,7 @@ from edge.printers.config import (
     PrinterSettings,
 )
 from edge.printers.dpl import DplLabelBuilder, DplPrinter, DplStatus
-from edge.printers.driver import LabelPrinter, PrintJob, SerialPrinter, ZplPrinter
+from edge.printers.driver import LabelPrinter, PrintJob, SerialPrinter
 from edge.printers.errors import (
     BufferFull,
     HeadOpen,
@@ -42,6 +42,7 @@ from edge.printers.registry import (
 )
 from edge.printers.status import HostStatus, PrinterFault, PrinterStatus
 from edge.printers.templates import LabelKind, LabelTemplate, load_template
+from edge.printers.zpl import ZplPrinter
 
 __all__ = [
     "LANGUAGES",

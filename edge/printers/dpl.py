@@ -1,4 +1,4 @@
-"""Honeywell (Datamax-O'Neil) DPL: the unit label builder and the driver.
+"""Honeywell (Datamax-O'Neil) DPL: the label builder (unit and logistic labels) and the driver.
 
 Why DPL as the second language: it prints ECC 200 DataMatrix natively (bar code ``W1c``, and
 ``W1C`` with a byte count, so a GS inside the data cannot end the record), which a GS1
@@ -17,6 +17,11 @@ A label format (``<STX>L`` … ``E``), one record a line (CR)::
                         and has GS between fields
     1911A10RRRRCCCCGTIN 09506000134352
                         text: rotation 1, font 9 (scalable), A + point size, row, column
+    1W1I44128RRRRCCCC00095060001234567893
+                        (logistic labels) GS1-128: rotation 1, EAN 128 with automatic subset
+                        switching (FNC1 after the start code, subset C for the digits), bar
+                        widths 4 dots, height 1.28 inch, row, column; ``00`` + the SSCC.
+                        The printer adds the interpretation line under the bars
     E                   end of format: print one label
 
 Status and confirmation: ``<STX>a`` (sent when the port opens) turns on feedback characters,
@@ -38,9 +43,9 @@ import serial
 
 from edge.printers.builder import logistic_fields, unit_fields
 from edge.printers.config import PrinterSettings
-from edge.printers.driver import FAULT_ERRORS, PrintJob, SerialPrinter
+from edge.printers.driver import SerialPrinter
 from edge.printers.errors import LabelDataError, PrinterProtocolError, PrinterTimeout
-from edge.printers.status import PrinterFault, PrinterStatus
+from edge.printers.status import PrinterFault
 from edge.printers.templates import LabelKind, LabelTemplate, TextSpec
 from gs1 import Sscc, UnitCode
 
@@ -104,7 +109,7 @@ def _printable(text: str, what: str) -> str:
 
 
 class DplLabelBuilder:
-    """Turns GS1 data into a DPL label format with one template (unit labels only).
+    """Turns GS1 data into a DPL label format with one template (unit or logistic).
 
     Positions: the template's dots from the top left become DPL's 1/100 inch from the lower
     left corner to each element's lower left corner. The DataMatrix's height is that of the
@@ -126,6 +131,24 @@ class DplLabelBuilder:
             self._module = dm.module
             self._barcode_head = "1W1C" + MODULE_DIGITS[dm.module - 1] * 2 + "000"
             self._barcode_column = f"{_hundredths(dm.x, dpi):04d}"
+        if template.code128 is not None:
+            bc = template.code128
+            if not 1 <= bc.module <= len(MODULE_DIGITS):
+                raise LabelDataError(
+                    f"template {template.name!r}: sscc_barcode: module: expected 1 to"
+                    f" {len(MODULE_DIGITS)} dots for DPL, got {bc.module}"
+                )
+            height = _hundredths(bc.height, dpi)
+            if not 1 <= height <= 999:
+                raise LabelDataError(
+                    f"template {template.name!r}: sscc_barcode: height: expected 1 to 999"
+                    f" hundredths of an inch for DPL, got {height} ({bc.height} dots)"
+                )
+            row = _hundredths(max(0, length - bc.y - bc.height), dpi)
+            self._barcode_head = (
+                f"1W1I{MODULE_DIGITS[bc.module - 1] * 2}{height:03d}{row:04d}"
+                f"{_hundredths(bc.x, dpi):04d}"
+            )
         self._text_heads = tuple(
             f"1911A{max(4, min(99, round(t.height * 72 / dpi))):02d}"
             f"{_hundredths(max(0, length - t.y - t.height), dpi):04d}{_hundredths(t.x, dpi):04d}"
@@ -138,12 +161,15 @@ class DplLabelBuilder:
         return self._format(GS + code.element_string(), unit_fields(code), variables)
 
     def logistic_label(self, sscc: Sscc, variables: Mapping[str, str] = _NO_VARIABLES) -> bytes:
-        """Not implemented: GS1-128 on DPL printers is left for the case printer in ZPL."""
-        _ = (logistic_fields(sscc), variables)
-        raise LabelDataError(
-            f"template {self.template.name!r}: DPL prints unit labels only; use a ZPL printer"
-            " for case and pallet labels"
-        )
+        """A case or pallet label: the SSCC as GS1-128 (``W1I``: FNC1 after the start code,
+        then ``00`` and the 18 digits in subset C) and the template's text lines.
+
+        ``W1I`` prints its own interpretation line under the bars, so a template line that
+        needs ``{sscc_hri}`` is left out (it would print the same text twice)."""
+        self._expect(LabelKind.LOGISTIC)
+        fields = logistic_fields(sscc)
+        del fields["sscc_hri"]
+        return self._format(sscc.element_string(), fields, variables)
 
     def _expect(self, kind: LabelKind) -> None:
         if self.template.kind is not kind:
@@ -162,22 +188,23 @@ class DplLabelBuilder:
                     f" {sorted(template.variables)}, got {sorted(unknown)!r}"
                 )
             fields = {**fields, **variables}
-        dm = template.datamatrix
-        assert dm is not None  # a unit template has one
-        side = datamatrix_side(barcode) * self._module
-        row = _hundredths(max(0, template.length - dm.y - side), template.dpi)
-        payload = "2000000000" + barcode
-        records = [
-            "\x02L",
-            "D11",
-            f"{self._barcode_head}{row:04d}{self._barcode_column}{len(payload):04d}{payload}",
-        ]
+        records = ["\x02L", "D11", self._barcode(barcode)]
         for head, spec in zip(self._text_heads, template.texts, strict=True):
             line = _fill(spec, fields)
             if line is not None:
                 records.append(head + _printable(line, "text"))
         records.append("E")
         return ("\r".join(records) + "\r").encode("ascii")
+
+    def _barcode(self, data: str) -> str:
+        template = self.template
+        dm = template.datamatrix
+        if dm is None:  # a logistic template: GS1-128, digits only (an SSCC's element string)
+            return self._barcode_head + data
+        side = datamatrix_side(data) * self._module
+        row = _hundredths(max(0, template.length - dm.y - side), template.dpi)
+        payload = "2000000000" + data
+        return f"{self._barcode_head}{row:04d}{self._barcode_column}{len(payload):04d}{payload}"
 
 
 def _fill(spec: TextSpec, fields: Mapping[str, str]) -> str | None:
@@ -226,11 +253,14 @@ class DplStatus:
         return cls(*flags[:7])
 
 
-class DplPrinter(SerialPrinter):
-    """A Honeywell / Datamax-O'Neil printer (DPL) on a serial port or a raw TCP port."""
+class DplPrinter(SerialPrinter[DplStatus]):
+    """A Honeywell / Datamax-O'Neil printer (DPL) on a serial port or a raw TCP port.
 
+    The printer reports each label out by itself (RS), so the loop waits for those first and
+    polls ``<SOH>A`` only every :attr:`status_interval` for faults."""
+
+    poll_at_once = False
     status_interval = 0.1
-    """Seconds between ``<SOH>A`` polls while a job is not confirmed."""
 
     def __init__(
         self,
@@ -242,85 +272,20 @@ class DplPrinter(SerialPrinter):
         self._speed = b""
         if self.config.print_speed is not None:
             self._speed = f"P{speed_letter(self.config.print_speed)}\r".encode("ascii")
-        self._sent = 0
-        self._printed = 0
         self._unread = bytearray()
-        self._last_status: DplStatus | None = None
+        self._carry = b""
 
     def _on_open(self, port: serial.SerialBase) -> None:
+        self._carry = b""  # bytes of a port that is gone
         port.write(FEEDBACK_ON)
 
-    # -- LabelPrinter ---------------------------------------------------------------------
-
-    def send(self, label: bytes) -> PrintJob:
-        """Write one label format; wait first if ``max_in_flight`` labels are unconfirmed."""
-        if self._sent - self._printed >= self.config.max_in_flight:
-            self.confirm(PrintJob(self._sent - self.config.max_in_flight + 1, 0))
+    def _prepare(self, label: bytes) -> bytes:
         if self._speed and label.startswith(b"\x02L\r"):
-            label = label[:3] + self._speed + label[3:]
-        self._io(lambda port: port.write(label))
-        self._sent += 1
-        return PrintJob(self._sent, len(label))
+            return label[:3] + self._speed + label[3:]
+        return label
 
-    def confirm(self, job: PrintJob, timeout: float | None = None) -> None:
-        """Return once ``job`` is out (its RS came back); raise the fault that stops it, or
-        PrinterTimeout."""
-        limit = self.config.confirm_timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        next_poll = time.monotonic() + self.status_interval
-        while job.sequence > self._printed:
-            now = time.monotonic()
-            if now >= deadline:
-                raise PrinterTimeout(
-                    f"job {job.sequence}: not printed within {limit:.1f} s"
-                    f" ({self._sent - self._printed} labels pending)"
-                )
-            if now >= next_poll:
-                next_poll = now + self.status_interval
-                try:
-                    status = self._status()
-                except (PrinterTimeout, PrinterProtocolError):
-                    continue
-                if job.sequence <= self._printed:
-                    return
-                self._raise_for(status)
-                continue
-            until = min(deadline, next_poll)
-            self._io(partial(self._pump, until=until))
-
-    def status(self) -> PrinterStatus:
-        status = self._status()
-        return PrinterStatus(status.faults, self._sent - self._printed)
-
-    # -- DPL ------------------------------------------------------------------------------
-
-    @property
-    def sent(self) -> int:
-        return self._sent
-
-    @property
-    def printed(self) -> int:
-        """Labels whose feedback character came back."""
-        return self._printed
-
-    @property
-    def last_status(self) -> DplStatus | None:
-        return self._last_status
-
-    def print_label(self, label: bytes, timeout: float | None = None) -> PrintJob:
-        job = self.send(label)
-        self.confirm(job, timeout)
-        return job
-
-    def _raise_for(self, status: DplStatus) -> None:
-        for fault, error in FAULT_ERRORS:
-            if fault in status.faults:
-                raise error(f"printer reports {fault.value}")
-
-    def _status(self) -> DplStatus:
-        status = self._io(self._query_status)
-        self._last_status = status
-        return status
+    def _await_output(self, until: float) -> None:
+        self._io(partial(self._pump, until=until))
 
     def _query_status(self, port: serial.SerialBase) -> DplStatus:
         self._unread.clear()
@@ -340,11 +305,12 @@ class DplPrinter(SerialPrinter):
         self, port: serial.SerialBase, until: float, *, until_line: bool = False
     ) -> bytes | None:
         """Read what the printer sends until ``until``: count RS (a label out), collect the
-        rest up to a CR (a status line, returned when ``until_line``)."""
+        rest up to a CR (a status line, returned when ``until_line``). What came in the same
+        read after a returned status line (an RS, say) is kept for the next call."""
         while True:
-            chunk = port.read(port.in_waiting or 1)
+            chunk, self._carry = self._carry or port.read(port.in_waiting or 1), b""
             seen = False
-            for byte in chunk:
+            for index, byte in enumerate(chunk):
                 if byte == LABEL_OUT:
                     self._printed = min(self._sent, self._printed + 1)
                     seen = True
@@ -354,6 +320,7 @@ class DplPrinter(SerialPrinter):
                     line = bytes(self._unread)
                     self._unread.clear()
                     if until_line:
+                        self._carry = chunk[index + 1 :]
                         return line
                 else:
                     self._unread.append(byte)

@@ -1,10 +1,22 @@
-"""Printer drivers over pyserial URLs, and the ZPL driver.
+"""The printer driver seam: :class:`LabelPrinter`, and :class:`SerialPrinter`, the base that
+every printer language shares.
 
 A driver sends a label without waiting for it (:meth:`LabelPrinter.send` returns a
 :class:`PrintJob` at once) and confirms it later (:meth:`LabelPrinter.confirm`), so the edge
 agent can send the next label while the previous one prints; the line is not held up by one
-round trip per label. The ZPL driver confirms by asking for the host status (``~HS``): a job
-is out when fewer labels are pending in the printer than were sent after it.
+round trip per label. :class:`SerialPrinter` owns that loop once for every language: the
+window of ``max_in_flight`` unconfirmed labels, the status poll, the deadline, the fault
+errors and the timeouts. A language module gives only its commands and parsers:
+
+* ``_query_status(port)`` (required): ask the printer's status and parse the answer into a
+  value with ``faults`` (:class:`~edge.printers.status.StatusReport`);
+* ``_printed_after(status)``: how many of the labels sent are out according to that status
+  (ZPL: sent minus the labels pending), or None if the language tells it another way;
+* ``_await_output(until)``: wait for labels to come out until ``until`` (default: sleep until
+  the next poll; DPL counts the feedback characters the printer sends meanwhile);
+* ``_on_open(port)`` (what a fresh connection needs) and ``_prepare(label)`` (bytes added to
+  each label), both optional; ``_pending(status)`` for a language whose status counts the
+  labels waiting in the printer.
 
 Ports are pyserial URLs (``/dev/ttyUSB0``, ``socket://127.0.0.1:9100``, ``loop://``,
 ``spy://…``), opened with :func:`serial.serial_for_url`. A failed read or write drops the
@@ -16,9 +28,10 @@ from __future__ import annotations
 
 import contextlib
 import time
+from abc import ABC, abstractmethod
 from collections.abc import Callable
 from dataclasses import dataclass
-from typing import Protocol, Self, TypeVar
+from typing import ClassVar, Generic, Protocol, Self, TypeVar
 
 import serial
 
@@ -34,15 +47,10 @@ from edge.printers.errors import (
     PrinterTimeout,
     RibbonOut,
 )
-from edge.printers.status import (
-    FRAME_END,
-    HOST_STATUS_REQUEST,
-    HostStatus,
-    PrinterFault,
-    PrinterStatus,
-)
+from edge.printers.status import PrinterFault, PrinterStatus, StatusReport
 
 T = TypeVar("T")
+S = TypeVar("S", bound=StatusReport)
 
 
 @dataclass(frozen=True)
@@ -73,23 +81,30 @@ FAULT_ERRORS: tuple[tuple[PrinterFault, type[PrinterError]], ...] = (
 )
 
 
-def raise_for_faults(status: HostStatus, *, buffer_full: bool = False) -> None:
-    """Raise the error of the first fault that stops printing; BufferFull only if asked."""
+def raise_for_faults(status: StatusReport, *, buffer_full: int | None = None) -> None:
+    """Raise the error of the first fault that stops printing; BufferFull only when given the
+    number of labels pending (a full buffer that did not drain in time)."""
     faults = status.faults
     for fault, error in FAULT_ERRORS:
         if fault in faults:
             raise error(f"printer reports {fault.value}", status)
-    if buffer_full and PrinterFault.BUFFER_FULL in faults:
-        raise BufferFull(
-            f"printer reports buffer_full with {status.formats_in_buffer} formats waiting", status
-        )
+    if buffer_full is not None and PrinterFault.BUFFER_FULL in faults:
+        raise BufferFull(f"printer reports buffer_full with {buffer_full} labels pending", status)
 
 
-class SerialPrinter:
-    """The port of a printer on a pyserial URL: opened on first use, reopened after a failure.
+class SerialPrinter(ABC, Generic[S]):
+    """A label printer on a pyserial URL, whatever its language: the port (opened on first
+    use, reopened after a failure) and the send / status-poll / confirm loop.
 
-    Language drivers subclass it and implement :class:`LabelPrinter`; :meth:`_on_open` sends
-    what a fresh connection needs (print speed, feedback mode)."""
+    A language subclasses it and gives its commands and parsers (see the module docstring);
+    ``S`` is the type of its parsed status answer."""
+
+    poll_at_once: ClassVar[bool] = True
+    """Poll the status as soon as ``confirm`` starts (False: wait for output first, for a
+    language whose printer reports each label out by itself)."""
+    status_interval: ClassVar[float | None] = None
+    """Seconds between status polls while a job is not confirmed; None: the settings'
+    ``poll_interval``."""
 
     def __init__(
         self,
@@ -100,12 +115,132 @@ class SerialPrinter:
         self.config = config
         self._port_factory = port_factory
         self._port: serial.SerialBase | None = None
+        self._sent = 0
+        self._printed = 0
+        self._last_status: S | None = None
+
+    # -- what a language gives ------------------------------------------------------------
+
+    @abstractmethod
+    def _query_status(self, port: serial.SerialBase) -> S:
+        """Ask the printer's status on ``port`` and parse the answer; PrinterTimeout if it
+        does not come in ``reply_timeout``, PrinterProtocolError if it is not valid."""
+
+    def _printed_after(self, status: S) -> int | None:
+        """Labels out of those sent, according to ``status``; None: the status does not say."""
+        return None
+
+    def _pending(self, status: S) -> int:
+        """Labels in the printer not yet out, for :meth:`status` and error messages."""
+        return self._sent - self._printed
+
+    def _await_output(self, until: float) -> None:
+        """Wait for labels to come out until the monotonic time ``until``."""
+        time.sleep(max(0.0, until - time.monotonic()))
+
+    def _on_open(self, port: serial.SerialBase) -> None:
+        """Called once on every newly opened port."""
+
+    def _prepare(self, label: bytes) -> bytes:
+        """The bytes sent for ``label`` (a language may add per-label settings)."""
+        return label
+
+    # -- LabelPrinter ---------------------------------------------------------------------
+
+    def send(self, label: bytes) -> PrintJob:
+        """Write one label; wait first if ``max_in_flight`` labels are unconfirmed."""
+        if self._sent - self._printed >= self.config.max_in_flight:
+            self.confirm(PrintJob(self._sent - self.config.max_in_flight + 1, 0))
+        data = self._prepare(label)
+        self._io(lambda port: port.write(data))
+        self._sent += 1
+        return PrintJob(self._sent, len(data))
+
+    def confirm(self, job: PrintJob, timeout: float | None = None) -> None:
+        """Return once ``job`` is out; raise the fault that stops it, or PrinterTimeout."""
+        if job.sequence <= self._printed:
+            return
+        limit = self.config.confirm_timeout if timeout is None else timeout
+        interval = self.status_interval
+        if interval is None:
+            interval = self.config.poll_interval
+        start = time.monotonic()
+        deadline = start + limit
+        next_poll = start if self.poll_at_once else start + interval
+        status: S | None = None
+        error: PrinterError | None = None
+        while True:
+            now = time.monotonic()
+            if now >= next_poll:
+                next_poll = now + interval
+                try:
+                    status = self._poll()
+                except (PrinterTimeout, PrinterProtocolError) as exc:
+                    error = exc
+                else:
+                    error = None
+                    if job.sequence <= self._printed:
+                        return
+                    raise_for_faults(status)
+            if job.sequence <= self._printed:
+                return
+            if time.monotonic() >= deadline:
+                if error is not None:
+                    raise PrinterTimeout(
+                        f"job {job.sequence}: no valid status answer within {limit:.1f} s: {error}",
+                        status,
+                    ) from error
+                pending = self._sent - self._printed
+                if status is not None:
+                    pending = self._pending(status)
+                    raise_for_faults(status, buffer_full=pending)
+                raise PrinterTimeout(
+                    f"job {job.sequence}: not printed within {limit:.1f} s"
+                    f" ({pending} labels pending)",
+                    status,
+                )
+            self._await_output(min(deadline, next_poll))
+
+    def status(self) -> PrinterStatus:
+        status = self._poll()
+        return PrinterStatus(status.faults, self._pending(status))
 
     def close(self) -> None:
         self._drop_port()
 
-    def _on_open(self, port: serial.SerialBase) -> None:
-        """Called once on every newly opened port."""
+    # -- counts and helpers ---------------------------------------------------------------
+
+    @property
+    def sent(self) -> int:
+        return self._sent
+
+    @property
+    def printed(self) -> int:
+        """Labels known to be out (as of the last status answer or feedback)."""
+        return self._printed
+
+    @property
+    def last_status(self) -> S | None:
+        return self._last_status
+
+    def print_label(self, label: bytes, timeout: float | None = None) -> PrintJob:
+        """Send one label and wait until it is printed."""
+        job = self.send(label)
+        self.confirm(job, timeout)
+        return job
+
+    def drain(self, timeout: float | None = None) -> None:
+        """Wait until every label sent is printed."""
+        if self._sent:
+            self.confirm(PrintJob(self._sent, 0), timeout)
+
+    def _poll(self) -> S:
+        status = self._io(self._query_status)
+        self._last_status = status
+        printed = self._printed_after(status)
+        if printed is not None:
+            self._printed = max(self._printed, min(self._sent, printed))
+        return status
 
     # -- port -----------------------------------------------------------------------------
 
@@ -168,111 +303,3 @@ class SerialPrinter:
                 f"printer {self.config.url!r}: I/O failed after reconnecting: {exc}"
                 f" (first: {first_error})"
             ) from exc
-
-
-class ZplPrinter(SerialPrinter):
-    """A Zebra-compatible printer (ZPL II) on a serial port or a raw TCP port."""
-
-    def __init__(
-        self,
-        config: PrinterSettings,
-        *,
-        port_factory: Callable[..., serial.SerialBase] = serial.serial_for_url,
-    ) -> None:
-        super().__init__(config, port_factory=port_factory)
-        self._sent = 0
-        self._printed = 0
-        self._last_status: HostStatus | None = None
-
-    def _on_open(self, port: serial.SerialBase) -> None:
-        if self.config.print_speed is not None:
-            port.write(f"^XA^PR{self.config.print_speed}^XZ".encode("ascii"))
-
-    # -- LabelPrinter ---------------------------------------------------------------------
-
-    def send(self, label: bytes) -> PrintJob:
-        """Write one label format; wait first if ``max_in_flight`` labels are unconfirmed."""
-        if self._sent - self._printed >= self.config.max_in_flight:
-            self.confirm(PrintJob(self._sent - self.config.max_in_flight + 1, 0))
-        self._io(lambda port: port.write(label))
-        self._sent += 1
-        return PrintJob(self._sent, len(label))
-
-    def confirm(self, job: PrintJob, timeout: float | None = None) -> None:
-        """Return once ``job`` is printed; raise the fault that stops it, or PrinterTimeout."""
-        if job.sequence <= self._printed:
-            return
-        limit = self.config.confirm_timeout if timeout is None else timeout
-        deadline = time.monotonic() + limit
-        status: HostStatus | None = None
-        while True:
-            try:
-                status = self.host_status()
-            except (PrinterTimeout, PrinterProtocolError) as exc:
-                if time.monotonic() >= deadline:
-                    raise PrinterTimeout(
-                        f"job {job.sequence}: no valid status answer within {limit:.1f} s: {exc}",
-                        status,
-                    ) from exc
-                continue
-            self._printed = max(self._printed, self._sent - status.pending_labels)
-            if job.sequence <= self._printed:
-                return
-            raise_for_faults(status)
-            if time.monotonic() >= deadline:
-                raise_for_faults(status, buffer_full=True)
-                raise PrinterTimeout(
-                    f"job {job.sequence}: not printed within {limit:.1f} s"
-                    f" ({status.pending_labels} labels pending)",
-                    status,
-                )
-            time.sleep(self.config.poll_interval)
-
-    def status(self) -> PrinterStatus:
-        return self.host_status().summary()
-
-    # -- ZPL ------------------------------------------------------------------------------
-
-    @property
-    def sent(self) -> int:
-        return self._sent
-
-    @property
-    def printed(self) -> int:
-        """Labels known to be out (as of the last status answer)."""
-        return self._printed
-
-    @property
-    def last_status(self) -> HostStatus | None:
-        return self._last_status
-
-    def print_label(self, label: bytes, timeout: float | None = None) -> PrintJob:
-        """Send one label and wait until it is printed."""
-        job = self.send(label)
-        self.confirm(job, timeout)
-        return job
-
-    def drain(self, timeout: float | None = None) -> None:
-        """Wait until every label sent is printed."""
-        if self._sent:
-            self.confirm(PrintJob(self._sent, 0), timeout)
-
-    def host_status(self) -> HostStatus:
-        """Ask ``~HS`` and parse the answer."""
-        status = self._io(self._query_status)
-        self._last_status = status
-        return status
-
-    def _query_status(self, port: serial.SerialBase) -> HostStatus:
-        port.reset_input_buffer()
-        port.write(HOST_STATUS_REQUEST)
-        deadline = time.monotonic() + self.config.reply_timeout
-        answer = bytearray()
-        while answer.count(FRAME_END) < 3:
-            if time.monotonic() >= deadline:
-                raise PrinterTimeout(
-                    f"~HS: expected three status strings within {self.config.reply_timeout} s,"
-                    f" got {bytes(answer)!r}"
-                )
-            answer += port.read(port.in_waiting or 1)
-        return HostStatus.parse(bytes(answer))

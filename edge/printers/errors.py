@@ -1,4 +1,4 @@
-"""Errors of the label printer drivers and the ZPL label builder.
+"""Errors of the label printer drivers and the label builders (every language).
 
 ::
 
@@ -7,16 +7,17 @@
     └── LabelDataError               data a template cannot print (missing field, wrong kind)
 
     PrinterError (Exception)         a fault of the printer or of the line to it
-    ├── PaperOut                     ~HS paper out flag
-    ├── RibbonOut                    ~HS ribbon out flag
-    ├── HeadOpen                     ~HS head up flag
-    ├── Paused                       ~HS pause flag
-    ├── BufferFull                   ~HS buffer full flag, or labels that never drain
+    ├── PaperOut                     paper out flag (ZPL ~HS; DPL <SOH>A "paper out or fault")
+    ├── RibbonOut                    ribbon out flag
+    ├── HeadOpen                     head up flag (ZPL)
+    ├── Paused                       pause flag
+    ├── BufferFull                   buffer full flag (ZPL) with labels that never drain
     ├── PrinterTimeout               no (complete) answer, or a job not printed in time
     ├── PrinterDisconnected          the port cannot be (re)opened or written
     └── PrinterProtocolError         an answer that is not what the protocol says
 
-Each fault error carries the :class:`~edge.printers.status.HostStatus` that showed it, when
+Each fault error carries the parsed status answer that showed it (ZPL
+:class:`~edge.printers.status.HostStatus`, DPL :class:`~edge.printers.dpl.DplStatus`), when
 there was one.
 """
 
@@ -27,7 +28,7 @@ from typing import TYPE_CHECKING
 from edge.errors import EdgeError
 
 if TYPE_CHECKING:
-    from edge.printers.status import HostStatus
+    from edge.printers.status import StatusReport
 
 
 class LabelError(EdgeError, ValueError):
@@ -45,7 +46,7 @@ class LabelDataError(LabelError):
 class PrinterError(EdgeError):
     """Base of every printer fault."""
 
-    def __init__(self, message: str, status: HostStatus | None = None) -> None:
+    def __init__(self, message: str, status: StatusReport | None = None) -> None:
         super().__init__(message)
         self.status = status
 

@@ -19,8 +19,9 @@ import serial
 from edge.printers.builder import LabelBuilder
 from edge.printers.config import PrinterLanguage, PrinterSettings
 from edge.printers.dpl import DplLabelBuilder, DplPrinter
-from edge.printers.driver import LabelPrinter, ZplPrinter
+from edge.printers.driver import LabelPrinter
 from edge.printers.templates import LabelKind, LabelTemplate
+from edge.printers.zpl import ZplPrinter
 from gs1 import Sscc, UnitCode
 
 
@@ -56,7 +57,9 @@ LANGUAGES: Mapping[PrinterLanguage, Language] = {
     PrinterLanguage.ZPL: Language(
         ZplPrinter, LabelBuilder, frozenset({LabelKind.UNIT, LabelKind.LOGISTIC})
     ),
-    PrinterLanguage.DPL: Language(DplPrinter, DplLabelBuilder, frozenset({LabelKind.UNIT})),
+    PrinterLanguage.DPL: Language(
+        DplPrinter, DplLabelBuilder, frozenset({LabelKind.UNIT, LabelKind.LOGISTIC})
+    ),
 }
 
 PRINTER_DRIVERS: Mapping[PrinterLanguage, PrinterDriverFactory] = {

@@ -17,6 +17,7 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Protocol
 
 from edge.printers.errors import PrinterProtocolError
 
@@ -45,6 +46,13 @@ class PrinterFault(StrEnum):
     BUFFER_FULL = "buffer_full"
     OVER_TEMPERATURE = "over_temperature"
     UNDER_TEMPERATURE = "under_temperature"
+
+
+class StatusReport(Protocol):
+    """A parsed status answer of any printer language: the faults it shows."""
+
+    @property
+    def faults(self) -> frozenset[PrinterFault]: ...
 
 
 @dataclass(frozen=True)

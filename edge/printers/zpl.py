@@ -1,4 +1,4 @@
-"""ZPL II encoding: field data that cannot break out of its field, and GS1 barcode data.
+"""ZPL II: field data that cannot break out of its field, GS1 barcode data, and the driver.
 
 Every field the builder writes is ``^FH\\^FD…^FS``: the hexadecimal indicator is ``\\`` (not
 the default ``_``, which the DataMatrix escape sequences need), and every byte that could end
@@ -12,11 +12,21 @@ GS1 barcodes follow Zebra's documentation for GS1:
   leading GS1 flag and each separator after a variable-length AI) and a ``_`` of the data is
   written ``__``. Field hex processing (``^FH``) happens before escape processing.
 * Code 128: ``>;`` starts subset C and ``>8`` is FNC1, so an SSCC is ``>;>800`` + 18 digits.
+
+The driver (:class:`ZplPrinter`) confirms a label by asking the host status (``~HS``): a job
+is out when fewer labels are pending in the printer than were sent after it. The send /
+confirm loop itself is :class:`~edge.printers.driver.SerialPrinter`'s.
 """
 
 from __future__ import annotations
 
-from edge.printers.errors import LabelDataError
+import time
+
+import serial
+
+from edge.printers.driver import SerialPrinter
+from edge.printers.errors import LabelDataError, PrinterTimeout
+from edge.printers.status import FRAME_END, HOST_STATUS_REQUEST, HostStatus
 
 GS = "\x1d"
 HEX_INDICATOR = "\\"
@@ -87,3 +97,36 @@ def code128_gs1_data(element_string: str) -> str:
             f" got {len(element_string)} in {element_string!r}"
         )
     return ">;>8" + element_string
+
+
+class ZplPrinter(SerialPrinter[HostStatus]):
+    """A Zebra-compatible printer (ZPL II) on a serial port or a raw TCP port."""
+
+    def _on_open(self, port: serial.SerialBase) -> None:
+        if self.config.print_speed is not None:
+            port.write(f"^XA^PR{self.config.print_speed}^XZ".encode("ascii"))
+
+    def _query_status(self, port: serial.SerialBase) -> HostStatus:
+        """Ask ``~HS`` and parse the three status strings."""
+        port.reset_input_buffer()
+        port.write(HOST_STATUS_REQUEST)
+        deadline = time.monotonic() + self.config.reply_timeout
+        answer = bytearray()
+        while answer.count(FRAME_END) < 3:
+            if time.monotonic() >= deadline:
+                raise PrinterTimeout(
+                    f"~HS: expected three status strings within {self.config.reply_timeout} s,"
+                    f" got {bytes(answer)!r}"
+                )
+            answer += port.read(port.in_waiting or 1)
+        return HostStatus.parse(bytes(answer))
+
+    def _printed_after(self, status: HostStatus) -> int:
+        return self._sent - status.pending_labels
+
+    def _pending(self, status: HostStatus) -> int:
+        return status.pending_labels
+
+    def host_status(self) -> HostStatus:
+        """Ask ``~HS`` and parse the answer (and count the labels it shows out)."""
+        return self._poll()

@@ -9,6 +9,7 @@
 
 from __future__ import annotations
 
+from edge.errors import ConfigError
 from edge.scanners.config import (
     ScannerConfig,
     ScannerSettings,
@@ -16,7 +17,7 @@ from edge.scanners.config import (
     terminator_from_name,
 )
 from edge.scanners.driver import SerialScanner, open_scanner
-from edge.scanners.errors import ConfigError, PortError, ScannerError
+from edge.scanners.errors import PortError, ScannerError
 from edge.scanners.framing import FrameKind, LineFrame, LineFramer
 from edge.scanners.scan import ScanOutcome, ScanResult, interpret
 

@@ -22,7 +22,7 @@ from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field, field_validator, model_validator
 
-from edge.scanners.errors import ConfigError
+from edge.errors import ConfigError
 
 TERMINATORS: dict[str, bytes] = {
     "CR": b"\r",

@@ -3,8 +3,11 @@
 ::
 
     ScannerError (edge.errors.EdgeError)
-     ├── ConfigError     a scanner setting is unknown or malformed (at construction)
      └── PortError       the serial port cannot be opened or has failed
+
+A scanner setting that is unknown or malformed is the edge's one
+:class:`edge.errors.ConfigError` (raised at construction; also exported here as
+``edge.scanners.ConfigError``).
 """
 
 from __future__ import annotations
@@ -14,10 +17,6 @@ from edge import errors
 
 class ScannerError(errors.EdgeError):
     """Base of every :mod:`edge.scanners` exception."""
-
-
-class ConfigError(ScannerError, errors.ConfigError):
-    """A scanner setting is unknown or malformed; the message names the setting."""
 
 
 class PortError(ScannerError):

@@ -15,6 +15,7 @@
 
 from __future__ import annotations
 
+from edge.errors import ConfigError
 from edge.vision.config import CalibrationSettings, CameraSettings
 from edge.vision.decoding import (
     GS1_DATAMATRIX,
@@ -26,7 +27,7 @@ from edge.vision.decoding import (
     decoder_kind,
     make_decoder,
 )
-from edge.vision.errors import ConfigError, DecoderError, FrameSourceError, VisionError
+from edge.vision.errors import DecoderError, FrameSourceError, VisionError
 from edge.vision.frames import (
     FolderSource,
     Frame,

@@ -20,7 +20,7 @@ import numpy as np
 import numpy.typing as npt
 
 import gs1
-from edge.vision.errors import ConfigError
+from edge.errors import ConfigError
 
 GreyImage = npt.NDArray[np.uint8]
 """An 8-bit greyscale image, shape ``(height, width)``, 255 = white."""

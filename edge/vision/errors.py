@@ -5,9 +5,11 @@ A code that does not read, reads the wrong data or prints badly is a
 handle as a fault::
 
     VisionError (edge.errors.EdgeError)
-     ├── ConfigError         a setting is out of range or unknown (raised at construction)
      ├── FrameSourceError    a camera, stream or folder cannot be opened or read
      └── DecoderError        a decoder library is missing or failed outside a normal "no read"
+
+A setting out of range or unknown is the edge's one :class:`edge.errors.ConfigError` (raised
+at construction; also exported here as ``edge.vision.ConfigError``).
 """
 
 from __future__ import annotations
@@ -17,10 +19,6 @@ from edge import errors
 
 class VisionError(errors.EdgeError):
     """Base of every :mod:`edge.vision` exception."""
-
-
-class ConfigError(VisionError, errors.ConfigError):
-    """A vision setting is unknown or out of range; the message names the setting."""
 
 
 class FrameSourceError(VisionError):

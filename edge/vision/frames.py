@@ -27,8 +27,9 @@ from typing import Protocol
 import cv2
 import numpy as np
 
+from edge.errors import ConfigError
 from edge.vision.decoding import GreyImage
-from edge.vision.errors import ConfigError, FrameSourceError
+from edge.vision.errors import FrameSourceError
 
 IMAGE_SUFFIXES = frozenset({".png", ".jpg", ".jpeg", ".webp", ".bmp", ".tif", ".tiff", ".pgm"})
 

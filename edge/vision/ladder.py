@@ -32,8 +32,9 @@ from enum import StrEnum
 
 import numpy as np
 
+from edge.errors import ConfigError
 from edge.vision.decoding import Decoded, GreyImage
-from edge.vision.errors import ConfigError, DecoderError
+from edge.vision.errors import DecoderError
 from edge.vision.zxing_decoder import half_size, read
 
 

@@ -23,8 +23,9 @@ from typing import Any
 
 import numpy as np
 
+from edge.errors import ConfigError
 from edge.vision.decoding import GS, Decoded, GreyImage, Point, module_size_of
-from edge.vision.errors import ConfigError, DecoderError
+from edge.vision.errors import DecoderError
 
 try:
     from pylibdmtx import wrapper as dmtx

@@ -27,8 +27,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge.errors import ConfigError
 from edge.vision.decoding import Decoded, GreyImage
-from edge.vision.errors import ConfigError
 
 FloatArray = npt.NDArray[np.float32]
 

@@ -20,7 +20,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 
-from edge.vision.errors import ConfigError
+from edge.errors import ConfigError
 from edge.vision.grading.report import ABBREVIATIONS, PARAMETERS
 
 _NAMES = {abbreviation: name for name, abbreviation in ABBREVIATIONS.items()}

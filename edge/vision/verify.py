@@ -30,8 +30,8 @@ from typing import Any
 
 import cv2
 
+from edge.errors import ConfigError
 from edge.vision.decoding import GS1_DATAMATRIX_IDENTIFIERS, Decoded, Decoder, GreyImage
-from edge.vision.errors import ConfigError
 from edge.vision.grading import Grader, GradeReport, letter
 from edge.vision.quality import Quality, QualityThresholds, measure_quality
 from gs1 import Gs1Error, UnitCode

@@ -18,8 +18,8 @@ import re
 import cv2
 import zxingcpp
 
+from edge.errors import ConfigError
 from edge.vision.decoding import Decoded, GreyImage, Point, module_size_of
-from edge.vision.errors import ConfigError
 
 _VERSION = re.compile(r"(\d+)x(\d+)")
 _DATAMATRIX = zxingcpp.BarcodeFormats(zxingcpp.BarcodeFormat.DataMatrix)

@@ -12,12 +12,14 @@
 
 from __future__ import annotations
 
+from gs1.errors import InvalidConfig
+
 
 class SerialsError(Exception):
     """Base of every error raised by :mod:`edge.serials`."""
 
 
-class ConfigError(SerialsError, ValueError):
+class ConfigError(SerialsError, InvalidConfig):
     """A configuration value that cannot work; the message names the field."""
 
 

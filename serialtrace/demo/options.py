@@ -8,6 +8,8 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
+from serialtrace.errors import ConfigError
+
 MARKER = ".serialtrace-demo"
 GTIN = "09506000134352"
 COMPANY_PREFIX = "9506000"
@@ -61,23 +63,23 @@ class DemoOptions:
 
     def check(self) -> None:
         if self.units < 1:
-            raise ValueError(f"--units: expected a whole number >= 1, got {self.units}")
+            raise ConfigError(f"--units: expected a whole number >= 1, got {self.units}")
         if not 1 <= self.ppm <= 6000:
-            raise ValueError(f"--ppm: expected 1..6000 units per minute, got {self.ppm:g}")
+            raise ConfigError(f"--ppm: expected 1..6000 units per minute, got {self.ppm:g}")
         if not 0 <= self.defect_rate <= 0.5:
-            raise ValueError(f"--defect-rate: expected 0..0.5, got {self.defect_rate:g}")
+            raise ConfigError(f"--defect-rate: expected 0..0.5, got {self.defect_rate:g}")
         for name in ("server_port", "hmi_port"):
             port = getattr(self, name)
             if not 1 <= port <= 65535:
-                raise ValueError(f"--{name.replace('_', '-')}: expected 1..65535, got {port}")
+                raise ConfigError(f"--{name.replace('_', '-')}: expected 1..65535, got {port}")
         if self.server_port == self.hmi_port:
-            raise ValueError(
+            raise ConfigError(
                 f"--hmi-port: expected a port other than --port, got {self.hmi_port} for both"
             )
         if self.timeout is not None and not self.timeout > 0:
-            raise ValueError(f"--timeout: expected seconds > 0, got {self.timeout:g}")
+            raise ConfigError(f"--timeout: expected seconds > 0, got {self.timeout:g}")
         if not 0 <= self.gate_delay_s <= 60:
-            raise ValueError(f"--gate-delay: expected 0..60 seconds, got {self.gate_delay_s:g}")
+            raise ConfigError(f"--gate-delay: expected 0..60 seconds, got {self.gate_delay_s:g}")
 
     @property
     def overall_timeout(self) -> float:

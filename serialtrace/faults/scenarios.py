@@ -30,6 +30,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from typing import Any
 
+from serialtrace.errors import ConfigError
 from serialtrace.faults.audit import Audit, audit
 from serialtrace.faults.processes import SmallDisk
 from serialtrace.faults.stack import FaultStack
@@ -223,11 +224,11 @@ def run_fault(stack: FaultStack, name: str, *, units: int, kills: int = 3) -> Fa
     first of what an earlier run left behind; ``kills``: how often the kill faults kill."""
     scenario = SCENARIOS.get(name)
     if scenario is None:
-        raise ValueError(f"fault: expected one of {', '.join(SCENARIOS)}, got {name!r}")
+        raise ConfigError(f"fault: expected one of {', '.join(SCENARIOS)}, got {name!r}")
     if units < 20:
-        raise ValueError(f"units: expected at least 20, got {units}")
+        raise ConfigError(f"units: expected at least 20, got {units}")
     if name in NEEDS_DISKS and not stack.disks:
-        raise ValueError(f"{name}: the stack has no small disks ({SmallDisk.available()})")
+        raise ConfigError(f"{name}: the stack has no small disks ({SmallDisk.available()})")
     timeout = units / stack.rate_per_minute * 60 * 3 + 120
     began = time.monotonic()
     phases: dict[str, float] = {}
@@ -240,7 +241,7 @@ def run_fault(stack: FaultStack, name: str, *, units: int, kills: int = 3) -> Fa
     stack.start_batch(units)
     stack.plc.run(units)
     if kills < 1:
-        raise ValueError(f"kills: expected at least 1, got {kills}")
+        raise ConfigError(f"kills: expected at least 1, got {kills}")
     alarms = scenario(stack, units, timeout, kills)
     phase("fault")
     stack.finish(units, timeout)

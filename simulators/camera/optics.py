@@ -18,6 +18,8 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from simulators.errors import ConfigError
+
 GreyImage = npt.NDArray[np.uint8]
 
 
@@ -57,7 +59,7 @@ class Optics:
         for name in ("frame_width", "frame_height"):
             value = getattr(self, name)
             if not 16 <= value <= 10_000:
-                raise ValueError(f"{name}: expected 16 to 10000 pixels, got {value!r}")
+                raise ConfigError(f"{name}: expected 16 to 10000 pixels, got {value!r}")
         for name in (
             "max_shift",
             "max_uneven_light",
@@ -68,7 +70,7 @@ class Optics:
         ):
             value = getattr(self, name)
             if not 0.0 <= value <= 1.0:
-                raise ValueError(f"{name}: expected a number from 0 to 1, got {value!r}")
+                raise ConfigError(f"{name}: expected a number from 0 to 1, got {value!r}")
         for name in (
             "label_scale",
             "max_rotation_deg",
@@ -79,16 +81,16 @@ class Optics:
         ):
             value = getattr(self, name)
             if value < 0 or not math.isfinite(value):
-                raise ValueError(f"{name}: expected a finite number >= 0, got {value!r}")
+                raise ConfigError(f"{name}: expected a finite number >= 0, got {value!r}")
         if not 0 <= self.background <= 255:
-            raise ValueError(f"background: expected a grey level 0..255, got {self.background!r}")
+            raise ConfigError(f"background: expected a grey level 0..255, got {self.background!r}")
 
     def with_changes(self, **changes: Any) -> Optics:
         """A copy with some settings changed (validated again)."""
         known = {f.name for f in fields(self)}
         unknown = sorted(set(changes) - known)
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"optics: unknown setting {unknown[0]!r}, expected one of {sorted(known)}"
             )
         return replace(self, **changes)

@@ -38,6 +38,7 @@ from paho.mqtt.enums import CallbackAPIVersion
 
 from epcis import PayloadLimitError, loads_bounded, topics
 from epcis.broker import BrokerLink, refusal, tls_problem
+from simulators.errors import ConfigError
 
 log = logging.getLogger(__name__)
 
@@ -163,7 +164,7 @@ class Conveyor:
             else BrokerLink.parse(broker_url, secrets_file=secrets_file, field_name="broker")
         )
         if rate_per_minute <= 0:
-            raise ValueError(f"rate_per_minute: expected more than 0, got {rate_per_minute!r}")
+            raise ConfigError(f"rate_per_minute: expected more than 0, got {rate_per_minute!r}")
         self.link = link
         self.host, self.port = link.host, link.port
         self.refused: str | None = None  # why the broker refuses us, for good

@@ -24,6 +24,7 @@ from typing import Any
 
 import cv2
 
+from simulators.errors import ConfigError
 from simulators.labels import LabelSink, PrintedLabel
 from simulators.printer.dpl import FEEDBACK, STATUS, TOGGLE_PAUSE, DplReader
 from simulators.printer.faults import LABEL_FAULTS, FaultConfig, LineNoise, apply_label_fault
@@ -76,16 +77,16 @@ class PrinterSimConfig:
         values = dict(data)
         unknown = sorted(set(values) - set(cls.__dataclass_fields__))
         if unknown:
-            raise ValueError(
+            raise ConfigError(
                 f"printer: expected keys from {sorted(cls.__dataclass_fields__)}, got {unknown!r}"
             )
         if values.get("language", "zpl") not in LANGUAGES:
-            raise ValueError(
+            raise ConfigError(
                 f"printer.language: expected one of {list(LANGUAGES)}, got {values['language']!r}"
             )
         for key in ("dpi", "width", "length", "print_speed", "buffer_capacity", "baudrate"):
             if key in values and (not isinstance(values[key], int) or values[key] < 1):
-                raise ValueError(f"printer.{key}: expected an integer >= 1, got {values[key]!r}")
+                raise ConfigError(f"printer.{key}: expected an integer >= 1, got {values[key]!r}")
         if "faults" in values:
             values["faults"] = FaultConfig.from_mapping(values["faults"])
         if values.get("out_dir") is not None:
@@ -130,7 +131,7 @@ class VirtualPrinter:
         self._noise = LineNoise(faults.line_noise, random.Random(faults.seed + 1))
         self._manipulator: Manipulator | None = None
         if self.config.language not in LANGUAGES:
-            raise ValueError(
+            raise ConfigError(
                 f"printer.language: expected one of {list(LANGUAGES)}, got {self.config.language!r}"
             )
         self._reader: FormatReader | DplReader = (

@@ -8,7 +8,9 @@ subset understood is what ``edge.printers.dpl`` writes:
 - system: ``<STX>a`` (feedback characters on: RS after each label, :data:`FEEDBACK`),
   ``<STX>L`` (start a label format);
 - in a format, one record a CR: ``D11``, ``P<letter>`` (print speed), ``E`` (print),
-  ``1W1C…`` (DataMatrix, byte-counted data, ECC 200) and ``1911A<pt>…`` (text, font 9).
+  ``1W1C…`` (DataMatrix, byte-counted data, ECC 200), ``1W1I…`` (GS1-128: EAN 128 with
+  automatic subsets, FNC1 after the start code) and ``1911A<pt>…`` (text, font 9). The
+  interpretation line a real printer adds under ``W1I`` bars is not drawn.
 
 Positions are 1/100 inch from the label's lower left corner to the element's lower left
 corner; the reader turns them into dots from the top (``length`` is the media's length).
@@ -21,6 +23,7 @@ from dataclasses import dataclass, field
 
 from simulators.printer.zpl import (
     GS,
+    Code128Field,
     DataMatrixField,
     Event,
     Immediate,
@@ -161,6 +164,8 @@ class DplReader:
             events.append(PrintSpeed(max(1, round(speed))))
         elif len(text) >= 15 and text[0] in "1234" and text[1:5] == "911A":
             self._text(text, events)
+        elif text[:4] == "1W1I":
+            self._code128(text, events)
         else:
             events.append(ZplIssue("unsupported record", text[:200]))
         return True
@@ -209,6 +214,38 @@ class DplReader:
                 gs1=gs1,
                 content=data[1:] if gs1 else data,
                 anchor_bottom=True,
+            )
+        )
+
+    def _code128(self, text: str, events: list[Event]) -> None:
+        assert self._format is not None
+        wide, narrow, numbers, data = text[4], text[5], text[6:17], text[17:]
+        if (
+            wide not in MODULE_DIGITS
+            or narrow not in MODULE_DIGITS
+            or len(numbers) != 11
+            or not numbers.isdigit()
+            or len(data) < 4
+            or not (data.isascii() and data.isprintable())
+        ):
+            events.append(
+                ZplIssue(
+                    "gs1-128: expected 1W1I, bar widths 1-9/A-O, height, row, column and at"
+                    " least 4 printable ASCII characters",
+                    text[:200],
+                )
+            )
+            return
+        height = self._dots(int(numbers[:3]))
+        row, column = int(numbers[3:7]), int(numbers[7:11])
+        self._format.fields.append(
+            Code128Field(
+                x=self._dots(column),
+                y=max(0, self.length - self._dots(row) - height),
+                module=MODULE_DIGITS.index(narrow) + 1,
+                height=height,
+                gs1=True,  # W1I: FNC1 always follows the start code
+                content=data,
             )
         )
 

@@ -30,6 +30,7 @@ from typing import Any
 import cv2
 import numpy as np
 
+from simulators.errors import ConfigError
 from simulators.printer.render import Image, Region
 
 LABEL_FAULTS = ("missed", "smudge", "void", "low_contrast", "skew")
@@ -65,18 +66,18 @@ class FaultConfig:
                  "label", "seed"}  # fmt: skip
         unknown = sorted(set(data) - known)
         if unknown:
-            raise ValueError(f"faults: expected keys from {sorted(known)}, got {unknown!r}")
+            raise ConfigError(f"faults: expected keys from {sorted(known)}, got {unknown!r}")
         for key in ("ribbon_out_after", "paper_out_after"):
             value = data.get(key)
             if value is not None and (not isinstance(value, int) or value < 0):
-                raise ValueError(f"faults.{key}: expected an integer >= 0, got {value!r}")
+                raise ConfigError(f"faults.{key}: expected an integer >= 0, got {value!r}")
         noise = data.get("line_noise", 0.0)
         if not isinstance(noise, int | float) or not 0 <= noise <= 1:
-            raise ValueError(f"faults.line_noise: expected a probability 0..1, got {noise!r}")
+            raise ConfigError(f"faults.line_noise: expected a probability 0..1, got {noise!r}")
         rules: dict[str, LabelFaultRule] = {}
         for name, rule in dict(data.get("label", {})).items():
             if name not in LABEL_FAULTS:
-                raise ValueError(f"faults.label: expected one of {LABEL_FAULTS}, got {name!r}")
+                raise ConfigError(f"faults.label: expected one of {LABEL_FAULTS}, got {name!r}")
             rules[name] = _rule(name, rule)
         return cls(
             ribbon_out_after=data.get("ribbon_out_after"),
@@ -91,18 +92,18 @@ class FaultConfig:
 
 def _rule(name: str, rule: Any) -> LabelFaultRule:
     if not isinstance(rule, Mapping) or set(rule) - {"every", "probability", "labels"}:
-        raise ValueError(
+        raise ConfigError(
             f"faults.label.{name}: expected a table with every, probability or labels, got {rule!r}"
         )
     every = rule.get("every")
     probability = rule.get("probability", 0.0)
     labels = rule.get("labels", [])
     if every is not None and (not isinstance(every, int) or every < 1):
-        raise ValueError(f"faults.label.{name}.every: expected an integer >= 1, got {every!r}")
+        raise ConfigError(f"faults.label.{name}.every: expected an integer >= 1, got {every!r}")
     if not isinstance(probability, int | float) or not 0 <= probability <= 1:
-        raise ValueError(f"faults.label.{name}.probability: expected 0..1, got {probability!r}")
+        raise ConfigError(f"faults.label.{name}.probability: expected 0..1, got {probability!r}")
     if not isinstance(labels, list) or not all(isinstance(i, int) for i in labels):
-        raise ValueError(f"faults.label.{name}.labels: expected label numbers, got {labels!r}")
+        raise ConfigError(f"faults.label.{name}.labels: expected label numbers, got {labels!r}")
     return LabelFaultRule(every, float(probability), frozenset(labels))
 
 

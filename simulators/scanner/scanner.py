@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from enum import StrEnum
 
 from gs1 import GS, parse
+from simulators.errors import ConfigError
 
 GS1_SYMBOLOGY = "]d2"
 
@@ -36,9 +37,9 @@ class ScannerProfile:
 
     def __post_init__(self) -> None:
         if not self.terminator:
-            raise ValueError("terminator: expected at least one byte, got b''")
+            raise ConfigError("terminator: expected at least one byte, got b''")
         if self.gs_substitute == "":
-            raise ValueError("gs_substitute: expected None (0x1D) or a non-empty text, got ''")
+            raise ConfigError("gs_substitute: expected None (0x1D) or a non-empty text, got ''")
 
 
 class Fault(StrEnum):
@@ -86,7 +87,7 @@ class ScannerSimulator:
             ("noise_rate", noise_rate),
         ):
             if not 0.0 <= rate <= 1.0:
-                raise ValueError(f"{name}: expected a probability 0..1, got {rate!r}")
+                raise ConfigError(f"{name}: expected a probability 0..1, got {rate!r}")
         self.profile = profile or ScannerProfile()
         self.no_read_rate = no_read_rate
         self.partial_rate = partial_rate

@@ -36,8 +36,9 @@ import cv2
 import numpy as np
 import numpy.typing as npt
 
+from edge.errors import ConfigError
 from edge.vision.decoding import Decoded, GreyImage
-from edge.vision.errors import ConfigError, VisionError
+from edge.vision.errors import VisionError
 from edge.vision.grading import ecc200
 from edge.vision.grading.ecc200 import FIXED_DATA, SymbolSize
 from edge.vision.grading.report import (

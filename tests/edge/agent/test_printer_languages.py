@@ -113,6 +113,62 @@ def test_a_dpl_unit_printer_prints_codes_the_camera_reads_and_the_line_commissio
     assert decoded == serials
 
 
+@pytest.mark.mqtt
+def test_a_dpl_case_printer_labels_cases_that_the_scanner_reads_back(
+    tmp_path: Path, mosquitto: Broker
+) -> None:
+    line = start_line(case_printer_language="dpl")
+    labels: list[PrintedLabel] = []
+    lock = threading.Lock()
+
+    def keep(label: PrintedLabel) -> None:
+        with lock:
+            labels.append(label)
+
+    line.case_printer.subscribe(keep)
+    try:
+        config = config_for(
+            tmp_path / "edge",
+            mosquitto,
+            line,
+            units_per_case=4,
+            cases_per_pallet=10,
+            case_printer_settings={"language": "dpl"},
+        )
+        agent = build_agent(config, sim_devices(config, line))
+        assert isinstance(agent.devices.labeller, LabelContainerLabeller)
+        assert isinstance(agent.devices.labeller._driver, DplPrinter)
+        agent.start()
+        try:
+            agent.start_batch(BatchStart(gtin=GTIN, lot="DPL2", expiry="281130", planned=UNITS))
+            for index in range(UNITS):
+                agent.trigger(f"u{index}")
+            assert wait_for(lambda: len(labels) >= UNITS // 4, 60)
+            assert agent.pipeline.wait_idle(60)
+            agent.transition(BatchAction.STOP)
+            cases = agent.read(
+                lambda c: c.execute(
+                    "SELECT sscc, children FROM containers WHERE level = 'case'"
+                    " AND state = 'closed' ORDER BY id"
+                ).fetchall()
+            )
+        finally:
+            agent.stop()
+    finally:
+        line.close()
+
+    assert [children for _, children in cases] == [4] * (UNITS // 4)
+    status = line.case_printer.status()
+    assert status.zpl_issues == 0, status.recent_issues
+    read_back = []
+    for label in labels:
+        assert label.zpl.startswith("\x02L\rD11\r1W1I")  # DPL, the SSCC as GS1-128
+        [read] = zxingcpp.read_barcodes(label.image)
+        assert read.symbology_identifier == "]C1"
+        read_back.append(read.text.removeprefix("(00)"))
+    assert read_back == [sscc for sscc, _ in cases]
+
+
 def _config(tmp_path: Path, **kwargs: Any) -> Any:
     kwargs.setdefault("scanner_url", "loop://")
     kwargs.setdefault("case_printer_url", "socket://127.0.0.1:1")

@@ -20,6 +20,7 @@ from edge.api import create_app
 from edge.wiring import build_agent
 from serialtrace.services import serve_asgi
 from tests.edge.agent.line import api_headers, config_for, sim_devices, start_line
+from tests.support.browser import browser_tab
 from tests.support.services import Broker, free_port
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "images"
@@ -61,14 +62,8 @@ def live(tmp_path_factory: pytest.TempPathFactory, mosquitto: Broker) -> Iterato
 @pytest.fixture
 def page(browser: Browser, live: LiveLine) -> Iterator[Page]:
     """A fresh tab at a touch-panel size that fails the test on any script error."""
-    context = browser.new_context(base_url=live.url, viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(10_000)
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    yield tab
-    context.close()
-    assert errors == [], f"script errors in the page: {errors}"
+    with browser_tab(browser, live.url, viewport=(1280, 800)) as tab:
+        yield tab
 
 
 @pytest.fixture

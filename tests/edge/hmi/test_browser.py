@@ -11,6 +11,7 @@ from playwright.sync_api import Page, expect
 
 from tests.edge.agent.line import GTIN, OPERATOR, OPERATOR_PASSWORD
 from tests.edge.hmi.conftest import LiveLine
+from tests.support.browser import HMI, sign_in
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
 
@@ -28,15 +29,6 @@ def wait_until(page: Page, expression: str, timeout: float = 10.0) -> None:
         page.wait_for_timeout(100)
 
 
-def sign_in(page: Page) -> None:
-    """The operator signs in at the panel (batch commands need it)."""
-    page.click("#btn-login")
-    page.fill("#login-name", OPERATOR)
-    page.fill("#login-password", OPERATOR_PASSWORD)
-    page.click("#login-submit")
-    expect(page.locator("#operator")).to_have_text(f"Operator: {OPERATOR}")
-
-
 def count(page: Page, name: str) -> int:
     return int(page.inner_text(f"#count-{name}").replace(",", ""))
 
@@ -51,7 +43,7 @@ def test_operator_runs_a_batch_from_start_to_a_balanced_close(
     expect(page.locator("#where")).to_have_text("plant1 / line3")
     expect(page.locator("#btn-pause")).to_be_disabled()
 
-    sign_in(page)
+    sign_in(page, OPERATOR, OPERATOR_PASSWORD, HMI, go=False)  # batch commands need it
     page.click("#btn-start")
     expect(page.locator("#start-gtin")).to_have_value(GTIN)
     expect(page.locator("#start-gtin option")).to_have_text(f"Paracetamol 500 mg — {GTIN}")
@@ -126,7 +118,7 @@ def test_unbalanced_close_is_refused_with_the_difference(
     )
     assert started.status_code == 200, started.text
     page.goto("/hmi/")
-    sign_in(page)
+    sign_in(page, OPERATOR, OPERATOR_PASSWORD, HMI, go=False)  # batch commands need it
     wait_until(page, "Number(document.getElementById('count-printed').textContent) >= 3")
     page.click("#btn-stop")
     page.click("#stop-submit")

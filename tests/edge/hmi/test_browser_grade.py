@@ -21,6 +21,7 @@ from edge.wiring import build_agent
 from serialtrace.services import serve_asgi
 from simulators.camera.optics import Optics
 from tests.edge.agent.line import GTIN, SimLine, config_for, sim_devices, start_line
+from tests.support.browser import browser_tab
 from tests.support.services import Broker, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
@@ -59,12 +60,7 @@ def graded(tmp_path: Path, mosquitto: Broker) -> Iterator[Graded]:
 def test_the_panel_shows_the_moving_grade_and_the_falling_parameter(
     browser: Browser, graded: Graded
 ) -> None:
-    context = browser.new_context(base_url=graded.url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    errors: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    try:
+    with browser_tab(browser, graded.url, viewport=(1280, 900), timeout_ms=30_000) as page:
         graded.agent.start_batch(BatchStart(GTIN, "HMI-G", "281130", 1000))
         page.goto("/hmi/")
         panel = page.locator("#grade")
@@ -80,6 +76,3 @@ def test_the_panel_shows_the_moving_grade_and_the_falling_parameter(
         expect(page.locator("#alarms")).to_contain_text("grade falling")
         if os.environ.get("SERIALTRACE_SCREENSHOTS") == "1":
             panel.screenshot(path=str(SCREENSHOTS / "hmi-grade.png"))
-    finally:
-        context.close()
-    assert errors == [], f"script errors in the page: {errors}"

@@ -33,6 +33,7 @@ from tests.edge.agent.line import (
     start_line,
 )
 from tests.server.conftest import migrated_store
+from tests.support.browser import HMI, browser_tab, sign_in
 from tests.support.services import Broker, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
@@ -91,22 +92,8 @@ def plant(
 
 @pytest.fixture
 def page(browser: Browser, plant: Plant) -> Iterator[Page]:
-    context = browser.new_context(base_url=plant.hmi, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(15_000)
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    yield tab
-    context.close()
-    assert errors == [], f"script errors in the page: {errors}"
-
-
-def sign_in(page: Page) -> None:
-    page.click("#btn-login")
-    page.fill("#login-name", OPERATOR)
-    page.fill("#login-password", OPERATOR_PASSWORD)
-    page.click("#login-submit")
-    expect(page.locator("#operator")).to_have_text(f"Operator: {OPERATOR}")
+    with browser_tab(browser, plant.hmi, timeout_ms=15_000) as tab:
+        yield tab
 
 
 def test_the_operator_confirms_a_released_order(page: Page, plant: Plant) -> None:
@@ -114,7 +101,7 @@ def test_the_operator_confirms_a_released_order(page: Page, plant: Plant) -> Non
         "gtin": GTIN, "planned": 300, "site": "plant1", "line": "line3",
         "manufacturing_date": "2025-03-15", "release": True}).json()  # fmt: skip
     page.goto("/hmi/")
-    sign_in(page)
+    sign_in(page, OPERATOR, OPERATOR_PASSWORD, HMI, go=False)
     row = page.locator(f"#order-rows tr[data-order='{order['id']}']")
     expect(row).to_contain_text(order["number"])
     expect(row).to_contain_text("L32507401")
@@ -131,7 +118,7 @@ def test_the_operator_confirms_a_released_order(page: Page, plant: Plant) -> Non
 
 def test_a_start_without_lot_takes_one_by_rule(page: Page, plant: Plant) -> None:
     page.goto("/hmi/")
-    sign_in(page)
+    sign_in(page, OPERATOR, OPERATOR_PASSWORD, HMI, go=False)
     expect(page.locator("#state-text")).to_have_text("NO BATCH")
     page.click("#btn-start")
     expect(page.locator("#start-lot")).to_have_attribute("placeholder", "empty: by rule")

@@ -19,6 +19,7 @@ from tests.edge.agent.line import GTIN, config_for, sim_devices, start_line
 from tests.server.conftest import migrated_store
 from tests.support import leaks
 from tests.support.authority import ThreadedAuthority, prepare
+from tests.support.browser import browser_tab
 from tests.support.services import Broker, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
@@ -86,14 +87,8 @@ def served(
 
 @pytest.fixture
 def page(browser: Browser, served: AuthorityLine) -> Iterator[Page]:
-    context = browser.new_context(base_url=served.url, viewport={"width": 1280, "height": 800})
-    context.set_default_timeout(20_000)
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    yield tab
-    context.close()
-    assert errors == [], f"script errors in the page: {errors}"
+    with browser_tab(browser, served.url, viewport=(1280, 800), timeout_ms=20_000) as tab:
+        yield tab
 
 
 @pytest.mark.shared_stack

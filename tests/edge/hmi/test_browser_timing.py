@@ -19,6 +19,7 @@ from edge.ledger import BatchStart
 from edge.wiring import build_agent
 from serialtrace.services import serve_asgi
 from tests.edge.agent.line import GTIN, SimLine, config_for, sim_devices, start_line
+from tests.support.browser import browser_tab
 from tests.support.services import Broker, free_port
 
 pytestmark = [pytest.mark.browser, pytest.mark.mqtt]
@@ -57,14 +58,9 @@ def timed(tmp_path: Path, mosquitto: Broker) -> Iterator[Timed]:
 def test_the_panel_draws_margin_and_rate_and_alarms_on_missed_verdicts(
     browser: Browser, timed: Timed
 ) -> None:
-    context = browser.new_context(base_url=timed.url, viewport={"width": 1280, "height": 1000})
-    context.set_default_timeout(30_000)
-    page = context.new_page()
-    errors: list[str] = []
     requests: list[str] = []
-    page.on("pageerror", lambda error: errors.append(str(error)))
-    page.on("request", lambda request: requests.append(request.url))
-    try:
+    with browser_tab(browser, timed.url, viewport=(1280, 1000), timeout_ms=30_000) as page:
+        page.on("request", lambda request: requests.append(request.url))
         timed.agent.start_batch(BatchStart(GTIN, "HMI-T", "281130", 1000))
         page.goto("/hmi/")
         panel = page.locator("#timing")
@@ -81,7 +77,4 @@ def test_the_panel_draws_margin_and_rate_and_alarms_on_missed_verdicts(
         assert len(points.split()) >= 2
         if os.environ.get("SERIALTRACE_SCREENSHOTS") == "1":
             panel.screenshot(path=str(SCREENSHOTS / "hmi-timing.png"))
-    finally:
-        context.close()
-    assert errors == [], f"script errors in the page: {errors}"
     assert all(url.startswith(timed.url) for url in requests), requests  # no CDN, no asset

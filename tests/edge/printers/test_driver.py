@@ -141,7 +141,7 @@ def test_buffer_full_that_does_not_drain_is_buffer_full() -> None:
     job = driver.send(LABEL)
     with pytest.raises(BufferFull) as raised:
         driver.confirm(job, timeout=0.02)
-    assert str(raised.value) == "printer reports buffer_full with 64 formats waiting"
+    assert str(raised.value) == "printer reports buffer_full with 64 labels pending"
 
 
 def test_no_answer_is_a_timeout() -> None:

@@ -16,6 +16,8 @@ from server.api.app import create_app
 from server.config import ServerSettings
 from server.store import create_store_engine, upgrade
 from tests.server.web.seed import PASSWORD, SeededStore, add_users, seed
+from tests.support.browser import browser_tab
+from tests.support.browser import sign_in as sign_in_form
 from tests.support.services import free_port
 
 SCREENSHOTS = Path(__file__).resolve().parents[3] / "docs" / "images"
@@ -48,29 +50,19 @@ def live(tmp_path_factory: pytest.TempPathFactory) -> Iterator[LiveServer]:
 @pytest.fixture
 def page(browser: Browser, live: LiveServer) -> Iterator[Page]:
     """A fresh tab (own sessionStorage) that fails the test on any script error."""
-    context = browser.new_context(
-        base_url=live.url, viewport={"width": 1280, "height": 860}, accept_downloads=True
-    )
     # Generous deadlines: the machine that runs the suite may be busy (password hashing at
     # sign-in takes seconds under load); every wait still ends.
-    context.set_default_timeout(20_000)
     expect.set_options(timeout=20_000)
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    yield tab
-    context.close()
-    assert errors == [], f"script errors in the page: {errors}"
+    with browser_tab(
+        browser, live.url, viewport=(1280, 860), timeout_ms=20_000, accept_downloads=True
+    ) as tab:
+        yield tab
 
 
 @pytest.fixture
 def sign_in() -> Callable[[Page, str], None]:
     def sign_in_as(tab: Page, role: str) -> None:
-        tab.goto("/ui/")
-        tab.fill("#username", role)
-        tab.fill("#password", PASSWORD)
-        tab.click("form.login button[type=submit]")
-        tab.wait_for_selector("#code")
+        sign_in_form(tab, role, PASSWORD)
 
     return sign_in_as
 

@@ -10,7 +10,17 @@ import pytest
 from playwright.sync_api import Page, expect
 
 from tests.server.web.conftest import LiveServer
-from tests.server.web.seed import CUSTOMER, DESPATCH, GTIN, LOT, OTHER_LOT, RAW_LOTS, SHIP_TO
+from tests.server.web.seed import (
+    CUSTOMER,
+    DESPATCH,
+    GTIN,
+    LOT,
+    OTHER_LOT,
+    PASSWORD,
+    RAW_LOTS,
+    SHIP_TO,
+)
+from tests.support.browser import submit_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -27,9 +37,7 @@ def at(path: str) -> re.Pattern[str]:
 def test_wrong_password_is_refused_with_a_message(page: Page, screenshot: Shot) -> None:
     page.goto("/ui/batches")
     expect(page).to_have_url(at("/ui/login?next=%2Fui%2Fbatches"))
-    page.fill("#username", "qa")
-    page.fill("#password", "not the password")
-    page.click("form.login button[type=submit]")
+    submit_sign_in(page, "qa", "not the password")
     expect(page.locator(".login-error")).to_contain_text("User name or password wrong.")
     expect(page.locator("#nav")).to_be_hidden()
     screenshot(page, "login-error")
@@ -37,9 +45,7 @@ def test_wrong_password_is_refused_with_a_message(page: Page, screenshot: Shot) 
 
 def test_sign_in_returns_to_the_page_asked_for(page: Page, live: LiveServer) -> None:
     page.goto("/ui/batches")
-    page.fill("#username", "operator")
-    page.fill("#password", "correct horse battery")
-    page.click("form.login button[type=submit]")
+    submit_sign_in(page, "operator", PASSWORD)
     expect(page).to_have_url(at("/ui/batches"))
     expect(page.locator("#session-role")).to_have_text("operator")
     expect(page.get_by_role("link", name=LOT)).to_be_visible()

@@ -16,6 +16,7 @@ from server.config import ServerSettings
 from server.store import create_store_engine, upgrade
 from tests.server import factory as f
 from tests.server.web.seed import PASSWORD, READ_POINT, add_users
+from tests.support.browser import signed_in
 from tests.support.services import free_port
 
 pytestmark = pytest.mark.browser
@@ -75,19 +76,8 @@ def url(tmp_path_factory: pytest.TempPathFactory) -> Iterator[str]:
 
 @pytest.fixture
 def page(browser: Browser, url: str) -> Iterator[Page]:
-    context = browser.new_context(base_url=url, viewport={"width": 1280, "height": 900})
-    context.set_default_timeout(5_000)
-    tab = context.new_page()
-    errors: list[str] = []
-    tab.on("pageerror", lambda error: errors.append(str(error)))
-    tab.goto("/ui/")
-    tab.fill("#username", "qa")
-    tab.fill("#password", PASSWORD)
-    tab.click("form.login button[type=submit]")
-    tab.wait_for_selector("#code")
-    yield tab
-    context.close()
-    assert errors == [], f"script errors in the page: {errors}"
+    with signed_in(browser, url, "qa", PASSWORD, timeout_ms=5_000) as tab:
+        yield tab
 
 
 def test_a_unit_shows_its_grade_and_the_parameters_that_limit_it(page: Page) -> None:

@@ -15,6 +15,7 @@ from playwright.sync_api import ConsoleMessage, Page, expect
 
 from tests.server.web.conftest import LiveServer
 from tests.server.web.seed import GTIN, LOT, PASSWORD, record_release_file
+from tests.support.browser import submit_sign_in
 
 pytestmark = pytest.mark.browser
 
@@ -41,14 +42,10 @@ def csp_violations(page: Page) -> list[str]:
 def test_wrong_passwords_lock_the_user_name_in_the_login_page(page: Page) -> None:
     page.goto("/ui/")
     for attempt in range(5):
-        page.fill("#username", "device")
-        page.fill("#password", f"wrong {attempt}")
-        page.click("form.login button[type=submit]")
+        submit_sign_in(page, "device", f"wrong {attempt}")
         expect(page.locator(".login-error")).to_contain_text("User name or password wrong.")
     expect(page.locator(".login-error")).to_contain_text("the user name is now locked")
-    page.fill("#username", "device")
-    page.fill("#password", PASSWORD)
-    page.click("form.login button[type=submit]")
+    submit_sign_in(page, "device", PASSWORD)
     locked = page.locator("#login-locked")
     expect(locked).to_contain_text("Sign-in refused")
     expect(locked).to_contain_text("user 'device' is locked after 5 failed attempts")

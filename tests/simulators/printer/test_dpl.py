@@ -18,13 +18,14 @@ from edge.printers import (
     PrinterTimeout,
     RibbonOut,
 )
-from gs1 import UnitCode
+from gs1 import Sscc, UnitCode
 from simulators.labels import PrintedLabel
 from simulators.printer import PrinterSimConfig, PtyTransport, TcpTransport, VirtualPrinter
 from simulators.printer.dpl import DplReader
 from simulators.printer.zpl import DataMatrixField, Immediate, LabelFormat, TextField, ZplIssue
 
 BUILDER = DplLabelBuilder(LabelTemplate.builtin("unit-50x30-203"))
+SSCC_BUILDER = DplLabelBuilder(LabelTemplate.builtin("sscc-100x150-203"))
 
 
 def code(n: int) -> UnitCode:
@@ -32,8 +33,8 @@ def code(n: int) -> UnitCode:
 
 
 class Line:
-    def __init__(self, transport: str = "pty") -> None:
-        config = PrinterSimConfig(language="dpl", line_timing=False, print_time=False)
+    def __init__(self, transport: str = "pty", **media: int) -> None:
+        config = PrinterSimConfig(language="dpl", line_timing=False, print_time=False, **media)
         self.printer = VirtualPrinter(config).start()
         self.labels: list[PrintedLabel] = []
         self.printer.subscribe(self.labels.append)
@@ -96,8 +97,37 @@ def test_a_printer_that_never_prints_times_out(line: Line) -> None:
     line.printer.set_state("paused")
     line.printer.set_manipulator(lambda data: data.replace(b"\x01A", b""))  # no status either
     job = line.driver.send(BUILDER.unit_label(code(1)))
-    with pytest.raises(PrinterTimeout, match=r"job 1: not printed within 0\.5 s"):
+    with pytest.raises(PrinterTimeout, match=r"^job 1: no valid status answer within 0\.5 s"):
         line.driver.confirm(job, timeout=0.5)
+
+
+def test_a_case_label_prints_its_sscc_as_gs1_128() -> None:
+    # a case printer loaded with 100 x 150 mm media
+    line = Line(width=812, length=1218)
+    try:
+        sscc = Sscc.parse("095060001234567893")
+        line.driver.print_label(SSCC_BUILDER.logistic_label(sscc, {"content": "24 x Product"}))
+        [label] = line.labels
+        [read] = zxingcpp.read_barcodes(label.image)
+        assert read.format == zxingcpp.BarcodeFormat.Code128
+        assert (read.symbology_identifier, read.text) == ("]C1", "(00)095060001234567893")
+        assert label.data["code128_hri"] == "(00)095060001234567893"
+        assert "24 x Product" in label.data["text"]
+        # the bars sit where the template puts them (x 54, y 820 to 1080 dots)
+        top, bottom = read.position.top_left, read.position.bottom_left
+        assert abs(top.x - 54) <= 25 and abs(top.y - 820) <= 4 and abs(bottom.y - 1079) <= 4
+        assert line.printer.status().zpl_issues == 0
+    finally:
+        line.close()
+
+
+def test_a_gs1_128_record_the_reader_cannot_read_is_an_issue() -> None:
+    reader = DplReader(dpi=203, length=1218)
+    events = reader.feed(b"\x02L\r1W1I4412800680027\r1W1I4X1280068002700123\rE\r")
+    issues = [e.reason for e in events if isinstance(e, ZplIssue)]
+    assert len(issues) == 2 and all(i.startswith("gs1-128: expected 1W1I") for i in issues)
+    [printed] = [e for e in events if isinstance(e, LabelFormat)]
+    assert printed.fields == ()
 
 
 def test_the_reader_reports_what_it_does_not_understand_and_goes_on() -> None:
