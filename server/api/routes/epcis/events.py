@@ -38,6 +38,7 @@ from server.store.event_query import (
     EVENT_TYPES,
     MATCH_ROLES,
     QueryParameterError,
+    QueryTooComplex,
     QueryTooLarge,
     check_query,
     matching,
@@ -165,6 +166,8 @@ def events_answer(
         page = run_checked(conn, query, per_page=size, token=token)
     except QueryTooLarge as exc:
         raise EpcisProblem(413, "QueryTooLargeException", exc.reason) from None
+    except QueryTooComplex as exc:
+        raise EpcisProblem(413, "QueryTooComplexException", exc.reason) from None
     except QueryParameterError as exc:
         raise EpcisProblem(400, "QueryParameterException", exc.reason) from None
     headers = {}
