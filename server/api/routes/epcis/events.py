@@ -25,6 +25,7 @@ from server.api.routes.epcis.common import (
     requested_version,
 )
 from server.api.routes.epcis.documents import query_document, render, request_prefixes
+from server.api.routes.epcis.formats import cbv_xml_format, epc_format, format_answer
 from server.api.routes.epcis.paging import PastTheEnd, page_size, token_value, write_token
 from server.ingest.fields import term
 from server.store.epcis_resources import (
@@ -156,6 +157,8 @@ def events_answer(
         )
     size = page_size(request)
     token = request.query_params.get("nextPageToken")
+    epc_format(request)  # a bad format header is refused before the query runs
+    cbv_xml_format(request, media)
     try:
         query = check_query(params, request_prefixes(request))
         # A token of one resource's /events is no token of another's.
@@ -170,10 +173,10 @@ def events_answer(
         raise EpcisProblem(413, "QueryTooComplexException", exc.reason) from None
     except QueryParameterError as exc:
         raise EpcisProblem(400, "QueryParameterException", exc.reason) from None
-    headers = {}
+    found, headers = format_answer(request, conn, page.events, media)
     if page.next_page_token is not None:
         headers["Link"] = link_next(request, page.next_page_token)
-    return render(query_document(page.events, query_name=query_name), media, version, headers)
+    return render(query_document(found, query_name=query_name), media, version, headers)
 
 
 def fixed(request: Request, name: str) -> dict[str, list[str]]:
@@ -211,7 +214,8 @@ def event_by_id(event_id: str, request: Request, conn: ReadConn, _user: QaUser) 
     page = run_checked(conn, query, per_page=1)
     if not page.events:
         raise EpcisProblem(404, "NoSuchNameException", f"eventID: no event {event_id[:200]!r}")
-    return render(query_document(page.events), media, version)
+    found, headers = format_answer(request, conn, page.events, media)
+    return render(query_document(found), media, version, headers)
 
 
 # -- event types -----------------------------------------------------------------------------
