@@ -32,6 +32,7 @@ __all__ = [
     "NON_GS1_EPC_SCHEMES",
     "IdentifierUri",
     "company_prefix",
+    "equivalent_forms",
     "parse_identifier",
     "plain_sgtin",
     "to_digital_link",
@@ -156,3 +157,29 @@ def _to_epc_uri(text: str, prefixes: frozenset[str]) -> str | None:
         return epc_uri_from_elements(identifier.elements, max(lengths))
     except Gs1Error:
         return None
+
+
+@lru_cache(maxsize=1 << 14)
+def equivalent_forms(text: str) -> tuple[str, ...]:
+    """``text`` and every other way of writing the same identifier: for an EPC URI its
+    Digital Link; for a Digital Link (without data attributes) the EPC URI of each company
+    prefix length that gives one (a Digital Link does not say which is right; at most one
+    was captured). Anything else: ``(text,)``."""
+    link = to_digital_link(text)
+    if link is not None:
+        return (text, link)
+    if not text.startswith(("https://", "http://", "HTTPS://", "HTTP://")):
+        return (text,)
+    try:
+        identifier = parse_identifier(text)
+    except Gs1Error:
+        return (text,)
+    if identifier is None or identifier.form != "digital_link" or identifier.attributes:
+        return (text,)
+    forms = [text]
+    for length in range(6, 13):
+        try:
+            forms.append(epc_uri_from_elements(identifier.elements, length))
+        except Gs1Error:
+            continue
+    return tuple(forms)

@@ -49,6 +49,7 @@ from sqlalchemy import (
     union_all,
 )
 
+from gs1.identifiers import equivalent_forms
 from server.errors import RejectedDocument
 from server.identifiers import canonical, key_pattern, unit_of_key
 from server.ingest.fields import STANDARD_PREFIXES, bounded, expand, measurement_type, term
@@ -95,6 +96,8 @@ COLUMNS = {
     "EQ_bizLocation": events.c.biz_location,
     "EQ_eventID": events.c.event_id,
 }
+# Location parameters: a location matches in either form (EPC URI or GS1 Digital Link).
+LOCATIONS = frozenset({"EQ_readPoint", "EQ_bizLocation"})
 # WD_ (with descendants): the location column the master-data hierarchy is walked for.
 WITH_DESCENDANTS = {"WD_readPoint": events.c.read_point, "WD_bizLocation": events.c.biz_location}
 # The vocabulary-valued fields HASATTR_/EQATTR_ take: an events column (CBV terms stored bare)
@@ -369,6 +372,8 @@ def _condition(name: str, raw: Sequence[str], known: Mapping[str, str]) -> Colum
                 f"EQ_action: expected ADD, OBSERVE or DELETE, got {_shown(bad[0])}"
             )
         return events.c.action.in_(actions)
+    if name in LOCATIONS:
+        return COLUMNS[name].in_(forms(_values(name, raw)))
     if name in COLUMNS:
         return COLUMNS[name].in_(_values(name, raw))
     if name in TERMS:
@@ -434,7 +439,7 @@ def _master_data(name: str, raw: Sequence[str], known: Mapping[str, str]) -> Res
 
         def with_descendants(conn: Connection) -> ColumnElement[bool]:
             try:
-                return column.in_(sorted(descendants(conn, roots)))
+                return column.in_(forms(descendants(conn, forms(roots))))
             except HierarchyTooLarge as exc:
                 raise QueryTooComplex(f"{name}: {exc}") from None
 
@@ -476,9 +481,16 @@ def _master_data(name: str, raw: Sequence[str], known: Mapping[str, str]) -> Res
         column = ATTRIBUTE_COLUMNS[field_name]
         if field_name in ("bizStep", "disposition"):
             return column.in_(sorted({term(urn) for urn in urns}))
-        return column.in_(urns)
+        return column.in_(forms(urns))
 
     return with_attribute
+
+
+def forms(values: Iterable[str]) -> list[str]:
+    """``values`` with every other form of the same identifiers (an EPC URI's GS1 Digital
+    Link, a Digital Link's EPC URIs; :func:`gs1.identifiers.equivalent_forms`), so that a
+    location is found whichever form it was captured or asked in."""
+    return sorted({form for value in values for form in equivalent_forms(value)})
 
 
 def _numeric(operator: str, rest: str, name: str, raw: Sequence[str]) -> ColumnElement[bool] | None:

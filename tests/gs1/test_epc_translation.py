@@ -12,7 +12,7 @@ from hypothesis import strategies as st
 
 from gs1 import Element, FormatError, Gtin, Sscc, sgtin_uri, sscc_uri
 from gs1.epc import epc_uri_from_elements
-from gs1.identifiers import company_prefix, to_digital_link, to_epc_uri
+from gs1.identifiers import company_prefix, equivalent_forms, to_digital_link, to_epc_uri
 from tests.gs1.strategies import cset82, gtins, ssccs
 from tests.gs1.test_epc import PURE_IDENTITIES
 
@@ -91,3 +91,15 @@ def test_elements_no_uri_expresses_are_refused_by_name() -> None:
     assert excinfo.value.field == "epc_uri"
     assert "(01)10614141073464" in str(excinfo.value)
     assert "element strings of a key an EPC URI expresses" in str(excinfo.value)
+
+
+def test_equivalent_forms() -> None:
+    uri = "urn:epc:id:sgln:0614141.00001.0"
+    link = "https://id.gs1.org/414/0614141000012"
+    assert equivalent_forms(uri) == (uri, link)
+    forms = equivalent_forms(link)
+    assert forms[0] == link and uri in forms
+    assert len(forms) == 8  # one EPC URI per company prefix length, 6 to 12
+    assert all(to_digital_link(form) == link for form in forms[1:])
+    assert equivalent_forms("urn:example:thing:1") == ("urn:example:thing:1",)
+    assert equivalent_forms(f"{link}?7003=2501011200") == (f"{link}?7003=2501011200",)

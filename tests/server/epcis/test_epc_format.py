@@ -194,6 +194,22 @@ def test_xml_answers_translate_identifiers_and_cbv_values(
     assert headers["GS1-CBV-XML-Format"] == "Always_URN"
 
 
+def test_a_location_is_found_in_either_form(loaded: TestClient, tokens: Headers) -> None:
+    """A read point or business location taken from an answer (a Digital Link by default)
+    finds the events that captured it as an EPC URI, and the other way round."""
+
+    def ids(**params: str) -> list[str]:
+        response = loaded.get("/epcis/events", params=params, headers=tokens["qa"])
+        assert response.status_code == 200, response.text
+        found = response.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        return [event["eventID"] for event in found]
+
+    assert ids(EQ_readPoint=SITE_DL) == ["urn:uuid:fmt-1"]  # captured as EPC URI
+    assert ids(EQ_bizLocation=SITE) == ["urn:uuid:fmt-1"]  # captured as Digital Link
+    assert ids(EQ_bizLocation=SITE_DL) == ["urn:uuid:fmt-1"]
+    assert ids(EQ_readPoint="https://id.gs1.org/414/0614141000029") == []
+
+
 @pytest.mark.parametrize(
     ("name", "value"),
     [("GS1-EPC-Format", "Sometimes"), ("GS1-CBV-XML-Format", "Always_EPC_URN")],

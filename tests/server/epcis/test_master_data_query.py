@@ -116,6 +116,9 @@ CASES: list[tuple[dict[str, Any], list[str]]] = [
     ({"WD_bizLocation": SITE}, ["a"]),
     ({"WD_bizLocation": DOCK}, []),
     ({"EQ_readPoint": SITE}, ["b"]),  # EQ_ takes no descendants
+    # A location asked as GS1 Digital Link: the same location.
+    ({"WD_readPoint": "https://id.gs1.org/414/0614141000012"}, ["a", "b"]),
+    ({"EQ_readPoint": "https://id.gs1.org/414/0614141000012"}, ["b"]),
     ({"WD_readPoint": "urn:epc:id:sgln:0614141.00077.0"}, []),
     ({"HASATTR_readPoint": "cbvmda:city"}, ["a", "c"]),
     ({"HASATTR_readPoint": "urn:epcglobal:cbv:mda#city"}, ["a", "c"]),
