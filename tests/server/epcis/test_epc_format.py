@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
+from urllib.parse import quote
 
 import pytest
 from fastapi.testclient import TestClient
@@ -208,6 +209,12 @@ def test_a_location_is_found_in_either_form(loaded: TestClient, tokens: Headers)
     assert ids(EQ_bizLocation=SITE) == ["urn:uuid:fmt-1"]  # captured as Digital Link
     assert ids(EQ_bizLocation=SITE_DL) == ["urn:uuid:fmt-1"]
     assert ids(EQ_readPoint="https://id.gs1.org/414/0614141000029") == []
+    for path in (f"/epcis/readPoints/{quote(SITE_DL, safe='')}", f"/epcis/bizLocations/{SITE}"):
+        assert loaded.get(path, headers=tokens["qa"]).status_code == 200, path
+        response = loaded.get(path + "/events", headers=tokens["qa"])
+        assert response.status_code == 200, response.text
+        found = response.json()["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+        assert [event["eventID"] for event in found] == ["urn:uuid:fmt-1"], path
 
 
 @pytest.mark.parametrize(

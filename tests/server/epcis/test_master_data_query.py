@@ -6,15 +6,17 @@ from __future__ import annotations
 
 import itertools
 from datetime import UTC, datetime
+from pathlib import Path
 from typing import Any
 
 import pytest
 from fastapi.testclient import TestClient
-from sqlalchemy import Engine, func, select
+from sqlalchemy import Engine, func, inspect, select
 
 from server.masterdata import capture_master_data
 from server.masterdata import store as masterdata
-from server.store import read_transaction, write_transaction
+from server.store import create_store_engine, read_transaction, upgrade, write_transaction
+from server.store.migrate import current_revision, downgrade
 from server.store.schema import master_data_attributes, master_data_children
 from tests.server import factory as f
 
@@ -290,3 +292,28 @@ def test_refusals(loaded: TestClient, tokens: Headers, params: dict[str, str], d
     assert response.status_code == 400, response.text
     assert response.json()["type"] == "epcisException:QueryParameterException"
     assert response.json()["detail"] == detail
+
+
+def test_migration_0016_goes_down_and_up(tmp_path: Path) -> None:
+    engine = create_store_engine(f"sqlite:///{tmp_path / 'm.db'}")
+    try:
+        upgrade(engine)
+        assert current_revision(engine) == "0016"
+        with write_transaction(engine) as conn:
+            capture_master_data(
+                conn,
+                {"epcisBody": {"vocabularyList": HIERARCHY}},
+                user="test",
+                now=datetime.now(UTC),
+            )
+        downgrade(engine, "0015")
+        with read_transaction(engine) as conn:
+            assert "master_data_children" not in inspect(conn).get_table_names()
+        upgrade(engine)
+        with read_transaction(engine) as conn:
+            assert (
+                conn.execute(select(func.count()).select_from(master_data_children)).scalar_one()
+                == 0
+            )
+    finally:
+        engine.dispose()

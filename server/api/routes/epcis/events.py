@@ -42,6 +42,7 @@ from server.store.event_query import (
     QueryTooComplex,
     QueryTooLarge,
     check_query,
+    forms,
     matching,
     run_checked,
 )
@@ -318,18 +319,24 @@ def _values_resource(
         headers = {"Link": link_next(request, write_token(name[:2], last))} if last else {}
         return json_answer(collection(members), request, headers=headers)
 
+    def written(value: str) -> list[str]:
+        """The stored forms ``value`` may have: a location as EPC URI or Digital Link."""
+        return forms([value]) if standard is None else [normalise(value)]
+
     def resource(value: str, request: Request, conn: ReadConn, _user: QaUser) -> Response:
         value = path_value(value)
         json_answer({}, request)
         normal = normalise(value)
-        if (standard is None or normal not in standard) and not event_exists(conn, column, normal):
+        if (standard is None or normal not in standard) and not any(
+            event_exists(conn, column, form) for form in written(value)
+        ):
             raise EpcisProblem(404, "NoSuchNameException", f"{name}: no {name} {value[:200]!r}")
         return json_answer(collection(["events"]), request)
 
     def resource_events(value: str, request: Request, conn: ReadConn, _user: QaUser) -> Response:
         value = path_value(value)
         params = fixed(request, parameter)
-        return events_answer(request, conn, params, extra=[column == normalise(value)])
+        return events_answer(request, conn, params, extra=[column.in_(written(value))])
 
     listing.__name__ = f"{plural}_list"
     resource.__name__ = f"{name}_resource"
