@@ -154,18 +154,46 @@ def test_epc_format(
 def test_a_product_on_record_gives_its_company_prefix(
     loaded: TestClient, tokens: Headers, store: Engine
 ) -> None:
+    add_product(store, OTHER_GTIN)
+    found, _ = answer(loaded, tokens, {"GS1-EPC-Format": "Always_EPC_URN"})
+    assert found[0]["epcList"] == [f.sgtin("F1"), OTHER_URN, PRIVATE]
+
+
+def test_listings(loaded: TestClient, tokens: Headers, store: Engine) -> None:
+    def listing(path: str, asked: str | None) -> tuple[list[str], str]:
+        headers = {} if asked is None else {"GS1-EPC-Format": asked}
+        response = loaded.get(path, headers={**tokens["qa"], **headers})
+        assert response.status_code == 200, response.text
+        return response.json()["member"], response.headers["GS1-EPC-Format"]
+
+    assert listing("/epcis/readPoints", None) == ([SITE_DL], "Always_GS1_Digital_Link")
+    assert listing("/epcis/readPoints", "Never_Translates") == ([SITE], "Never_Translates")
+    # Captured as a Digital Link; its company prefix is known from nothing yet.
+    assert listing("/epcis/bizLocations", "Always_EPC_URN") == ([SITE_DL], "Always_EPC_URN")
+    assert listing("/epcis/bizLocations", "No_Preference") == ([SITE_DL], "Never_Translates")
+    epcs, applied = listing("/epcis/epcs", None)
+    assert ours_dl("F1") in epcs and applied == "Always_GS1_Digital_Link"
+    epcs, applied = listing("/epcis/epcs", "Always_EPC_URN")
+    assert f.sgtin("F1") in epcs and applied == "Always_EPC_URN"
+    assert OTHER_DL in epcs  # company prefix 4012345: known from nothing yet
+    add_product(store, OTHER_GTIN)
+    epcs, _ = listing("/epcis/epcs", "Always_EPC_URN")
+    assert OTHER_URN in epcs
+    add_product(store, f.GTIN)
+    assert listing("/epcis/bizLocations", "Always_EPC_URN") == ([SITE], "Always_EPC_URN")
+
+
+def add_product(store: Engine, gtin: str) -> None:
     with write_transaction(store) as conn:
         conn.execute(
             insert(products).values(
-                gtin=OTHER_GTIN, company_prefix_length=7, name="Other", strength="1 mg",
+                gtin=gtin, company_prefix_length=7, name="Other", strength="1 mg",
                 markets="[]", shelf_life_months=12, shelf_life_days=0, expiry_rule="exact",
                 units_per_case=10, cases_per_pallet=10, unit_template="u", case_template="c",
                 pallet_template="p", serial_alphabet="numeric", serial_length=12, active=1,
                 updated_at=datetime.now(UTC), updated_by="test",
             )
         )  # fmt: skip
-    found, _ = answer(loaded, tokens, {"GS1-EPC-Format": "Always_EPC_URN"})
-    assert found[0]["epcList"] == [f.sgtin("F1"), OTHER_URN, PRIVATE]
 
 
 def test_xml_answers_translate_identifiers_and_cbv_values(

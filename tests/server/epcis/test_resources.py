@@ -14,6 +14,7 @@ import pytest
 
 import epcis
 from epcis import xml
+from gs1.identifiers import to_digital_link
 from tests.epcis.test_xml import events as normal_events
 from tests.server import factory as f
 from tests.server.epcis.conftest import Live
@@ -181,7 +182,10 @@ def test_top_level_resources(live: Live) -> None:
     assert len(event_list(get(live, "/bizSteps/urn:epcglobal:cbv:bizstep:packing/events"))) == 3
     assert "in_transit" in get(live, "/dispositions").json()["member"]
     assert len(event_list(get(live, "/dispositions/in_transit/events"))) == 1
-    assert get(live, "/readPoints").json()["member"] == [f.READ_POINT]
+    assert get(live, "/readPoints", headers=AS_CAPTURED).json()["member"] == [f.READ_POINT]
+    listed = get(live, "/readPoints")  # GS1's default: as Digital Links
+    assert listed.json()["member"] == [to_digital_link(f.READ_POINT)]
+    assert listed.headers["GS1-EPC-Format"] == "Always_GS1_Digital_Link"
     read_point_events = event_list(
         get(live, "/readPoints/" + quote(f.READ_POINT, safe="") + "/events", headers=AS_CAPTURED)
     )

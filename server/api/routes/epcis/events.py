@@ -25,7 +25,12 @@ from server.api.routes.epcis.common import (
     requested_version,
 )
 from server.api.routes.epcis.documents import query_document, render, request_prefixes
-from server.api.routes.epcis.formats import cbv_xml_format, epc_format, format_answer
+from server.api.routes.epcis.formats import (
+    cbv_xml_format,
+    epc_format,
+    format_answer,
+    format_identifiers,
+)
 from server.api.routes.epcis.paging import PastTheEnd, page_size, token_value, write_token
 from server.ingest.fields import term
 from server.store.epcis_resources import (
@@ -262,7 +267,9 @@ def epcs(request: Request, conn: ReadConn, _user: QaUser) -> Response:
     except PastTheEnd:
         return json_answer(collection([]), request)
     members, last = epcs_page(conn, after_unit=after_unit, after_key=after_key, limit=size)
-    headers = {"Link": link_next(request, write_token("e", list(last)))} if last else {}
+    members, headers = format_identifiers(request, conn, members, digital_links=True)
+    if last:
+        headers["Link"] = link_next(request, write_token("e", list(last)))
     return json_answer(collection(members), request, headers=headers)
 
 
@@ -314,9 +321,13 @@ def _values_resource(
             return json_answer(collection([]), request)
         stored, last = distinct_page(conn, column, after=after, limit=size)
         members = stored
+        headers: dict[str, str] = {}
         if standard is not None and not after:
             members = [*standard, *(value for value in stored if value not in standard)]
-        headers = {"Link": link_next(request, write_token(name[:2], last))} if last else {}
+        if standard is None:  # locations: identifiers in the format asked
+            members, headers = format_identifiers(request, conn, members)
+        if last:
+            headers["Link"] = link_next(request, write_token(name[:2], last))
         return json_answer(collection(members), request, headers=headers)
 
     def written(value: str) -> list[str]:

@@ -98,11 +98,7 @@ def _identifiers(event: dict[str, Any]) -> Iterable[str]:
 def known_prefixes(conn: Connection, events: list[dict[str, Any]]) -> set[str]:
     """The GS1 company prefixes this answer can translate Digital Links with: those of the
     products on record and those of the EPC URIs in ``events``."""
-    prefixes = {
-        gtin[1 : 1 + length]
-        for gtin, length in conn.execute(select(products.c.gtin, products.c.company_prefix_length))
-        if isinstance(length, int) and 6 <= length <= 12
-    }
+    prefixes = _product_prefixes(conn)
     for event in events:
         for text in _identifiers(event):
             prefix = company_prefix(text)
@@ -160,6 +156,34 @@ def apply_epc_format(
     else:
         return events, "Never_Translates"
     return [_translate(event, one) for event in events], mode
+
+
+def _product_prefixes(conn: Connection) -> set[str]:
+    return {
+        gtin[1 : 1 + length]
+        for gtin, length in conn.execute(select(products.c.gtin, products.c.company_prefix_length))
+        if isinstance(length, int) and 6 <= length <= 12
+    }
+
+
+def format_identifiers(
+    request: Request, conn: Connection, values: list[str], *, digital_links: bool = False
+) -> tuple[list[str], dict[str, str]]:
+    """A list of identifiers (``/epcs``, ``/readPoints``, ``/bizLocations``) in the format the
+    request's ``GS1-EPC-Format`` asks, and the header saying what was applied.
+    ``digital_links``: the values are Digital Links already (``/epcs`` lists GS1 keys so)."""
+    mode = epc_format(request)
+    if mode == "Always_EPC_URN":
+        prefixes = _product_prefixes(conn)
+        prefixes.update(p for p in (company_prefix(value) for value in values) if p)
+        frozen = frozenset(prefixes)
+        values = [to_epc_uri(value, frozen) or value for value in values]
+        return values, {"GS1-EPC-Format": mode}
+    if mode == "Always_GS1_Digital_Link" and not digital_links:
+        values = [to_digital_link(value) or value for value in values]
+    if digital_links or mode == "Always_GS1_Digital_Link":
+        return values, {"GS1-EPC-Format": "Always_GS1_Digital_Link"}
+    return values, {"GS1-EPC-Format": "Never_Translates"}
 
 
 def _cbv(value: Any, vocabulary: str, web: bool) -> Any:
