@@ -34,7 +34,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent.parent))
 
 from gs1.epc import parse_epc_uri
 from gs1.identifiers import _to_epc_uri, parse_identifier, to_digital_link
-from server.api.routes.epcis.formats import apply_epc_format
+from server.epc_format import apply_epc_format
 from server.ingest.apply import Origin
 from server.ingest.prepare import set_event_time_window
 from server.ingest.service import Ingestor

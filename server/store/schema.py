@@ -435,6 +435,8 @@ subscriptions = Table(
     Column("last_notified_at", UtcDateTime),
     Column("last_run_at", UtcDateTime),
     Column("username", String(64)),
+    # Added by 0016: the GS1-EPC-Format deliveries are written in (None: as captured).
+    Column("epc_format", String(32)),
 )
 
 # Which events a subscription delivered: each matching event once per subscriber, whatever

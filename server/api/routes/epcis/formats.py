@@ -26,22 +26,22 @@ XML). JSON answers are never translated (``Never_Translates``). Translation goes
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
 from typing import Any
 
 from fastapi import Request
-from sqlalchemy import Connection, select
+from sqlalchemy import Connection
 
 from epcis.xml import VOCABULARIES, WEB_VOCABULARIES, bare
 from gs1.identifiers import company_prefix, to_digital_link, to_epc_uri
 from server.api.routes.epcis.common import XML, EpcisProblem
-from server.production.tables import products
+from server.epc_format import (
+    DEFAULT_EPC_FORMAT,
+    EPC_FORMATS,
+    apply_epc_format,
+    product_prefixes,
+)
 
-EPC_FORMATS = ("No_Preference", "Always_GS1_Digital_Link", "Always_EPC_URN", "Never_Translates")
 CBV_XML_FORMATS = ("No_Preference", "Always_Web_URI", "Always_URN", "Never_Translates")
-DEFAULT_EPC_FORMAT = "Always_GS1_Digital_Link"
-EPC_LISTS = ("epcList", "childEPCs", "inputEPCList", "outputEPCList")
-QUANTITY_LISTS = ("quantityList", "childQuantityList", "inputQuantityList", "outputQuantityList")
 PARTY_LISTS = (("sourceList", "source"), ("destinationList", "destination"))
 
 
@@ -73,99 +73,6 @@ def cbv_xml_format(request: Request, media: str) -> str:
     return asked
 
 
-def _identifiers(event: dict[str, Any]) -> Iterable[str]:
-    """Every identifier of ``event`` that GS1-EPC-Format applies to."""
-    for key in EPC_LISTS:
-        items = event.get(key)
-        if isinstance(items, list):
-            yield from (item for item in items if isinstance(item, str))
-    if isinstance(event.get("parentID"), str):
-        yield event["parentID"]
-    for key in QUANTITY_LISTS:
-        items = event.get(key)
-        if isinstance(items, list):
-            yield from (
-                item["epcClass"]
-                for item in items
-                if isinstance(item, dict) and isinstance(item.get("epcClass"), str)
-            )
-    for key in ("readPoint", "bizLocation"):
-        place = event.get(key)
-        if isinstance(place, dict) and isinstance(place.get("id"), str):
-            yield place["id"]
-
-
-def known_prefixes(conn: Connection, events: list[dict[str, Any]]) -> set[str]:
-    """The GS1 company prefixes this answer can translate Digital Links with: those of the
-    products on record and those of the EPC URIs in ``events``."""
-    prefixes = _product_prefixes(conn)
-    for event in events:
-        for text in _identifiers(event):
-            prefix = company_prefix(text)
-            if prefix is not None:
-                prefixes.add(prefix)
-    return prefixes
-
-
-def _translate(event: dict[str, Any], one: Callable[[Any], Any]) -> dict[str, Any]:
-    """``event`` with ``one`` applied to each identifier GS1-EPC-Format covers (copied where
-    changed; the event given is not modified)."""
-    out = dict(event)
-    for key in EPC_LISTS:
-        if isinstance(out.get(key), list):
-            out[key] = [one(item) for item in out[key]]
-    if "parentID" in out:
-        out["parentID"] = one(out["parentID"])
-    for key in QUANTITY_LISTS:
-        if isinstance(out.get(key), list):
-            out[key] = [
-                {**item, "epcClass": one(item.get("epcClass"))}
-                if isinstance(item, dict) and "epcClass" in item
-                else item
-                for item in out[key]
-            ]
-    for key in ("readPoint", "bizLocation"):
-        if isinstance(out.get(key), dict) and "id" in out[key]:
-            out[key] = {**out[key], "id": one(out[key]["id"])}
-    for key, field in (*PARTY_LISTS, ("bizTransactionList", "bizTransaction")):
-        if isinstance(out.get(key), list):
-            out[key] = [
-                {**item, field: one(item.get(field))}
-                if isinstance(item, dict) and field in item
-                else item
-                for item in out[key]
-            ]
-    return out
-
-
-def apply_epc_format(
-    conn: Connection, events: list[dict[str, Any]], mode: str
-) -> tuple[list[dict[str, Any]], str]:
-    """``events`` in the EPC format ``mode`` asks for, and the format applied."""
-    if mode == "Always_GS1_Digital_Link":
-
-        def one(value: Any) -> Any:
-            return (to_digital_link(value) or value) if isinstance(value, str) else value
-
-    elif mode == "Always_EPC_URN":
-        prefixes = frozenset(known_prefixes(conn, events))
-
-        def one(value: Any) -> Any:
-            return (to_epc_uri(value, prefixes) or value) if isinstance(value, str) else value
-
-    else:
-        return events, "Never_Translates"
-    return [_translate(event, one) for event in events], mode
-
-
-def _product_prefixes(conn: Connection) -> set[str]:
-    return {
-        gtin[1 : 1 + length]
-        for gtin, length in conn.execute(select(products.c.gtin, products.c.company_prefix_length))
-        if isinstance(length, int) and 6 <= length <= 12
-    }
-
-
 def format_identifiers(
     request: Request, conn: Connection, values: list[str], *, digital_links: bool = False
 ) -> tuple[list[str], dict[str, str]]:
@@ -174,7 +81,7 @@ def format_identifiers(
     ``digital_links``: the values are Digital Links already (``/epcs`` lists GS1 keys so)."""
     mode = epc_format(request)
     if mode == "Always_EPC_URN":
-        prefixes = _product_prefixes(conn)
+        prefixes = product_prefixes(conn)
         prefixes.update(p for p in (company_prefix(value) for value in values) if p)
         frozen = frozenset(prefixes)
         values = [to_epc_uri(value, frozen) or value for value in values]

@@ -9,6 +9,9 @@ Revises: 0015
 of an element as a row (attribute name, value as text) for ``HASATTR_``/``EQATTR_``. Both are
 filled on capture from then on; elements stored before keep their JSON attributes, which
 are not copied here (capture the master data again to make them queryable).
+
+``subscriptions.epc_format``: the ``GS1-EPC-Format`` a subscription asked for, which its
+deliveries are written in; None (subscriptions made before) means as captured.
 """
 
 from __future__ import annotations
@@ -45,9 +48,12 @@ def upgrade() -> None:
         ["attribute", "value"],
     )
     op.create_index("ix_master_data_attributes_urn", "master_data_attributes", ["urn"])
+    op.add_column("subscriptions", sa.Column("epc_format", sa.String(32), nullable=True))
 
 
 def downgrade() -> None:
+    with op.batch_alter_table("subscriptions") as batch:
+        batch.drop_column("epc_format")
     op.drop_index("ix_master_data_attributes_urn", table_name="master_data_attributes")
     op.drop_index("ix_master_data_attributes_attribute_value", table_name="master_data_attributes")
     op.drop_table("master_data_attributes")
