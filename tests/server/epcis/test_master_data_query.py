@@ -71,7 +71,13 @@ def capture(
 
 
 EVENTS = [
-    event("a", epcList=[f.sgtin("H1")], readPoint={"id": DOCK}, bizLocation={"id": HALL}),
+    event(
+        "a",
+        epcList=[f.sgtin("H1")],
+        bizStep="receiving",
+        readPoint={"id": DOCK},
+        bizLocation={"id": HALL},
+    ),
     event("b", epcList=[f.sgtin("H2")], readPoint={"id": SITE}),
     event("c", epcList=[f.sgtin("H3")], readPoint={"id": OTHER}, bizLocation={"id": OTHER}),
     event("d", quantityList=[{"epcClass": LOT_CLASS, "quantity": 3}]),
@@ -84,6 +90,12 @@ HIERARCHY = [
         element(DOCK, [], **{"cbvmda:city": "Berlin", "ex:zone": "cold"}),
         element(OTHER, **{"urn:epcglobal:cbv:mda#city": "Paris"}),
     ),
+    {
+        "type": "urn:epcglobal:epcis:vtype:BusinessStep",
+        "vocabularyElementList": [
+            element("urn:epcglobal:cbv:bizstep:receiving", **{"ex:department": "Goods-in"})
+        ],
+    },
     {
         "type": "urn:epcglobal:epcis:vtype:EPCClass",
         "vocabularyElementList": [
@@ -135,6 +147,8 @@ CASES: list[tuple[dict[str, Any], list[str]]] = [
     ({"EQATTR_readPoint_ex:zone": "cold"}, ["a"]),  # the prefix the document declared
     ({"EQATTR_readPoint_ex:zone": "warm"}, []),
     ({"HASATTR_epcClass": "cbvmda:regulatedProductName"}, ["d"]),
+    ({"EQATTR_bizStep_ex:department": "Goods-in"}, ["a"]),  # the step's URN, stored bare
+    ({"HASATTR_disposition": "ex:department"}, []),
     ({"EQATTR_epcClass_cbvmda:regulatedProductName": "Aspirin 100 mg"}, ["d"]),
     ({"WD_readPoint": SITE, "EQATTR_readPoint_cbvmda:city": "Berlin"}, ["a"]),
 ]
