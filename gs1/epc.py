@@ -388,6 +388,71 @@ def _upui(uri: str, p: list[str]) -> EpcIdentity:
     return _identity(uri, "upui", "id", p[0], (("01", gtin.value), ("235", tpx)), gtin=gtin)
 
 
+def _in_front(value: str, cpl: int) -> str:
+    """Company prefix . indicator-or-extension digit + reference, of a key whose first digit
+    is an indicator (GTIN, SSCC): ``{prefix}.{digit}{reference}`` without the check digit."""
+    return f"{value[1 : 1 + cpl]}.{value[0]}{value[1 + cpl : -1]}"
+
+
+def _split(value: str, cpl: int) -> str:
+    """``{prefix}.{reference}`` of a key without indicator, less its check digit."""
+    return f"{value[:cpl]}.{value[cpl:-1]}"
+
+
+def _uri_of(values: dict[str, str], ais: frozenset[str], cpl: int) -> str | None:
+    if ais == {"01", "21"}:
+        return f"urn:epc:id:sgtin:{_in_front(values['01'], cpl)}.{escape(values['21'])}"
+    if ais == {"01", "10"}:
+        return f"urn:epc:class:lgtin:{_in_front(values['01'], cpl)}.{escape(values['10'])}"
+    if ais == {"00"}:
+        return f"urn:epc:id:sscc:{_in_front(values['00'], cpl)}"
+    if ais in ({"414"}, {"414", "254"}):
+        extension = escape(values.get("254", "0"))
+        return f"urn:epc:id:sgln:{_split(values['414'], cpl)}.{extension}"
+    if ais == {"417"}:
+        return f"urn:epc:id:pgln:{_split(values['417'], cpl)}"
+    if ais == {"8003"} and len(values["8003"]) > 14:
+        key, serial = values["8003"][1:14], values["8003"][14:]
+        return f"urn:epc:id:grai:{_split(key, cpl)}.{escape(serial)}"
+    if ais == {"8004"}:
+        value = values["8004"]
+        return f"urn:epc:id:giai:{value[:cpl]}.{escape(value[cpl:])}"
+    for ai, scheme in (("8018", "gsrn"), ("8017", "gsrnp"), ("402", "gsin")):
+        if ais == {ai}:
+            return f"urn:epc:id:{scheme}:{_split(values[ai], cpl)}"
+    for ai, scheme in (("253", "gdti"), ("255", "sgcn")):
+        if ais == {ai} and len(values[ai]) > 13:
+            return f"urn:epc:id:{scheme}:{_split(values[ai][:13], cpl)}.{escape(values[ai][13:])}"
+    if ais == {"401"}:
+        value = values["401"]
+        return f"urn:epc:id:ginc:{value[:cpl]}.{escape(value[cpl:])}"
+    return None
+
+
+def epc_uri_from_elements(elements: tuple[Element, ...], company_prefix_length: int) -> str:
+    """The EPC URI of what ``elements`` identify (the element strings of a Digital Link's
+    path): sgtin (01 + 21), the lgtin class (01 + 10), sscc, sgln (414 [+ 254]), pgln, grai,
+    giai, gsrn, gsrnp, gdti, sgcn, ginc, gsin, with a company prefix of
+    ``company_prefix_length`` digits. The URI is parsed back and must stand for exactly
+    ``elements``; :class:`FormatError` for elements no EPC URI expresses."""
+    require_company_prefix_length(company_prefix_length)
+    values = {ai: value for ai, value in elements}
+    shown = "".join(f"({ai}){value}" for ai, value in elements)
+    uri = None
+    if len(values) == len(elements):
+        uri = _uri_of(values, frozenset(values), company_prefix_length)
+    if uri is None:
+        raise FormatError(
+            "epc_uri",
+            shown,
+            "element strings of a key an EPC URI expresses (sgtin, lgtin, sscc, sgln, pgln, "
+            "grai with serial, giai, gsrn, gsrnp, gdti and sgcn with serial, ginc, gsin)",
+        )
+    if parse_epc_uri(uri).elements != tuple(elements):
+        raise FormatError("epc_uri", shown, "the same element strings back", quote(uri))
+    return uri
+
+
 _PARSERS: dict[str, _Parser] = {
     "sgtin": _sgtin, "sscc": _sscc, "sgln": _sgln, "pgln": _pgln, "grai": _grai, "giai": _giai,
     "gsrn": _service("gsrn", "8018"), "gsrnp": _service("gsrnp", "8017"), "gdti": _gdti,

@@ -19,15 +19,25 @@ that the CBV 2.0 event hash still canonicalises; ingest does not use it.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass, field
 from functools import lru_cache
 
-from gs1.digital_link import parse_digital_link
+from gs1.digital_link import DEFAULT_DOMAIN, digital_link_from_elements, parse_digital_link
 from gs1.elements import Element, check_rules
-from gs1.epc import EPC_PREFIX, parse_epc_uri, plain_sgtin
-from gs1.errors import NotGs1Error
+from gs1.epc import EPC_PREFIX, epc_uri_from_elements, parse_epc_uri, plain_sgtin
+from gs1.errors import Gs1Error, NotGs1Error
 
-__all__ = ["NON_GS1_EPC_SCHEMES", "IdentifierUri", "parse_identifier", "plain_sgtin"]
+__all__ = [
+    "NON_GS1_EPC_SCHEMES",
+    "IdentifierUri",
+    "company_prefix",
+    "equivalent_forms",
+    "parse_identifier",
+    "plain_sgtin",
+    "to_digital_link",
+    "to_epc_uri",
+]
 
 NON_GS1_EPC_SCHEMES = frozenset({"usdod", "adi", "bic", "imovn"})
 """TDS schemes under ``urn:epc:id:`` whose identifiers are not GS1 keys."""
@@ -88,3 +98,88 @@ def parse_identifier(text: str, *, legacy: bool = False) -> IdentifierUri | None
         check_rules(link.elements)
         return IdentifierUri("digital_link", "dl", "id", link.path, link.query)
     return None
+
+
+# Where the company prefix starts in a key's value: after the indicator / extension digit of
+# GTIN, SSCC and ITIP, after GRAI's leading zero; at the start of every other key.
+_PREFIX_OFFSET = {"01": 1, "00": 1, "8006": 1, "8003": 1}
+
+
+def company_prefix(text: str) -> str | None:
+    """The GS1 company prefix an EPC URI names (None for anything else)."""
+    if not text.startswith(EPC_PREFIX):
+        return None
+    try:
+        return parse_epc_uri(text).company_prefix or None
+    except Gs1Error:
+        return None
+
+
+@lru_cache(maxsize=1 << 16)
+def to_digital_link(text: str, domain: str = DEFAULT_DOMAIN) -> str | None:
+    """The GS1 Digital Link of an EPC URI (pure identity or lgtin class) on ``domain``; None
+    for text that is no EPC URI of a GS1 key, a pattern, or what a Digital Link cannot say."""
+    if not text.startswith(EPC_PREFIX):
+        return None
+    try:
+        identifier = parse_identifier(text)
+        if identifier is None or identifier.kind == "idpat":
+            return None
+        return digital_link_from_elements(identifier.elements, domain)
+    except Gs1Error:
+        return None
+
+
+def to_epc_uri(text: str, company_prefixes: Iterable[str]) -> str | None:
+    """The EPC URI of a GS1 Digital Link whose key starts with one of ``company_prefixes``
+    (the longest that matches gives the company prefix length, which a Digital Link does not
+    carry); None for text that is no Digital Link, one with data attributes (``?17=…``,
+    which an EPC URI cannot say), a key of no known company prefix or no EPC scheme."""
+    if not text.startswith(("https://", "http://", "HTTPS://", "HTTP://")):
+        return None
+    return _to_epc_uri(text, frozenset(company_prefixes))
+
+
+@lru_cache(maxsize=1 << 16)
+def _to_epc_uri(text: str, prefixes: frozenset[str]) -> str | None:
+    try:
+        identifier = parse_identifier(text)
+    except Gs1Error:
+        return None
+    if identifier is None or identifier.form != "digital_link" or identifier.attributes:
+        return None
+    ai, value = identifier.elements[0]
+    digits = value[_PREFIX_OFFSET.get(ai, 0) :]
+    lengths = [len(p) for p in prefixes if 6 <= len(p) <= 12 and digits.startswith(p)]
+    if not lengths:
+        return None
+    try:
+        return epc_uri_from_elements(identifier.elements, max(lengths))
+    except Gs1Error:
+        return None
+
+
+@lru_cache(maxsize=1 << 14)
+def equivalent_forms(text: str) -> tuple[str, ...]:
+    """``text`` and every other way of writing the same identifier: for an EPC URI its
+    Digital Link; for a Digital Link (without data attributes) the EPC URI of each company
+    prefix length that gives one (a Digital Link does not say which is right; at most one
+    was captured). Anything else: ``(text,)``."""
+    link = to_digital_link(text)
+    if link is not None:
+        return (text, link)
+    if not text.startswith(("https://", "http://", "HTTPS://", "HTTP://")):
+        return (text,)
+    try:
+        identifier = parse_identifier(text)
+    except Gs1Error:
+        return (text,)
+    if identifier is None or identifier.form != "digital_link" or identifier.attributes:
+        return (text,)
+    forms = [text]
+    for length in range(6, 13):
+        try:
+            forms.append(epc_uri_from_elements(identifier.elements, length))
+        except Gs1Error:
+            continue
+    return tuple(forms)

@@ -36,6 +36,7 @@ from typing import Any
 import httpx
 from sqlalchemy import Engine, exists
 
+from server.epc_format import applied_format, apply_epc_format
 from server.store import read_transaction, write_transaction
 from server.store.dialect import bulk_insert
 from server.store.epcis_resources import Subscription, all_subscriptions, mark_run, named_query
@@ -147,6 +148,7 @@ class Listener:
     min_record_time: datetime
     send: Callable[[bytes], Awaitable[bool]]
     stored: bool  # a webhook subscription (in the store)
+    epc_format: str | None = None  # GS1-EPC-Format of the deliveries (None: as captured)
     last_run: datetime | None = None
     failures: int = 0
     retry_at: datetime | None = None
@@ -253,7 +255,11 @@ class Dispatcher:
 
         async def send(body: bytes) -> bool:
             assert self._client is not None
-            headers = {"Content-Type": "application/json", "GS1-EPCIS-Version": "2.0.0"}
+            headers = {
+                "Content-Type": "application/json",
+                "GS1-EPCIS-Version": "2.0.0",
+                "GS1-EPC-Format": applied_format(item.epc_format),
+            }
             if secret:
                 headers["GS1-Signature"] = signature(secret, body)
             try:
@@ -272,6 +278,7 @@ class Dispatcher:
             min_record_time=item.min_record_time,
             send=send,
             stored=True,
+            epc_format=item.epc_format,
             # A schedule counts from the subscription's creation (or its last run).
             last_run=item.last_run_at
             or item.created_at.replace(microsecond=0) - timedelta(seconds=1),
@@ -357,7 +364,10 @@ class Dispatcher:
                 per_page=BATCH,
                 extra=[events.c.record_time >= listener.min_record_time, ~delivered],
             )
-        return page.events, page.keys
+            found = page.events
+            if listener.epc_format is not None:
+                found, _ = apply_epc_format(conn, found, listener.epc_format)
+        return found, page.keys
 
     def _record(self, listener_id: str, keys: list[int]) -> None:
         if not keys:

@@ -9,27 +9,40 @@ for a URN is its ``cbvmda:name`` attribute (or the product name attributes for a
 Everything in a document is untrusted: an element that is not an object, has no ``id`` or a
 too-long one, is skipped and counted, never a crash; one bad element never loses the others.
 A name QA set by hand is not overwritten by a later document.
+
+For the query side (EPCIS 2.0 section 6.5 and 8.2.7.1): an element's ``children`` (URNs of
+its sub-locations) go to ``master_data_children`` and its attributes, one row per value, to
+``master_data_attributes``; both are replaced whenever the element is captured again, as its
+JSON attributes are. :func:`descendants` walks the hierarchy down (cycles and depth bounded),
+:func:`urns_with_attribute` finds the elements that have an attribute (with a value).
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
-from sqlalchemy import Connection, func, insert, or_, select, update
+from sqlalchemy import Connection, delete, func, insert, or_, select, update
 
 from server import audit
+from server.ingest.fields import STANDARD_PREFIXES, bounded, namespaces
 from server.production.tables import products
 from server.store.dialect import chunks
-from server.store.schema import master_data
+from server.store.schema import master_data, master_data_attributes, master_data_children
 
 MAX_URN = 512
 MAX_NAME = 256
 MAX_ATTRIBUTES = 200
 MAX_ELEMENTS = 10_000
+MAX_CHILDREN = 1000  # children of one element
+MAX_VALUES = 50  # values of one attribute whose value is a list
+MAX_DEPTH = 32  # levels WD_ walks down the hierarchy
+MAX_DESCENDANTS = 10_000  # URNs one WD_ parameter may stand for
+# The forms of a CBV master-data attribute name (CBV 2.0 section 10), stored as cbvmda:local.
+CBV_MDA = ("urn:epcglobal:cbv:mda#", "urn:epcglobal:cbv:mda:", "https://ref.gs1.org/cbv/mda#")
 # Attribute ids that give an element's display name, best first (CBV 2.0 master data
 # attributes, full URI and compact JSON-LD forms).
 NAME_ATTRIBUTES = (
@@ -48,6 +61,10 @@ QA_VOCABULARY = "urn:epcglobal:epcis:vtype:Other"
 
 class MasterDataError(ValueError):
     """Bad master data from a person (names the field and what was expected)."""
+
+
+class HierarchyTooLarge(ValueError):
+    """A location has more descendants than :data:`MAX_DESCENDANTS`."""
 
 
 @dataclass(frozen=True)
@@ -114,6 +131,7 @@ def capture_master_data(
     how many elements were skipped as malformed."""
     stored = skipped = 0
     seen = 0
+    prefixes = namespaces(document.get("@context")) if isinstance(document, dict) else {}
     for vocabulary in vocabulary_lists(document):
         if not isinstance(vocabulary, dict) or not isinstance(vocabulary.get("type"), str):
             skipped += 1
@@ -133,6 +151,7 @@ def capture_master_data(
                 continue
             attributes = _attributes(element.get("attributes"))
             _upsert(conn, urn.strip(), vtype, _name_of(attributes), attributes, user, now)
+            _index(conn, urn.strip(), attributes, element.get("children"), prefixes)
             stored += 1
     return CaptureCount(stored, skipped)
 
@@ -163,6 +182,136 @@ def _upsert(
     if row.source != "qa":
         values["name"] = name if name is not None else row.name
     conn.execute(update(master_data).where(master_data.c.id == row.id).values(**values))
+
+
+def attribute_name(name: str, prefixes: Mapping[str, str]) -> str:
+    """An attribute name as stored and queried: a CBV master-data attribute as
+    ``cbvmda:{local}`` in any of its forms, another ``prefix:local`` with a known prefix
+    expanded to ``{namespace}{local}``, anything else as written."""
+    for form in CBV_MDA:
+        if name.startswith(form):
+            return "cbvmda:" + name[len(form) :]
+    prefix, colon, local = name.partition(":")
+    if colon and prefix == "cbvmda":
+        return name
+    if colon and prefix in prefixes and not local.startswith("//"):
+        return attribute_name(prefixes[prefix] + local, {})
+    return name
+
+
+def _attribute_names(name: str, prefixes: Mapping[str, str]) -> set[str]:
+    """The names an attribute is stored under: :func:`attribute_name`; with a prefix the
+    document declared itself, also as written, so that a query naming it with that prefix
+    finds it without declaring the prefix again (as extension fields, server.ingest.fields)."""
+    found = {attribute_name(name, prefixes)}
+    prefix, colon, _ = name.partition(":")
+    if colon and prefix in prefixes and prefix not in STANDARD_PREFIXES:
+        found.add(name)
+    return found
+
+
+def _value_texts(value: Any) -> list[str | None]:
+    """The values of an attribute as text: a string, number or boolean as JSON writes it
+    (``true``, ``12.5``), each item of a list of them; None (present, no comparable value)
+    for an object or anything else."""
+    items = value[:MAX_VALUES] if isinstance(value, list) else [value]
+    texts: list[str | None] = []
+    for item in items:
+        if isinstance(item, bool):
+            texts.append("true" if item else "false")
+        elif isinstance(item, str):
+            texts.append(bounded(item))
+        elif isinstance(item, int | float):
+            texts.append(json.dumps(item))
+        else:
+            texts.append(None)
+    return texts or [None]
+
+
+def _index(
+    conn: Connection,
+    urn: str,
+    attributes: list[dict[str, Any]],
+    children: Any,
+    prefixes: Mapping[str, str],
+) -> None:
+    """Replace the children and attribute rows of ``urn`` by those of this element."""
+    conn.execute(delete(master_data_children).where(master_data_children.c.parent == urn))
+    conn.execute(delete(master_data_attributes).where(master_data_attributes.c.urn == urn))
+    kept = sorted(
+        {
+            child.strip()
+            for child in (children[:MAX_CHILDREN] if isinstance(children, list) else [])
+            if isinstance(child, str) and child.strip() and len(child) <= MAX_URN
+        }
+        - {urn}
+    )
+    if kept:
+        conn.execute(
+            insert(master_data_children), [{"parent": urn, "child": child} for child in kept]
+        )
+    rows = {
+        (bounded(name), text)
+        for item in attributes
+        for name in _attribute_names(item["id"], prefixes)
+        for text in _value_texts(item.get("attribute"))
+    }
+    if rows:
+        conn.execute(
+            insert(master_data_attributes),
+            [
+                {"urn": urn, "attribute": name, "value": text}
+                for name, text in sorted(rows, key=lambda row: (row[0], row[1] or ""))
+            ],
+        )
+
+
+def descendants(conn: Connection, roots: Iterable[str]) -> set[str]:
+    """``roots`` and every URN below them in the stored hierarchy (children, their children,
+    ... at most :data:`MAX_DEPTH` levels down; a cycle ends where it comes back). Raises
+    :class:`HierarchyTooLarge` past :data:`MAX_DESCENDANTS` URNs."""
+    found = {root for root in roots if root}
+    level = sorted(found)
+    for _ in range(MAX_DEPTH):
+        if not level:
+            break
+        below: set[str] = set()
+        for part in chunks(level):
+            below.update(
+                conn.execute(
+                    select(master_data_children.c.child).where(
+                        master_data_children.c.parent.in_(part)
+                    )
+                ).scalars()
+            )
+        level = sorted(below - found)
+        found.update(level)
+        if len(found) > MAX_DESCENDANTS:
+            raise HierarchyTooLarge(
+                f"expected at most {MAX_DESCENDANTS} locations with their descendants, "
+                f"got more than {MAX_DESCENDANTS}"
+            )
+    return found
+
+
+def urns_with_attribute(
+    conn: Connection, names: Sequence[str], values: Sequence[str] | None = None
+) -> set[str]:
+    """The URNs of the elements with an attribute named one of ``names`` (as
+    :func:`attribute_name` writes them) and, if ``values`` are given, with one of those
+    values (compared as text)."""
+    conditions = [master_data_attributes.c.attribute.in_([bounded(name) for name in names])]
+    if values is not None:
+        conditions.append(master_data_attributes.c.value.in_([bounded(v) for v in values]))
+    found = set(
+        conn.execute(select(master_data_attributes.c.urn).where(*conditions).distinct()).scalars()
+    )
+    if len(found) > MAX_DESCENDANTS:
+        raise HierarchyTooLarge(
+            f"expected at most {MAX_DESCENDANTS} master data elements with the attribute, "
+            f"got {len(found)}"
+        )
+    return found
 
 
 def names_for(conn: Connection, urns: Iterable[str | None]) -> dict[str, str]:

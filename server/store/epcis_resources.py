@@ -238,6 +238,7 @@ class Subscription:
     created_at: datetime
     last_notified_at: datetime | None
     last_run_at: datetime | None
+    epc_format: str | None = None  # GS1-EPC-Format of the deliveries; None: as captured
 
     def public(self) -> dict[str, Any]:
         """The subscription as GET answers it (never its secret)."""
@@ -273,6 +274,7 @@ def _subscription(row: Any) -> Subscription:
         created_at=row.created_at,
         last_notified_at=row.last_notified_at,
         last_run_at=row.last_run_at,
+        epc_format=row.epc_format,
     )
 
 
@@ -293,6 +295,7 @@ def create_subscription(conn: Connection, subscription: Subscription, username: 
             "last_notified_at": None,
             "last_run_at": None,
             "username": username,
+            "epc_format": subscription.epc_format,
         },
     )
 

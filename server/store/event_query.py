@@ -11,9 +11,15 @@ of the page (and how many events were delivered, for ``eventCountLimit``), bound
 query it came from; a page starts strictly after it, so events captured meanwhile never
 shift a page, and none is delivered twice.
 
+Master data: ``WD_readPoint``/``WD_bizLocation`` (a location and its descendants in the
+stored hierarchy), ``HASATTR_{field}`` and ``EQATTR_{field}_{attribute}`` are resolved when the
+query runs (so a stored query sees master data captured since): the master-data tables give a
+set of URNs first, then the events are filtered by the indexed column of the field.
+
 Errors: :class:`QueryParameterError` (``QueryParameterException``) names the parameter and
 what was expected; :class:`QueryTooLarge` (``QueryTooLargeException``) is raised when
-``maxEventCount`` is exceeded.
+``maxEventCount`` is exceeded; :class:`QueryTooComplex` (``QueryTooComplexException``) when
+master data resolves a parameter to more URNs than the store compares.
 """
 
 from __future__ import annotations
@@ -24,7 +30,7 @@ import hashlib
 import json
 import math
 import re
-from collections.abc import Iterable, Mapping, Sequence
+from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import Any
@@ -43,9 +49,16 @@ from sqlalchemy import (
     union_all,
 )
 
+from gs1.identifiers import equivalent_forms
 from server.errors import RejectedDocument
 from server.identifiers import canonical, key_pattern, unit_of_key
 from server.ingest.fields import STANDARD_PREFIXES, bounded, expand, measurement_type, term
+from server.masterdata.store import (
+    HierarchyTooLarge,
+    attribute_name,
+    descendants,
+    urns_with_attribute,
+)
 from server.store.schema import (
     error_declarations,
     event_bodies,
@@ -77,14 +90,28 @@ MATCH_ROLES: dict[str, tuple[str, ...]] = {
     "MATCH_outputEPCClass": ("outputClass",),
     "MATCH_anyEPCClass": ("class", "childClass", "inputClass", "outputClass"),
 }
-# EQ_ parameters on an events column; WD_ (with descendants) equals EQ_ while no master data
-# hierarchy is stored (a location without children is its own only descendant).
+# EQ_ parameters on an events column.
 COLUMNS = {
     "EQ_readPoint": events.c.read_point,
-    "WD_readPoint": events.c.read_point,
     "EQ_bizLocation": events.c.biz_location,
-    "WD_bizLocation": events.c.biz_location,
     "EQ_eventID": events.c.event_id,
+}
+# Location parameters: a location matches in either form (EPC URI or GS1 Digital Link).
+LOCATIONS = frozenset({"EQ_readPoint", "EQ_bizLocation"})
+# WD_ (with descendants): the location column the master-data hierarchy is walked for.
+WITH_DESCENDANTS = {"WD_readPoint": events.c.read_point, "WD_bizLocation": events.c.biz_location}
+# The vocabulary-valued fields HASATTR_/EQATTR_ take: an events column (CBV terms stored bare)
+# or EPC index roles (classes, whose master data is keyed by the class URN).
+ATTRIBUTE_COLUMNS = {
+    "readPoint": events.c.read_point,
+    "bizLocation": events.c.biz_location,
+    "bizStep": events.c.biz_step,
+    "disposition": events.c.disposition,
+}
+ATTRIBUTE_ROLES = {
+    "epcClass": MATCH_ROLES["MATCH_epcClass"],
+    "inputEPCClass": MATCH_ROLES["MATCH_inputEPCClass"],
+    "outputEPCClass": MATCH_ROLES["MATCH_outputEPCClass"],
 }
 TERMS = {"EQ_bizStep": events.c.biz_step, "EQ_disposition": events.c.disposition}
 TIMES = {
@@ -147,6 +174,14 @@ class QueryTooLarge(RejectedDocument):
     (``epcisException:QueryTooLargeException``)."""
 
 
+class QueryTooComplex(RejectedDocument):
+    """Master data resolves a parameter to more URNs than the store compares
+    (``epcisException:QueryTooComplexException``)."""
+
+
+Resolver = Callable[[Connection], ColumnElement[bool]]
+
+
 @dataclass(frozen=True)
 class EventPage:
     events: list[dict[str, Any]]
@@ -159,6 +194,8 @@ class EventQuery:
     """A checked SimpleEventQuery: its conditions, order and limits."""
 
     conditions: list[ColumnElement[bool]] = field(default_factory=list)
+    # Conditions on master data, resolved to URNs on the connection the query runs on.
+    resolvers: list[Resolver] = field(default_factory=list)
     order_by: str | None = None  # eventTime, recordTime, or an extension field name
     ascending: bool = False
     event_count_limit: int | None = None
@@ -273,6 +310,10 @@ def check_query(
             continue
         if name in CONTROL:
             _control(query, name, raw, known)
+            continue
+        resolver = _master_data(name, raw, known)
+        if resolver is not None:
+            query.resolvers.append(resolver)
         else:
             query.conditions.append(_condition(name, raw, known))
     if query.event_count_limit is not None and query.max_event_count is not None:
@@ -331,6 +372,8 @@ def _condition(name: str, raw: Sequence[str], known: Mapping[str, str]) -> Colum
                 f"EQ_action: expected ADD, OBSERVE or DELETE, got {_shown(bad[0])}"
             )
         return events.c.action.in_(actions)
+    if name in LOCATIONS:
+        return COLUMNS[name].in_(forms(_values(name, raw)))
     if name in COLUMNS:
         return COLUMNS[name].in_(_values(name, raw))
     if name in TERMS:
@@ -380,16 +423,74 @@ def _condition(name: str, raw: Sequence[str], known: Mapping[str, str]) -> Colum
         extension = _extension(operator, rest, name, raw, known)
         if extension is not None:
             return extension
-    if operator in ("HASATTR", "EQATTR"):
-        raise QueryParameterError(
-            f"{name}: master data attributes are not stored by this repository, so "
-            f"{operator}_ parameters cannot be answered"
-        )
     raise QueryParameterError(
         f"{name}: unsupported query parameter; expected a SimpleEventQuery parameter of "
         "EPCIS 2.0 (section 8.2.7.1), e.g. eventType, EQ_bizStep, MATCH_epc, GE_eventTime, "
         "or EQ_/GT_/GE_/LT_/LE_/EXISTS_ with an extension field named prefix:name"
     )
+
+
+def _master_data(name: str, raw: Sequence[str], known: Mapping[str, str]) -> Resolver | None:
+    """The resolver of a master-data parameter (``WD_``, ``HASATTR_``, ``EQATTR_``); None
+    for any other parameter."""
+    if name in WITH_DESCENDANTS:
+        roots = _values(name, raw)
+        column = WITH_DESCENDANTS[name]
+
+        def with_descendants(conn: Connection) -> ColumnElement[bool]:
+            try:
+                return column.in_(forms(descendants(conn, forms(roots))))
+            except HierarchyTooLarge as exc:
+                raise QueryTooComplex(f"{name}: {exc}") from None
+
+        return with_descendants
+    operator, _, rest = name.partition("_")
+    if operator not in ("HASATTR", "EQATTR"):
+        return None
+    fields = sorted([*ATTRIBUTE_COLUMNS, *ATTRIBUTE_ROLES])
+    if operator == "HASATTR":
+        field_name, attribute = rest, None
+    else:
+        field_name, _, attribute = rest.partition("_")
+        if not attribute:
+            raise QueryParameterError(
+                f"{name}: expected EQATTR_{{field}}_{{attribute name}}, got no attribute name"
+            )
+    if field_name not in fields:
+        raise QueryParameterError(
+            f"{name}: expected a vocabulary field after {operator}_ ({', '.join(fields)}), "
+            f"got {_shown(field_name)}"
+        )
+    values = _values(name, raw)
+    if not values:
+        raise QueryParameterError(f"{name}: expected at least one value, got none")
+    if attribute is None:
+        names, wanted = [attribute_name(value, known) for value in values], None
+    else:
+        names, wanted = [attribute_name(attribute, known)], values
+
+    def with_attribute(conn: Connection) -> ColumnElement[bool]:
+        try:
+            urns = sorted(urns_with_attribute(conn, names, wanted))
+        except HierarchyTooLarge as exc:
+            raise QueryTooComplex(f"{name}: {exc}") from None
+        if not urns:
+            return false()
+        if field_name in ATTRIBUTE_ROLES:
+            return events.c.pk.in_(matching(urns, ATTRIBUTE_ROLES[field_name]))
+        column = ATTRIBUTE_COLUMNS[field_name]
+        if field_name in ("bizStep", "disposition"):
+            return column.in_(sorted({term(urn) for urn in urns}))
+        return column.in_(forms(urns))
+
+    return with_attribute
+
+
+def forms(values: Iterable[str]) -> list[str]:
+    """``values`` with every other form of the same identifiers (an EPC URI's GS1 Digital
+    Link, a Digital Link's EPC URIs; :func:`gs1.identifiers.equivalent_forms`), so that a
+    location is found whichever form it was captured or asked in."""
+    return sorted({form for value in values for form in equivalent_forms(value)})
 
 
 def _numeric(operator: str, rest: str, name: str, raw: Sequence[str]) -> ColumnElement[bool] | None:
@@ -501,13 +602,13 @@ def _gtin_condition(pattern: str) -> ColumnElement[bool]:
 # -- running a query ---------------------------------------------------------------------
 
 
-def build_query(params: Mapping[str, Sequence[str]]) -> Select[Any]:
+def build_query(conn: Connection, params: Mapping[str, Sequence[str]]) -> Select[Any]:
     """The SELECT of the events matching ``params`` (pk, body, record time)."""
     query = check_query(params)
-    return _select(query)
+    return _select(conn, query)
 
 
-def _select(query: EventQuery) -> Select[Any]:
+def _select(conn: Connection, query: EventQuery) -> Select[Any]:
     return (
         select(
             events.c.pk,
@@ -517,7 +618,7 @@ def _select(query: EventQuery) -> Select[Any]:
         )
         .join(event_bodies, event_bodies.c.event_pk == events.c.pk)
         .outerjoin(error_declarations, error_declarations.c.event_pk == events.c.pk)
-        .where(*query.conditions)
+        .where(*query.conditions, *(resolve(conn) for resolve in query.resolvers))
     )
 
 
@@ -571,7 +672,7 @@ def run_checked(
     after: int | None = None,
     extra: Iterable[ColumnElement[bool]] = (),
 ) -> EventPage:
-    statement = _select(query).where(*extra)
+    statement = _select(conn, query).where(*extra)
     key, kind = _sort_key(conn, query)
     delivered = 0
     if token is not None:

@@ -435,6 +435,8 @@ subscriptions = Table(
     Column("last_notified_at", UtcDateTime),
     Column("last_run_at", UtcDateTime),
     Column("username", String(64)),
+    # Added by 0016: the GS1-EPC-Format deliveries are written in (None: as captured).
+    Column("epc_format", String(32)),
 )
 
 # Which events a subscription delivered: each matching event once per subscriber, whatever
@@ -514,4 +516,28 @@ master_data = Table(
     Column("source", String(16), nullable=False),
     Column("updated_at", UtcDateTime, nullable=False),
     Column("updated_by", String(64), nullable=False),
+)
+
+# -- master data hierarchy and attributes (migration 0016) ---------------------------------
+
+# The ``children`` of a vocabulary element (EPCIS 2.0 section 6.5): one row per parent and
+# direct child URN; WD_readPoint/WD_bizLocation walk it down from the locations asked for.
+master_data_children = Table(
+    "master_data_children",
+    metadata,
+    Column("parent", String(512), primary_key=True),
+    Column("child", String(512), primary_key=True),
+)
+# A vocabulary element's attributes, one row per attribute (and per value of a list), for
+# HASATTR_/EQATTR_: ``attribute`` as :func:`server.masterdata.store.attribute_name` writes it,
+# ``value`` the value as text (bounded like the field index), None for a structured value.
+master_data_attributes = Table(
+    "master_data_attributes",
+    metadata,
+    Column("id", Id, primary_key=True, autoincrement=True),
+    Column("urn", String(512), nullable=False),
+    Column("attribute", String(300), nullable=False),
+    Column("value", String(300)),
+    Index("ix_master_data_attributes_attribute_value", "attribute", "value"),
+    Index("ix_master_data_attributes_urn", "urn"),
 )

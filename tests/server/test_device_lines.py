@@ -304,6 +304,7 @@ def test_migration_0015_goes_down_and_up(tmp_path: Path) -> None:
     engine = create_store_engine(f"sqlite:///{tmp_path / 'm.db'}")
     try:
         upgrade(engine)
+        downgrade(engine, "0015")
         assert current_revision(engine) == "0015"
         downgrade(engine, "0014")
         assert current_revision(engine) == "0014"

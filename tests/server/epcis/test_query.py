@@ -303,7 +303,7 @@ def test_every_parameter(loaded: TestClient, tokens: Headers) -> None:
             {"HASATTR_ex:colour": "x"},
             400,
             "QueryParameterException",
-            "HASATTR_ex:colour: master data attributes are not stored",
+            "HASATTR_ex:colour: expected a vocabulary field after HASATTR_",
         ),
         (
             {"EQ_bizStep": "a\x00b"},

@@ -14,10 +14,13 @@ import pytest
 
 import epcis
 from epcis import xml
+from gs1.identifiers import to_digital_link
 from tests.epcis.test_xml import events as normal_events
 from tests.server import factory as f
 from tests.server.epcis.conftest import Live
 
+# Round trips compare identifiers as captured (the default answers GS1 Digital Links).
+AS_CAPTURED = {"GS1-EPC-Format": "Never_Translates"}
 STANDARD_HEADERS = ("GS1-EPCIS-Version", "GS1-CBV-Version", "GS1-EPCIS-Min", "GS1-EPCIS-Max")
 
 HTTP = httpx.Client(timeout=60)  # a busy machine answers slowly, never wrongly
@@ -179,13 +182,16 @@ def test_top_level_resources(live: Live) -> None:
     assert len(event_list(get(live, "/bizSteps/urn:epcglobal:cbv:bizstep:packing/events"))) == 3
     assert "in_transit" in get(live, "/dispositions").json()["member"]
     assert len(event_list(get(live, "/dispositions/in_transit/events"))) == 1
-    assert get(live, "/readPoints").json()["member"] == [f.READ_POINT]
+    assert get(live, "/readPoints", headers=AS_CAPTURED).json()["member"] == [f.READ_POINT]
+    listed = get(live, "/readPoints")  # GS1's default: as Digital Links
+    assert listed.json()["member"] == [to_digital_link(f.READ_POINT)]
+    assert listed.headers["GS1-EPC-Format"] == "Always_GS1_Digital_Link"
     read_point_events = event_list(
-        get(live, "/readPoints/" + quote(f.READ_POINT, safe="") + "/events")
+        get(live, "/readPoints/" + quote(f.READ_POINT, safe="") + "/events", headers=AS_CAPTURED)
     )
     at_read_point = [
         e
-        for e in event_list(get(live, "/events"))
+        for e in event_list(get(live, "/events", headers=AS_CAPTURED))
         if e.get("readPoint", {}).get("id") == f.READ_POINT
     ]
     assert read_point_events == at_read_point and len(at_read_point) >= 4
@@ -359,7 +365,9 @@ def test_gs1_xml_examples_captured_and_queried_back(live: Live, refdata: Path) -
         )
         assert response.status_code == 202, (path.name, response.text)
         for event_id, event in expected_events(document, response.json()["eventIDs"], seen).items():
-            [stored] = event_list(get(live, "/events", params={"EQ_eventID": event_id}))
+            [stored] = event_list(
+                get(live, "/events", params={"EQ_eventID": event_id}, headers=AS_CAPTURED)
+            )
             stored.pop("recordTime")
             assert normal_events({"epcisBody": {"eventList": [stored]}}) == normal_events(
                 {"epcisBody": {"eventList": [event]}}
@@ -384,7 +392,11 @@ def test_gs1_json_examples_queried_back_as_xml(live: Live, refdata: Path) -> Non
                     live,
                     "/events",
                     params={"EQ_eventID": event_id},
-                    headers={"Accept": "application/xml", "GS1-EPCIS-Version": version},
+                    headers={
+                        "Accept": "application/xml",
+                        "GS1-EPCIS-Version": version,
+                        **AS_CAPTURED,
+                    },
                 )
                 [stored] = xml.decode_any(answer.content)["epcisBody"]["eventList"]
                 stored.pop("recordTime")
@@ -437,7 +449,7 @@ def test_epcis_1_2_capture(live: Live, refdata: Path) -> None:
         },
     )
     assert response.status_code == 202, response.text
-    stored = event_list(get(live, "/events"))
+    stored = event_list(get(live, "/events", headers=AS_CAPTURED))
     assert normal_events(
         {
             "epcisBody": {

@@ -291,3 +291,43 @@ def test_schedules(schedule: dict[str, str], moment: str, matches: bool) -> None
 
     when = datetime.fromisoformat(moment).replace(tzinfo=UTC)
     assert schedule_matches(parse_schedule(schedule), when) is matches
+
+
+def test_deliveries_in_the_epc_format_asked(live: Live, receiver: Receiver) -> None:
+    """A webhook subscription keeps the GS1-EPC-Format it was made with (GS1's default
+    Always_GS1_Digital_Link when none), a WebSocket takes it from its handshake."""
+    create_query(live)
+    as_urn = Receiver()
+    try:
+        assert subscribe(live, "commissioned", dest=receiver.url, stream=True).status_code == 201
+        response = HTTP.post(
+            f"{live.epcis}/queries/commissioned/subscriptions",
+            json={"dest": as_urn.url, "stream": True},
+            headers={**live.headers["qa"], "GS1-EPC-Format": "Never_Translates"},
+        )
+        assert response.status_code == 201, response.text
+        bad = HTTP.post(
+            f"{live.epcis}/queries/commissioned/subscriptions",
+            json={"dest": as_urn.url, "stream": True},
+            headers={**live.headers["qa"], "GS1-EPC-Format": "Sometimes"},
+        )
+        assert bad.status_code == 406, bad.text
+        url = live.epcis.replace("http://", "ws://") + "/queries/commissioned/events?stream=true"
+        socket_headers = {**live.headers["qa"], "GS1-EPC-Format": "Always_GS1_Digital_Link"}
+        with connect(url, additional_headers=socket_headers, open_timeout=WAIT) as socket:
+            event = f.commissioning(["FMT1"])
+            capture(live.url, live.headers["device"], [event])
+            link = f"https://id.gs1.org/01/{f.GTIN}/21/FMT1"
+            [(document, headers)] = receiver.documents(1)
+            [delivered] = document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            assert delivered["epcList"] == [link]
+            assert headers["GS1-EPC-Format"] == "Always_GS1_Digital_Link"
+            [(document, headers)] = as_urn.documents(1)
+            [delivered] = document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            assert delivered["epcList"] == [f.sgtin("FMT1")]
+            assert headers["GS1-EPC-Format"] == "Never_Translates"
+            document = json.loads(socket.recv(timeout=WAIT))
+            [delivered] = document["epcisBody"]["queryResults"]["resultsBody"]["eventList"]
+            assert delivered["epcList"] == [link]
+    finally:
+        as_urn.close()

@@ -65,6 +65,9 @@ def install(app: FastAPI, settings: ServerSettings) -> None:
                     404, "NoSuchNameException", f"no EPCIS resource at {request.url.path!r}"
                 )
             headers = {**standard_headers(), "Allow": ", ".join(["OPTIONS", *methods])}
+            # Discovery: any EPC and CBV format is taken and can be asked for (formats.py).
+            headers["GS1-EPC-Format"] = "No_Preference"
+            headers["GS1-CBV-XML-Format"] = "No_Preference"
             if request.url.path.rstrip("/").endswith("/capture"):
                 headers["GS1-EPCIS-Capture-Limit"] = str(settings.epcis_capture_limit)
                 headers["GS1-EPCIS-Capture-File-Size-Limit"] = str(settings.max_payload_bytes)

@@ -25,6 +25,12 @@ from server.api.routes.epcis.common import (
     requested_version,
 )
 from server.api.routes.epcis.documents import query_document, render, request_prefixes
+from server.api.routes.epcis.formats import (
+    cbv_xml_format,
+    epc_format,
+    format_answer,
+    format_identifiers,
+)
 from server.api.routes.epcis.paging import PastTheEnd, page_size, token_value, write_token
 from server.ingest.fields import term
 from server.store.epcis_resources import (
@@ -38,8 +44,10 @@ from server.store.event_query import (
     EVENT_TYPES,
     MATCH_ROLES,
     QueryParameterError,
+    QueryTooComplex,
     QueryTooLarge,
     check_query,
+    forms,
     matching,
     run_checked,
 )
@@ -155,6 +163,8 @@ def events_answer(
         )
     size = page_size(request)
     token = request.query_params.get("nextPageToken")
+    epc_format(request)  # a bad format header is refused before the query runs
+    cbv_xml_format(request, media)
     try:
         query = check_query(params, request_prefixes(request))
         # A token of one resource's /events is no token of another's.
@@ -165,12 +175,14 @@ def events_answer(
         page = run_checked(conn, query, per_page=size, token=token)
     except QueryTooLarge as exc:
         raise EpcisProblem(413, "QueryTooLargeException", exc.reason) from None
+    except QueryTooComplex as exc:
+        raise EpcisProblem(413, "QueryTooComplexException", exc.reason) from None
     except QueryParameterError as exc:
         raise EpcisProblem(400, "QueryParameterException", exc.reason) from None
-    headers = {}
+    found, headers = format_answer(request, conn, page.events, media)
     if page.next_page_token is not None:
         headers["Link"] = link_next(request, page.next_page_token)
-    return render(query_document(page.events, query_name=query_name), media, version, headers)
+    return render(query_document(found, query_name=query_name), media, version, headers)
 
 
 def fixed(request: Request, name: str) -> dict[str, list[str]]:
@@ -208,7 +220,8 @@ def event_by_id(event_id: str, request: Request, conn: ReadConn, _user: QaUser) 
     page = run_checked(conn, query, per_page=1)
     if not page.events:
         raise EpcisProblem(404, "NoSuchNameException", f"eventID: no event {event_id[:200]!r}")
-    return render(query_document(page.events), media, version)
+    found, headers = format_answer(request, conn, page.events, media)
+    return render(query_document(found), media, version, headers)
 
 
 # -- event types -----------------------------------------------------------------------------
@@ -254,7 +267,9 @@ def epcs(request: Request, conn: ReadConn, _user: QaUser) -> Response:
     except PastTheEnd:
         return json_answer(collection([]), request)
     members, last = epcs_page(conn, after_unit=after_unit, after_key=after_key, limit=size)
-    headers = {"Link": link_next(request, write_token("e", list(last)))} if last else {}
+    members, headers = format_identifiers(request, conn, members, digital_links=True)
+    if last:
+        headers["Link"] = link_next(request, write_token("e", list(last)))
     return json_answer(collection(members), request, headers=headers)
 
 
@@ -306,23 +321,33 @@ def _values_resource(
             return json_answer(collection([]), request)
         stored, last = distinct_page(conn, column, after=after, limit=size)
         members = stored
+        headers: dict[str, str] = {}
         if standard is not None and not after:
             members = [*standard, *(value for value in stored if value not in standard)]
-        headers = {"Link": link_next(request, write_token(name[:2], last))} if last else {}
+        if standard is None:  # locations: identifiers in the format asked
+            members, headers = format_identifiers(request, conn, members)
+        if last:
+            headers["Link"] = link_next(request, write_token(name[:2], last))
         return json_answer(collection(members), request, headers=headers)
+
+    def written(value: str) -> list[str]:
+        """The stored forms ``value`` may have: a location as EPC URI or Digital Link."""
+        return forms([value]) if standard is None else [normalise(value)]
 
     def resource(value: str, request: Request, conn: ReadConn, _user: QaUser) -> Response:
         value = path_value(value)
         json_answer({}, request)
         normal = normalise(value)
-        if (standard is None or normal not in standard) and not event_exists(conn, column, normal):
+        if (standard is None or normal not in standard) and not any(
+            event_exists(conn, column, form) for form in written(value)
+        ):
             raise EpcisProblem(404, "NoSuchNameException", f"{name}: no {name} {value[:200]!r}")
         return json_answer(collection(["events"]), request)
 
     def resource_events(value: str, request: Request, conn: ReadConn, _user: QaUser) -> Response:
         value = path_value(value)
         params = fixed(request, parameter)
-        return events_answer(request, conn, params, extra=[column == normalise(value)])
+        return events_answer(request, conn, params, extra=[column.in_(written(value))])
 
     listing.__name__ = f"{plural}_list"
     resource.__name__ = f"{name}_resource"

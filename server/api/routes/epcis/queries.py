@@ -7,6 +7,7 @@ from __future__ import annotations
 import json
 import re
 import secrets
+from dataclasses import replace
 from datetime import UTC, datetime, timedelta
 from typing import Any
 from urllib.parse import urlsplit
@@ -27,8 +28,10 @@ from server.api.routes.epcis.common import (
     upload_format,
 )
 from server.api.routes.epcis.events import events_answer, query_params
+from server.api.routes.epcis.formats import epc_format
 from server.api.routes.epcis.paging import PastTheEnd, page_size, token_value, write_token
 from server.auth import Role, user_for_token
+from server.epc_format import DEFAULT_EPC_FORMAT, EPC_FORMATS
 from server.store import read_transaction, write_transaction
 from server.store.epcis_resources import (
     Subscription,
@@ -276,9 +279,11 @@ async def subscribe(query_name: str, request: Request, user: QaUser) -> Response
     body = await _json_body(request)
     with read_transaction(services.engine) as conn:
         _stored_query(conn, query_name)
+    mode = epc_format(request)  # the deliveries are written in it (406 if undefined)
     item = _subscription_of(
         body, query_name, datetime.now(UTC), services.settings.epcis_webhook_hosts
     )
+    item = replace(item, epc_format=mode)
     with write_transaction(services.engine) as conn:
         create_subscription(conn, item, user.username)
     dispatcher = getattr(request.app.state, "epcis_dispatcher", None)
@@ -371,6 +376,10 @@ async def websocket_subscription(websocket: WebSocket, query_name: str) -> None:
     except (ScheduleError, QueryParameterError):
         await websocket.close(code=1008)
         return
+    mode = websocket.headers.get("GS1-EPC-Format", DEFAULT_EPC_FORMAT).strip()
+    if mode not in EPC_FORMATS:
+        await websocket.close(code=1008)
+        return
     await websocket.accept()
     listener_id = "ws-" + secrets.token_hex(12)
 
@@ -393,6 +402,7 @@ async def websocket_subscription(websocket: WebSocket, query_name: str) -> None:
             min_record_time=initial,
             send=send,
             stored=False,
+            epc_format=mode,
             last_run=datetime.now(UTC).replace(microsecond=0) - timedelta(seconds=1),
         )
     )

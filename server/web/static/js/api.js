@@ -92,9 +92,12 @@ export function whenUnauthorized(handler) {
   onUnauthorized = handler;
 }
 
-async function call(path, { method = "GET", json, accept = "application/json" } = {}) {
+async function call(
+  path,
+  { method = "GET", json, accept = "application/json", headers: extra = {} } = {},
+) {
   const current = session();
-  const headers = { Accept: accept };
+  const headers = { ...extra, Accept: accept };
   if (current !== null) headers.Authorization = `Bearer ${current.token}`;
   const init = { method, headers };
   if (json !== undefined) {

@@ -364,7 +364,10 @@ export async function containerPage(page, [sscc]) {
 async function containerEvents(sscc) {
   try {
     const epc = `(00)${sscc}`;
-    const document = await api(`/epcis/events?MATCH_anyEPC=${encodeURIComponent(epc)}`);
+    // Identifiers as captured (the EPCIS default would answer GS1 Digital Links).
+    const document = await api(`/epcis/events?MATCH_anyEPC=${encodeURIComponent(epc)}`, {
+      headers: { "GS1-EPC-Format": "Never_Translates" },
+    });
     const list = document.epcisBody?.queryResults?.resultsBody?.eventList ?? [];
     return eventTable(
       list.map((e) => ({
