@@ -18,7 +18,11 @@ records are the agent's SQLite store; the server records are the trace server's 
   verdict on its own image: the gate's ``no_verdict`` (the verdict came too late), no frame
   for it (``no frame``), or the camera failing (``camera_fault``), as must happen while the
   camera is stalled and before the line stops: failing safe, not a wrong verdict;
-* ``empty_cases_labelled``: a case label printed for a case the agent holds no unit in;
+* ``empty_cases_labelled``: a case label printed for a case the agent holds no unit in and
+  did not void;
+* ``voided_labels`` (a figure, not a problem): a case or pallet label printed and then voided
+  by the agent (recorded ``scrapped``: a label attempt the agent was killed in, a label that
+  failed its check), its contents labelled again under a new SSCC;
 * ``unbalanced``: the batch did not close balanced (printed = commissioned + rejected + …).
 """
 
@@ -51,6 +55,7 @@ class Audit:
     false_rejects: list[str] = field(default_factory=list)
     unverified_at_gate: list[str] = field(default_factory=list)
     empty_cases_labelled: list[str] = field(default_factory=list)
+    voided_labels: list[str] = field(default_factory=list)
     reject_reasons: dict[str, int] = field(default_factory=dict)
     unbalanced: str | None = None
 
@@ -90,6 +95,7 @@ class Audit:
             "false_rejects": len(self.false_rejects),
             "unverified_at_gate": len(self.unverified_at_gate),
             "empty_cases_labelled": len(self.empty_cases_labelled),
+            "voided_labels": len(self.voided_labels),
             "reject_reasons": self.reject_reasons,
             "balanced": self.unbalanced is None,
         }
@@ -100,13 +106,13 @@ def _connect(path: Path) -> sqlite3.Connection:
 
 
 EdgeUnits = dict[str, tuple[str, str | None, str | None]]
-EdgeContainers = dict[str, tuple[str, str | None, int]]
+EdgeContainers = dict[str, tuple[str, str | None, int, str]]
 ServerUnits = dict[str, tuple[str, str | None]]
 
 
 def edge_records(db_path: Path, lot: str) -> tuple[EdgeUnits, EdgeContainers]:
     """The batch ``lot``'s units: serial -> (state, case SSCC, reason); its containers:
-    SSCC -> (level, parent SSCC, units or cases in it)."""
+    SSCC -> (level, parent SSCC, units or cases in it, state)."""
     with contextlib.closing(_connect(db_path)) as db:
         (batch,) = db.execute("SELECT id FROM batches WHERE lot = ?", (lot,)).fetchone()
         units = {
@@ -118,11 +124,11 @@ def edge_records(db_path: Path, lot: str) -> tuple[EdgeUnits, EdgeContainers]:
             )
         }
         containers = {
-            sscc: (level, parent, children)
-            for sscc, level, parent, children in db.execute(
+            sscc: (level, parent, children, state)
+            for sscc, level, parent, children, state in db.execute(
                 "SELECT c.sscc, c.level, p.sscc, "
                 "(SELECT count(*) FROM units u WHERE u.case_id = c.id) "
-                "+ (SELECT count(*) FROM containers k WHERE k.parent_id = c.id) "
+                "+ (SELECT count(*) FROM containers k WHERE k.parent_id = c.id), c.state "
                 "FROM containers c LEFT JOIN containers p ON p.id = c.parent_id "
                 "WHERE c.sscc IS NOT NULL AND c.batch_id = ?",
                 (batch,),
@@ -189,17 +195,30 @@ def audit(stack: FaultStack) -> Audit:
         if state in ("rejected", "decommissioned", "scrapped"):
             why = _reason_kind(_reason)
             result.reject_reasons[why] = result.reject_reasons.get(why, 0) + 1
-    for sscc, (_level, parent, _children) in sorted(edge_containers.items()):
+    for sscc, (_level, parent, _children, _state) in sorted(edge_containers.items()):
         if sscc in server_containers and server_containers[sscc] != parent:
             result.wrong_parents.append(sscc)
-    result.empty_cases_labelled = sorted(
-        sscc for sscc in set(printed.ssccs) if edge_containers.get(sscc, ("case", None, 0))[2] == 0
+    result.empty_cases_labelled, result.voided_labels = empty_and_voided(
+        printed.ssccs, edge_containers
     )
     if stack.closed is None:
         result.unbalanced = f"the batch did not close: {stack.close_refused}"
     elif not stack.closed["reconciliation"]["balanced"]:
         result.unbalanced = str(stack.closed["reconciliation"])
     return result
+
+
+def empty_and_voided(printed: list[str], containers: EdgeContainers) -> tuple[list[str], list[str]]:
+    """Printed container labels with nothing in them at the edge: those the agent did not
+    void (a problem: an empty case labelled, or a label it has no record of) and those it
+    voided (recorded ``scrapped``; its contents were labelled again)."""
+    empty: list[str] = []
+    voided: list[str] = []
+    for sscc in sorted(set(printed)):
+        _level, _parent, children, state = containers.get(sscc, ("case", None, 0, "unknown"))
+        if children == 0:
+            (voided if state == "scrapped" else empty).append(sscc)
+    return empty, voided
 
 
 def _reason_kind(reason: str | None) -> str:
