@@ -43,6 +43,8 @@ NS2: Final = "urn:epcglobal:epcis:xsd:2"
 NS1: Final = "urn:epcglobal:epcis:xsd:1"
 QUERY2: Final = "urn:epcglobal:epcis-query:xsd:2"
 QUERY1: Final = "urn:epcglobal:epcis-query:xsd:1"
+MASTERDATA2: Final = "urn:epcglobal:epcis-masterdata:xsd:2"
+MASTERDATA1: Final = "urn:epcglobal:epcis-masterdata:xsd:1"
 XSI: Final = "http://www.w3.org/2001/XMLSchema-instance"
 CBVMDA_XML: Final = "urn:epcglobal:cbv:mda"
 CONTEXT: Final = "https://ref.gs1.org/standards/epcis/2.0.0/epcis-context.jsonld"
@@ -288,11 +290,14 @@ def schema_for(namespace: str) -> Any:
         QUERY2: ("2.0", "EPCglobal-epcis-query-2_0.xsd"),
         NS1: ("1.2", "EPCglobal-epcis-1_2.xsd"),
         QUERY1: ("1.2", "EPCglobal-epcis-query-1_2.xsd"),
+        MASTERDATA2: ("2.0", "EPCglobal-epcis-masterdata-2_0.xsd"),
+        MASTERDATA1: ("1.2", "EPCglobal-epcis-masterdata-1_2.xsd"),
     }
     if namespace not in table:
         raise XmlError(
             "document",
-            "expected an EPCIS 2.0 or 1.2 document (namespace urn:epcglobal:epcis:xsd:2 or :1), "
+            "expected an EPCIS 2.0 or 1.2 document (namespace urn:epcglobal:epcis:xsd:2 or :1, "
+            "or their query or master-data namespaces), "
             f"got namespace {namespace[:100]!r}",
         )
     return _schema(*table[namespace])
@@ -318,13 +323,19 @@ def parse(payload: bytes) -> Any:
 
 def decode_any(payload: bytes) -> dict[str, Any]:
     """An EPCIS 2.0 or 1.2 XML ``EPCISDocument`` (or ``EPCISQueryDocument``) as an EPCIS 2.0
-    JSON-LD ``EPCISDocument``."""
+    JSON-LD ``EPCISDocument``, the master data of its header included. An
+    ``EPCISMasterDataDocument`` (which EPCIS 2.0 JSON has no document type for) becomes an
+    ``EPCISDocument`` with its vocabularies in the header and no events."""
     root = parse(payload)
     namespace = etree.QName(root).namespace
     local = etree.QName(root).localname
-    if local not in ("EPCISDocument", "EPCISQueryDocument"):
-        raise XmlError("document", f"expected EPCISDocument or EPCISQueryDocument, got {local!r}")
-    return _Decoder(version="1.2" if namespace in (NS1, QUERY1) else "2.0").document(root)
+    if local not in ("EPCISDocument", "EPCISQueryDocument", "EPCISMasterDataDocument"):
+        raise XmlError(
+            "document",
+            f"expected EPCISDocument, EPCISQueryDocument or EPCISMasterDataDocument, got {local!r}",
+        )
+    version = "1.2" if namespace in (NS1, QUERY1, MASTERDATA1) else "2.0"
+    return _Decoder(version=version).document(root)
 
 
 def _local(element: Any) -> str:
@@ -393,18 +404,26 @@ class _Decoder:
         for prefix, namespace in (root.nsmap or {}).items():
             if (
                 prefix
-                and namespace not in (NS1, NS2, QUERY1, QUERY2, XSI)
+                and namespace not in (NS1, NS2, QUERY1, QUERY2, MASTERDATA1, MASTERDATA2, XSI)
                 and not any(namespace == xml_ns for _, xml_ns, _ in STANDARD_NAMESPACES)
             ):
                 self.context.setdefault(prefix, namespace)
         events: list[dict[str, Any]] = []
-        for body in _children(root):
-            if _local(body) != "EPCISBody":
-                continue
-            for item in body.iter():
-                if isinstance(item.tag, str) and _local(item) == "EventList":
-                    events.extend(self.event_list(item))
-        used = {name.split(":", 1)[0] for event in events for name in _keys(event)}
+        vocabularies: list[dict[str, Any]] = []
+        for part in _children(root):
+            if _local(part) == "EPCISHeader" or (
+                _local(part) == "EPCISBody" and _local(root) == "EPCISMasterDataDocument"
+            ):
+                # EPCISHeader/extension/EPCISMasterData/VocabularyList (2.0 and 1.2), or the
+                # body of a master-data document
+                for item in part.iter():
+                    if isinstance(item.tag, str) and _local(item) == "VocabularyList":
+                        vocabularies.extend(self.vocabulary_list(item))
+            elif _local(part) == "EPCISBody":
+                for item in part.iter():
+                    if isinstance(item.tag, str) and _local(item) == "EventList":
+                        events.extend(self.event_list(item))
+        used = {name.split(":", 1)[0] for item in [*events, *vocabularies] for name in _keys(item)}
         context: list[Any] = [CONTEXT]
         declared = {p: ns for p, ns in self.context.items() if p in used}
         if declared:
@@ -414,9 +433,52 @@ class _Decoder:
             "type": "EPCISDocument",
             "schemaVersion": "2.0",
             "creationDate": root.get("creationDate"),
-            "epcisBody": {"eventList": events},
         }
+        if vocabularies:
+            document["epcisHeader"] = {"epcisMasterData": {"vocabularyList": vocabularies}}
+        document["epcisBody"] = {"eventList": events}
         return document
+
+    def vocabulary_list(self, element: Any) -> Iterator[dict[str, Any]]:
+        for vocabulary in _children(element):
+            if _local(vocabulary) != "Vocabulary":
+                continue
+            entry: dict[str, Any] = {"type": vocabulary.get("type")}
+            items = [
+                self.vocabulary_element(item)
+                for holder in _children(vocabulary)
+                if _local(holder) == "VocabularyElementList"
+                for item in _children(holder)
+                if _local(item) == "VocabularyElement"
+            ]
+            if items:
+                entry["vocabularyElementList"] = items
+            yield entry
+
+    def vocabulary_element(self, element: Any) -> dict[str, Any]:
+        """``{"id", "attributes": [{"id", "attribute"}], "children": [...]}`` (the JSON
+        binding's form); an attribute's value is its text, a number by its ``xsi:type``, or
+        an object of its elements."""
+        item: dict[str, Any] = {"id": element.get("id")}
+        attributes: list[dict[str, Any]] = []
+        children: list[str] = []
+        for child in _children(element):
+            local = _local(child)
+            if local == "attribute":
+                attribute: dict[str, Any] = {"id": child.get("id")}
+                value = self.extension_value(child)
+                if isinstance(value, bool):  # the JSON binding: a number, a string or an object
+                    value = str(value).lower()
+                if value != "":
+                    attribute["attribute"] = value
+                attributes.append(attribute)
+            elif local == "children":
+                children.extend(_text(k).strip() for k in _children(child) if _local(k) == "id")
+        if attributes:
+            item["attributes"] = attributes
+        if children:
+            item["children"] = children
+        return item
 
     def event_list(self, element: Any) -> Iterator[dict[str, Any]]:
         for child in _children(element):
@@ -797,6 +859,50 @@ class _Encoder:
                 value = "gs1:" + value
             element.set(name, _xml_text(value))
 
+    def master_data(self, vocabularies: list[Any]) -> Any:
+        """``EPCISHeader/extension/EPCISMasterData/VocabularyList`` (EPCIS 2.0), or None
+        without vocabularies."""
+        if not vocabularies:
+            return None
+        where = "epcisHeader.epcisMasterData.vocabularyList"
+        header = etree.Element("EPCISHeader")
+        master = self.sub(self.sub(header, "extension"), "EPCISMasterData")
+        holder = self.sub(master, "VocabularyList")
+        for index, vocabulary in enumerate(vocabularies):
+            if not isinstance(vocabulary, Mapping) or not isinstance(vocabulary.get("type"), str):
+                raise XmlError(f"{where}[{index}]", "expected an object with a type")
+            element = self.sub(holder, "Vocabulary")
+            element.set("type", _xml_text(vocabulary["type"]))
+            items = vocabulary.get("vocabularyElementList") or []
+            if not isinstance(items, list):
+                raise XmlError(f"{where}[{index}].vocabularyElementList", "expected a list")
+            if items:
+                self.vocabulary_elements(self.sub(element, "VocabularyElementList"), items)
+        return header
+
+    def vocabulary_elements(self, holder: Any, items: list[Any]) -> None:
+        for item in items:
+            if not isinstance(item, Mapping) or not isinstance(item.get("id"), str):
+                raise XmlError("vocabularyElementList", "expected objects with an id")
+            element = self.sub(holder, "VocabularyElement")
+            element.set("id", _xml_text(item["id"]))
+            for attribute in item.get("attributes") or []:
+                if not isinstance(attribute, Mapping) or not isinstance(attribute.get("id"), str):
+                    raise XmlError("attributes", "expected objects with an id")
+                node = self.sub(element, "attribute")
+                node.set("id", _xml_text(attribute["id"]))
+                value = attribute.get("attribute")
+                if isinstance(value, Mapping):
+                    for key, part in value.items():
+                        self.extension(node, str(key), part, nested=True)
+                elif value is not None:
+                    node.text = _xml_text(value)
+            children = item.get("children") or []
+            if children:
+                holder_of_children = self.sub(element, "children")
+                for child in children:
+                    self.sub(holder_of_children, "id", child)
+
     def extension(self, parent: Any, name: str, value: Any, nested: bool = False) -> None:
         if name.startswith("@"):
             return
@@ -822,6 +928,14 @@ class _Encoder:
             element.text = _xml_text(value)
         elif value is not None:
             element.text = _xml_text(value)
+
+
+def _vocabularies_of(document: Mapping[str, Any]) -> list[Any]:
+    """The master data of a JSON document's header (``epcisHeader.epcisMasterData``)."""
+    header = document.get("epcisHeader")
+    master = header.get("epcisMasterData") if isinstance(header, Mapping) else None
+    vocabularies = master.get("vocabularyList") if isinstance(master, Mapping) else None
+    return vocabularies if isinstance(vocabularies, list) else []
 
 
 def _xml_name(text: str) -> bool:
@@ -917,11 +1031,17 @@ def encode_document(document: Mapping[str, Any], version: str = "2.0") -> bytes:
     holder = etree.Element("EventList")
     for event in events:
         encoder.event(holder, event)
+    # EPCIS 1.2 carries master data in the header only beside a Standard Business Document
+    # Header (sender, receiver, document identification), which a JSON document does not
+    # have: a 1.2 document leaves the master data out.
+    header = encoder.master_data(_vocabularies_of(document) if version == "2.0" else [])
     root = etree.Element(
         f"{{{namespace}}}EPCISDocument", nsmap=_namespace_map(encoder, "epcis", namespace)
     )
     root.set("schemaVersion", "2.0" if version == "2.0" else "1.2")
     root.set("creationDate", str(document.get("creationDate") or "1970-01-01T00:00:00Z"))
+    if header is not None:
+        root.append(header)
     body = etree.SubElement(root, "EPCISBody")
     body.append(holder)
     return bytes(etree.tostring(root, xml_declaration=True, encoding="UTF-8"))

@@ -28,13 +28,15 @@ def schema_errors(document: Any) -> list[str]:
     return epcis.validate_document(document)
 
 
-def decode_payload(payload: bytes, *, max_bytes: int) -> dict[str, Any]:
+def decode_payload(
+    payload: bytes, *, max_bytes: int, master_data_only: bool = False
+) -> dict[str, Any]:
     """The EPCIS document in ``payload``; raises :class:`RejectedDocument` with the reason."""
     try:
         document = epcis.loads_bounded(payload, max_bytes=max_bytes)
     except epcis.PayloadLimitError as exc:
         raise RejectedDocument(str(exc)) from None
-    return check_document(document)
+    return check_document(document, master_data_only=master_data_only)
 
 
 def warm_up() -> None:
@@ -42,8 +44,10 @@ def warm_up() -> None:
     epcis.validate_document({})  # all three: the certain check refuses {}, so the others run
 
 
-def check_document(document: Any) -> dict[str, Any]:
-    """``document`` if it is a valid EPCIS document with events, else :class:`RejectedDocument`."""
+def check_document(document: Any, *, master_data_only: bool = False) -> dict[str, Any]:
+    """``document`` if it is a valid EPCIS document with events, else :class:`RejectedDocument`.
+    ``master_data_only``: an EPCISDocument without events is valid too when its header
+    carries master data (what an EPCISMasterDataDocument becomes)."""
     if not isinstance(document, dict):
         raise RejectedDocument(f"document: expected a JSON object, got {type(document).__name__}")
     kind = document.get("type")
@@ -56,9 +60,15 @@ def check_document(document: Any) -> dict[str, Any]:
         shown = "; ".join(errors[:MAX_MESSAGES])
         more = f" (and {len(errors) - MAX_MESSAGES} more)" if len(errors) > MAX_MESSAGES else ""
         raise RejectedDocument(f"EPCIS schema: {shown}{more}")
-    if not event_list(document):
+    if not event_list(document) and not (master_data_only and has_master_data(document)):
         raise RejectedDocument("epcisBody.eventList: expected at least one event, got none")
     return document
+
+
+def has_master_data(document: dict[str, Any]) -> bool:
+    """Whether a (schema-checked) document's header carries vocabularies."""
+    header = document.get("epcisHeader") or {}
+    return bool((header.get("epcisMasterData") or {}).get("vocabularyList"))
 
 
 def event_list(document: dict[str, Any]) -> list[dict[str, Any]]:

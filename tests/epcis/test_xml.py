@@ -24,9 +24,15 @@ from tests.epcis.examples import REFDATA
 
 XML_EXAMPLES = sorted(p.name for p in (REFDATA / "epcis" / "examples-xml").glob("*.xml"))
 JSON_EXAMPLES = sorted(p.name for p in (REFDATA / "epcis" / "examples").glob("*.jsonld"))
-NOT_EVENT_DOCUMENTS = {  # master data documents and capture jobs: no EPCISDocument
+MASTER_DATA_DOCUMENTS = {  # EPCISMasterDataDocument: vocabularies, no events
     "CBV__CBV-11.4-2020-06-16a.xml",
     "Mimasu__Example-masterData.xml",
+}
+MASTER_DATA_ONLY = {
+    *MASTER_DATA_DOCUMENTS,
+    "WithFullCombinationOfFields__masterdata_all_possible_fields.xml",
+}
+NOT_EVENT_DOCUMENTS = {  # capture jobs: no EPCISDocument
     "CaptureJob__Example-CaptureJobRunning.xml",
     "CaptureJob__Example-CaptureJobSuccess.xml",
     "CaptureJob__Example-CaptureJobWithErrorFile.xml",
@@ -62,12 +68,39 @@ def test_gs1_xml_examples_decode_and_round_trip(name: str) -> None:
         return
     document = xml.decode_any(payload)
     assert document["type"] == "EPCISDocument"
-    if name != "WithFullCombinationOfFields__masterdata_all_possible_fields.xml":
-        assert document["epcisBody"]["eventList"]  # that one holds master data only
+    if name not in MASTER_DATA_ONLY:
+        assert document["epcisBody"]["eventList"]
     for version in ("2.0", "1.2"):
         encoded = xml.encode_document(document, version=version)
         xml.parse(encoded)  # valid against GS1's XSD of that version
         assert events(xml.decode_any(encoded)) == events(document), version
+
+
+@pytest.mark.parametrize("name", sorted(MASTER_DATA_ONLY))
+def test_gs1_master_data_decodes_to_the_json_binding_and_survives_2_0_xml(name: str) -> None:
+    """Master data (an EPCISMasterDataDocument's body, an EPCISDocument's header) is kept:
+    the JSON binding's ``epcisHeader.epcisMasterData`` with ids, attributes and children."""
+    document = xml.decode_any((REFDATA / "epcis" / "examples-xml" / name).read_bytes())
+    assert epcis.validate_document(document) == []
+    vocabularies = document["epcisHeader"]["epcisMasterData"]["vocabularyList"]
+    elements = [item for v in vocabularies for item in v.get("vocabularyElementList", [])]
+    assert elements and all(item["id"] for item in elements)
+    assert any(item.get("attributes") for item in elements)
+    again = xml.decode_any(xml.encode_document(document, version="2.0"))
+    assert again["epcisHeader"] == document["epcisHeader"]
+
+
+def test_master_data_children_and_typed_attributes() -> None:
+    document = xml.decode_any(
+        (REFDATA / "epcis" / "examples-xml" / "Mimasu__Example-masterData.xml").read_bytes()
+    )
+    (locations, *_rest) = document["epcisHeader"]["epcisMasterData"]["vocabularyList"]
+    assert locations["type"] == "urn:epcglobal:epcis:vtype:BusinessLocation"
+    site = locations["vocabularyElementList"][0]
+    assert site["id"] == "urn:epc:id:sgln:0037000.00729.0"
+    assert site["children"] == [f"urn:epc:id:sgln:0037000.00729.820{n}" for n in (1, 2, 3)]
+    address = next(a for a in site["attributes"] if a["id"].endswith("address"))
+    assert address["attribute"]["example:Address"]["City"] == "Fancy"
 
 
 @pytest.mark.parametrize("name", JSON_EXAMPLES)

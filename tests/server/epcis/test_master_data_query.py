@@ -182,6 +182,25 @@ def test_master_data_captured_later_counts(loaded: TestClient, tokens: Headers) 
     assert ids(loaded, tokens, **{"HASATTR_readPoint": "ex:zone"}) == []
 
 
+def test_master_data_captured_as_xml_counts(
+    client: TestClient, tokens: Headers, refdata: Path
+) -> None:
+    """GS1's EPCISMasterDataDocument example, captured as XML: its hierarchy answers WD_."""
+    payload = (refdata / "epcis" / "examples-xml" / "Mimasu__Example-masterData.xml").read_bytes()
+    response = client.post(
+        "/epcis/capture",
+        content=payload,
+        headers={**tokens["admin"], "Content-Type": "application/xml"},
+    )
+    assert response.status_code == 202, response.text
+    site, dock = "urn:epc:id:sgln:0037000.00729.0", "urn:epc:id:sgln:0037000.00729.8203"
+    capture(client, tokens, [], [event("x", readPoint={"id": dock}, bizLocation={"id": dock})])
+    # the site's children (the dock among them) are in the BusinessLocation vocabulary
+    assert ids(client, tokens, WD_bizLocation=site) == ["x"]
+    assert ids(client, tokens, WD_bizLocation="urn:epc:id:sgln:0037000.00729.8201") == []
+    assert ids(client, tokens, HASATTR_readPoint="cbvmda:site") == ["x"]
+
+
 def test_named_query_sees_master_data_captured_after_it(
     loaded: TestClient, tokens: Headers
 ) -> None:

@@ -84,14 +84,18 @@ def _document(request: Request, payload: bytes, user: str) -> dict[str, Any]:
             except epcis.EpcisError as exc:
                 raise RejectedDocument(f"EPCIS XML: {exc}") from None
             payload_json = json.dumps(document).encode()
-            return decode_payload(payload_json, max_bytes=max(len(payload_json), 1))
+            return decode_payload(
+                payload_json, max_bytes=max(len(payload_json), 1), master_data_only=True
+            )
         if version != "2.0.0":
             raise EpcisProblem(
                 406,
                 "NotAcceptableException",
                 "GS1-EPCIS-Version: EPCIS 1.2 is accepted in XML only",
             )
-        return decode_payload(payload, max_bytes=services.settings.max_payload_bytes)
+        return decode_payload(
+            payload, max_bytes=services.settings.max_payload_bytes, master_data_only=True
+        )
     except RejectedDocument as exc:
         dead_letter_id = services.ingestor.dead_letter(
             payload, exc.reason, Origin("http"), topic=user
@@ -194,9 +198,11 @@ def _wake(request: Request) -> None:
 )
 async def capture(request: Request, user: Device) -> Response:
     """Capture an EPCISDocument (or EPCISQueryDocument) in JSON-LD, EPCIS 2.0 XML or EPCIS
-    1.2 XML: applied synchronously, exactly as over MQTT (idempotent by eventID), as one
-    capture job whose URL is in ``Location``. ``GS1-Capture-Error-Behaviour: proceed``
-    captures every event that can be when some cannot."""
+    1.2 XML, or master data alone (an XML EPCISMasterDataDocument, or a document whose header
+    carries vocabularies and whose event list is empty): applied synchronously, exactly as
+    over MQTT (idempotent by eventID), as one capture job whose URL is in ``Location``.
+    ``GS1-Capture-Error-Behaviour: proceed`` captures every event that can be when some
+    cannot."""
     services = services_of(request)
     limit = services.settings.max_payload_bytes
     bound = _require_line(user)
@@ -217,7 +223,8 @@ async def capture(request: Request, user: Device) -> Response:
     errors: list[dict[str, Any]] = []
     results: list[ApplyResult] = []
     try:
-        results.append(services.ingestor.capture(document, Origin("http")))
+        if event_list(document):  # (else master data only: stored below)
+            results.append(services.ingestor.capture(document, Origin("http")))
     except RejectedDocument as exc:
         if behaviour == "rollback":
             dead_letter_id = services.ingestor.dead_letter(
