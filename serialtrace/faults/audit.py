@@ -14,6 +14,9 @@ records are the agent's SQLite store; the server records are the trace server's 
   packed case at the edge and none on the server counts too), and a case whose pallet does;
 * ``false_rejects``: a unit rejected on a camera verdict although its label was printed
   without any fault (a frame paired with the wrong unit, say);
+* ``quality_rejects`` (a figure, not a problem): a unit printed without a fault but rejected
+  for print quality on its own image (its code read and matched; the simulated camera's
+  optics blur and add noise, so a few fall below the grade at any rate, fault or none);
 * ``unverified_at_gate`` (a figure, not a problem): a good unit rejected without a camera
   verdict on its own image: the gate's ``no_verdict`` (the verdict came too late), no frame
   for it (``no frame``), or the camera failing (``camera_fault``), as must happen while the
@@ -54,6 +57,7 @@ class Audit:
     wrong_parents: list[str] = field(default_factory=list)
     false_rejects: list[str] = field(default_factory=list)
     unverified_at_gate: list[str] = field(default_factory=list)
+    quality_rejects: list[str] = field(default_factory=list)
     empty_cases_labelled: list[str] = field(default_factory=list)
     voided_labels: list[str] = field(default_factory=list)
     reject_reasons: dict[str, int] = field(default_factory=dict)
@@ -94,6 +98,7 @@ class Audit:
             "wrong_parents": len(self.wrong_parents),
             "false_rejects": len(self.false_rejects),
             "unverified_at_gate": len(self.unverified_at_gate),
+            "quality_rejects": len(self.quality_rejects),
             "empty_cases_labelled": len(self.empty_cases_labelled),
             "voided_labels": len(self.voided_labels),
             "reject_reasons": self.reject_reasons,
@@ -188,8 +193,11 @@ def audit(stack: FaultStack) -> Audit:
             if state == "commissioned" and server_case != case:
                 result.wrong_parents.append(serial)
         elif state == "rejected" and printed.units.get(serial) == ():
-            if _unverified(_reason or ""):
+            kind = reject_kind(_reason or "")
+            if kind == "unverified":
                 result.unverified_at_gate.append(serial)
+            elif kind == "quality":
+                result.quality_rejects.append(serial)
             else:
                 result.false_rejects.append(serial)
         if state in ("rejected", "decommissioned", "scrapped"):
@@ -227,6 +235,17 @@ def _reason_kind(reason: str | None) -> str:
         return "(none)"
     head = reason.split(":", 1)[0] if ": " in reason[:40] else reason
     return re.sub(r"[0-9][0-9.:/-]*", "#", head)[:80]
+
+
+def reject_kind(reason: str) -> str:
+    """How a reject of a unit printed without a fault counts: ``unverified`` (no verdict on
+    its own image: the fail-safe), ``quality`` (its own image, read and matched, graded too
+    low) or ``false`` (a verdict on something else than its own good print)."""
+    if _unverified(reason):
+        return "unverified"
+    if reason.startswith("poor_quality"):
+        return "quality"
+    return "false"
 
 
 def _unverified(reason: str) -> bool:
