@@ -162,14 +162,26 @@ class CameraVerifier:
     ) -> Verdict:
         trigger = Trigger(expected.serial or "", printed_after, origin="printer")
         lost = self._capture.lost
+        # A unit's frame is due within timeout_s of its printing: the wait is anchored at the
+        # print, so that when the camera stops, the units printed behind the first one do not
+        # wait a whole timeout each, one after the other (a dead camera shows in about one
+        # timeout, not max_lost_frames of them). Never less than a share of the timeout, so
+        # that a verification running behind still gives a late frame time to come; a frame
+        # already there is taken at once either way.
+        wait = max(
+            printed_after + self._timeout_s - self._clock(),
+            self._timeout_s / self._capture.max_lost,
+        )
         try:
-            frame = self._capture.capture(trigger, self._timeout_s, tag=label)
+            frame = self._capture.capture(trigger, wait, tag=label)
         except (VisionError, ConfigError) as exc:
             raise DeviceFault("camera", str(exc)) from exc
         if frame is None:
             if self._capture.lost > lost:
                 return Verdict("no_read", f"camera: no frame for label {label} (frame lost)")
-            return Verdict("no_read", f"no frame within {self._timeout_s} s")
+            return Verdict(
+                "no_read", f"no frame within {self._timeout_s} s of printing (waited {wait:.2f} s)"
+            )
         behind = self._clock() - printed_after > self._grade_backlog_s
         grade = self._verifier.grader is not None and not behind
         if self._verifier.grader is not None and behind and self._verifier.min_grade is None:

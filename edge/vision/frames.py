@@ -315,8 +315,8 @@ class TriggeredCapture:
         self._lost_in_row += 1
         if self._lost_in_row >= self.max_lost:
             raise FrameSourceError(
-                f"camera: no frame for {self._lost_in_row} units in a row, {timeout:g} s each "
-                f"(is the camera connected and triggered?)"
+                f"camera: no frame for {self._lost_in_row} units in a row (the last waited "
+                f"{timeout:.2f} s; is the camera connected and triggered?)"
             )
         return None
 
