@@ -180,6 +180,10 @@ class QueryTooComplex(RejectedDocument):
 
 
 Resolver = Callable[[Connection], ColumnElement[bool]]
+# Values master data may put into one query's statement, all parameters together: SQLite
+# takes at most 32,766 bound values in a statement, and one WD_ parameter may stand for
+# 10,000 locations in two forms each.
+MAX_MASTER_DATA_VALUES = 30_000
 
 
 @dataclass(frozen=True)
@@ -618,8 +622,25 @@ def _select(conn: Connection, query: EventQuery) -> Select[Any]:
         )
         .join(event_bodies, event_bodies.c.event_pk == events.c.pk)
         .outerjoin(error_declarations, error_declarations.c.event_pk == events.c.pk)
-        .where(*query.conditions, *(resolve(conn) for resolve in query.resolvers))
+        .where(*query.conditions, *_resolved(conn, query))
     )
+
+
+def _resolved(conn: Connection, query: EventQuery) -> list[ColumnElement[bool]]:
+    """The master-data conditions of ``query``, resolved on ``conn``; QueryTooComplex when
+    they would bind more than :data:`MAX_MASTER_DATA_VALUES` values together."""
+    resolved = [resolve(conn) for resolve in query.resolvers]
+    bound = sum(
+        len(value) if isinstance(value, list | tuple) else 1
+        for condition in resolved
+        for value in condition.compile().params.values()
+    )
+    if bound > MAX_MASTER_DATA_VALUES:
+        raise QueryTooComplex(
+            f"master data parameters: expected at most {MAX_MASTER_DATA_VALUES} locations, "
+            f"elements and their forms in one query, all parameters together, got {bound}"
+        )
+    return resolved
 
 
 def _sort_key(conn: Connection, query: EventQuery) -> tuple[Any, str]:

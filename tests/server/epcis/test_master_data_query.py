@@ -15,7 +15,13 @@ from sqlalchemy import Engine, func, inspect, select
 
 from server.masterdata import capture_master_data
 from server.masterdata import store as masterdata
-from server.store import create_store_engine, read_transaction, upgrade, write_transaction
+from server.store import (
+    create_store_engine,
+    event_query,
+    read_transaction,
+    upgrade,
+    write_transaction,
+)
 from server.store.migrate import current_revision, downgrade
 from server.store.schema import master_data_attributes, master_data_children
 from tests.server import factory as f
@@ -240,6 +246,20 @@ def test_depth_and_size_are_bounded(
     assert response.status_code == 413, response.text
     assert response.json()["type"] == "epcisException:QueryTooComplexException"
     assert response.json()["detail"].startswith("WD_readPoint: expected at most 2 locations")
+
+
+def test_master_data_parameters_together_are_bounded(
+    loaded: TestClient, tokens: Headers, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Each parameter within its own bound, together past what one statement may bind (SQLite
+    takes 32,766 values): 413, not a database error."""
+    params = {"WD_readPoint": SITE, "WD_bizLocation": SITE}
+    assert ids(loaded, tokens, **params) == ["a"]
+    monkeypatch.setattr(event_query, "MAX_MASTER_DATA_VALUES", 8)  # 3 locations x 2 forms each
+    response = loaded.get("/epcis/events", params=params, headers=tokens["qa"])
+    assert response.status_code == 413, response.text
+    assert response.json()["type"] == "epcisException:QueryTooComplexException"
+    assert response.json()["detail"].startswith("master data parameters: expected at most 8")
 
 
 def test_hostile_children_and_attributes_are_bounded(
