@@ -25,6 +25,7 @@ from edge.printers import (
 )
 from edge.printers.dpl import datamatrix_side, speed_letter
 from gs1 import CSET82, Sscc, UnitCode
+from tests.edge.printers.ports import FakePort
 
 CODE = UnitCode.create(gtin="09506000134352", serial="A1B2C3", lot="LOT2611", expiry="281130")
 UNIT = LabelTemplate.builtin("unit-50x30-203")
@@ -167,28 +168,14 @@ def test_a_port_that_answers_garbage_gives_errors_within_the_deadlines() -> None
         printer.close()
 
 
-class FeedbackPort:
+class FeedbackPort(FakePort):
     """A DPL printer that answers <SOH>A with the status line and, in the same read, the RS
     of a label that came out just after it."""
-
-    def __init__(self) -> None:
-        self.inbox = b""
 
     def write(self, data: bytes) -> int:
         if data == b"\x01A":
             self.inbox += b"NNNNNNNN\r\x1e"
         return len(data)
-
-    @property
-    def in_waiting(self) -> int:
-        return len(self.inbox)
-
-    def read(self, size: int = 1) -> bytes:
-        data, self.inbox = self.inbox[:size], self.inbox[size:]
-        return data
-
-    def close(self) -> None:
-        pass
 
 
 def test_a_label_out_right_after_a_status_line_is_counted() -> None:

@@ -19,6 +19,7 @@ from edge.printers import (
     RibbonOut,
     ZplPrinter,
 )
+from tests.edge.printers.ports import FakePort
 
 LABEL = b"^XA^FO1,1^A0N,9,9^FH\\^FDx^FS^XZ"
 
@@ -32,15 +33,14 @@ def hs(formats: int = 0, remaining: int = 0, *, paper: int = 0, pause: int = 0, 
     ).encode()
 
 
-class ScriptedPort:
+class ScriptedPort(FakePort):
     """A port that records writes and answers each ~HS with the next canned answer."""
 
     def __init__(self, answers: list[bytes], fail_writes: int = 0) -> None:
+        super().__init__()
         self.answers = answers
         self.written: list[bytes] = []
-        self.inbox = b""
         self.fail_writes = fail_writes
-        self.closed = False
 
     def write(self, data: bytes) -> int:
         if self.fail_writes:
@@ -50,20 +50,6 @@ class ScriptedPort:
         if data == b"~HS" and self.answers:
             self.inbox += self.answers.pop(0)
         return len(data)
-
-    @property
-    def in_waiting(self) -> int:
-        return len(self.inbox)
-
-    def read(self, size: int = 1) -> bytes:
-        data, self.inbox = self.inbox[:size], self.inbox[size:]
-        return data
-
-    def reset_input_buffer(self) -> None:
-        self.inbox = b""
-
-    def close(self) -> None:
-        self.closed = True
 
 
 def printer(ports: list[Any], **config: Any) -> tuple[ZplPrinter, list[dict[str, Any]]]:

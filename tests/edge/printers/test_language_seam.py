@@ -29,6 +29,7 @@ from edge.printers import (
     SerialPrinter,
     ZplPrinter,
 )
+from tests.edge.printers.ports import FakePort
 
 # -- the third language: this is all a new language module needs -------------------------
 
@@ -66,16 +67,16 @@ class TickPrinter(SerialPrinter[TickStatus]):
 # -- a scripted tick printer --------------------------------------------------------------
 
 
-class TickPort:
+class TickPort(FakePort):
     """Prints one waiting label per status question unless a fault is set."""
 
     def __init__(self, flags: str = "", answer: bool = True) -> None:
+        super().__init__()
         self.flags = flags
         self.answer = answer
         self.labels: list[bytes] = []
         self.out = 0
         self.questions = 0
-        self.inbox = b""
 
     def write(self, data: bytes) -> int:
         if data == b"?":
@@ -87,17 +88,6 @@ class TickPort:
         else:
             self.labels.append(data)
         return len(data)
-
-    @property
-    def in_waiting(self) -> int:
-        return len(self.inbox)
-
-    def read(self, size: int = 1) -> bytes:
-        data, self.inbox = self.inbox[:size], self.inbox[size:]
-        return data
-
-    def close(self) -> None:
-        pass
 
 
 def tick(port: TickPort, **settings: Any) -> TickPrinter:
