@@ -5,7 +5,9 @@ headers, and the API docs served from the package."""
 
 from __future__ import annotations
 
+import importlib
 import itertools
+import pkgutil
 import re
 import socket
 import time
@@ -14,13 +16,16 @@ from datetime import UTC, datetime, timedelta
 
 import httpx
 import pytest
+from fastapi import APIRouter
+from fastapi.routing import APIRoute
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, given, settings
 from sqlalchemy import Engine
 
 import gs1
+import server.api.routes
 from server.api.app import create_app
-from server.api.paths import segment
+from server.api.paths import Gs1TextConvertor, segment
 from server.api.security import guarded_http_protocol
 from server.ingest.prepare import set_event_time_window
 from tests.gs1.strategies import cset82
@@ -53,6 +58,9 @@ def test_any_cset82_lot_and_serial_work_in_every_route(
     for path in (
         f"/batches/{gtin}/{key}",
         f"/batches/{gtin}/{key}/recall",
+        f"/batches/{gtin}/{key}/units",
+        f"/batches/{gtin}/{key}/rejects",
+        f"/batches/{gtin}/{key}/grades",
         f"/qa/batches/{gtin}/{key}/record",
         f"/qa/batches/{gtin}/{key}/history",
         f"/qa/batches/{gtin}/{key}/completeness",
@@ -68,6 +76,27 @@ def test_any_cset82_lot_and_serial_work_in_every_route(
     assert put.status_code == 200 and put.json()["lot"] == lot
     recall = client.post(f"/batches/{gtin}/{key}/recall", json={"reason": "drill"}, headers=qa)
     assert recall.status_code == 200 and recall.json()["disposition"] == "recalled"
+
+
+def test_every_lot_serial_and_user_name_in_a_path_takes_an_encoded_slash() -> None:
+    """Every route with a lot, serial or user name in its path uses ``gs1text``: with the
+    plain ``str`` convertor a ``%2F`` reaches the route as the private-use mark, and the lot
+    is unknown (``/batches/{gtin}/{lot}/grades`` answered 404 for lot ``A/B``)."""
+    checked: dict[str, str] = {}
+    for info in pkgutil.walk_packages(server.api.routes.__path__, "server.api.routes."):
+        for value in vars(importlib.import_module(info.name)).values():
+            if not isinstance(value, APIRouter):
+                continue
+            for route in value.routes:
+                if not isinstance(route, APIRoute):
+                    continue
+                for name in ("lot", "serial", "username"):
+                    if name in route.param_convertors:
+                        convertor = route.param_convertors[name]
+                        checked[route.path] = type(convertor).__name__
+    plain = {path: kind for path, kind in checked.items() if kind != Gs1TextConvertor.__name__}
+    assert plain == {}
+    assert len(checked) >= 20, sorted(checked)  # the walk found the routes
 
 
 def test_a_lot_with_a_slash_is_one_segment(client: TestClient, tokens: Headers) -> None:

@@ -61,7 +61,7 @@ def batch_detail(gtin: str, lot: str, conn: ReadConn, _user: Reader) -> BatchSum
     return summary
 
 
-@router.get("/{gtin}/{lot}/grades", responses={404: {"description": "batch unknown"}})
+@router.get("/{gtin}/{lot:gs1text}/grades", responses={404: {"description": "batch unknown"}})
 def batch_grade_distribution(
     gtin: str, lot: str, conn: ReadConn, _user: Reader
 ) -> GradeDistribution:
