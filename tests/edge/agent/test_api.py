@@ -212,9 +212,15 @@ def test_state_changes_need_a_token_and_the_agents_own_host_and_origin(
         403,
         "origin: requests from 'http://127.0.0.1:1' are not accepted",
     )
-    page = client.get("/hmi/")
-    assert "frame-ancestors 'none'" in page.headers["content-security-policy"]
-    assert page.headers["x-frame-options"] == "DENY"
+    for path in ("/hmi/", "/status"):  # the HMI and the API
+        answer = client.get(path)
+        policy = answer.headers["content-security-policy"]
+        assert "frame-ancestors 'none'" in policy and "script-src 'self';" in policy, path
+        assert "'unsafe-inline'" not in policy and "'unsafe-eval'" not in policy, path
+        assert answer.headers["x-frame-options"] == "DENY", path
+        assert answer.headers["x-content-type-options"] == "nosniff", path
+        assert answer.headers["referrer-policy"] == "no-referrer", path
+    assert foreign.headers["x-content-type-options"] == "nosniff"  # refusals too
 
 
 def test_an_operator_signs_in_at_the_hmi(running: tuple[Agent, httpx.Client, SimLine]) -> None:
