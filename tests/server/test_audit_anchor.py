@@ -12,6 +12,8 @@ from __future__ import annotations
 
 import hashlib
 import json
+import re
+import time
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -65,6 +67,36 @@ def history(client: TestClient, tokens: Headers) -> None:
     for status in ("released", "quarantine", "released"):
         answer = sign(client, tokens, "LOT1", status)
         assert answer.status_code == 200, answer.text
+
+
+def rechain(store: Engine, action: str, reason: str) -> int:
+    """As the database owner: the first row of ``action`` gets another reason, and every
+    hash from it on is recomputed (the chain alone then looks intact); its id."""
+    with write_transaction(store) as conn:
+        rows = conn.execute(select(audit_trail).order_by(audit_trail.c.id)).all()
+        target = next(r for r in rows if r.action == action)
+        prev = audit.GENESIS
+        for row in rows:
+            new_reason = reason if row.id == target.id else row.reason
+            content = {
+                "at": row.at.isoformat(timespec="microseconds"),
+                "actor": row.actor,
+                "action": row.action,
+                "entity": row.entity,
+                "entity_key": row.entity_key,
+                "old_value": row.old_value,
+                "new_value": row.new_value,
+                "reason": new_reason,
+            }
+            digest = hashlib.sha256((prev + audit.canonical_json(content)).encode()).hexdigest()
+            conn.execute(
+                audit_trail.update()
+                .where(audit_trail.c.id == row.id)
+                .values(reason=new_reason, prev_hash=prev, hash=f"tmp{row.id}")
+            )
+            conn.execute(audit_trail.update().where(audit_trail.c.id == row.id).values(hash=digest))
+            prev = digest
+    return int(target.id)
 
 
 def verify(client: TestClient, tokens: Headers) -> dict[str, object]:
@@ -121,36 +153,13 @@ def test_rewriting_a_row_and_recomputing_every_hash_is_found(
 ) -> None:
     history(anchored, tokens)
     drop_triggers(store)
-    with write_transaction(store) as conn:
-        rows = conn.execute(select(audit_trail).order_by(audit_trail.c.id)).all()
-        target = next(r for r in rows if r.action == "production_record")
-        prev = audit.GENESIS
-        for row in rows:
-            reason = "nothing to see" if row.id == target.id else row.reason
-            content = {
-                "at": row.at.isoformat(timespec="microseconds"),
-                "actor": row.actor,
-                "action": row.action,
-                "entity": row.entity,
-                "entity_key": row.entity_key,
-                "old_value": row.old_value,
-                "new_value": row.new_value,
-                "reason": reason,
-            }
-            digest = hashlib.sha256((prev + audit.canonical_json(content)).encode()).hexdigest()
-            conn.execute(
-                audit_trail.update()
-                .where(audit_trail.c.id == row.id)
-                .values(reason=reason, prev_hash=prev, hash=f"tmp{row.id}")
-            )
-            conn.execute(audit_trail.update().where(audit_trail.c.id == row.id).values(hash=digest))
-            prev = digest
+    target = rechain(store, "production_record", "nothing to see")
     with read_transaction(store) as conn:
         assert audit.verify_chain(conn) is None  # the chain alone no longer shows it
     report = verify(anchored, tokens)
     assert report["intact"] is False
     assert "rechained" in kinds(report)
-    assert report["first_bad_row"] == target.id
+    assert report["first_bad_row"] == target
 
 
 def test_deleting_a_row_in_the_middle_is_found(
@@ -239,6 +248,64 @@ def test_cli_verify_exits_1_and_names_the_first_bad_row(
     out = capsys.readouterr().out
     assert f"NOT INTACT: first bad row {ids[-1]}" in out
     assert f"truncated: row {ids[-1]} is missing" in out
+
+
+def chain_checkpoint_heads(store: Engine) -> tuple[int, list[int]]:
+    """The newest row's id and the head rows the chain checkpoints pinned."""
+    with read_transaction(store) as conn:
+        rows = conn.execute(
+            select(audit_trail.c.id, audit_trail.c.action, audit_trail.c.new_value).order_by(
+                audit_trail.c.id
+            )
+        ).all()
+    heads = [
+        int(json.loads(r.new_value)["head_id"]) for r in rows if r.action == audit.CHECKPOINT_ACTION
+    ]
+    newest = max((int(r.id) for r in rows if r.action != audit.CHECKPOINT_ACTION), default=0)
+    return newest, heads
+
+
+def test_periodic_chain_checkpoints_are_enough_for_a_verifier_with_the_public_key(
+    store: Engine,
+    key_file: Path,
+    tokens: Headers,
+    capsys: pytest.CaptureFixture[str],
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The server writes a signed checkpoint into the trail every audit_checkpoint_seconds;
+    a copy of the database and the public key then show a re-chained trail, with no
+    checkpoint file and no private key."""
+    settings = settings_for(store, audit_key_file=str(key_file), audit_checkpoint_seconds=0.2)
+    with TestClient(create_app(settings, engine=store)) as client:
+        history(client, tokens)
+        newest = chain_checkpoint_heads(store)[0]
+        deadline = time.monotonic() + 30
+        while newest not in chain_checkpoint_heads(store)[1]:  # the thread's next turn
+            assert time.monotonic() < deadline, "no chain checkpoint of the newest row in 30 s"
+            time.sleep(0.05)
+    if store.dialect.name == "sqlite":  # the CLI takes a URL (see above)
+        monkeypatch.setenv("SERIALTRACE_SERVER_AUDIT_KEY_FILE", str(key_file))
+        url = store.url.render_as_string(hide_password=False)
+        assert main(["server", "audit", "checkpoint", "--db", url]) == 0
+        assert re.fullmatch(
+            r"checkpoint \d+: \d+ rows up to row \d+\n",
+            capsys.readouterr().out.splitlines(True)[-1],
+        )
+    public = audit.load_private_key(key_file.read_bytes(), "test").public_key()
+    verifier = audit.Anchor(store, checkpoint_file=None, private_key=None, public_key=public)
+    with read_transaction(store) as conn:
+        report = audit.verify(conn, verifier)
+    assert report.intact and report.anchored, report.problems
+    assert report.file_checkpoints == 0 and report.chain_checkpoints >= 2
+    assert report.warnings == ["no checkpoint file configured: only chain checkpoints are checked"]
+
+    drop_triggers(store)
+    rechain(store, "production_record", "nothing to see")
+    with read_transaction(store) as conn:
+        assert audit.verify_chain(conn) is None
+        report = audit.verify(conn, verifier)
+    assert not report.intact
+    assert "rechained" in {p.kind for p in report.problems}, report.problems
 
 
 def test_without_a_key_verify_warns(client: TestClient, tokens: Headers) -> None:
