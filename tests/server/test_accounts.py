@@ -113,7 +113,9 @@ def test_wrong_signature_passwords_lock_too(
     assert strict.get("/batches", headers=tokens["qa"]).status_code == 401  # tokens revoked
 
 
-def test_logout_revokes_the_token_on_the_server(client: TestClient, tokens: Headers) -> None:
+def test_logout_revokes_the_token_on_the_server(
+    store: Engine, client: TestClient, tokens: Headers
+) -> None:
     status, token = login(client, "qa1", PASSWORD)
     assert status == 200
     headers = {"Authorization": f"Bearer {token}"}
@@ -130,6 +132,7 @@ def test_logout_revokes_the_token_on_the_server(client: TestClient, tokens: Head
         401,
         "authorization: token revoked (signed out, or by an administrator)",
     )
+    assert actions(store, "qa1")[-2:] == ["login", "logout"]  # both in the audit trail
 
 
 def test_admin_manages_accounts_with_reasons(
@@ -166,12 +169,15 @@ def test_admin_manages_accounts_with_reasons(
         422,
         "password: too common or too easy to guess; choose another",
     )
+    status, token = login(client, "jdoe", "Batch-Review-Desk-7")
+    jdoe = {"Authorization": f"Bearer {token}"}
     reset = client.post(
         "/users/jdoe/password",
         json={"password": "Another-Long-Phrase-9", "reason": "forgotten"},
         headers=admin,
     )
-    assert reset.status_code == 200
+    assert (reset.status_code, reset.json()) == (200, {"tokens_revoked": 1})
+    assert client.get("/batches", headers=jdoe).status_code == 401  # a reset ends sessions
     role = client.post(
         "/users/jdoe/role", json={"role": "operator", "reason": "moved"}, headers=admin
     )
