@@ -182,8 +182,25 @@ def test_admin_manages_accounts_with_reasons(
         "/users/jdoe/role", json={"role": "operator", "reason": "moved"}, headers=admin
     )
     assert role.status_code == 204
+    renamed = client.post(
+        "/users/jdoe/full-name", json={"full_name": "Dr. Jane Roe", "reason": "married"},
+        headers=admin,
+    )  # fmt: skip
+    assert renamed.status_code == 204, renamed.text
     disabled = client.post("/users/jdoe/disable", json={"reason": "left"}, headers=admin)
     assert disabled.status_code == 200
+    account = client.get("/users/jdoe", headers=admin).json()
+    assert {k: account[k] for k in ("role", "full_name", "active", "active_tokens")} == {
+        "role": "operator",
+        "full_name": "Dr. Jane Roe",
+        "active": False,
+        "active_tokens": 0,
+    }
+    listed = client.get("/users", headers=admin).json()
+    assert sorted(a["username"] for a in listed) == [
+        "admin1", "device1", "jdoe", "operator1", "qa1",
+    ]  # fmt: skip
+    assert client.get("/users", headers=tokens["qa"]).status_code == 403
     assert login(client, "jdoe", "Another-Long-Phrase-9")[0] == 401
     missing = client.post("/users/ghost/disable", json={"reason": "left"}, headers=admin)
     assert (missing.status_code, missing.json()["detail"]) == (404, "username: no user 'ghost'")
@@ -201,6 +218,7 @@ def test_admin_manages_accounts_with_reasons(
         ("tokens_revoked", "admin1", "lost laptop"),
         ("user_password", "admin1", "forgotten"),
         ("user_role", "admin1", "moved"),
+        ("user_full_name", "admin1", "married"),
         ("user_disable", "admin1", "left"),
     ]
     assert all("Another-Long" not in str(e.new_value) for e in trail)
