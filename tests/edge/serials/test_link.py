@@ -58,7 +58,7 @@ def link_for(
     }  # fmt: skip
     link: AuthorityLink | None = None
     buffer = SerialBuffer(
-        folder / "buffer.sqlite", sizing, chunk=16, on_low=lambda: link and link.wake()
+        folder / "buffer.sqlite", sizing, chunk=16, on_low=lambda: link.wake() if link else None
     )
     client = AuthorityClient(authority.url, "line1-pc", PASSWORD, timeout_s=5)
     link = AuthorityLink(
