@@ -551,8 +551,9 @@ class SerialAuthority:
     ) -> Pool:
         """A pool of up to ``count`` positions for the caller's line, recorded durably (journal
         and database) before this returns. The same ``request_token`` from the same line gets
-        the same pool. ``high_water``: the highest stop the line ever received for the scope;
-        above ``next_position`` it means the database lost pools (restored): it is raised."""
+        the same pool. The journal's high water of the scope, and ``high_water`` (the highest
+        stop the line ever received for the scope), above ``next_position`` mean the database
+        lost pools (restored, or failed over): the scope is raised to them first."""
         if not 1 <= count <= self.max_pool:
             raise Refused(f"count: expected 1..{self.max_pool}, got {count}")
         _check_token(request_token)
@@ -575,6 +576,10 @@ class SerialAuthority:
                 return _pool(again, scope, values)
             scope = self._scope(conn, key, lock=True)
             codec = self._codec(scope)
+            journal_floor = self._journal_floor(key)
+            if journal_floor > scope.next_position:  # the database went back under us
+                self._skip(conn, scope, journal_floor, why="journal", now=now)
+                scope = self._scope(conn, key, lock=True)
             if high_water is not None and high_water > scope.next_position:
                 if high_water > scope.limit_position:
                     raise Refused(
@@ -1032,7 +1037,7 @@ class SerialAuthority:
     def _journal_floor(self, key: ScopeKey) -> int:
         if self.journal is None:
             return 0
-        return self.journal.high_waters().get((key.kind, key.name), 0)
+        return self.journal.high_water(key.kind, key.name)
 
     def _skip(self, conn: Connection, scope: Scope, stop: int, *, why: str, now: datetime) -> None:
         """Positions ``next_position .. stop-1`` were (or may have been) handed out before a
@@ -1059,7 +1064,9 @@ class SerialAuthority:
             "serial_floor_raised",
             str(scope.key),
             f"next position raised from {scope.next_position} to {stop} ({why}): the "
-            "authority's database was behind what it had handed out (restored from a backup?)",
+            "authority's database was behind what it had handed out (restored from a backup, "
+            "or failed over to a replica that missed the last commits?), or a grant failed "
+            "after writing its journal line (then the skipped positions are only wasted)",
         )
 
     def _known_serials_floor(

@@ -7,13 +7,17 @@ again. So before a pool leaves, the authority appends one line to this file and 
     v1 sgtin 09506000134352 20000 2025-03-01T08:00:00.123456+00:00 3c5f0a1e
 
 (kind, scope name, the pool's stop position, time, CRC-32 of the rest). At start-up, and
-before every grant of a scope it has not checked since, the authority raises each scope's
+at every grant (the database can go back under a running authority: restored, or a failover
+to a replica that had not received the last commits), the authority raises a scope's
 ``next_position`` to the highest stop in the journal (:meth:`HighWaterJournal.high_waters`).
+The file is read once; after that only what was appended since (by this process or another
+one sharing the file) is read.
 
 The journal is worth nothing if it is restored along with the database: keep it on other
 storage than the database (another disk or host, not in the same backup set), or at least
 never restore it from an older copy. A torn last line (power cut while appending) is ignored:
-its pool never left, because the line is fsynced before the grant commits.
+its pool never left, because the line is fsynced before the grant commits; the next append
+starts on a line of its own, so the torn one cannot swallow it.
 """
 
 from __future__ import annotations
@@ -45,7 +49,13 @@ class HighWaterJournal:
                 f"({exc.strerror})"
             ) from exc
         self._fd = descriptor
+        #: highest stop per scope in the first ``_read_to`` bytes of the file
+        self._highest: dict[tuple[str, str], int] = {}
+        self._read_to = 0
         _fsync_dir(self.path.parent)
+        if _ends_torn(self.path):  # a power cut mid-append: end that line before the next one
+            os.write(self._fd, b"\n")
+            os.fsync(self._fd)
 
     def append(self, kind: str, name: str, stop: int, *, now: datetime | None = None) -> None:
         """Record that ``kind``/``name`` handed out positions below ``stop``; on disk on return."""
@@ -59,12 +69,25 @@ class HighWaterJournal:
             os.fsync(self._fd)
 
     def high_waters(self) -> dict[tuple[str, str], int]:
-        """The highest stop per (kind, scope name) recorded in the file."""
-        highest: dict[tuple[str, str], int] = {}
-        for kind, name, stop in self.entries():
-            if stop > highest.get((kind, name), -1):
-                highest[(kind, name)] = stop
-        return highest
+        """The highest stop per (kind, scope name) recorded in the file: what was read before,
+        and the whole lines appended since (by any process)."""
+        with self._lock:
+            with open(self.path, "rb") as file:
+                file.seek(self._read_to)
+                added = file.read()
+            end = added.rfind(b"\n") + 1  # a line being appended is read when it is whole
+            for raw in added[:end].splitlines(keepends=True):
+                parsed = _parse(raw)
+                if parsed is not None:
+                    kind, name, stop = parsed
+                    if stop > self._highest.get((kind, name), -1):
+                        self._highest[(kind, name)] = stop
+            self._read_to += end
+            return dict(self._highest)
+
+    def high_water(self, kind: str, name: str) -> int:
+        """The highest stop of one scope (0 if the journal has none)."""
+        return self.high_waters().get((kind, name), 0)
 
     def entries(self) -> Iterator[tuple[str, str, int]]:
         """(kind, name, stop) of every intact line, oldest first."""
@@ -93,6 +116,15 @@ def _parse(raw: bytes) -> tuple[str, str, int] | None:
     if version != _VERSION or not stop.isdigit():
         return None
     return kind, name, int(stop)
+
+
+def _ends_torn(path: Path) -> bool:
+    """Whether the file's last line has no end (its append was cut short)."""
+    with open(path, "rb") as file:
+        if file.seek(0, os.SEEK_END) == 0:
+            return False
+        file.seek(-1, os.SEEK_END)
+        return file.read(1) != b"\n"
 
 
 def _fsync_dir(folder: Path) -> None:

@@ -48,7 +48,9 @@ def authority(store: Engine, tmp_path: Path) -> Iterator[ThreadedAuthority]:
     served.stop()
 
 
-def link_for(authority: ThreadedAuthority, folder: Path, **sizes: Any) -> AuthorityLink:
+def link_for(
+    authority: ThreadedAuthority, folder: Path, *, return_unused: bool = False, **sizes: Any
+) -> AuthorityLink:
     sizing = {
         SGTIN: Sizing(rate_per_minute=60, target=sizes.get("target", 300),
                       low_water=sizes.get("low", 150), pool_size=sizes.get("pool", 100)),
@@ -56,10 +58,12 @@ def link_for(authority: ThreadedAuthority, folder: Path, **sizes: Any) -> Author
     }  # fmt: skip
     link: AuthorityLink | None = None
     buffer = SerialBuffer(
-        folder / "buffer.sqlite", sizing, chunk=16, on_low=lambda: link and link.wake()
+        folder / "buffer.sqlite", sizing, chunk=16, on_low=lambda: link.wake() if link else None
     )
     client = AuthorityClient(authority.url, "line1-pc", PASSWORD, timeout_s=5)
-    link = AuthorityLink(buffer, client, retry_s=0.1, max_backoff_s=0.5)
+    link = AuthorityLink(
+        buffer, client, retry_s=0.1, max_backoff_s=0.5, return_unused_at_close=return_unused
+    )
     return link
 
 
@@ -139,6 +143,35 @@ def test_the_books_reach_the_authority(
     summary = books.summary(ScopeKey.sgtin(GTIN))
     assert (summary.used, summary.destroyed, summary.returned) == (6, 1, 2)
     assert books.status_of(ScopeKey.sgtin(GTIN), serials[7])["status"] == "issued"  # in flight
+
+
+def test_with_return_unused_at_close_the_rest_of_the_buffer_goes_back(
+    authority: ThreadedAuthority, tmp_path: Path, store: Engine
+) -> None:
+    link = link_for(authority, tmp_path, return_unused=True, target=50, low=10, pool=50)
+    records: dict[str, str | None] = {}
+    link.start(lambda kind, scope, values: {v: records[v] for v in values if v in records})
+    try:
+        wait_until(lambda: link.buffer.remaining(SGTIN) == 50 and link.buffer.remaining(SSCC) == 30)
+        serials = [link.buffer.take(SGTIN) for _ in range(5)]
+        records.update({s: "used" for s in serials})
+        settled = link.batch_closed(GTIN)
+        assert settled == {
+            f"GTIN {GTIN}": {"used": 5, "destroyed": 0, "returned": 45},
+            "SSCC prefix 9506000 (extension 0)": {"used": 0, "destroyed": 0, "returned": 0},
+        }  # SSCCs are not per batch: they stay in the buffer
+        wait_until(lambda: link.buffer.report_count() == 0)
+        wait_until(lambda: link.buffer.remaining(SGTIN) == 50)  # refilled for the next batch
+        fresh = link.buffer.take(SGTIN)
+    finally:
+        link.stop()
+    from server.serials import ScopeKey
+
+    books = SerialAuthority(store, key=KEY, journal=None)
+    summary = books.summary(ScopeKey.sgtin(GTIN))
+    assert (summary.used, summary.destroyed, summary.returned) == (5, 0, 45)
+    status = books.status_of(ScopeKey.sgtin(GTIN), fresh)
+    assert status["status"] == "issued" and status["position"] >= 50  # returned: never again
 
 
 def test_a_retried_request_gets_the_same_pool(authority: ThreadedAuthority, tmp_path: Path) -> None:

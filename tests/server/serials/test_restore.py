@@ -124,6 +124,25 @@ def test_after_a_restore_the_journal_raises_every_counter(
         assert [r.kind for r in conn.execute(select(alerts.c.kind))] == ["serial_floor_raised"] * 2
 
 
+def test_a_restore_under_a_running_authority_is_caught_at_the_next_grant(
+    store: Engine, tmp_path: Path, journal: HighWaterJournal, lines: tuple[User, User]
+) -> None:
+    """The database goes back while the authority runs (restored under it, or a failover to
+    a replica that had not received the last commits): the next grant reads the journal."""
+    pools, restore = _scenario(store, tmp_path, journal, lines)
+    authority = SerialAuthority(store, key=KEY, journal=journal)
+    restore()
+    one, two = lines
+    pools += [
+        authority.grant(two, SGTIN, 100, "b2", now=NOW),
+        authority.grant(one, SSCC, 10, "s3", now=NOW),
+    ]
+    assert (pools[-2].start, pools[-1].start) == (300, 20)
+    assert overlapping(pools) == []
+    with read_transaction(store) as conn:
+        assert [r.kind for r in conn.execute(select(alerts.c.kind))] == ["serial_floor_raised"] * 2
+
+
 def test_without_the_journal_a_lines_high_water_raises_the_counter(
     store: Engine, tmp_path: Path, authority: SerialAuthority, lines: tuple[User, User]
 ) -> None:
@@ -163,6 +182,31 @@ def test_a_torn_or_corrupt_journal_line_is_ignored(tmp_path: Path) -> None:
         ("sgtin", GTIN): 100,
         ("sscc", "09506000"): 7,
     }
+
+
+def test_an_append_after_a_torn_line_is_kept(tmp_path: Path) -> None:
+    """A torn last line must not swallow the next one: it is appended on a line of its own."""
+    journal = HighWaterJournal(tmp_path / "j")
+    journal.append("sgtin", GTIN, 100, now=NOW)
+    journal.close()
+    with open(tmp_path / "j", "ab") as file:
+        file.write(b"v1 sgtin 09506000134352 2")  # torn: power cut mid-append
+    reopened = HighWaterJournal(tmp_path / "j")
+    reopened.append("sgtin", GTIN, 300, now=NOW)
+    reopened.close()
+    assert HighWaterJournal(tmp_path / "j").high_waters() == {("sgtin", GTIN): 300}
+
+
+def test_high_waters_follow_appends_of_other_processes(tmp_path: Path) -> None:
+    """Two authority processes may share one journal: each sees the other's appends."""
+    one, two = HighWaterJournal(tmp_path / "j"), HighWaterJournal(tmp_path / "j")
+    one.append("sgtin", GTIN, 100, now=NOW)
+    assert two.high_waters() == {("sgtin", GTIN): 100}
+    two.append("sgtin", GTIN, 250, now=NOW)
+    one.append("sscc", "09506000", 7, now=NOW)
+    assert one.high_waters() == two.high_waters() == {("sgtin", GTIN): 250, ("sscc", "09506000"): 7}
+    one.close()
+    two.close()
 
 
 def test_an_unwritable_journal_is_a_config_error(tmp_path: Path) -> None:
