@@ -206,6 +206,29 @@ def reserve_lots(body: ReserveRequest, request: Request, user: Device) -> dict[s
         )  # fmt: skip
 
 
+class OverrideBody(_Body):
+    gtin: str
+    lot: Annotated[str, Field(min_length=1, max_length=20)]
+    expiry: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+    expiry_computed: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+    manufacturing_date: date
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+@router.post("/expiry-overrides", status_code=201, responses={422: {}})
+def expiry_override(body: OverrideBody, request: Request, user: Device) -> dict[str, Any]:
+    """The caller line started a batch (without an order) with another expiry than the
+    computed one: audited on the batch's history with the operator's reason."""
+    with write_transaction(services_of(request).engine) as conn:
+        site, line = line_of(conn, user)
+        orders.expiry_override(
+            conn, gtin=_gtin(body.gtin), lot=body.lot, expiry=body.expiry,
+            computed=body.expiry_computed, manufacturing_date=body.manufacturing_date,
+            reason=body.reason, site=site, line=line, now=_now(),
+        )  # fmt: skip
+    return {"gtin": _gtin(body.gtin), "lot": body.lot, "audited": True}
+
+
 # -- orders -------------------------------------------------------------------------------
 
 

@@ -22,6 +22,7 @@ from edge.ledger import BatchStart
 from edge.wiring import build_agent
 from gs1.shelf_life import ExpiryRule, ShelfLife, compute_expiry
 from serialtrace.services import free_port, serve_asgi
+from server import audit
 from server.api.app import create_app
 from server.auth import Role, add_user, issue_token
 from server.config import ServerSettings
@@ -199,6 +200,14 @@ def test_master_data_expiry_and_lots_at_the_line(
                 select(lots.c.gtin, lots.c.source).where(lots.c.lot == offline)
             ).all()
         assert [tuple(r) for r in bound] == [(GTIN, "rule")]
+        # the typed expiry of HAND-1 (no order) is on the server's audit trail with its reason
+        with read_transaction(served.store) as conn:
+            overrides = [
+                (e.entity_key, e.old_value, e.new_value["expiry"], e.reason)
+                for e in audit.entries(conn, entity="batch")
+                if e.action == "batch_expiry_override"
+            ]
+        assert overrides == [(f"(01){GTIN}(10)HAND-1", {"expiry": computed}, "301231", "QA ok")]
         # QA changes the product's unit label in the master data: the line, set up for the
         # old one, refuses to start the product until its configuration follows
         changed = {**PRODUCT, "unit_template": "unit-40x20-300", "reason": "new carton"}

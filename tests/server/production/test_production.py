@@ -278,6 +278,37 @@ def test_rule_lots_skip_taken_codes_and_the_reserve_is_the_lines(
     )
 
 
+def test_a_lines_expiry_override_is_on_the_batch_history(
+    client: TestClient, store: Engine, setup: dict[str, dict[str, str]]
+) -> None:
+    """Issue 23: an expiry override at the line (a batch without an order) is audited."""
+    line = device_line(store, client, setup["admin"], "line3-pc", "line3")
+    body = {"gtin": GTIN, "lot": "HAND-1", "expiry": "301231", "expiry_computed": "270200",
+            "manufacturing_date": "2025-03-15", "reason": "QA decision QD-7"}  # fmt: skip
+    assert (
+        client.post("/production/expiry-overrides", json=body, headers=setup["qa"]).status_code
+        == 403
+    )  # a line's word only
+    same = client.post(
+        "/production/expiry-overrides", json={**body, "expiry": "270200"}, headers=line
+    )
+    assert same.status_code == 422 and same.json()["detail"].startswith("expiry: expected")
+    answer = client.post("/production/expiry-overrides", json=body, headers=line)
+    assert answer.status_code == 201, answer.text
+    seen = {"gtin": GTIN, "lot": "HAND-1", "site": "plant1", "line": "line3",
+            "first_seen": datetime.now(UTC)}  # fmt: skip
+    with write_transaction(store) as conn:  # the batch's first unit reached the trace server
+        conn.execute(batches.insert(), seen)
+    history = client.get(f"/qa/batches/{GTIN}/HAND-1/history", headers=setup["qa"]).json()
+    entry = next(e for e in history if e["action"] == "batch_expiry_override")
+    assert (entry["actor"], entry["old_value"], entry["new_value"], entry["reason"]) == (
+        "line:plant1/line3",
+        {"expiry": "270200"},
+        {"expiry": "301231", "manufacturing_date": "2025-03-15", "line": "plant1/line3"},
+        "QA decision QD-7",
+    )
+
+
 def test_the_authority_takes_the_serial_scheme_from_the_master_data(
     store: Engine, tokens: dict[str, dict[str, str]], tmp_path: Path
 ) -> None:
