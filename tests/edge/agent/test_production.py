@@ -21,6 +21,7 @@ from edge.errors import BatchStateError, PayloadError
 from edge.ledger import BatchStart
 from edge.wiring import build_agent
 from gs1.shelf_life import ExpiryRule, ShelfLife, compute_expiry
+from serialtrace.cli import main as cli
 from serialtrace.services import free_port, serve_asgi
 from server import audit
 from server.api.app import create_app
@@ -221,7 +222,12 @@ def test_master_data_expiry_and_lots_at_the_line(
 
 
 def test_an_order_from_release_to_close(
-    tmp_path: Path, mosquitto: Broker, sims: list[SimLine], server: tuple[Server, dict[str, str]]
+    tmp_path: Path,
+    mosquitto: Broker,
+    sims: list[SimLine],
+    server: tuple[Server, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     served, qa = server
     order = httpx.post(f"{served.url}/production/orders", headers=qa, json={
@@ -249,6 +255,21 @@ def test_an_order_from_release_to_close(
             agent.close_batch()
             synced(agent)  # sends the start and the close
             api.close()
+            # the command line starts a batch by rule too: no --lot, no --expiry
+            monkeypatch.setenv("SERIALTRACE_EDGE_API_TOKEN", token)
+            capsys.readouterr()
+            code = cli(["edge", "batch", "start", "--api", url, "--gtin", GTIN, "--planned", "5"])
+            today = datetime.now().date()
+            by_rule = f"P{today:%y}{today.timetuple().tm_yday:03d}004"  # 001-003: the reserve
+            assert (code, capsys.readouterr().out) == (
+                0, f"batch {by_rule} started (GTIN {GTIN}, 5 planned)\n",
+            )  # fmt: skip
+            batch = agent.current_batch()
+            assert batch is not None
+            computed = compute_expiry(today, ShelfLife(24), ExpiryRule.END_OF_MONTH).yymmdd()
+            assert batch.expiry == computed
+            agent.transition(BatchAction.STOP)
+            agent.close_batch()
         detail = httpx.get(f"{served.url}/production/orders/{order['id']}", headers=qa).json()
         assert (detail["state"], detail["confirmed_by"], detail["reconciliation"]["balanced"]) == (
             "closed", "Anna", True,
