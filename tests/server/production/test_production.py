@@ -135,6 +135,54 @@ def test_products_are_validated_audited_and_imported(
     ]
 
 
+MASTER_DATA_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<epcismd:EPCISMasterDataDocument xmlns:epcismd="urn:epcglobal:epcis-masterdata:xsd:{major}"
+    schemaVersion="{version}" creationDate="2025-03-01T08:00:00Z">
+  <EPCISBody>
+    <VocabularyList>
+      <Vocabulary type="urn:epcglobal:epcis:vtype:EPCClass">
+        <VocabularyElementList>
+          <VocabularyElement id="urn:epc:idpat:sgtin:4012345.012345.*">
+            <attribute id="urn:epcglobal:cbv:mda#regulatedProductName">Aspirin</attribute>
+            <attribute id="urn:epcglobal:cbv:mda#strengthDescription">100 mg</attribute>
+            <attribute id="urn:serialtrace:mda:shelfLifeMonths">36</attribute>
+            <attribute id="urn:serialtrace:mda:expiryRule">exact</attribute>
+            <attribute id="urn:serialtrace:mda:targetMarket">FR</attribute>
+            <attribute id="urn:serialtrace:mda:targetMarket">BE</attribute>
+          </VocabularyElement>
+        </VocabularyElementList>
+      </Vocabulary>
+    </VocabularyList>
+  </EPCISBody>
+</epcismd:EPCISMasterDataDocument>
+"""
+
+
+@pytest.mark.parametrize(("major", "version"), [(2, "2.0"), (1, "1.2")])
+def test_products_are_imported_from_epcis_xml_master_data(
+    client: TestClient, tokens: dict[str, dict[str, str]], major: int, version: str
+) -> None:
+    """Issue 23: product master data from an EPCISMasterDataDocument (XML, 2.0 and 1.2)."""
+    qa = tokens["qa"]
+    document = MASTER_DATA_XML.format(major=major, version=version)
+    imported = client.post(
+        "/production/products/import", params={"format": "epcis"}, content=document, headers=qa
+    )
+    assert imported.json() == {"products": 1, "changed": ["04012345123456"]}, imported.text
+    aspirin = client.get("/production/products/04012345123456", headers=qa).json()
+    fields = ("name", "strength", "company_prefix_length", "shelf_life_months", "expiry_rule",
+              "markets")  # fmt: skip
+    assert [aspirin[f] for f in fields] == ["Aspirin", "100 mg", 7, 36, "exact", ["BE", "FR"]]
+    broken = client.post(
+        "/production/products/import",
+        params={"format": "epcis"},
+        content=document.replace("<EPCISBody>", "<EPCISBody><Nonsense/>"),
+        headers=qa,
+    )
+    assert broken.status_code == 422
+    assert "expected a document valid against GS1's XSD" in broken.json()["detail"]
+
+
 def test_an_order_by_rule_from_creation_to_close(
     client: TestClient, store: Engine, setup: dict[str, dict[str, str]]
 ) -> None:
