@@ -230,9 +230,11 @@ def test_an_order_from_release_to_close(
     capsys: pytest.CaptureFixture[str],
 ) -> None:
     served, qa = server
+    material = {"gtin": "04012345000009", "lot": "BULK-7", "company_prefix_length": 7,
+                "quantity": 12.5, "uom": "KGM"}  # fmt: skip
     order = httpx.post(f"{served.url}/production/orders", headers=qa, json={
-        "gtin": GTIN, "planned": 20, "site": "plant1", "line": "line3",
-        "manufacturing_date": "2025-03-15", "release": True}).json()  # fmt: skip
+        "gtin": GTIN, "planned": 20, "site": "plant1", "line": "line3", "release": True,
+        "manufacturing_date": "2025-03-15", "materials": [material]}).json()  # fmt: skip
     assert order["lot"] == "P25074001" and order["expiry"] == "270200"
     agent = agent_for(tmp_path / "l3", mosquitto, sims[0], served, "line3")
     api = None
@@ -250,6 +252,7 @@ def test_an_order_from_release_to_close(
             assert [o["number"] for o in listed] == [order["number"]]
             started = api.post(f"/orders/{order['id']}/confirm", json={"operator": "Anna"}).json()
             assert (started["batch"]["lot"], started["batch"]["expiry"]) == ("P25074001", "270200")
+            assert started["batch"]["materials"] == [material]  # the order's raw-material lots
             assert api.get("/orders").json()["orders"] == []
             agent.transition(BatchAction.STOP)
             agent.close_batch()
