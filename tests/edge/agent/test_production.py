@@ -195,7 +195,7 @@ def test_master_data_expiry_and_lots_at_the_line(
         offline = run_empty_batch(agent, BatchStart(GTIN, "", "", 10))
         assert offline.startswith(f"P{today:%y}{today.timetuple().tm_yday:03d}")
         served.start()
-        assert synced(agent) is None
+        synced(agent)
         with read_transaction(served.store) as conn:
             bound = conn.execute(
                 select(lots.c.gtin, lots.c.source).where(lots.c.lot == offline)
@@ -273,6 +273,16 @@ def test_an_order_from_release_to_close(
             assert batch.expiry == computed
             agent.transition(BatchAction.STOP)
             agent.close_batch()
+            # a typed lot another line used for the GTIN is refused (the HMI's route too)
+            httpx.post(f"{served.url}/production/orders", headers=qa, json={
+                "gtin": GTIN, "planned": 5, "lot": "CLI-USED", "site": "plant1",
+                "line": "line4"}).raise_for_status()  # fmt: skip
+            code = cli(["edge", "batch", "start", "--api", url, "--gtin", GTIN, "--planned", "5",
+                        "--lot", "CLI-USED"])  # fmt: skip
+            assert code != 0
+            assert "lot: 'CLI-USED' was already used for GTIN" in capsys.readouterr().err
+            current = agent.current_batch()
+            assert current is None or current.lot != "CLI-USED"
         detail = httpx.get(f"{served.url}/production/orders/{order['id']}", headers=qa).json()
         assert (detail["state"], detail["confirmed_by"], detail["reconciliation"]["balanced"]) == (
             "closed", "Anna", True,
