@@ -225,6 +225,34 @@ def test_an_order_by_rule_from_creation_to_close(
     )
 
 
+def test_orders_from_csv_all_or_none(client: TestClient, setup: dict[str, dict[str, str]]) -> None:
+    qa = setup["qa"]
+    csv = (
+        "number,gtin,planned,lot,manufacturing_date,site,line,release\n"
+        f"CSV-1,{GTIN},1000,,2025-03-15,plant1,line3,yes\n"
+        f"CSV-2,{GTIN},500,LOT-CSV,2025-03-16,plant1,line3,\n"
+    )
+    created = client.post("/production/orders/import", content=csv, headers=qa)
+    assert created.status_code == 201, created.text
+    assert [
+        (o["number"], o["lot"], o["lot_source"], o["expiry"], o["state"])
+        for o in created.json()["orders"]
+    ] == [
+        ("CSV-1", "L32507401", "rule", "270200", "released"),
+        ("CSV-2", "LOT-CSV", "manual", "270200", "created"),
+    ]
+    bad = (
+        "number,gtin,planned,site,line\n"
+        f"CSV-3,{GTIN},10,plant1,line3\n"
+        f"CSV-4,{GTIN},zero,plant1,line3\n"
+    )
+    refused = client.post("/production/orders/import", content=bad, headers=qa)
+    assert refused.status_code == 422
+    assert refused.json()["problems"][0].startswith("line 3: planned: ")
+    numbers = [o["number"] for o in client.get("/production/orders", headers=qa).json()]
+    assert "CSV-3" not in numbers  # all or none
+
+
 def test_an_expiry_override_needs_a_reason_and_is_audited(
     client: TestClient, store: Engine, setup: dict[str, dict[str, str]]
 ) -> None:
