@@ -27,6 +27,7 @@ from server import audit
 from server.api.app import create_app
 from server.auth import Role, add_user, issue_token
 from server.config import ServerSettings
+from server.production import lots as lot_codes
 from server.production.tables import lots
 from server.serials import SerialAuthority
 from server.store import read_transaction, write_transaction
@@ -287,6 +288,40 @@ def test_an_order_from_release_to_close(
         assert (detail["state"], detail["confirmed_by"], detail["reconciliation"]["balanced"]) == (
             "closed", "Anna", True,
         )  # fmt: skip
+    finally:
+        agent.stop()
+
+
+def test_a_lot_typed_offline_and_used_elsewhere_meanwhile_raises_the_alarm(
+    tmp_path: Path, mosquitto: Broker, sims: list[SimLine], server: tuple[Server, dict[str, str]]
+) -> None:
+    """Offline, a typed lot is claimed later; when the server refuses the claim (another line
+    took the lot for the GTIN meanwhile), the line's production alarm says so."""
+    served, _qa = server
+    agent = agent_for(tmp_path / "l3", mosquitto, sims[0], served, "line3")
+    agent.start()
+    try:
+        synced(agent)
+        served.stop()
+        today = datetime.now().date()
+        expiry = compute_expiry(today, ShelfLife(24), ExpiryRule.END_OF_MONTH).yymmdd()
+        assert run_empty_batch(agent, BatchStart(GTIN, "OFF-1", expiry, 5)) == "OFF-1"
+        production = agent.devices.production
+        assert production is not None and production.status()["notices_waiting"] == 1
+        with write_transaction(served.store) as conn:  # line 4 got there first
+            lot_codes.claim(conn, gtin=GTIN, lot="OFF-1", source="manual", site="plant1",
+                            line="line4", actor="line4-pc", now=datetime.now(UTC))  # fmt: skip
+        served.start()
+        synced(agent)
+        status = agent.status()
+        waiting = status["production"]["notices_waiting"]
+        assert (waiting, status["production"]["refused_notices"]) == (0, 1)
+        assert status["alarms"]["production"].startswith(
+            "the server refused /production/lots/claim: "
+        )
+        assert "'OFF-1' was already used for GTIN" in status["alarms"]["production"]
+        synced(agent)  # a later good sync does not clear it
+        assert "production" in agent.status()["alarms"]
     finally:
         agent.stop()
 
