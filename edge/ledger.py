@@ -45,6 +45,7 @@ class BatchStart:
     planned: int
     materials: tuple[MaterialLot, ...] = ()
     expiry_reason: str | None = None  # why the expiry is not the computed one
+    expiry_computed: str | None = None  # what the master data gives (set by edge.production)
     manufacturing_date: str | None = None  # YYYY-MM-DD; default today
     order_id: int | None = None  # the server's batch order this batch runs
     operator: str | None = None  # who confirmed the order on the HMI

@@ -111,6 +111,8 @@ class ProductionLink:
         self._conn.execute("PRAGMA synchronous = FULL")
         self._conn.executescript(_SCHEMA)
         self._lock = threading.RLock()
+        # one sync at a time (the thread, sync_now): a queued notice is sent once
+        self._syncing = threading.Lock()
         self._wake = threading.Event()
         self._stopping = threading.Event()
         self._thread: threading.Thread | None = None
@@ -137,7 +139,8 @@ class ProductionLink:
 
     def sync_now(self, timeout: float = 10.0) -> bool:
         """Sync once on the caller's thread (start-up, tests); True if the server answered."""
-        return self._sync()
+        with self._syncing:
+            return self._sync()
 
     # -- what the agent asks ----------------------------------------------------------------
 
@@ -236,10 +239,18 @@ class ProductionLink:
             if lot_taken(gtin, lot):
                 raise BatchStateError(f"lot: {lot!r} was already run for GTIN {gtin} on this line")
             self._claim(gtin, lot, request.source)
-        return replace(request, gtin=gtin, lot=lot, expiry=expiry)
+        return replace(
+            request,
+            gtin=gtin,
+            lot=lot,
+            expiry=expiry,
+            expiry_computed=computed,
+            manufacturing_date=made.isoformat(),
+        )
 
     def started(self, batch: Batch, request: BatchStart) -> None:
         if request.order_id is None:
+            self._expiry_override(batch, request)
             return
         with self._transaction() as conn:
             conn.execute(
@@ -249,6 +260,24 @@ class ProductionLink:
             self._queue(conn, f"/production/orders/{request.order_id}/started",
                         {"operator": request.operator or "operator"})  # fmt: skip
             self._set_state(conn, request.order_id, "started")
+        self._wake.set()
+
+    def _expiry_override(self, batch: Batch, request: BatchStart) -> None:
+        """Another expiry than the computed one goes to the server's audit trail (the
+        batch's history) with the operator's reason; queued until the server takes it."""
+        computed = request.expiry_computed  # prepare() sets it and the manufacturing date
+        if computed is None or batch.expiry == computed or not request.expiry_reason:
+            return
+        body = {
+            "gtin": batch.gtin,
+            "lot": batch.lot,
+            "expiry": batch.expiry,
+            "expiry_computed": computed,
+            "manufacturing_date": request.manufacturing_date,
+            "reason": request.expiry_reason,
+        }
+        with self._transaction() as conn:
+            self._queue(conn, "/production/expiry-overrides", body)
         self._wake.set()
 
     def closed(self, batch: Batch, reconciliation: dict[str, Any]) -> None:
@@ -347,7 +376,8 @@ class ProductionLink:
     def _run(self) -> None:
         while not self._stopping.is_set():
             try:
-                self._sync()
+                with self._syncing:
+                    self._sync()
             except Exception as exc:  # one bad answer must not end the link
                 log.exception("production link: unexpected failure")
                 self._failed(repr(exc))

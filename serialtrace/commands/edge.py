@@ -59,8 +59,19 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     start = actions.add_parser("start", help="start a batch")
     _api_options(start)
     start.add_argument("--gtin", required=True)
-    start.add_argument("--lot", required=True)
-    start.add_argument("--expiry", required=True, help="YYMMDD (day 00: end of month)")
+    start.add_argument(
+        "--lot", help="omitted: the next lot by rule (a line with [server]); refused if used"
+    )
+    start.add_argument(
+        "--expiry",
+        help="YYMMDD (day 00: end of month); omitted: computed from the shelf life ([server])",
+    )
+    start.add_argument(
+        "--expiry-reason", help="why the expiry is not the computed one (audited at the server)"
+    )
+    start.add_argument(
+        "--manufacturing-date", metavar="YYYY-MM-DD", help="default: today on the line's clock"
+    )
     start.add_argument("--planned", required=True, type=int, help="planned quantity")
     start.add_argument(
         "--material",
@@ -317,6 +328,8 @@ def batch_start(args: argparse.Namespace) -> int:
         "expiry": args.expiry,
         "planned": args.planned,
         "materials": [_material(text) for text in args.material],
+        "expiry_reason": args.expiry_reason,
+        "manufacturing_date": args.manufacturing_date,
     }
     data = call(args, "/batch/start", body)
     batch = data["batch"]

@@ -209,6 +209,46 @@ def release(conn: Connection, order_id: int, *, actor: str, now: datetime) -> di
     return get(conn, order_id)
 
 
+def expiry_override(
+    conn: Connection,
+    *,
+    gtin: str,
+    lot: str,
+    expiry: str,
+    computed: str,
+    manufacturing_date: date,
+    reason: str,
+    site: str,
+    line: str,
+    now: datetime,
+) -> None:
+    """A line started a batch without an order with another expiry than the one its master
+    data computes (the operator gave a reason): on the batch's audit trail (its history),
+    keyed as the QA batch record is, ``(01){gtin}(10){lot}``."""
+    for value in (expiry, computed):
+        try:
+            gs1.Expiry.parse(value)
+        except gs1.Gs1Error as exc:
+            raise Refused(str(exc)) from None
+    if expiry == computed:
+        raise Refused(f"expiry: expected another expiry than the computed {computed}, got it")
+    audit.append(
+        conn,
+        actor=f"line:{site}/{line}",
+        action="batch_expiry_override",
+        entity="batch",
+        entity_key=f"(01){gtin}(10){lot}",
+        old_value={"expiry": computed},
+        new_value={
+            "expiry": expiry,
+            "manufacturing_date": manufacturing_date.isoformat(),
+            "line": f"{site}/{line}",
+        },
+        reason=reason,
+        now=now,
+    )
+
+
 def cancel(
     conn: Connection, order_id: int, *, actor: str, reason: str, now: datetime
 ) -> dict[str, Any]:

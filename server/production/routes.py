@@ -17,7 +17,8 @@ from pydantic import BaseModel, ConfigDict, Field
 from sqlalchemy import Connection, select
 
 import gs1
-from epcis import loads_bounded
+from epcis import EpcisError, loads_bounded
+from epcis import xml as epcis_xml
 from epcis.errors import PayloadLimitError
 from server.api.app_state import services_of
 from server.api.deps import Device, QaOnly, ReadConn, Reader, require
@@ -96,20 +97,27 @@ async def import_products(
     format: Annotated[Literal["csv", "epcis"], Query()],
     reason: Annotated[str, Query(min_length=3, max_length=2000)] = "master data import",
 ) -> dict[str, Any]:
-    """Products from a CSV file or an EPCIS 2.0 document's master data, all or none."""
+    """Products from a CSV file or an EPCIS document's master data (2.0 JSON; 2.0 or 1.2
+    XML: an EPCISDocument's header or an EPCISMasterDataDocument), all or none."""
     payload = await _body(request)
-    try:
-        text = payload.decode("utf-8-sig")
-    except UnicodeDecodeError:
-        raise Refused("document: expected UTF-8") from None
-    if format == "csv":
-        found = products.from_csv(text)
+    if format == "epcis" and payload.lstrip()[:1] == b"<":
+        try:
+            found = products.from_epcis(epcis_xml.decode_any(payload))
+        except EpcisError as exc:
+            raise Refused(str(exc)) from None
     else:
         try:
-            document = loads_bounded(text, field="document")
-        except PayloadLimitError as exc:
-            raise Refused(str(exc)) from None
-        found = products.from_epcis(document)
+            text = payload.decode("utf-8-sig")
+        except UnicodeDecodeError:
+            raise Refused("document: expected UTF-8") from None
+        if format == "csv":
+            found = products.from_csv(text)
+        else:
+            try:
+                document = loads_bounded(text, field="document")
+            except PayloadLimitError as exc:
+                raise Refused(str(exc)) from None
+            found = products.from_epcis(document)
     with write_transaction(services_of(request).engine) as conn:
         changed = [
             p.gtin
@@ -204,6 +212,29 @@ def reserve_lots(body: ReserveRequest, request: Request, user: Device) -> dict[s
             conn, site=site, line=line, days=body.days, per_period=body.per_period,
             now=_now(), actor=user.username,
         )  # fmt: skip
+
+
+class OverrideBody(_Body):
+    gtin: str
+    lot: Annotated[str, Field(min_length=1, max_length=20)]
+    expiry: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+    expiry_computed: Annotated[str, Field(pattern=r"^[0-9]{6}$")]
+    manufacturing_date: date
+    reason: Annotated[str, Field(min_length=1, max_length=2000)]
+
+
+@router.post("/expiry-overrides", status_code=201, responses={422: {}})
+def expiry_override(body: OverrideBody, request: Request, user: Device) -> dict[str, Any]:
+    """The caller line started a batch (without an order) with another expiry than the
+    computed one: audited on the batch's history with the operator's reason."""
+    with write_transaction(services_of(request).engine) as conn:
+        site, line = line_of(conn, user)
+        orders.expiry_override(
+            conn, gtin=_gtin(body.gtin), lot=body.lot, expiry=body.expiry,
+            computed=body.expiry_computed, manufacturing_date=body.manufacturing_date,
+            reason=body.reason, site=site, line=line, now=_now(),
+        )  # fmt: skip
+    return {"gtin": _gtin(body.gtin), "lot": body.lot, "audited": True}
 
 
 # -- orders -------------------------------------------------------------------------------

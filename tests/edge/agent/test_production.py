@@ -21,10 +21,13 @@ from edge.errors import BatchStateError, PayloadError
 from edge.ledger import BatchStart
 from edge.wiring import build_agent
 from gs1.shelf_life import ExpiryRule, ShelfLife, compute_expiry
+from serialtrace.cli import main as cli
 from serialtrace.services import free_port, serve_asgi
+from server import audit
 from server.api.app import create_app
 from server.auth import Role, add_user, issue_token
 from server.config import ServerSettings
+from server.production import lots as lot_codes
 from server.production.tables import lots
 from server.serials import SerialAuthority
 from server.store import read_transaction, write_transaction
@@ -193,12 +196,20 @@ def test_master_data_expiry_and_lots_at_the_line(
         offline = run_empty_batch(agent, BatchStart(GTIN, "", "", 10))
         assert offline.startswith(f"P{today:%y}{today.timetuple().tm_yday:03d}")
         served.start()
-        assert synced(agent) is None
+        synced(agent)
         with read_transaction(served.store) as conn:
             bound = conn.execute(
                 select(lots.c.gtin, lots.c.source).where(lots.c.lot == offline)
             ).all()
         assert [tuple(r) for r in bound] == [(GTIN, "rule")]
+        # the typed expiry of HAND-1 (no order) is on the server's audit trail with its reason
+        with read_transaction(served.store) as conn:
+            overrides = [
+                (e.entity_key, e.old_value, e.new_value["expiry"], e.reason)
+                for e in audit.entries(conn, entity="batch")
+                if e.action == "batch_expiry_override"
+            ]
+        assert overrides == [(f"(01){GTIN}(10)HAND-1", {"expiry": computed}, "301231", "QA ok")]
         # QA changes the product's unit label in the master data: the line, set up for the
         # old one, refuses to start the product until its configuration follows
         changed = {**PRODUCT, "unit_template": "unit-40x20-300", "reason": "new carton"}
@@ -212,12 +223,19 @@ def test_master_data_expiry_and_lots_at_the_line(
 
 
 def test_an_order_from_release_to_close(
-    tmp_path: Path, mosquitto: Broker, sims: list[SimLine], server: tuple[Server, dict[str, str]]
+    tmp_path: Path,
+    mosquitto: Broker,
+    sims: list[SimLine],
+    server: tuple[Server, dict[str, str]],
+    monkeypatch: pytest.MonkeyPatch,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     served, qa = server
+    material = {"gtin": "04012345000009", "lot": "BULK-7", "company_prefix_length": 7,
+                "quantity": 12.5, "uom": "KGM"}  # fmt: skip
     order = httpx.post(f"{served.url}/production/orders", headers=qa, json={
-        "gtin": GTIN, "planned": 20, "site": "plant1", "line": "line3",
-        "manufacturing_date": "2025-03-15", "release": True}).json()  # fmt: skip
+        "gtin": GTIN, "planned": 20, "site": "plant1", "line": "line3", "release": True,
+        "manufacturing_date": "2025-03-15", "materials": [material]}).json()  # fmt: skip
     assert order["lot"] == "P25074001" and order["expiry"] == "270200"
     agent = agent_for(tmp_path / "l3", mosquitto, sims[0], served, "line3")
     api = None
@@ -235,15 +253,75 @@ def test_an_order_from_release_to_close(
             assert [o["number"] for o in listed] == [order["number"]]
             started = api.post(f"/orders/{order['id']}/confirm", json={"operator": "Anna"}).json()
             assert (started["batch"]["lot"], started["batch"]["expiry"]) == ("P25074001", "270200")
+            assert started["batch"]["materials"] == [material]  # the order's raw-material lots
             assert api.get("/orders").json()["orders"] == []
             agent.transition(BatchAction.STOP)
             agent.close_batch()
             synced(agent)  # sends the start and the close
             api.close()
+            # the command line starts a batch by rule too: no --lot, no --expiry
+            monkeypatch.setenv("SERIALTRACE_EDGE_API_TOKEN", token)
+            capsys.readouterr()
+            code = cli(["edge", "batch", "start", "--api", url, "--gtin", GTIN, "--planned", "5"])
+            today = datetime.now().date()
+            by_rule = f"P{today:%y}{today.timetuple().tm_yday:03d}004"  # 001-003: the reserve
+            assert (code, capsys.readouterr().out) == (
+                0, f"batch {by_rule} started (GTIN {GTIN}, 5 planned)\n",
+            )  # fmt: skip
+            batch = agent.current_batch()
+            assert batch is not None
+            computed = compute_expiry(today, ShelfLife(24), ExpiryRule.END_OF_MONTH).yymmdd()
+            assert batch.expiry == computed
+            agent.transition(BatchAction.STOP)
+            agent.close_batch()
+            # a typed lot another line used for the GTIN is refused (the HMI's route too)
+            httpx.post(f"{served.url}/production/orders", headers=qa, json={
+                "gtin": GTIN, "planned": 5, "lot": "CLI-USED", "site": "plant1",
+                "line": "line4"}).raise_for_status()  # fmt: skip
+            code = cli(["edge", "batch", "start", "--api", url, "--gtin", GTIN, "--planned", "5",
+                        "--lot", "CLI-USED"])  # fmt: skip
+            assert code != 0
+            assert "lot: 'CLI-USED' was already used for GTIN" in capsys.readouterr().err
+            current = agent.current_batch()
+            assert current is None or current.lot != "CLI-USED"
         detail = httpx.get(f"{served.url}/production/orders/{order['id']}", headers=qa).json()
         assert (detail["state"], detail["confirmed_by"], detail["reconciliation"]["balanced"]) == (
             "closed", "Anna", True,
         )  # fmt: skip
+    finally:
+        agent.stop()
+
+
+def test_a_lot_typed_offline_and_used_elsewhere_meanwhile_raises_the_alarm(
+    tmp_path: Path, mosquitto: Broker, sims: list[SimLine], server: tuple[Server, dict[str, str]]
+) -> None:
+    """Offline, a typed lot is claimed later; when the server refuses the claim (another line
+    took the lot for the GTIN meanwhile), the line's production alarm says so."""
+    served, _qa = server
+    agent = agent_for(tmp_path / "l3", mosquitto, sims[0], served, "line3")
+    agent.start()
+    try:
+        synced(agent)
+        served.stop()
+        today = datetime.now().date()
+        expiry = compute_expiry(today, ShelfLife(24), ExpiryRule.END_OF_MONTH).yymmdd()
+        assert run_empty_batch(agent, BatchStart(GTIN, "OFF-1", expiry, 5)) == "OFF-1"
+        production = agent.devices.production
+        assert production is not None and production.status()["notices_waiting"] == 1
+        with write_transaction(served.store) as conn:  # line 4 got there first
+            lot_codes.claim(conn, gtin=GTIN, lot="OFF-1", source="manual", site="plant1",
+                            line="line4", actor="line4-pc", now=datetime.now(UTC))  # fmt: skip
+        served.start()
+        synced(agent)
+        status = agent.status()
+        waiting = status["production"]["notices_waiting"]
+        assert (waiting, status["production"]["refused_notices"]) == (0, 1)
+        assert status["alarms"]["production"].startswith(
+            "the server refused /production/lots/claim: "
+        )
+        assert "'OFF-1' was already used for GTIN" in status["alarms"]["production"]
+        synced(agent)  # a later good sync does not clear it
+        assert "production" in agent.status()["alarms"]
     finally:
         agent.stop()
 

@@ -1,11 +1,13 @@
 """The HMI's orders panel in Chromium: an order QA released to the line appears, the operator
 confirms it with their name, the batch starts with the order's lot and expiry; a start without
-a lot takes the next lot by rule and computes the expiry."""
+a lot takes the next lot by rule and computes the expiry; a typed expiry needs a reason, which
+reaches the server's audit trail."""
 
 from __future__ import annotations
 
 import os
 import re
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -129,5 +131,35 @@ def test_a_start_without_lot_takes_one_by_rule(page: Page, plant: Plant) -> None
     prefix = f"L3{today:%y}{today.timetuple().tm_yday:03d}"
     expect(page.locator("#batch-lot")).to_have_text(re.compile(rf"^{prefix}[0-9]{{2}}$"))
     expect(page.locator("#batch-expiry")).to_contain_text("(end of")
+    plant.agent.transition(BatchAction.STOP)
+    plant.agent.close_batch()
+
+
+def test_a_typed_expiry_needs_a_reason_and_reaches_the_audit_trail(
+    page: Page, plant: Plant
+) -> None:
+    page.goto("/hmi/")
+    sign_in(page, OPERATOR, OPERATOR_PASSWORD, HMI, go=False)
+    expect(page.locator("#state-text")).to_have_text("NO BATCH")
+    page.click("#btn-start")
+    page.fill("#start-expiry", "301231")
+    page.fill("#start-planned", "10")
+    page.click("#start-submit")
+    expect(page.locator("#start-error")).to_contain_text("301231 needs expiry_reason")
+    page.fill("#start-expiry-reason", "QA decision QD-9")
+    page.click("#start-submit")
+    expect(page.locator("#batch-expiry")).to_contain_text("301231")
+    lot = page.locator("#batch-lot").inner_text()
+    deadline = time.monotonic() + 15
+    overrides: list[dict[str, object]] = []
+    while not overrides:  # the line sends it with its next sync
+        assert time.monotonic() < deadline, "no batch_expiry_override in the audit trail"
+        audit = httpx.get(f"{plant.server}/audit?limit=500", headers=plant.qa).json()
+        overrides = [e for e in audit if e["action"] == "batch_expiry_override"]
+        time.sleep(0.1)
+    assert (overrides[0]["entity_key"], overrides[0]["reason"]) == (
+        f"(01){GTIN}(10){lot}",
+        "QA decision QD-9",
+    )
     plant.agent.transition(BatchAction.STOP)
     plant.agent.close_batch()

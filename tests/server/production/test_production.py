@@ -135,6 +135,54 @@ def test_products_are_validated_audited_and_imported(
     ]
 
 
+MASTER_DATA_XML = """<?xml version="1.0" encoding="UTF-8"?>
+<epcismd:EPCISMasterDataDocument xmlns:epcismd="urn:epcglobal:epcis-masterdata:xsd:{major}"
+    schemaVersion="{version}" creationDate="2025-03-01T08:00:00Z">
+  <EPCISBody>
+    <VocabularyList>
+      <Vocabulary type="urn:epcglobal:epcis:vtype:EPCClass">
+        <VocabularyElementList>
+          <VocabularyElement id="urn:epc:idpat:sgtin:4012345.012345.*">
+            <attribute id="urn:epcglobal:cbv:mda#regulatedProductName">Aspirin</attribute>
+            <attribute id="urn:epcglobal:cbv:mda#strengthDescription">100 mg</attribute>
+            <attribute id="urn:serialtrace:mda:shelfLifeMonths">36</attribute>
+            <attribute id="urn:serialtrace:mda:expiryRule">exact</attribute>
+            <attribute id="urn:serialtrace:mda:targetMarket">FR</attribute>
+            <attribute id="urn:serialtrace:mda:targetMarket">BE</attribute>
+          </VocabularyElement>
+        </VocabularyElementList>
+      </Vocabulary>
+    </VocabularyList>
+  </EPCISBody>
+</epcismd:EPCISMasterDataDocument>
+"""
+
+
+@pytest.mark.parametrize(("major", "version"), [(2, "2.0"), (1, "1.2")])
+def test_products_are_imported_from_epcis_xml_master_data(
+    client: TestClient, tokens: dict[str, dict[str, str]], major: int, version: str
+) -> None:
+    """Issue 23: product master data from an EPCISMasterDataDocument (XML, 2.0 and 1.2)."""
+    qa = tokens["qa"]
+    document = MASTER_DATA_XML.format(major=major, version=version)
+    imported = client.post(
+        "/production/products/import", params={"format": "epcis"}, content=document, headers=qa
+    )
+    assert imported.json() == {"products": 1, "changed": ["04012345123456"]}, imported.text
+    aspirin = client.get("/production/products/04012345123456", headers=qa).json()
+    fields = ("name", "strength", "company_prefix_length", "shelf_life_months", "expiry_rule",
+              "markets")  # fmt: skip
+    assert [aspirin[f] for f in fields] == ["Aspirin", "100 mg", 7, 36, "exact", ["BE", "FR"]]
+    broken = client.post(
+        "/production/products/import",
+        params={"format": "epcis"},
+        content=document.replace("<EPCISBody>", "<EPCISBody><Nonsense/>"),
+        headers=qa,
+    )
+    assert broken.status_code == 422
+    assert "expected a document valid against GS1's XSD" in broken.json()["detail"]
+
+
 def test_an_order_by_rule_from_creation_to_close(
     client: TestClient, store: Engine, setup: dict[str, dict[str, str]]
 ) -> None:
@@ -175,6 +223,34 @@ def test_an_order_by_rule_from_creation_to_close(
         ).status_code
         == 404
     )
+
+
+def test_orders_from_csv_all_or_none(client: TestClient, setup: dict[str, dict[str, str]]) -> None:
+    qa = setup["qa"]
+    csv = (
+        "number,gtin,planned,lot,manufacturing_date,site,line,release\n"
+        f"CSV-1,{GTIN},1000,,2025-03-15,plant1,line3,yes\n"
+        f"CSV-2,{GTIN},500,LOT-CSV,2025-03-16,plant1,line3,\n"
+    )
+    created = client.post("/production/orders/import", content=csv, headers=qa)
+    assert created.status_code == 201, created.text
+    assert [
+        (o["number"], o["lot"], o["lot_source"], o["expiry"], o["state"])
+        for o in created.json()["orders"]
+    ] == [
+        ("CSV-1", "L32507401", "rule", "270200", "released"),
+        ("CSV-2", "LOT-CSV", "manual", "270200", "created"),
+    ]
+    bad = (
+        "number,gtin,planned,site,line\n"
+        f"CSV-3,{GTIN},10,plant1,line3\n"
+        f"CSV-4,{GTIN},zero,plant1,line3\n"
+    )
+    refused = client.post("/production/orders/import", content=bad, headers=qa)
+    assert refused.status_code == 422
+    assert refused.json()["problems"][0].startswith("line 3: planned: ")
+    numbers = [o["number"] for o in client.get("/production/orders", headers=qa).json()]
+    assert "CSV-3" not in numbers  # all or none
 
 
 def test_an_expiry_override_needs_a_reason_and_is_audited(
@@ -275,6 +351,37 @@ def test_rule_lots_skip_taken_codes_and_the_reserve_is_the_lines(
     assert (
         stolen.status_code == 409
         and "reserved by rule for line plant1/line3" in stolen.json()["detail"]
+    )
+
+
+def test_a_lines_expiry_override_is_on_the_batch_history(
+    client: TestClient, store: Engine, setup: dict[str, dict[str, str]]
+) -> None:
+    """Issue 23: an expiry override at the line (a batch without an order) is audited."""
+    line = device_line(store, client, setup["admin"], "line3-pc", "line3")
+    body = {"gtin": GTIN, "lot": "HAND-1", "expiry": "301231", "expiry_computed": "270200",
+            "manufacturing_date": "2025-03-15", "reason": "QA decision QD-7"}  # fmt: skip
+    assert (
+        client.post("/production/expiry-overrides", json=body, headers=setup["qa"]).status_code
+        == 403
+    )  # a line's word only
+    same = client.post(
+        "/production/expiry-overrides", json={**body, "expiry": "270200"}, headers=line
+    )
+    assert same.status_code == 422 and same.json()["detail"].startswith("expiry: expected")
+    answer = client.post("/production/expiry-overrides", json=body, headers=line)
+    assert answer.status_code == 201, answer.text
+    seen = {"gtin": GTIN, "lot": "HAND-1", "site": "plant1", "line": "line3",
+            "first_seen": datetime.now(UTC)}  # fmt: skip
+    with write_transaction(store) as conn:  # the batch's first unit reached the trace server
+        conn.execute(batches.insert(), seen)
+    history = client.get(f"/qa/batches/{GTIN}/HAND-1/history", headers=setup["qa"]).json()
+    entry = next(e for e in history if e["action"] == "batch_expiry_override")
+    assert (entry["actor"], entry["old_value"], entry["new_value"], entry["reason"]) == (
+        "line:plant1/line3",
+        {"expiry": "270200"},
+        {"expiry": "301231", "manufacturing_date": "2025-03-15", "line": "plant1/line3"},
+        "QA decision QD-7",
     )
 
 
