@@ -44,6 +44,12 @@ CLASS_ROLES = (
     ("inputQuantityList", "inputClass"),
     ("outputQuantityList", "outputClass"),
 )
+# Lists of typed identifiers: (list, key of the identifier in each entry).
+TYPED_ID_LISTS = (
+    ("sourceList", "source"),
+    ("destinationList", "destination"),
+    ("bizTransactionList", "bizTransaction"),
+)
 
 
 # Event times outside [now - max age, now + max ahead] are refused (the document becomes a
@@ -196,7 +202,8 @@ def prepare_event(
 
 def refused_identifier(index: int, event: dict[str, Any]) -> str | None:
     """Why an identifier of the event is refused (GS1 rules, :func:`server.identifiers.
-    refusal`), naming where it is; None if every EPC, class and location is acceptable."""
+    refusal`), naming where it is; None if every EPC, class, location, party and business
+    transaction is acceptable."""
     for list_name, _ in EPC_ROLES:
         for position, epc in enumerate(event.get(list_name) or ()):
             # A unit (parse_unit is cached; _references asks again) is acceptable as it is.
@@ -211,6 +218,10 @@ def refused_identifier(index: int, event: dict[str, Any]) -> str | None:
     for name in ("readPoint", "bizLocation"):
         place = event.get(name)
         candidates.append((f"{name}.id", place.get("id") if isinstance(place, dict) else None))
+    for list_name, key in TYPED_ID_LISTS:  # parties (PGLN, SGLN) and documents (GDTI, GINC)
+        for position, item in enumerate(event.get(list_name) or ()):
+            value = item.get(key) if isinstance(item, dict) else None
+            candidates.append((f"{list_name}[{position}].{key}", value))
     for where, value in candidates:
         if isinstance(value, str) and (reason := refusal(value)) is not None:
             return f"eventList[{index}].{where}: {reason}"

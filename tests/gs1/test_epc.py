@@ -3,11 +3,12 @@
 from __future__ import annotations
 
 import pytest
-from hypothesis import given
+from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
+import gs1.epc
 from gs1 import Element, FormatError, Gs1Error, parse_epc_uri
-from gs1.identifiers import parse_identifier
+from gs1.identifiers import parse_identifier, plain_sgtin
 
 E = Element
 
@@ -99,3 +100,52 @@ def test_hostile_epc_uris_raise_only_format_errors(uri: str) -> None:
         return
     serial = identity.serial
     assert serial is not None and 1 <= len(serial) <= 20
+
+
+_PLAIN = "!'()*+,-.0123456789:;=ABCDEFGHIJKLMNOPQRSTUVWXYZ_abcdefghijklmnopqrstuvwxyz"
+SERIALS = st.one_of(
+    st.text(_PLAIN, max_size=22),  # CSET 82 that needs no escape (0 and 21-22: too short/long)
+    st.lists(
+        st.sampled_from([*"09.Az-_*~# /%", "%2F", "%2f", "%25", "%41", "%80", "é"]), max_size=12
+    ).map("".join),
+)
+
+
+@st.composite
+def sgtin_like(draw: st.DrawFn) -> str:
+    """SGTIN URIs near the rules: company prefix 5 to 13 digits, the item reference about the
+    13 digits left (sometimes one off), a serial of CSET 82, other characters and escapes."""
+    prefix_length = draw(st.integers(5, 13))
+    reference_length = max(0, 13 - prefix_length + draw(st.sampled_from([0, 0, 0, -1, 1])))
+    prefix = draw(st.text("0123456789", min_size=prefix_length, max_size=prefix_length))
+    reference = draw(st.text("0123456789", min_size=reference_length, max_size=reference_length))
+    return f"urn:epc:id:sgtin:{prefix}.{reference}.{draw(SERIALS)}"
+
+
+@settings(max_examples=300)
+@given(sgtin_like())
+@example("urn:epc:id:sgtin:9506000.013435.A~B")
+@example("urn:epc:id:sgtin:9506000.013435.A%2FB")
+@example("urn:epc:id:sgtin:9506000.013435." + "A" * 21)
+@example("urn:epc:id:sgtin:9506000.013435.A1B2C3")
+def test_the_sgtin_fast_path_agrees_with_the_parser(uri: str) -> None:
+    """plain_sgtin (one regular expression: the ingest hot path, and parse_epc_uri's first
+    step) accepts exactly the SGTIN URIs without escapes that the general SGTIN rules (company
+    prefix, item reference, TDS escapes, CSET 82) accept, with the same GTIN and serial."""
+    fast = plain_sgtin(uri)
+    parts = uri.removeprefix("urn:epc:id:sgtin:").split(".", 2)
+    try:
+        if len(parts) != 3:
+            raise FormatError("epc_uri", uri, "three parts")
+        identity = gs1.epc._sgtin(uri, parts)  # parse_epc_uri's rules without its fast path
+    except Gs1Error:
+        assert fast is None
+        with pytest.raises(FormatError):
+            parse_epc_uri(uri)
+        return
+    assert parse_epc_uri(uri).elements == identity.elements
+    if "%" in uri:
+        assert fast is None
+        return
+    assert fast is not None
+    assert list(identity.elements) == [E("01", fast[0].value), E("21", fast[1])]

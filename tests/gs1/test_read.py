@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from pathlib import Path
 
 import pytest
@@ -9,6 +10,7 @@ from hypothesis import example, given, settings
 from hypothesis import strategies as st
 
 from gs1 import (
+    GS,
     CheckDigitError,
     CodeForm,
     Element,
@@ -21,10 +23,12 @@ from gs1 import (
     UnitCode,
     epc_uri,
     parse,
+    parse_hri,
     read,
     sgln_uri,
     sscc_uri,
 )
+from gs1.elements import encode
 from tests.gs1.strategies import company_prefix_lengths, cset82, glns, ssccs, unit_codes
 
 CODE = UnitCode.create(gtin="9506000134352", serial="A1B2C3", lot="LOT2611", expiry="281130")
@@ -306,3 +310,43 @@ def test_hostile_input_raises_only_gs1_error(prefix: str, body: str) -> None:
     except Gs1Error:
         return
     assert isinstance(reading.code, UnitCode | Sscc | Gln)
+
+
+# Association rules (issue 18: these were accepted): the same data in every input form.
+# Each case: HRI, its Digital Link (query attributes), the rule the message must quote.
+RULE_BREAKS = [
+    ("(01)12345678901231(255)5412345000150",
+     "https://id.gs1.org/01/12345678901231?255=5412345000150", "ex=255,37"),
+    ("(01)12345678901231(250)ABC123",
+     "https://id.gs1.org/01/12345678901231?250=ABC123", "req=01+21,03+21,8006+21"),
+    ("(01)09506000134352(37)12", "https://id.gs1.org/01/09506000134352?37=12", "ex=255,37"),
+    ("(01)09506000134352(3103)000123(3102)000456",
+     "https://id.gs1.org/01/09506000134352?3103=000123&3102=000456", "ex=310n"),
+]  # fmt: skip
+AI_DATA_IDENTIFIERS = ["", "]d2", "]d5", "]d8", "]C1", "]e0", "]Q3", "]Q4", "]J1"]
+PLAIN_DATA_IDENTIFIERS = ["", "]d1", "]Q1", "]J0"]
+
+
+def _every_form(hri: str, link: str) -> list[str]:
+    data = encode(parse_hri(hri))
+    return [
+        hri,
+        *(identifier + data for identifier in AI_DATA_IDENTIFIERS),
+        GS + data,  # FNC1 in first position sent as GS
+        *(identifier + link for identifier in PLAIN_DATA_IDENTIFIERS),
+    ]
+
+
+@pytest.mark.parametrize(("hri", "link", "rule"), RULE_BREAKS)
+def test_association_rules_hold_in_every_input_form(hri: str, link: str, rule: str) -> None:
+    for data in _every_form(hri, link):
+        with pytest.raises(RuleError, match=re.escape(f"association rule {rule}")):
+            read(data)
+
+
+def test_the_same_data_within_the_rules_is_read_in_every_input_form() -> None:
+    hri = "(01)12345678901231(21)S1(250)ABC123"
+    link = "https://id.gs1.org/01/12345678901231/21/S1?250=ABC123"
+    expected = UnitCode.create(gtin="12345678901231", serial="S1", extra={"250": "ABC123"})
+    for data in _every_form(hri, link):
+        assert read(data).code == expected, data

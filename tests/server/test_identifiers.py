@@ -140,6 +140,51 @@ def test_ingest_refuses_a_bad_parent_class_and_read_point(ingestor: Ingestor) ->
     assert outcome.reason is not None and outcome.reason.startswith("eventList[0].readPoint.id: ")
 
 
+@pytest.mark.parametrize(
+    ("field", "entry", "where"),
+    [
+        ("sourceList", {"type": "owning_party", "source": "urn:epc:id:pgln:9.1"},
+         "sourceList[0].source"),
+        ("destinationList",
+         {"type": "location", "destination": "urn:epc:id:sgln:0614141.07346.~"},
+         "destinationList[0].destination"),
+        ("bizTransactionList",
+         {"type": "po", "bizTransaction": "urn:epc:id:gdti:0614141.00001.A~B"},
+         "bizTransactionList[0].bizTransaction"),
+        ("destinationList",
+         {"type": "owning_party", "destination": "https://id.gs1.org/417/0614141000010"},
+         "destinationList[0].destination"),
+    ],
+)  # fmt: skip
+def test_ingest_refuses_bad_parties_and_business_transactions(
+    store: Engine, ingestor: Ingestor, field: str, entry: dict[str, str], where: str
+) -> None:
+    event = f.commissioning(["B1"])
+    event[field] = [entry]
+    outcome = ingestor.ingest_payload(f.payload([event]), MQTT)
+    bad = next(value for key, value in entry.items() if key != "type")
+    assert refusal(bad) is not None
+    assert outcome.reason == f"eventList[0].{where}: {refusal(bad)}"
+    with read_transaction(store) as conn:
+        assert conn.execute(select(func.count()).select_from(units)).scalar_one() == 0
+
+
+def test_valid_and_private_parties_and_business_transactions_are_accepted(
+    ingestor: Ingestor,
+) -> None:
+    event = f.commissioning(["B2"])
+    event["sourceList"] = [{"type": "owning_party", "source": "urn:epc:id:pgln:0614141.00001"}]
+    event["destinationList"] = [
+        {"type": "location", "destination": "https://id.gs1.org/414/0614141000012/254/7"},
+        {"type": "owning_party", "destination": "urn:example:customer:42"},
+    ]
+    event["bizTransactionList"] = [
+        {"type": "po", "bizTransaction": "urn:epcglobal:cbv:bt:0614141000012:PO-1"},
+        {"type": "desadv", "bizTransaction": "urn:epc:id:gdti:0614141.00001.2"},
+    ]
+    assert ingestor.ingest_payload(f.payload([event]), MQTT).accepted
+
+
 def test_private_uris_are_still_accepted(ingestor: Ingestor) -> None:
     event = f.commissioning(["Q1"])
     event["epcList"].append("urn:example:private:thing:1")

@@ -42,7 +42,9 @@ def test_recall_freezes_reach_counts_returns_and_lists_customers(
     assert recall["customers"][0]["ssccs"] == [built.pallets[0]]
 
     # Events after opening do not change the frozen reach.
-    capture(client, tokens, [f.shipping([built.pallets[1]], customer="urn:epc:id:pgln:9.1")])
+    capture(
+        client, tokens, [f.shipping([built.pallets[1]], customer="urn:epc:id:pgln:4000002.00000")]
+    )
     codes = [
         f"(01){f.GTIN}(21){built.shipped_serials[0]}",
         f.sgtin(built.shipped_serials[1]),
