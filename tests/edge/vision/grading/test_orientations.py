@@ -140,3 +140,10 @@ def _decode(image: GreyImage) -> Decoded:
     decoded = LADDER.decode(image)
     assert decoded is not None
     return decoded
+
+
+def test_a_shown_mask_of_another_shape_is_the_report_s_error() -> None:
+    image, decoded = frame_of(PrintDefects())
+    report = Grader().grade(image, decoded, shown=np.ones((10, 10), dtype=bool))
+    assert report.scan_grade == 0
+    assert report.error == "shown: expected the image's shape (1024, 1280), got (10, 10)"
