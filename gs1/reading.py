@@ -40,7 +40,7 @@ from gs1.elements import Element, check_rules, parse_element_string, parse_hri
 from gs1.epc import EPC_PREFIX, parse_epc_uri, sgln_uri, sscc_uri
 from gs1.errors import FormatError, NotGs1Error, RuleError
 from gs1.keys import Gln, Gtin, Sscc
-from gs1.symbology import Content, identify, split_identifier
+from gs1.symbology import SYMBOLOGIES, Content, identify, split_identifier
 from gs1.unit import NOT_ON_A_UNIT, UNIT_FIELDS, UnitCode
 
 Code = UnitCode | Sscc | Gln
@@ -145,9 +145,19 @@ def _after_symbology(symbology: str, data: str) -> Reading:
     raise NotGs1Error(
         "symbology_identifier",
         symbology,
-        "a symbology identifier of GS1 data: ]d2, ]d5, ]d8, ]C1, ]e0, ]Q3, ]Q4, ]J1 (AI data), "
-        "]E0, ]E3, ]E4, ]I1 (GTIN), ]d1, ]d4, ]d7, ]Q1, ]Q2, ]J0 (GS1 Digital Link)",
+        f"a symbology identifier of GS1 data: {_GS1_IDENTIFIERS}",
     )
+
+
+def _identifiers(content: Content) -> str:
+    return ", ".join(s.identifier for s in SYMBOLOGIES.values() if s.content is content)
+
+
+_GS1_IDENTIFIERS = (
+    f"{_identifiers(Content.AI_DATA)} (AI data), {_identifiers(Content.GTIN)} (GTIN), "
+    f"{_identifiers(Content.PLAIN)} (GS1 Digital Link)"
+)
+"""Every identifier after which GS1 data can come, from :mod:`gs1.symbology`'s table."""
 
 
 def _from_digital_link(uri: str, symbology: str | None) -> Reading:

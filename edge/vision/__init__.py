@@ -39,10 +39,13 @@ from edge.vision.frames import (
     open_source,
 )
 from edge.vision.grading import (
+    STANDARD_ORIENTATIONS,
     Calibration,
     Grader,
     GradeReport,
     GradingSettings,
+    SymbolGrade,
+    grade_orientations,
     letter,
     overall_grade,
 )
@@ -53,6 +56,7 @@ from edge.vision.verify import Outcome, Verifier, VerifyResult
 __all__ = [
     "GS1_DATAMATRIX",
     "GS1_DATAMATRIX_IDENTIFIERS",
+    "STANDARD_ORIENTATIONS",
     "Calibration",
     "CalibrationSettings",
     "CameraSettings",
@@ -76,6 +80,7 @@ __all__ = [
     "Quality",
     "QualityThresholds",
     "QueueSource",
+    "SymbolGrade",
     "Trigger",
     "TriggeredCapture",
     "Verifier",
@@ -83,6 +88,7 @@ __all__ = [
     "VideoCaptureSource",
     "VisionError",
     "decoder_kind",
+    "grade_orientations",
     "letter",
     "make_decoder",
     "measure_quality",

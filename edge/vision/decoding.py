@@ -37,8 +37,10 @@ GS1_DATAMATRIX_IDENTIFIERS = tuple(
     if identifier.startswith("]d") and gs1.is_gs1_ai_data(identifier)
 )
 """The DataMatrix symbology identifiers of GS1 data, as :mod:`gs1` (their one owner) lists
-them: ``]d2`` (ECC 200), ``]d5`` (with ECI) and ``]d8`` (a rectangular extension symbol,
-DMRE, ISO/IEC 21471, as zxing-cpp 3 reports it)."""
+them: the modifiers that signal FNC1 in first position, ``]d2`` (ECC 200), ``]d5`` (with
+ECI, ISO/IEC 16022 Table N.1), ``]d8`` and ``]dB`` (a rectangular extension symbol, DMRE,
+ISO/IEC 21471, without and with ECI, as zxing-cpp 3 reports them). ``]d3``/``]d6`` (FNC1 in
+second position) and the plain ``]d1``/``]d4``/``]d7``/``]dA`` are not GS1 DataMatrix."""
 
 
 @dataclass(frozen=True)

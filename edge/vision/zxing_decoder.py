@@ -1,7 +1,9 @@
 """DataMatrix decoding with zxing-cpp.
 
 Only DataMatrix is searched and the text comes back as ``TextMode.Plain`` (GS as 0x1D, the
-symbology identifier as the symbol says: ``]d2`` for GS1, ``]d8`` for GS1 DMRE).
+symbology identifier as the symbol says: ``]d2`` for GS1, ``]d8`` for GS1 DMRE; in this text
+mode zxing-cpp 3 never sets the ECI modifiers, so a GS1 symbol with an ECI is ``]d2``/``]d8``
+too, with the text after the ECI).
 
 :func:`read` is one zxing-cpp call with explicit options; :class:`ZxingDecoder` is a single
 pass (a half-size copy first for large frames, the full frame on a miss). zxing-cpp 3 finds

@@ -9,11 +9,16 @@ that fails them is ``poor_quality``. Exit status 0 when every image is ``ok``, 1
 2 on bad arguments.
 
 ``vision grade FILE...`` grades each image per ISO/IEC 15415 and prints the report a
-verifier prints (``--json``: one JSON object per line). ``--symbol`` treats the files as
-images of one symbol (e.g. at the orientations the standard asks for) and adds the overall
-symbol grade, the mean of their scan grades. Exit status 0 when every image was graded at
-``--min-grade`` or better (default: when every image decoded), 1 otherwise, 2 on bad
-arguments.
+verifier prints (``--json``: one JSON object per line). Each file is one symbol graded in
+``--orientations N`` orientations (default 5, as a verifier takes them: the symbol found
+once, then the image turned by 360/N degrees each time and graded again); its overall
+symbol grade is the arithmetic mean of the N scan grades (0 for an orientation whose
+reference decode fails), and every scan grade is printed. ``--orientations 1`` grades the
+image as it is. ``--symbol`` treats the files as images of one symbol (e.g. photographed at
+the orientations the standard asks for; then each is graded as it is unless
+``--orientations`` says otherwise) and adds the overall symbol grade, the mean of all their
+scan grades. Exit status 0 when every symbol was graded at ``--min-grade`` or better
+(default: when every symbol decoded), 1 otherwise, 2 on bad arguments.
 """
 
 from __future__ import annotations
@@ -30,6 +35,7 @@ import cv2
 import numpy as np
 
 from edge.vision import (
+    STANDARD_ORIENTATIONS,
     Calibration,
     ConfigError,
     Decoder,
@@ -38,13 +44,15 @@ from edge.vision import (
     Grader,
     GradingSettings,
     QualityThresholds,
+    SymbolGrade,
     Verifier,
+    grade_orientations,
     letter,
     make_decoder,
-    overall_grade,
 )
 from edge.vision.decoding import GreyImage
-from edge.vision.grading import GradeReport
+from edge.vision.grading.orientations import MAX_ORIENTATIONS, angles
+from edge.vision.grading.report import Scan
 from edge.vision.ladder import MIN_LIBDMTX_MS
 from gs1 import Gs1Error, UnitCode
 from gs1 import parse as parse_gs1
@@ -87,6 +95,13 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     )
     grade.add_argument("files", nargs="+", type=Path, metavar="FILE", help="image files")
     grade.add_argument("--json", action="store_true", help="one JSON object per line")
+    grade.add_argument(
+        "--orientations",
+        type=int,
+        metavar="N",
+        help=f"grade each file in N orientations, 360/N degrees apart, and average the scan "
+        f"grades (default {STANDARD_ORIENTATIONS}; 1 with --symbol)",
+    )
     grade.add_argument(
         "--symbol",
         action="store_true",
@@ -174,54 +189,64 @@ def run_read(args: argparse.Namespace) -> int:
 def run_grade(args: argparse.Namespace) -> int:
     if args.min_grade is not None and not 0.0 <= args.min_grade <= 4.0:
         raise CliError(f"--min-grade: expected 0 to 4, got {args.min_grade!r}")
+    orientations = args.orientations
+    if orientations is None:
+        orientations = 1 if args.symbol else STANDARD_ORIENTATIONS
+    if not 1 <= orientations <= MAX_ORIENTATIONS:
+        raise CliError(f"--orientations: expected 1 to {MAX_ORIENTATIONS}, got {orientations!r}")
     grader = _grader(args)
     decoder = _decoder(args)
     _check_files(args.files)
-    reports: list[GradeReport] = []
+    scans: list[Scan] = []
     all_ok = True
     for index, path in enumerate(args.files):
         image, error = _load(path)
-        decoded = None
-        if image is not None:
-            try:
-                decoded = decoder.decode(image)
-            except Exception as exc:  # a decoder library fault is this image's result
-                error = f"decoder {decoder.name}: {exc}"
-            else:
-                if decoded is None:
-                    error = "no DataMatrix read"
-        if image is None or decoded is None:
+        if image is None:
             all_ok = False
+            scans.extend(Scan(angle, None, error) for angle in angles(orientations))
             if args.json:
                 print(json.dumps({"source": str(path), "error": error}), flush=True)
             else:
                 print(f"{path}\n  not graded: {error}\n", flush=True)
             continue
-        report = grader.grade(image, decoded)
-        reports.append(report)
-        if args.min_grade is not None and report.overall < args.min_grade:
+        symbol = grade_orientations(image, decoder, grader, orientations)
+        scans.extend(symbol.scans)
+        first = symbol.first_graded
+        if first is None or first.report is None or first.decoded is None:
+            all_ok = False
+            error = symbol.scans[0].error or "no DataMatrix read"
+            if args.json:
+                print(json.dumps({"source": str(path), "error": error}), flush=True)
+            else:
+                print(f"{path}\n  not graded: {error}\n", flush=True)
+            continue
+        if args.min_grade is not None and symbol.overall < args.min_grade:
             all_ok = False
         if args.json:
+            decoded = first.decoded
             record = {
                 "source": str(path),
                 "symbology_identifier": decoded.symbology_identifier,
                 "decoder": decoded.decoder,
                 "step": decoded.step or None,
-                **report.to_dict(),
+                **(first.report.to_dict() if orientations == 1 else symbol.to_dict()),
             }
             print(json.dumps(record, ensure_ascii=True), flush=True)
         else:
-            print(report.text(str(path)), flush=True)
+            text = first.report.text(str(path)) if orientations == 1 else symbol.text(str(path))
+            print(text, flush=True)
             if index < len(args.files) - 1:
                 print(flush=True)
     if args.symbol:
-        overall = overall_grade(reports) if len(reports) == len(args.files) else 0.0
+        overall = SymbolGrade(tuple(scans)).overall
+        count = f"{len(args.files)} images" + (
+            f" x {orientations} orientations" if orientations > 1 else ""
+        )
         if args.json:
             print(json.dumps({"overall_grade": overall, "letter": letter(overall)}), flush=True)
         else:
             print(
-                f"\noverall symbol grade over {len(args.files)} images: "
-                f"{overall:.1f} ({letter(overall)})",
+                f"\noverall symbol grade over {count}: {overall:.1f} ({letter(overall)})",
                 flush=True,
             )
         if args.min_grade is not None and overall < args.min_grade:

@@ -220,9 +220,9 @@ def test_read_forms(data: str, form: CodeForm, symbology: str | None, code: obje
         (
             "]A0123",
             NotGs1Error,
-            "symbology_identifier: expected a symbology identifier of GS1 data: ]d2, ]d5, ]d8, "
-            "]C1, ]e0, ]Q3, ]Q4, ]J1 (AI data), ]E0, ]E3, ]E4, ]I1 (GTIN), ]d1, ]d4, ]d7, ]Q1, "
-            "]Q2, ]J0 (GS1 Digital Link), got ']A0'",
+            "symbology_identifier: expected a symbology identifier of GS1 data: ]C1, ]e0, ]d2, "
+            "]d5, ]d8, ]dB, ]Q3, ]Q4, ]J1 (AI data), ]E0, ]E3, ]E4, ]I1 (GTIN), ]d1, ]d4, ]d7, "
+            "]dA, ]Q0, ]Q1, ]Q2, ]J0 (GS1 Digital Link), got ']A0'",
         ),
         (
             "]",
@@ -323,7 +323,7 @@ RULE_BREAKS = [
     ("(01)09506000134352(3103)000123(3102)000456",
      "https://id.gs1.org/01/09506000134352?3103=000123&3102=000456", "ex=310n"),
 ]  # fmt: skip
-AI_DATA_IDENTIFIERS = ["", "]d2", "]d5", "]d8", "]C1", "]e0", "]Q3", "]Q4", "]J1"]
+AI_DATA_IDENTIFIERS = ["", "]d2", "]d5", "]d8", "]dB", "]C1", "]e0", "]Q3", "]Q4", "]J1"]
 PLAIN_DATA_IDENTIFIERS = ["", "]d1", "]Q1", "]J0"]
 
 

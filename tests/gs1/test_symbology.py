@@ -10,7 +10,9 @@ from gs1.symbology import SYMBOLOGIES, Content, identify
 UNIT = UnitCode.create(gtin="09506000134352", serial="S1")
 
 
-@pytest.mark.parametrize("identifier", ["]C1", "]e0", "]d2", "]d5", "]d8", "]Q3", "]Q4", "]J1"])
+@pytest.mark.parametrize(
+    "identifier", ["]C1", "]e0", "]d2", "]d5", "]d8", "]dB", "]Q3", "]Q4", "]J1"]
+)
 def test_ai_data_symbologies(identifier: str) -> None:
     assert is_gs1_ai_data(identifier)
     assert read(identifier + "010950600013435221S1").code == UNIT
@@ -74,7 +76,7 @@ def test_plain_and_foreign_data_is_not_gs1(data: str) -> None:
         read(data)
 
 
-@pytest.mark.parametrize("identifier", ["]d1", "]d4", "]d7", "]Q1", "]Q2", "]J0"])
+@pytest.mark.parametrize("identifier", ["]d1", "]d4", "]d7", "]dA", "]Q1", "]Q2", "]J0"])
 def test_plain_data_digital_links(identifier: str) -> None:
     assert read(identifier + "https://id.gs1.org/01/09506000134352/21/S1").code == UNIT
 
@@ -84,5 +86,36 @@ def test_table() -> None:
     assert identify("]d7").content is Content.PLAIN
     assert identify("]X9").content is Content.NOT_GS1
     assert {s.identifier for s in SYMBOLOGIES.values() if s.gs1} == {
-        "]C1", "]e0", "]d2", "]d5", "]d8", "]Q3", "]Q4", "]J1", "]E0", "]E3", "]E4", "]I1",
+        "]C1", "]e0", "]d2", "]d5", "]d8", "]dB", "]Q3", "]Q4", "]J1", "]E0", "]E3", "]E4",
+        "]I1",
     }  # fmt: skip
+
+
+# ISO/IEC 16022:2006 Table N.1 (square and rectangular symbols) and the DMRE values
+# (+6) zxing-cpp sends: only a modifier that signals FNC1 in first position is GS1 AI data.
+DATA_MATRIX_MODIFIERS = [
+    ("]d0", Content.NOT_GS1),  # ECC 000-140
+    ("]d1", Content.PLAIN),  # ECC 200
+    ("]d2", Content.AI_DATA),  # FNC1 in first (or fifth) position
+    ("]d3", Content.NOT_GS1),  # FNC1 in second (or sixth) position: AIM, not GS1
+    ("]d4", Content.PLAIN),  # ECI
+    ("]d5", Content.AI_DATA),  # FNC1 in first position + ECI
+    ("]d6", Content.NOT_GS1),  # FNC1 in second position + ECI
+    ("]d7", Content.PLAIN),  # DMRE
+    ("]d8", Content.AI_DATA),  # DMRE, FNC1 in first position
+    ("]d9", Content.NOT_GS1),  # DMRE, FNC1 in second position
+    ("]dA", Content.PLAIN),  # DMRE + ECI
+    ("]dB", Content.AI_DATA),  # DMRE, FNC1 in first position + ECI
+    ("]dC", Content.NOT_GS1),  # DMRE, FNC1 in second position + ECI
+]
+
+
+@pytest.mark.parametrize(("identifier", "content"), DATA_MATRIX_MODIFIERS)
+def test_data_matrix_modifiers(identifier: str, content: Content) -> None:
+    assert identify(identifier).content is content
+    assert is_gs1_ai_data(identifier) is (content is Content.AI_DATA)
+    if content is Content.AI_DATA:
+        assert read(identifier + "010950600013435221S1").code == UNIT
+    else:
+        with pytest.raises(NotGs1Error):
+            read(identifier + "010950600013435221S1")

@@ -211,3 +211,59 @@ def test_grade_of_one_symbol_in_several_images(
     assert main([*argv, "--min-grade", "3.5"]) == 0
     *_, overall = lines(capsys.readouterr().out)
     assert overall == {"overall_grade": 4.0, "letter": "A"}
+
+
+def test_grade_takes_five_orientations_by_default(
+    images: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["vision", "grade", str(images["label"])]) == 0
+    out = capsys.readouterr().out
+    assert (
+        "  mean of 5 scan grades, the image turned:\n"
+        "      0°  4 (A)\n     72°  4 (A)\n    144°  4 (A)\n    216°  4 (A)\n    288°  4 (A)\n"
+        "  scan at 0°: grade 4 (A)  4.0/08/660\n"
+    ) in out
+    assert main(["vision", "grade", str(images["label"]), "--json"]) == 0
+    (record,) = lines(capsys.readouterr().out)
+    assert record["orientations"] == 5 and record["overall_grade"] == 4.0
+    scans = record["scans"]
+    assert [s["angle_deg"] for s in scans] == [0.0, 72.0, 144.0, 216.0, 288.0]  # type: ignore[union-attr]
+    assert [s["scan_grade"] for s in scans] == [4] * 5  # type: ignore[union-attr]
+
+
+def test_grade_in_one_orientation_grades_the_image_as_it_is(
+    images: dict[str, Path], capsys: pytest.CaptureFixture[str]
+) -> None:
+    assert main(["vision", "grade", str(images["label"]), "--orientations", "1", "--json"]) == 0
+    (record,) = lines(capsys.readouterr().out)
+    assert "scans" not in record and record["overall_grade"] == 4.0
+    assert main(["vision", "grade", str(images["label"]), "--orientations", "4"]) == 0
+    assert "mean of 4 scan grades" in capsys.readouterr().out
+
+
+def test_grade_min_grade_applies_to_the_mean_of_the_orientations(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    small = tmp_path / "small.png"  # 2.7 px per module: turning by 72° resamples it
+    label = render_label(UNIT.hri())
+    cv2.imwrite(str(small), cv2.resize(label, None, fx=0.45, fy=0.45, interpolation=cv2.INTER_AREA))
+    assert main(["vision", "grade", str(small), "--json"]) == 0
+    (record,) = lines(capsys.readouterr().out)
+    grades = [s["scan_grade"] for s in record["scans"]]  # type: ignore[union-attr]
+    assert record["overall_grade"] == round(sum(grades) / 5, 1)
+    assert record["parameters"]["decode"]["grade"] == 4  # type: ignore[index]
+    # at 2.7 px per module the turned (resampled) scans grade lower than the one at 0°
+    assert grades[0] == 4 and min(grades) < 4
+    capsys.readouterr()
+    assert main(["vision", "grade", str(small), "--min-grade", "4"]) == 1  # the mean is < 4
+    assert main(["vision", "grade", str(small), "--min-grade", "4", "--orientations", "1"]) == 0
+
+
+@pytest.mark.parametrize("value", ["0", "37"])
+def test_grade_bad_orientations_exit_2(
+    images: dict[str, Path], capsys: pytest.CaptureFixture[str], value: str
+) -> None:
+    assert main(["vision", "grade", str(images["label"]), "--orientations", value]) == 2
+    assert capsys.readouterr().err == (
+        f"serialtrace: error: --orientations: expected 1 to 36, got {value}\n"
+    )

@@ -371,7 +371,8 @@ class DataError(VisionError, ValueError):
 @dataclass(frozen=True)
 class Message:
     """What the data codewords say. ``text`` has FNC1 as GS, except one in first position,
-    which sets ``gs1``; bytes above 127 are Latin-1 characters."""
+    which sets ``gs1``, and one in second position (an AIM application indicator, ``]d3``),
+    which is not transmitted (as zxing-cpp does); bytes above 127 are Latin-1 characters."""
 
     text: str
     gs1: bool
@@ -404,6 +405,9 @@ class _DataDecoder:
         self.gs1 = False
         self.eci: int | None = None
         self.trailer = ""
+        self.first_position = 1
+        """1-based codeword position of an FNC1 that marks GS1 data (ISO/IEC 16022 5.6.2:
+        the fifth after a Structured Append header)."""
 
     def put(self, value: int) -> None:
         if self.upper:
@@ -426,8 +430,10 @@ class _DataDecoder:
                 for digit in f"{value - 130:02d}":
                     self.put(ord(digit))
             elif value == 232:  # FNC1: in first position it marks GS1 data
-                if self.i == 1:
+                if self.i == self.first_position:
                     self.gs1 = True
+                elif self.i == self.first_position + 1:
+                    pass  # second position: an AIM application indicator flag, not sent
                 else:
                     self.out.append(GS)
             elif value == 235:
@@ -438,6 +444,8 @@ class _DataDecoder:
             elif value == 241:
                 self.eci = self._eci()
             elif value == 233:  # structured append: three codewords of sequence data
+                if self.i == 1:  # then FNC1 "in first position" is the fifth codeword
+                    self.first_position = 5
                 self.i += 3
             elif value == 234:  # reader programming
                 continue

@@ -56,6 +56,7 @@ from edge.vision.grading.report import (
 )
 
 FloatArray = npt.NDArray[np.float64]
+BoolImage = npt.NDArray[np.bool_]
 
 MIN_APERTURE = 0.5
 MAX_APERTURE = 0.8
@@ -131,9 +132,15 @@ class Grader:
     def __init__(self, settings: GradingSettings | None = None) -> None:
         self.settings = settings or GradingSettings()
 
-    def grade(self, image: GreyImage, decoded: Decoded) -> GradeReport:
+    def grade(
+        self, image: GreyImage, decoded: Decoded, *, shown: BoolImage | None = None
+    ) -> GradeReport:
         """Grade the symbol ``decoded`` found in ``image``; never raises for what the image
-        holds (a symbol that cannot be graded gets grade 0 and the reason)."""
+        holds (a symbol that cannot be graded gets grade 0 and the reason).
+
+        ``shown`` (the image's shape) marks the pixels the camera saw, when not all of them
+        are (an image turned in software has corners nobody saw); what lies outside them is
+        treated like what lies outside the image: quiet zone there counts as damaged."""
         started = time.perf_counter()
         size = ecc200.size_of(decoded.rows, decoded.columns)
         module = decoded.module_size
@@ -148,7 +155,11 @@ class Grader:
                 raise GradingFailed(
                     f"module size: expected at least {MIN_MODULE_PX:g} px, got {module:.2f}"
                 )
-            return _Measurement(image, decoded, size, self.settings, started).run()
+            if shown is not None and shown.shape != image.shape:
+                raise GradingFailed(
+                    f"shown: expected the image's shape {image.shape}, got {shown.shape}"
+                )
+            return _Measurement(image, decoded, size, self.settings, started, shown).run()
         except GradingFailed as exc:
             return _failed(decoded, size, self.settings, module, started, str(exc))
         except (cv2.error, np.linalg.LinAlgError, ValueError, ZeroDivisionError) as exc:
@@ -329,6 +340,7 @@ class _Measurement:
         size: SymbolSize,
         settings: GradingSettings,
         started: float,
+        shown: BoolImage | None = None,
     ) -> None:
         self.decoded = decoded
         self.size = size
@@ -348,6 +360,7 @@ class _Measurement:
             raise GradingFailed("symbol: expected it inside the image")
         self.origin = np.array([x0, y0], dtype=np.float64)
         self.shape = (y1 - y0, x1 - x0)
+        self.shown = shown[y0:y1, x0:x1] if shown is not None else None
         self.corners = corners - self.origin
         self.reflectance = settings.calibration.reflectance(image[y0:y1, x0:x1])
         self.aperture_px = settings.aperture * self.module
@@ -368,6 +381,15 @@ class _Measurement:
         )
 
     # grid ------------------------------------------------------------------------------
+
+    def _shown(self, points: FloatArray) -> npt.NDArray[np.bool_]:
+        """Whether the camera saw each (x, y) of ``points`` (crop coordinates)."""
+        if self.shown is None:
+            return np.ones(points.shape[0], dtype=bool)
+        ph, pw = self.shape
+        x = np.clip(np.rint(points[:, 0]), 0, pw - 1).astype(np.intp)
+        y = np.clip(np.rint(points[:, 1]), 0, ph - 1).astype(np.intp)
+        return np.asarray(self.shown[y, x], dtype=bool)
 
     def _border_score(self, h: FloatArray, threshold: float) -> float:
         size = self.size
@@ -556,6 +578,8 @@ class _Measurement:
             or np.any(centres[..., 1] > ph - 1)
         ):
             raise GradingFailed("symbol: expected every module inside the image")
+        if not self._shown(centres.reshape(-1, 2)).all():
+            raise GradingFailed("symbol: expected every module inside the image")
         samples = _sample(self.reference, centres).astype(np.float64)
 
         quiet_uv = np.concatenate(
@@ -578,6 +602,7 @@ class _Measurement:
             & (quiet_points[:, 0] <= pw - 1)
             & (quiet_points[:, 1] <= ph - 1)
         )
+        seen &= self._shown(quiet_points)
         quiet = _sample(self.reference, quiet_points).astype(np.float64)
 
         everything = np.concatenate((samples.ravel(), quiet[seen]))

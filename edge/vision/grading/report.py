@@ -1,9 +1,11 @@
 """What an ISO/IEC 15415 grading says: parameters with value and grade, the scan grade, the
 overall symbol grade over several images, and the report a verifier prints.
 
-Grades are integers 0-4 per parameter (4 = A, 0 = F); the overall symbol grade is the mean of
-the scan grades of the images graded (one image on the line), printed to one decimal with
-its letter: A >= 3.5, B >= 2.5, C >= 1.5, D >= 0.5, else F.
+Grades are integers 0-4 per parameter (4 = A, 0 = F); the scan grade of one image is its
+lowest parameter grade; the overall symbol grade is the arithmetic mean of the scan grades of
+the images of one symbol (:class:`SymbolGrade`: five orientations for ``vision grade``, one
+image on the line), to one decimal, with its letter: A >= 3.5, B >= 2.5, C >= 1.5,
+D >= 0.5, else F. An image in which the symbol does not decode has scan grade 0.
 """
 
 from __future__ import annotations
@@ -11,6 +13,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from typing import Any
+
+from edge.vision.decoding import Decoded
 
 PARAMETERS = (
     "decode",
@@ -200,6 +204,12 @@ class GradeReport:
             f"ISO/IEC 15415 DataMatrix {self.symbol_size}  overall grade "
             f"{self.overall:.1f} ({self.letter})  {self.iso_notation()}"
         )
+        lines.extend(self.detail_lines())
+        return "\n".join(lines)
+
+    def detail_lines(self) -> list[str]:
+        """The report without its heading: data, light, reflectance, every parameter."""
+        lines: list[str] = []
         if self.error:
             lines.append(f"  not graded: {self.error}")
         if self.data is not None:
@@ -236,7 +246,7 @@ class GradeReport:
                 f"       error correction: {', '.join(map(str, self.corrected))} of "
                 f"{self.ec_capacity} codewords per block used"
             )
-        return "\n".join(lines)
+        return lines
 
 
 def _format_value(name: str, value: float) -> str:
@@ -251,9 +261,122 @@ def printable(data: str) -> str:
     return "".join(names.get(ch, ch if ch.isprintable() else f"\\x{ord(ch):02x}") for ch in data)
 
 
-def overall_grade(reports: Sequence[GradeReport]) -> float:
-    """ISO/IEC 15415 overall symbol grade: the mean of the scan grades of the images of one
-    symbol (0.0 for none)."""
-    if not reports:
+def mean_grade(scan_grades: Sequence[int]) -> float:
+    """ISO/IEC 15415 overall symbol grade: the arithmetic mean of the scan grades of the
+    images of one symbol, to one decimal (0.0 for none)."""
+    if not scan_grades:
         return 0.0
-    return round(sum(report.scan_grade for report in reports) / len(reports), 1)
+    return round(sum(scan_grades) / len(scan_grades), 1)
+
+
+def overall_grade(reports: Sequence[GradeReport]) -> float:
+    """ISO/IEC 15415 overall symbol grade of the graded images ``reports`` of one symbol."""
+    return mean_grade([report.scan_grade for report in reports])
+
+
+@dataclass(frozen=True)
+class Scan:
+    """One image of a symbol, graded: the image turned ``angle_deg`` counter-clockwise, its
+    report, or why it has none (then its scan grade is 0: the symbol did not decode)."""
+
+    angle_deg: float
+    report: GradeReport | None
+    error: str | None = None
+    decoded: Decoded | None = None
+    """What the decoder read in this image (None when nothing)."""
+
+    @property
+    def scan_grade(self) -> int:
+        return self.report.scan_grade if self.report is not None else 0
+
+    def to_dict(self) -> dict[str, Any]:
+        report = self.report
+        return {
+            "angle_deg": round(self.angle_deg, 1),
+            "scan_grade": self.scan_grade,
+            "letter": letter(self.scan_grade),
+            "limiting": list(report.limiting) if report is not None else ["decode"],
+            "elapsed_ms": round(report.elapsed_ms, 2) if report is not None else None,
+            "error": self.error if report is None else report.error,
+        }
+
+
+@dataclass(frozen=True)
+class SymbolGrade:
+    """The overall symbol grade of one symbol over several images (``scans``, in order):
+    the arithmetic mean of their scan grades (:func:`mean_grade`)."""
+
+    scans: tuple[Scan, ...]
+
+    @property
+    def overall(self) -> float:
+        return mean_grade([scan.scan_grade for scan in self.scans])
+
+    @property
+    def letter(self) -> str:
+        return letter(self.overall)
+
+    @property
+    def first_graded(self) -> Scan | None:
+        """The first scan graded (the symbol as it lies, when it decodes there)."""
+        return next((scan for scan in self.scans if scan.report is not None), None)
+
+    @property
+    def detail(self) -> GradeReport | None:
+        """The report of the first scan graded."""
+        first = self.first_graded
+        return first.report if first is not None else None
+
+    def iso_notation(self) -> str:
+        """``grade/aperture/wavelength`` of the overall grade (ISO/IEC 15415 5.4)."""
+        detail = self.detail
+        if detail is None:
+            return f"{self.overall:.1f}"
+        return f"{self.overall:.1f}/{round(detail.aperture * 10):02d}/{detail.wavelength_nm}"
+
+    def to_dict(self) -> dict[str, Any]:
+        """The first graded image's report with the overall grade of all the scans, and each
+        scan's grade."""
+        detail = self.detail
+        record = detail.to_dict() if detail is not None else {}
+        record.update(
+            {
+                "overall_grade": self.overall,
+                "letter": self.letter,
+                "iso": self.iso_notation(),
+                "orientations": len(self.scans),
+                "scans": [scan.to_dict() for scan in self.scans],
+            }
+        )
+        return record
+
+    def text(self, source: str = "") -> str:
+        """As a verifier prints it: the overall grade, each scan grade, then the detailed
+        report of the first image graded."""
+        lines = [source] if source else []
+        detail = self.detail
+        size = detail.symbol_size if detail is not None else "?"
+        lines.append(
+            f"ISO/IEC 15415 DataMatrix {size}  overall grade {self.overall:.1f} "
+            f"({self.letter})  {self.iso_notation()}"
+        )
+        lines.append(f"  mean of {len(self.scans)} scan grades, the image turned:")
+        for scan in self.scans:
+            if scan.report is None:
+                why = f"not graded: {scan.error}"
+            elif scan.scan_grade < 4:
+                why = "lowest: " + ", ".join(ABBREVIATIONS[n] for n in scan.report.limiting)
+            else:
+                why = ""
+            lines.append(
+                f"  {scan.angle_deg:5g}°  {scan.scan_grade} ({letter(scan.scan_grade)})"
+                f"{'  ' + why if why else ''}"
+            )
+        first = self.first_graded
+        if first is not None and first.report is not None:
+            lines.append(
+                f"  scan at {first.angle_deg:g}°: grade {first.scan_grade} "
+                f"({first.report.letter})  {first.report.iso_notation()}"
+            )
+            lines.extend(first.report.detail_lines())
+        return "\n".join(lines)

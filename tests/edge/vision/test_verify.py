@@ -79,7 +79,7 @@ def test_plain_datamatrix_is_not_gs1(verifier: Verifier) -> None:
     result = verifier.verify(frame_with(symbol(UNIT.element_string(), gs1=False)), UNIT)
     assert result.outcome is Outcome.NOT_GS1
     assert result.error == (
-        "symbology_identifier: expected a GS1 DataMatrix (]d2, ]d5, ]d8), got ']d1'"
+        "symbology_identifier: expected a GS1 DataMatrix (]d2, ]d5, ]d8, ]dB), got ']d1'"
     )
     assert result.parsed is None
 

@@ -101,7 +101,10 @@ def test_144x144_has_two_shorter_blocks() -> None:
         ([66, 67, 129], "AB", False),  # ASCII, then a pad
         ([142, 164, 186], "123456", False),  # digit pairs (ISO/IEC 16022 Annex O)
         ([232, 131], "01", True),  # FNC1 first: GS1 data; 131 -> "01"
-        ([66, 232, 67], "A\x1dB", False),  # FNC1 later: GS
+        ([233, 42, 1, 1, 232, 131], "01", True),  # after Structured Append: fifth position
+        ([233, 42, 1, 1, 66, 232, 67], "AB", False),  # sixth: AIM, not GS1
+        ([66, 232, 67], "AB", False),  # FNC1 second: AIM indicator (]d3), not transmitted
+        ([66, 67, 232, 68], "AB\x1dC", False),  # FNC1 later: GS
         ([235, 66], chr(65 + 128), False),  # upper shift
     ],
 )
