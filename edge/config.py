@@ -433,7 +433,7 @@ class TomlFileSource(PydanticBaseSettingsSource):
         data: Mapping[str, Any] | None = None,
     ) -> None:
         super().__init__(settings_cls)
-        self.data: dict[str, Any] = _deep_copy(dict(data or {}))
+        self.data: dict[str, Any] = _deep_copy(dict(data or {}))  # the caller's stays as is
         if path is not None:
             self.data = read_toml(path)
 
@@ -441,7 +441,8 @@ class TomlFileSource(PydanticBaseSettingsSource):
         return self.data.get(field_name), field_name, False
 
     def __call__(self) -> dict[str, Any]:
-        return _deep_copy(self.data)
+        copied: dict[str, Any] = _deep_copy(self.data)
+        return copied
 
 
 def read_toml(path: str | Path) -> dict[str, Any]:
