@@ -113,7 +113,7 @@ class ServerSettings(BaseSettings):
     epcis_webhook_hosts: tuple[str, ...] = ()
 
     # Audit trail anchoring (docs/qa.md): the Ed25519 key that signs checkpoints, from a
-    # file or the environment (SERIALTRACE_SERVER_AUDIT_KEY), never from the database; the
+    # file or the environment (SERIALTRACE_SERVER__AUDIT_KEY), never from the database; the
     # public key verifiers trust (derived from the private key when not given); the
     # append-only checkpoint file; how often a checkpoint goes into the trail itself.
     audit_key_file: str | None = None
