@@ -21,13 +21,14 @@ See ``docs/edge.md`` for the reference and ``docs/examples/edge.toml`` for a ful
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
 from contextvars import ContextVar
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -483,7 +484,8 @@ class NestedEnvSource(PydanticBaseSettingsSource):
 
     def __call__(self) -> dict[str, Any]:
         problems: list[str] = []
-        overlay = env_overlay(self.environ, self.below.data if self.below else {}, problems)
+        below = self.below.data if self.below else {}
+        overlay = env_overlay(self.environ, below, problems, self.settings_cls)
         if problems and self.problems is None:
             raise ConfigError("the environment", problems)
         if self.problems is not None:
@@ -550,10 +552,15 @@ def _build(
 
 
 def env_overlay(
-    environ: Mapping[str, str], below: Mapping[str, Any], problems: list[str]
+    environ: Mapping[str, str],
+    below: Mapping[str, Any],
+    problems: list[str],
+    model: type[BaseModel] | None = None,
 ) -> dict[str, Any]:
     """The settings ``SERIALTRACE_EDGE__…`` names give, as a nested mapping over ``below``
-    (the file): a list the environment addresses is the file's list with those items set."""
+    (the file): a list the environment addresses is the file's list with those items set.
+    A key of ``model`` that holds a list or a table may be given whole, as JSON
+    (``SERIALTRACE_EDGE__API__ALLOWED_HOSTS='["hmi.plant"]'``)."""
     overlay: dict[str, Any] = {}
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX):
@@ -584,14 +591,77 @@ def env_overlay(
                 break
         else:
             last = keys[-1]
+            value = _env_value(name, environ[name], model, keys, problems)
             if isinstance(node, list):
                 if not last.isdigit() or int(last) >= len(node):
                     problems.append(f"environment: {name}: no list item {last!r}")
                     continue
-                node[int(last)] = environ[name]
+                node[int(last)] = value
             else:
-                node[last] = environ[name]
+                node[last] = value
     return overlay
+
+
+def _env_value(
+    name: str, text: str, model: type[BaseModel] | None, keys: list[str], problems: list[str]
+) -> Any:
+    """``text``, or what its JSON says when the key holds a list or a table."""
+    if model is None or not text.lstrip().startswith(("[", "{")):
+        return text
+    if not _holds_many(_annotation_at(model, keys)):
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        problems.append(f"environment: {name}: expected JSON (a list or a table), got {exc}")
+        return text
+
+
+def _annotation_at(model: type[BaseModel], keys: list[str]) -> Any:
+    """The annotation of the setting at ``keys`` (list indices as digits), None if none."""
+    annotation: Any = model
+    for key in keys:
+        inner = _model_in(annotation)
+        if key.isdigit():
+            annotation = _item_of(annotation)
+        elif inner is not None and key in inner.model_fields:
+            annotation = inner.model_fields[key].annotation
+        else:
+            return None
+    return annotation
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):  # X | None, Annotated[X, ...]
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _item_of(annotation: Any) -> Any:
+    for candidate in (annotation, *get_args(annotation)):
+        if get_origin(candidate) in (list, tuple):
+            return get_args(candidate)[0]
+        if get_origin(candidate) is Annotated:
+            return _item_of(get_args(candidate)[0])
+    return None
+
+
+def _holds_many(annotation: Any) -> bool:
+    """Whether a setting of this annotation is a list or a table."""
+    if annotation is None:
+        return False
+    if _model_in(annotation) is not None and not (
+        isinstance(annotation, type) and issubclass(annotation, str)
+    ):
+        return True
+    return any(
+        get_origin(candidate) in (list, tuple, dict)
+        for candidate in (annotation, *get_args(annotation))
+    )
 
 
 def _deep_copy(value: Any) -> Any:

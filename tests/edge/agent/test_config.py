@@ -285,3 +285,22 @@ def test_the_file_is_strict_and_every_problem_is_listed(tmp_path: Path) -> None:
             " got 'many'",
         ]
     )
+
+
+def test_a_list_or_a_table_may_be_given_whole_as_json() -> None:
+    printer_table = '{"url": "socket://10.1.2.3:9100", "language": "dpl"}'
+    environ = {
+        "SERIALTRACE_EDGE__API__ALLOWED_HOSTS": '["hmi.plant", "10.1.2.3"]',
+        "SERIALTRACE_EDGE__DEVICES__PRINTER": printer_table,
+        "SERIALTRACE_EDGE__MQTT__PASSWORD": "[not json, a password",
+    }
+    config = parse_config(MINIMAL, environ=environ)
+    assert config.api.allowed_hosts == ["hmi.plant", "10.1.2.3"]
+    printer = config.devices.printer
+    assert printer is not None and printer.language.value == "dpl"
+    assert config.mqtt.password == "[not json, a password"  # a text key stays text
+    bad = {"SERIALTRACE_EDGE__API__ALLOWED_HOSTS": '["hmi.plant",'}
+    problems = problems_of(MINIMAL, bad)
+    assert problems[0].startswith(
+        "environment: SERIALTRACE_EDGE__API__ALLOWED_HOSTS: expected JSON (a list or a table), got "
+    )
