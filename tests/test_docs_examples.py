@@ -11,6 +11,7 @@ example this test does not know how to load: a new kind of file needs a loader b
 from __future__ import annotations
 
 import copy
+import json
 import re
 import tomllib
 from collections.abc import Callable
@@ -388,10 +389,11 @@ def _environment_examples() -> list[tuple[str, str, str]]:
     found = []
     for doc in _docs():
         text = doc.read_text(encoding="utf-8")
-        pattern = r"(SERIALTRACE_(?:EDGE|SERVER|SIM)__[A-Z0-9_]+)=([^\s`]+)"
+        pattern = r"(SERIALTRACE_(?:EDGE|SERVER|SIM)__[A-Z0-9_]+)=('[^']*'|[^\s`]+)"
         for match in re.finditer(pattern, text):
             line = text.count("\n", 0, match.start()) + 1
-            found.append((f"{doc.relative_to(REPO)}:{line}", match.group(1), match.group(2)))
+            value = match.group(2).strip("'")  # as a shell hands it over
+            found.append((f"{doc.relative_to(REPO)}:{line}", match.group(1), value))
     return found
 
 
@@ -412,7 +414,8 @@ def test_environment_example_loads(
         node: Any = config
         for part in name.removeprefix("SERIALTRACE_EDGE__").lower().split("__"):
             node = node[int(part)] if part.isdigit() else getattr(node, part)
-        assert str(getattr(node, "value", node)) == value
+        given = json.loads(value) if value.startswith(("[", "{")) else value
+        assert getattr(node, "value", node) == given
     elif name.startswith("SERIALTRACE_SERVER__"):
         from server.config import load_settings
 
