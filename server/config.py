@@ -273,8 +273,10 @@ def existing_store(db_url: str) -> str:
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> ServerSettings:
-    """Settings from ``config_file`` (TOML), the environment and ``overrides`` (non-None)."""
+    """Settings from ``config_file`` (TOML: keys at top level or in a ``[server]`` table), the
+    environment and ``overrides`` (non-None); ConfigError listing every problem."""
     file_values: dict[str, Any] = {}
+    problems: list[str] = []
     if config_file is not None:
         try:
             data = tomllib.loads(config_file.read_text(encoding="utf-8"))
@@ -286,17 +288,23 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> ServerSe
         if not isinstance(section, dict):
             raise ConfigError(f"config: expected a [server] table, got {section!r}")
         file_values = section
+        problems.extend(
+            f"{key}: unknown setting beside the [server] table (put it in the table)"
+            for key in data
+            if section is not data and key != "server"
+        )
     token = _FILE.set(file_values)
     try:
-        return ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
+        settings = ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        problems = [_describe(error) for error in exc.errors()]
-        if len(problems) == 1:
-            raise ConfigError(problems[0]) from None
-        source = str(config_file) if config_file is not None else "of the server"
-        raise ConfigError(source, problems) from None
+        problems.extend(_describe(error) for error in exc.errors())
     finally:
         _FILE.reset(token)
+    if not problems:
+        return settings
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
+    raise ConfigError(str(config_file) if config_file is not None else "of the server", problems)
 
 
 def _describe(error: Any) -> str:
@@ -305,6 +313,8 @@ def _describe(error: Any) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if message.startswith(where + ":"):  # a validator that names its own field
         return message
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown setting (typo?)"
     secret = any(word in where for word in ("password", "audit_key"))
     got = "(hidden)" if secret else repr(error.get("input"))
     return f"{where}: {message}, got {got}"

@@ -53,7 +53,7 @@ def test_every_problem_is_listed_and_secrets_are_hidden(tmp_path: Path) -> None:
         "db_url: expected a sqlite:// or postgresql:// URL, got 'mysql://x'",
         "mqtt_password: Input should be a valid string, got (hidden)",
         "port: Input should be a valid integer, unable to parse string as an integer, got 'high'",
-        "colour: Extra inputs are not permitted, got 'red'",
+        "colour: unknown setting (typo?)",
     ]
     assert str(caught.value).startswith(f"invalid configuration {config} (4 problems):\n  - ")
     assert "got 12" not in str(caught.value)
@@ -120,3 +120,15 @@ def test_qa_problems_name_the_server_key(monkeypatch: pytest.MonkeyPatch) -> Non
     with pytest.raises(ConfigError) as caught:
         load_settings(None)
     assert caught.value.problems == ["qa_at_risk_fraction: Input should be less than 1, got '1.5'"]
+
+
+def test_keys_beside_the_server_table_are_refused(tmp_path: Path) -> None:
+    """With a [server] table, a key left at top level would be ignored: it is a problem."""
+    config = tmp_path / "server.toml"
+    config.write_text('port = 9000\n[server]\ndb_url = "sqlite:///x.db"\nprot = 1\n')
+    with pytest.raises(ConfigError) as caught:
+        load_settings(config)
+    assert caught.value.problems == [
+        "port: unknown setting beside the [server] table (put it in the table)",
+        "prot: unknown setting (typo?)",
+    ]
