@@ -386,8 +386,6 @@ class EdgeConfig(BaseSettings):
         env = NestedEnvSource(
             settings_cls, reading.environ, below=reading.file, problems=reading.problems
         )
-        if reading.file is None:
-            return init_settings, env
         return init_settings, env, reading.file
 
     @model_validator(mode="after")
@@ -498,7 +496,7 @@ class _Reading:
     """Where :meth:`EdgeConfig.settings_customise_sources` reads: set by :func:`parse_config`
     and :func:`load_config` for the duration of one construction."""
 
-    file: TomlFileSource | None
+    file: TomlFileSource
     environ: Mapping[str, str]
     problems: list[str]
 
