@@ -237,6 +237,33 @@ def test_a_wrong_key_in_an_example_would_fail() -> None:
         load_edge_fragment(typo, REPO)
 
 
+UNIT_TEMPLATE = (REPO / "edge" / "printers" / "templates" / "unit-50x30-203.toml").read_text(
+    encoding="utf-8"
+)
+
+
+@pytest.mark.parametrize(
+    ("loader", "text"),
+    [
+        (load_server, "[server]\ncolour = 1\n"),
+        (load_template_file, UNIT_TEMPLATE.replace("[datamatrix]", "[datamatrix]\ncolour = 1")),
+        (load_scenario, 'name = "x"\ncolour = 1\n[line]\nsite = "s"\nline = "l"\n'),
+        (load_printer_simulator, "[printer]\ncolour = 1\n[printer.faults]\n"),
+        (load_printer_driver, '[printer]\nurl = "loop://"\ncolour = 1\n'),
+        (load_edge_printer, '[printer]\nurl = "loop://"\ncolour = 1\n'),
+        (load_vision_thresholds, "[thresholds]\ncolour = 1\n"),
+    ],
+    ids=lambda value: getattr(value, "__name__", ""),
+)
+def test_every_loader_refuses_an_unknown_key(loader: Loader, text: str, tmp_path: Path) -> None:
+    """An example with a typo fails whatever kind of file it is (a key nobody reads would
+    otherwise pass unnoticed)."""
+    example = Example("docs/x.md:1", REPO / "docs" / "x.md", text)
+    with pytest.raises(Exception, match=r"colour") as caught:
+        loader(example, tmp_path)
+    assert isinstance(caught.value, ValueError) or type(caught.value).__name__ == "CliError"
+
+
 # -- every key the docs name ----------------------------------------------------------------
 
 
