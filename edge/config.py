@@ -1,27 +1,34 @@
 """Edge agent configuration: one TOML file, overridable by environment variables.
 
-The file is read, environment overrides are merged in, and the result is validated as a
-whole: :func:`load_config` either returns a complete, valid :class:`EdgeConfig` or raises
-:class:`ConfigError` listing *every* problem (``section.field: what was expected, got 'x'``),
-so an operator fixes a file in one go instead of one error per start.
-
-Environment overrides use ``SERIALTRACE_EDGE__`` followed by the path in upper case, parts
-joined by a double underscore; list items are addressed by their index::
+:class:`EdgeConfig` is a pydantic-settings model whose sources have one precedence:
+arguments > environment > the TOML file > defaults. The file (:class:`TomlFileSource`) is
+taken as written: a key no section knows is refused. The environment
+(:class:`NestedEnvSource`) names a key ``SERIALTRACE_EDGE__`` followed by its path in upper
+case, parts joined by a double underscore; list items are addressed by their index in the
+file's list::
 
     SERIALTRACE_EDGE__MQTT__URL=mqtts://broker.plant:8883
     SERIALTRACE_EDGE__MQTT__PASSWORD=secret
     SERIALTRACE_EDGE__PRODUCTS__0__LOT_TEMPLATE=unit-large
+
+:func:`load_config` either returns a complete, valid :class:`EdgeConfig` or raises
+:class:`ConfigError` listing *every* problem of the file and the environment
+(``section.field: what was expected, got 'x'``), so an operator fixes a file in one go
+instead of one error per start. :func:`parse_config` does the same for a mapping already read.
 
 See ``docs/edge.md`` for the reference and ``docs/examples/edge.toml`` for a full example.
 """
 
 from __future__ import annotations
 
+import json
 import os
 import tomllib
 from collections.abc import Mapping
+from contextvars import ContextVar
+from dataclasses import dataclass
 from pathlib import Path
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Literal, get_args, get_origin
 from urllib.parse import urlsplit
 
 from pydantic import (
@@ -33,6 +40,8 @@ from pydantic import (
     field_validator,
     model_validator,
 )
+from pydantic.fields import FieldInfo
+from pydantic_settings import BaseSettings, PydanticBaseSettingsSource, SettingsConfigDict
 
 import gs1
 from edge.devices import DevicesConfig
@@ -339,8 +348,13 @@ class AgentConfig(_Section):
     commit_interval_ms: Annotated[float, Field(ge=0, le=1000)] = 0.0
 
 
-class EdgeConfig(_Section):
-    """The whole edge agent configuration."""
+class EdgeConfig(BaseSettings):
+    """The whole edge agent configuration, from its sources in this order of precedence:
+    arguments (``EdgeConfig(mqtt=...)``) > environment (``SERIALTRACE_EDGE__…``) > the TOML
+    file > the defaults below. :func:`load_config` and :func:`parse_config` build it and turn
+    every problem into one :class:`ConfigError`."""
+
+    model_config = SettingsConfigDict(frozen=True, extra="forbid", env_prefix=ENV_PREFIX)
 
     agent: AgentConfig
     products: Annotated[list[ProductConfig], Field(min_length=1)]
@@ -353,6 +367,26 @@ class EdgeConfig(_Section):
     trigger: TriggerConfig = TriggerConfig()
     line: LineConfig = LineConfig()
     api: ApiConfig = ApiConfig()
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments > environment > file (> defaults, added by pydantic-settings). Without
+        :func:`load_config` or :func:`parse_config` there is no file and the environment is
+        ``os.environ``."""
+        reading = _READING.get()
+        if reading is None:
+            return init_settings, NestedEnvSource(settings_cls, os.environ)
+        env = NestedEnvSource(
+            settings_cls, reading.environ, below=reading.file, problems=reading.problems
+        )
+        return init_settings, env, reading.file
 
     @model_validator(mode="after")
     def _unique_products(self) -> EdgeConfig:
@@ -385,41 +419,147 @@ class EdgeConfig(_Section):
         return candidate if candidate.is_absolute() else self.data_path / candidate
 
 
-def load_config(path: str | Path, environ: Mapping[str, str] | None = None) -> EdgeConfig:
-    """Read, override from the environment, and validate; raise ConfigError with every problem."""
+class TomlFileSource(PydanticBaseSettingsSource):
+    """The configuration file: every table and key as written (pydantic refuses unknown keys,
+    ``extra="forbid"`` on every section), read from ``path`` or given as ``data`` (a mapping
+    already read from TOML). A file that is missing, unreadable or not TOML raises
+    :class:`ConfigError` naming it."""
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        path: str | Path | None = None,
+        data: Mapping[str, Any] | None = None,
+    ) -> None:
+        super().__init__(settings_cls)
+        self.data: dict[str, Any] = _deep_copy(dict(data or {}))  # the caller's stays as is
+        if path is not None:
+            self.data = read_toml(path)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        copied: dict[str, Any] = _deep_copy(self.data)
+        return copied
+
+
+def read_toml(path: str | Path) -> dict[str, Any]:
+    """The TOML file at ``path`` as a mapping; ConfigError naming the file if it cannot be."""
     source = str(path)
     try:
-        raw = tomllib.loads(Path(path).read_text(encoding="utf-8"))
+        return tomllib.loads(Path(path).read_text(encoding="utf-8"))
     except FileNotFoundError:
         raise ConfigError(source, [f"file: no such file {source!r}"]) from None
     except (OSError, UnicodeDecodeError) as exc:
         raise ConfigError(source, [f"file: cannot read {source!r}: {exc}"]) from None
     except tomllib.TOMLDecodeError as exc:
         raise ConfigError(source, [f"file: not valid TOML: {exc}"]) from None
-    return parse_config(raw, environ=os.environ if environ is None else environ, source=source)
+
+
+class NestedEnvSource(PydanticBaseSettingsSource):
+    """``SERIALTRACE_EDGE__A__B=value`` sets ``a.b``; a list item is addressed by its index
+    in the list below it (``SERIALTRACE_EDGE__PRODUCTS__0__NAME`` names the file's first
+    product). A name that addresses nothing (a list item the file does not have, a key under
+    a value) is a problem: added to ``problems`` when given (so it is listed with every
+    other problem), else raised as :class:`ConfigError`."""
+
+    def __init__(
+        self,
+        settings_cls: type[BaseSettings],
+        environ: Mapping[str, str],
+        *,
+        below: TomlFileSource | None = None,
+        problems: list[str] | None = None,
+    ) -> None:
+        super().__init__(settings_cls)
+        self.environ = environ
+        self.below = below
+        self.problems = problems
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self().get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        problems: list[str] = []
+        below = self.below.data if self.below else {}
+        overlay = env_overlay(self.environ, below, problems, self.settings_cls)
+        if problems and self.problems is None:
+            raise ConfigError("the environment", problems)
+        if self.problems is not None:
+            self.problems.extend(problem for problem in problems if problem not in self.problems)
+        return overlay
+
+
+@dataclass(frozen=True)
+class _Reading:
+    """Where :meth:`EdgeConfig.settings_customise_sources` reads: set by :func:`parse_config`
+    and :func:`load_config` for the duration of one construction."""
+
+    file: TomlFileSource
+    environ: Mapping[str, str]
+    problems: list[str]
+
+
+_READING: ContextVar[_Reading | None] = ContextVar("edge_config_reading", default=None)
+
+
+def load_config(
+    path: str | Path,
+    environ: Mapping[str, str] | None = None,
+    *,
+    overrides: Mapping[str, Any] | None = None,
+) -> EdgeConfig:
+    """Read the file, override from the environment (``os.environ`` unless ``environ`` is
+    given) and then from ``overrides`` (nested like the file: ``{"mqtt": {"url": ...}}``),
+    and validate; raise ConfigError with every problem."""
+    file = TomlFileSource(EdgeConfig, path=path)
+    return _build(file, os.environ if environ is None else environ, str(path), overrides)
 
 
 def parse_config(
-    raw: dict[str, Any], *, environ: Mapping[str, str] | None = None, source: str = "<dict>"
+    raw: Mapping[str, Any],
+    *,
+    environ: Mapping[str, str] | None = None,
+    source: str = "<dict>",
+    overrides: Mapping[str, Any] | None = None,
 ) -> EdgeConfig:
-    """Validate a configuration mapping (as read from TOML) with environment overrides."""
+    """Validate a configuration mapping (as read from TOML) with the overrides of ``environ``
+    (none unless given: not ``os.environ``) and of ``overrides``."""
+    return _build(TomlFileSource(EdgeConfig, data=raw), environ or {}, source, overrides)
+
+
+def _build(
+    file: TomlFileSource,
+    environ: Mapping[str, str],
+    source: str,
+    overrides: Mapping[str, Any] | None,
+) -> EdgeConfig:
     problems: list[str] = []
-    merged = apply_env_overrides(raw, environ or {}, problems)
+    token = _READING.set(_Reading(file, environ, problems))
     try:
-        config = EdgeConfig.model_validate(merged)
+        config = EdgeConfig(**_deep_copy(dict(overrides or {})))
     except ValidationError as exc:
         problems.extend(_describe(error) for error in exc.errors())
         raise ConfigError(source, problems) from None
+    finally:
+        _READING.reset(token)
     if problems:
         raise ConfigError(source, problems)
     return config
 
 
-def apply_env_overrides(
-    raw: dict[str, Any], environ: Mapping[str, str], problems: list[str]
+def env_overlay(
+    environ: Mapping[str, str],
+    below: Mapping[str, Any],
+    problems: list[str],
+    model: type[BaseModel] | None = None,
 ) -> dict[str, Any]:
-    """A copy of ``raw`` with every ``SERIALTRACE_EDGE__A__B=value`` set at ``a.b``."""
-    merged: dict[str, Any] = _deep_copy(raw)
+    """The settings ``SERIALTRACE_EDGE__…`` names give, as a nested mapping over ``below``
+    (the file): a list the environment addresses is the file's list with those items set.
+    A key of ``model`` that holds a list or a table may be given whole, as JSON
+    (``SERIALTRACE_EDGE__API__ALLOWED_HOSTS='["hmi.plant"]'``)."""
+    overlay: dict[str, Any] = {}
     for name in sorted(environ):
         if not name.startswith(ENV_PREFIX):
             continue
@@ -427,38 +567,103 @@ def apply_env_overrides(
         if not all(keys):
             problems.append(f"environment: {name}: expected SECTION__FIELD, got an empty part")
             continue
-        node: Any = merged
+        node: Any = overlay
+        base: Any = below
         for depth, key in enumerate(keys[:-1]):
-            node = _step(node, key, name, keys[: depth + 1], problems)
-            if node is None:
+            path = ".".join(keys[: depth + 1])
+            if isinstance(node, list):
+                if not key.isdigit() or int(key) >= len(node):
+                    problems.append(f"environment: {name}: no list item {key!r} at {path}")
+                    break
+                node = base = node[int(key)]
+            else:
+                base_child = base.get(key) if isinstance(base, Mapping) else None
+                if key not in node:
+                    if isinstance(base_child, list):
+                        node[key] = _deep_copy(base_child)
+                    elif base_child is None or isinstance(base_child, Mapping):
+                        node[key] = {}
+                node, base = node.get(key), base_child
+            if not isinstance(node, dict | list):
+                problems.append(f"environment: {name}: {path} is a value, not a section")
                 break
         else:
             last = keys[-1]
+            value = _env_value(name, environ[name], model, keys, problems)
             if isinstance(node, list):
                 if not last.isdigit() or int(last) >= len(node):
                     problems.append(f"environment: {name}: no list item {last!r}")
                     continue
-                node[int(last)] = environ[name]
+                node[int(last)] = value
             else:
-                node[last] = environ[name]
-    return merged
+                node[last] = value
+    return overlay
 
 
-def _step(node: Any, key: str, name: str, path: list[str], problems: list[str]) -> Any:
-    if isinstance(node, list):
-        if not key.isdigit() or int(key) >= len(node):
-            problems.append(f"environment: {name}: no list item {key!r} at {'.'.join(path)}")
+def _env_value(
+    name: str, text: str, model: type[BaseModel] | None, keys: list[str], problems: list[str]
+) -> Any:
+    """``text``, or what its JSON says when the key holds a list or a table."""
+    if model is None or not text.lstrip().startswith(("[", "{")):
+        return text
+    if not _holds_many(_annotation_at(model, keys)):
+        return text
+    try:
+        return json.loads(text)
+    except json.JSONDecodeError as exc:
+        problems.append(f"environment: {name}: expected JSON (a list or a table), got {exc}")
+        return text
+
+
+def _annotation_at(model: type[BaseModel], keys: list[str]) -> Any:
+    """The annotation of the setting at ``keys`` (list indices as digits), None if none."""
+    annotation: Any = model
+    for key in keys:
+        inner = _model_in(annotation)
+        if key.isdigit():
+            annotation = _item_of(annotation)
+        elif inner is not None and key in inner.model_fields:
+            annotation = inner.model_fields[key].annotation
+        else:
             return None
-        return node[int(key)]
-    child = node.setdefault(key, {})
-    if not isinstance(child, dict | list):
-        problems.append(f"environment: {name}: {'.'.join(path)} is a value, not a section")
-        return None
-    return child
+    return annotation
+
+
+def _model_in(annotation: Any) -> type[BaseModel] | None:
+    if isinstance(annotation, type) and issubclass(annotation, BaseModel):
+        return annotation
+    for argument in get_args(annotation):  # X | None, Annotated[X, ...]
+        found = _model_in(argument)
+        if found is not None:
+            return found
+    return None
+
+
+def _item_of(annotation: Any) -> Any:
+    for candidate in (annotation, *get_args(annotation)):
+        if get_origin(candidate) in (list, tuple):
+            return get_args(candidate)[0]
+        if get_origin(candidate) is Annotated:
+            return _item_of(get_args(candidate)[0])
+    return None
+
+
+def _holds_many(annotation: Any) -> bool:
+    """Whether a setting of this annotation is a list or a table."""
+    if annotation is None:
+        return False
+    if _model_in(annotation) is not None and not (
+        isinstance(annotation, type) and issubclass(annotation, str)
+    ):
+        return True
+    return any(
+        get_origin(candidate) in (list, tuple, dict)
+        for candidate in (annotation, *get_args(annotation))
+    )
 
 
 def _deep_copy(value: Any) -> Any:
-    if isinstance(value, dict):
+    if isinstance(value, Mapping):
         return {key: _deep_copy(item) for key, item in value.items()}
     if isinstance(value, list):
         return [_deep_copy(item) for item in value]

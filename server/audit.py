@@ -950,7 +950,7 @@ def anchor_from_settings(settings: Any, engine: Engine) -> Anchor:
     try:
         if settings.audit_key is not None:
             private_key = load_private_key(
-                settings.audit_key.get_secret_value(), "audit_key (SERIALTRACE_SERVER_AUDIT_KEY)"
+                settings.audit_key.get_secret_value(), "audit_key (SERIALTRACE_SERVER__AUDIT_KEY)"
             )
         elif key_file is not None:
             try:

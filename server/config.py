@@ -1,9 +1,11 @@
-"""Server settings: defaults < TOML file < environment < arguments.
+"""Server settings, one pydantic-settings model (:class:`ServerSettings`) whose sources have
+one precedence: arguments > environment > TOML file > defaults.
 
 The environment names a key as every part of serialtrace does: ``SERIALTRACE_SERVER__`` and
-the key in capitals (``SERIALTRACE_SERVER__DB_URL``, ``SERIALTRACE_SERVER__MQTT_PASSWORD``);
-the older single-underscore form (``SERIALTRACE_SERVER_DB_URL``) is still read, and the
-double-underscore one wins when both are set.
+the key in capitals (``SERIALTRACE_SERVER__DB_URL``, ``SERIALTRACE_SERVER__MQTT_PASSWORD``,
+``SERIALTRACE_SERVER__QA_RESOLUTION_HOURS``); the older names are still read, below the new
+one: ``SERIALTRACE_SERVER_<KEY>`` (one underscore) and, for the QA keys, ``SERIALTRACE_QA_<KEY>``
+(``SERIALTRACE_QA_RESOLUTION_HOURS``).
 
 A TOML file holds the keys below at top level or under a ``[server]`` table::
 
@@ -14,7 +16,7 @@ A TOML file holds the keys below at top level or under a ``[server]`` table::
 
 The broker's credentials and TLS files come from ``mqtt_secrets_file`` (as ``serialtrace
 broker add-server`` writes it, mode 0600), or from ``mqtt_username``, ``mqtt_password``
-(best from the environment: ``SERIALTRACE_SERVER_MQTT_PASSWORD``), ``mqtt_ca_file``,
+(best from the environment: ``SERIALTRACE_SERVER__MQTT_PASSWORD``), ``mqtt_ca_file``,
 ``mqtt_cert_file`` and ``mqtt_key_file``, or from the URL (``mqtts://user:pw@host``). The
 password never appears in a log line or on the receiver process's command line.
 """
@@ -23,27 +25,42 @@ from __future__ import annotations
 
 import socket
 import tomllib
+from collections.abc import Mapping
+from contextvars import ContextVar
 from pathlib import Path
 from typing import Any
 
 from pydantic import Field, SecretStr, ValidationError, field_validator
-from pydantic_settings import BaseSettings, EnvSettingsSource, SettingsConfigDict
+from pydantic.fields import FieldInfo
+from pydantic_settings import (
+    BaseSettings,
+    EnvSettingsSource,
+    PydanticBaseSettingsSource,
+    SettingsConfigDict,
+)
 
 from epcis.broker import BrokerLink
 from epcis.errors import BrokerLinkError
 from server.errors import ConfigError
+from server.qa.sla import QaSettings
 from server.store.engine import normalize_url
 
 ENV_PREFIX = "SERIALTRACE_SERVER__"
 """The environment's names for the settings: ``SERIALTRACE_SERVER__<KEY>``."""
 LEGACY_ENV_PREFIX = "SERIALTRACE_SERVER_"
 """Still read (``SERIALTRACE_SERVER_<KEY>``): the names before one syntax for every part."""
+LEGACY_QA_ENV_PREFIX = "SERIALTRACE_QA_"
+"""Still read for the ``qa_*`` keys (``SERIALTRACE_QA_<KEY>`` for ``qa_<key>``): the QA
+settings' names before they were the server's."""
+
+_FILE: ContextVar[Mapping[str, Any] | None] = ContextVar("server_settings_file", default=None)
+"""The settings file's values while :func:`load_settings` builds the settings."""
 
 
 class ServerSettings(BaseSettings):
     """Everything the trace server reads from its configuration."""
 
-    model_config = SettingsConfigDict(env_prefix=LEGACY_ENV_PREFIX, extra="forbid", frozen=True)
+    model_config = SettingsConfigDict(env_prefix=ENV_PREFIX, extra="forbid", frozen=True)
 
     db_url: str = "sqlite:///serialtrace.db"
     mqtt_url: str | None = None  # no MQTT ingest when unset (HTTP capture only)
@@ -96,7 +113,7 @@ class ServerSettings(BaseSettings):
     epcis_webhook_hosts: tuple[str, ...] = ()
 
     # Audit trail anchoring (docs/qa.md): the Ed25519 key that signs checkpoints, from a
-    # file or the environment (SERIALTRACE_SERVER_AUDIT_KEY), never from the database; the
+    # file or the environment (SERIALTRACE_SERVER__AUDIT_KEY), never from the database; the
     # public key verifiers trust (derived from the private key when not given); the
     # append-only checkpoint file; how often a checkpoint goes into the trail itself.
     audit_key_file: str | None = None
@@ -125,11 +142,77 @@ class ServerSettings(BaseSettings):
     header_timeout_seconds: float = Field(default=10, gt=0, le=600)
     idle_timeout_seconds: float = Field(default=5, gt=0, le=600)
 
+    # QA (docs/qa.md): complaint SLA clocks (first response, resolution, the fraction of a
+    # window after which a running clock is at risk), the satisfaction target, and when a
+    # batch is flagged (at least this many complaints and a rate over factor x the median
+    # rate of its product's batches).
+    qa_first_response_hours: float = Field(default=24.0, gt=0)
+    qa_resolution_hours: float = Field(default=48.0, gt=0)
+    qa_at_risk_fraction: float = Field(default=0.75, gt=0, lt=1)
+    qa_satisfaction_target: float = Field(default=0.90, gt=0, le=1)
+    qa_batch_flag_factor: float = Field(default=3.0, gt=1)
+    qa_batch_flag_min_complaints: int = Field(default=3, ge=1)
+
+    @classmethod
+    def settings_customise_sources(
+        cls,
+        settings_cls: type[BaseSettings],
+        init_settings: PydanticBaseSettingsSource,
+        env_settings: PydanticBaseSettingsSource,
+        dotenv_settings: PydanticBaseSettingsSource,
+        file_secret_settings: PydanticBaseSettingsSource,
+    ) -> tuple[PydanticBaseSettingsSource, ...]:
+        """Arguments > ``SERIALTRACE_SERVER__KEY`` > ``SERIALTRACE_SERVER_KEY`` >
+        ``SERIALTRACE_QA_KEY`` (``qa_*`` keys only) > the file of :func:`load_settings` >
+        defaults (added by pydantic-settings)."""
+        return (
+            init_settings,
+            env_settings,
+            EnvSettingsSource(settings_cls, env_prefix=LEGACY_ENV_PREFIX),
+            _LegacyQaEnvSource(settings_cls, env_prefix=LEGACY_QA_ENV_PREFIX),
+            _FileSource(settings_cls, _FILE.get() or {}),
+        )
+
+    def qa(self) -> QaSettings:
+        """The QA part, as the complaint SLA clocks and dashboard take it."""
+        return QaSettings(
+            first_response_hours=self.qa_first_response_hours,
+            resolution_hours=self.qa_resolution_hours,
+            at_risk_fraction=self.qa_at_risk_fraction,
+            satisfaction_target=self.qa_satisfaction_target,
+            batch_flag_factor=self.qa_batch_flag_factor,
+            batch_flag_min_complaints=self.qa_batch_flag_min_complaints,
+        )
+
     @field_validator("db_url")
     @classmethod
     def _check_db_url(cls, value: str) -> str:
         normalize_url(value)  # raises ConfigError naming the field
         return value
+
+
+class _LegacyQaEnvSource(EnvSettingsSource):
+    """``SERIALTRACE_QA_<KEY>`` for the ``qa_<key>`` settings (and nothing else)."""
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        if not field_name.startswith("qa_"):
+            return None, field_name, False
+        value, _, complex_ = super().get_field_value(field, field_name.removeprefix("qa_"))
+        return value, field_name, complex_
+
+
+class _FileSource(PydanticBaseSettingsSource):
+    """The settings file's keys as written (unknown keys are refused by the model)."""
+
+    def __init__(self, settings_cls: type[BaseSettings], data: Mapping[str, Any]) -> None:
+        super().__init__(settings_cls)
+        self.data = dict(data)
+
+    def get_field_value(self, field: FieldInfo, field_name: str) -> tuple[Any, str, bool]:
+        return self.data.get(field_name), field_name, False
+
+    def __call__(self) -> dict[str, Any]:
+        return dict(self.data)
 
 
 def broker_link(settings: ServerSettings) -> BrokerLink | None:
@@ -150,7 +233,7 @@ def broker_link(settings: ServerSettings) -> BrokerLink | None:
         raise ConfigError(str(exc)) from None
 
 
-DB_URL_SOURCES = "--db URL, db_url in the --config file, or SERIALTRACE_SERVER_DB_URL"
+DB_URL_SOURCES = "--db URL, db_url in the --config file, or SERIALTRACE_SERVER__DB_URL"
 
 
 def db_url_problem(settings: ServerSettings) -> str | None:
@@ -190,8 +273,10 @@ def existing_store(db_url: str) -> str:
 
 
 def load_settings(config_file: Path | None = None, **overrides: Any) -> ServerSettings:
-    """Settings from ``config_file`` (TOML), the environment and ``overrides`` (non-None)."""
+    """Settings from ``config_file`` (TOML: keys at top level or in a ``[server]`` table), the
+    environment and ``overrides`` (non-None); ConfigError listing every problem."""
     file_values: dict[str, Any] = {}
+    problems: list[str] = []
     if config_file is not None:
         try:
             data = tomllib.loads(config_file.read_text(encoding="utf-8"))
@@ -203,20 +288,23 @@ def load_settings(config_file: Path | None = None, **overrides: Any) -> ServerSe
         if not isinstance(section, dict):
             raise ConfigError(f"config: expected a [server] table, got {section!r}")
         file_values = section
-    values = {
-        **file_values,
-        **EnvSettingsSource(ServerSettings, env_prefix=LEGACY_ENV_PREFIX)(),
-        **EnvSettingsSource(ServerSettings, env_prefix=ENV_PREFIX)(),
-        **{k: v for k, v in overrides.items() if v is not None},
-    }
+        problems.extend(
+            f"{key}: unknown setting beside the [server] table (put it in the table)"
+            for key in data
+            if section is not data and key != "server"
+        )
+    token = _FILE.set(file_values)
     try:
-        return ServerSettings(**values)
+        settings = ServerSettings(**{k: v for k, v in overrides.items() if v is not None})
     except ValidationError as exc:
-        problems = [_describe(error) for error in exc.errors()]
-        if len(problems) == 1:
-            raise ConfigError(problems[0]) from None
-        source = str(config_file) if config_file is not None else "of the server"
-        raise ConfigError(source, problems) from None
+        problems.extend(_describe(error) for error in exc.errors())
+    finally:
+        _FILE.reset(token)
+    if not problems:
+        return settings
+    if len(problems) == 1:
+        raise ConfigError(problems[0])
+    raise ConfigError(str(config_file) if config_file is not None else "of the server", problems)
 
 
 def _describe(error: Any) -> str:
@@ -225,6 +313,8 @@ def _describe(error: Any) -> str:
     message = str(error["msg"]).removeprefix("Value error, ")
     if message.startswith(where + ":"):  # a validator that names its own field
         return message
+    if error["type"] == "extra_forbidden":
+        return f"{where}: unknown setting (typo?)"
     secret = any(word in where for word in ("password", "audit_key"))
     got = "(hidden)" if secret else repr(error.get("input"))
     return f"{where}: {message}, got {got}"

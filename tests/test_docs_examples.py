@@ -11,6 +11,7 @@ example this test does not know how to load: a new kind of file needs a loader b
 from __future__ import annotations
 
 import copy
+import json
 import re
 import tomllib
 from collections.abc import Callable
@@ -236,6 +237,33 @@ def test_a_wrong_key_in_an_example_would_fail() -> None:
         load_edge_fragment(typo, REPO)
 
 
+UNIT_TEMPLATE = (REPO / "edge" / "printers" / "templates" / "unit-50x30-203.toml").read_text(
+    encoding="utf-8"
+)
+
+
+@pytest.mark.parametrize(
+    ("loader", "text"),
+    [
+        (load_server, "[server]\ncolour = 1\n"),
+        (load_template_file, UNIT_TEMPLATE.replace("[datamatrix]", "[datamatrix]\ncolour = 1")),
+        (load_scenario, 'name = "x"\ncolour = 1\n[line]\nsite = "s"\nline = "l"\n'),
+        (load_printer_simulator, "[printer]\ncolour = 1\n[printer.faults]\n"),
+        (load_printer_driver, '[printer]\nurl = "loop://"\ncolour = 1\n'),
+        (load_edge_printer, '[printer]\nurl = "loop://"\ncolour = 1\n'),
+        (load_vision_thresholds, "[thresholds]\ncolour = 1\n"),
+    ],
+    ids=lambda value: getattr(value, "__name__", ""),
+)
+def test_every_loader_refuses_an_unknown_key(loader: Loader, text: str, tmp_path: Path) -> None:
+    """An example with a typo fails whatever kind of file it is (a key nobody reads would
+    otherwise pass unnoticed)."""
+    example = Example("docs/x.md:1", REPO / "docs" / "x.md", text)
+    with pytest.raises(Exception, match=r"colour") as caught:
+        loader(example, tmp_path)
+    assert isinstance(caught.value, ValueError) or type(caught.value).__name__ == "CliError"
+
+
 # -- every key the docs name ----------------------------------------------------------------
 
 
@@ -311,24 +339,221 @@ def _environment_names(prefix: str) -> set[str]:
     return found
 
 
+def _docs() -> list[Path]:
+    pages = sorted([*(REPO / "docs").rglob("*.md"), REPO / "docs" / "examples" / "edge.toml"])
+    return [*pages, REPO / "README.md"]
+
+
+#: Names the docs give that are not settings but values read by a fixed name (secrets the
+#: edge reads when no file names them, the CLI's API token, test and tool switches). Each
+#: must still be read somewhere in the code.
+FIXED_NAMES = {
+    "SERIALTRACE_SERIAL_KEY",
+    "SERIALTRACE_AUTHORITY_PASSWORD",
+    "SERIALTRACE_SERVER_PASSWORD",
+    "SERIALTRACE_EDGE_API_TOKEN",
+    "SERIALTRACE_BENCHMARKS",
+    "SERIALTRACE_SCREENSHOTS",
+    "SERIALTRACE_TEST_WORKERS",
+    "SERIALTRACE_TEST_LEAK_DEADLINE_S",
+    "SERIALTRACE_CHROMIUM",
+}
+#: Names that stand for the syntax itself.
+PLACEHOLDERS = {"SERIALTRACE_EDGE__SECTION__KEY"}
+#: The names before one syntax, still read: only docs/configuration.md names them (once,
+#: as the older names); every other page uses the one syntax.
+LEGACY = re.compile(r"^SERIALTRACE_(SERVER_(?!_)|QA_|MQTT_SECRETS)")
+
+
 def test_every_environment_name_the_docs_give_is_read() -> None:
-    """``SERIALTRACE_EDGE__A__B`` and ``SERIALTRACE_SERVER(_)_KEY`` in the docs name settings."""
+    """Every ``SERIALTRACE_…`` name in the docs is a setting of the part it names, in the one
+    syntax (``SERIALTRACE_EDGE__A__B``, ``SERIALTRACE_SERVER__KEY``, ``SERIALTRACE_SIM__KEY``),
+    or a fixed name the code reads; the older names only where they are listed as such."""
+    from edge.config import EdgeConfig
+    from server.config import ServerSettings
+    from simulators.env import SimulatorSettings
+
+    code = "\n".join(
+        path.read_text(encoding="utf-8")
+        for root in ("edge", "server", "simulators", "serialtrace", "tests", "benchmarks")
+        for path in (REPO / root).rglob("*.py")
+    )
+    bad: list[str] = []
+    seen: set[str] = set()
+    for doc in _docs():
+        where = doc.relative_to(REPO).as_posix()
+        for name in re.findall(r"SERIALTRACE_[A-Z0-9_]*", doc.read_text(encoding="utf-8")):
+            seen.add(name)
+            # a pattern: SERIALTRACE_SERVER__<KEY>, SERIALTRACE_EDGE__…, …__SECTION__KEY
+            pattern = name.endswith("_") or name in PLACEHOLDERS
+            if name in FIXED_NAMES:
+                continue
+            if LEGACY.match(name):
+                if where != "docs/configuration.md":
+                    bad.append(f"{where}: {name} (the older name; use the one syntax)")
+                continue
+            if pattern:
+                continue
+            part, _, path = name.removeprefix("SERIALTRACE_").partition("__")
+            if part == "EDGE" and path:
+                ok = _resolves(EdgeConfig, path.lower().split("__"))
+            elif part == "SERVER" and path:
+                ok = path.lower() in ServerSettings.model_fields
+            elif part == "SIM" and path:
+                ok = path.lower() in SimulatorSettings.model_fields
+            else:
+                ok = False
+            if not ok:
+                bad.append(f"{where}: {name}")
+    assert {"SERIALTRACE_EDGE__MQTT__PASSWORD", "SERIALTRACE_SERVER__DB_URL"} <= seen
+    assert {"SERIALTRACE_SIM__MQTT_SECRETS", "SERIALTRACE_SERVER__QA_RESOLUTION_HOURS"} <= seen
+    assert sorted(set(bad)) == []
+    assert [name for name in sorted(FIXED_NAMES) if f'"{name}"' not in code] == []
+
+
+def _environment_examples() -> list[tuple[str, str, str]]:
+    """Every ``SERIALTRACE_PART__KEY=value`` the docs give: (where, name, value)."""
+    found = []
+    for doc in _docs():
+        text = doc.read_text(encoding="utf-8")
+        pattern = r"(SERIALTRACE_(?:EDGE|SERVER|SIM)__[A-Z0-9_]+)=('[^']*'|[^\s`]+)"
+        for match in re.finditer(pattern, text):
+            line = text.count("\n", 0, match.start()) + 1
+            value = match.group(2).strip("'")  # as a shell hands it over
+            found.append((f"{doc.relative_to(REPO)}:{line}", match.group(1), value))
+    return found
+
+
+ENVIRONMENT_EXAMPLES = _environment_examples()
+
+
+@pytest.mark.parametrize(
+    ("where", "name", "value"), ENVIRONMENT_EXAMPLES, ids=[e[0] for e in ENVIRONMENT_EXAMPLES]
+)
+def test_environment_example_loads(
+    where: str, name: str, value: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``NAME=value`` in the docs is read by the model of its part and its value is valid."""
+    if name.startswith("SERIALTRACE_EDGE__"):
+        from edge.config import parse_config
+
+        config = parse_config(copy.deepcopy(MINIMAL_EDGE), environ={name: value})
+        node: Any = config
+        for part in name.removeprefix("SERIALTRACE_EDGE__").lower().split("__"):
+            node = node[int(part)] if part.isdigit() else getattr(node, part)
+        given = json.loads(value) if value.startswith(("[", "{")) else value
+        assert getattr(node, "value", node) == given
+    elif name.startswith("SERIALTRACE_SERVER__"):
+        from server.config import load_settings
+
+        monkeypatch.setenv(name, value)
+        settings = load_settings(None)
+        key = name.removeprefix("SERIALTRACE_SERVER__").lower()
+        assert str(getattr(settings, key)) in (
+            value,
+            str(float(value)) if value[0].isdigit() else value,
+        )
+    else:
+        from simulators.env import SimulatorSettings
+
+        monkeypatch.setenv(name, value)
+        key = name.removeprefix("SERIALTRACE_SIM__").lower()
+        assert getattr(SimulatorSettings(), key) == value
+
+
+def test_the_environment_examples_were_found() -> None:
+    names = {name for _, name, _ in ENVIRONMENT_EXAMPLES}
+    assert "SERIALTRACE_EDGE__DEVICES__PRINTER__URL" in names  # docs/examples/edge.toml
+    assert "SERIALTRACE_SERVER__AUDIT_KEY_FILE" in names  # docs/qa.md
+
+
+def test_a_wrong_environment_name_in_the_docs_would_fail() -> None:
+    from edge.config import EdgeConfig
+
+    assert not _resolves(EdgeConfig, ["mqtt", "pasword"])
+    assert LEGACY.match("SERIALTRACE_SERVER_DB_URL") and LEGACY.match("SERIALTRACE_QA_X")
+    assert not LEGACY.match("SERIALTRACE_SERVER__DB_URL")
+
+
+# -- every settings table of the docs names settings ----------------------------------------
+
+#: The tables of settings in the docs (header ``| key |`` or ``| setting |``), by the page
+#: and the heading they are under: the model their first column names and the path of the
+#: table in it. A table not listed fails :func:`test_every_settings_table_is_known`.
+SETTINGS_TABLES: dict[tuple[str, str], tuple[str, str]] = {
+    ("docs/edge.md", "Configuration reference"): ("edge", ""),
+    ("docs/configuration.md", "Devices (`[devices.*]` of the edge file)"): ("edge", ""),
+    ("docs/configuration.md", "EPCIS REST bindings (server)"): ("server", ""),
+    ("docs/vision.md", "On the line"): ("edge", "devices.camera."),
+    ("docs/scanners.md", "Set the scanner up"): ("edge", "devices.scanner."),
+    ("docs/api.md", "Limits and timeouts"): ("server", ""),
+    ("docs/qa.md", "Audit trail anchored outside the database"): ("server", ""),
+    ("docs/qa.md", "Complaints and feedback"): ("server", ""),
+}
+#: Tables headed like settings that are not keys of a configuration.
+NOT_SETTINGS = {
+    # the serial generator's concepts; its keys are [serials] of the edge file (edge.md)
+    ("docs/serials.md", "Configuration"),
+}
+
+
+def _settings_tables() -> dict[tuple[str, str], list[str]]:
+    """(page, heading) -> the names in the first column of its settings table(s)."""
+    tables: dict[tuple[str, str], list[str]] = {}
+    for doc in sorted((REPO / "docs").rglob("*.md")):
+        heading = ""
+        in_table = False
+        where = doc.relative_to(REPO).as_posix()
+        fenced = False
+        for row in doc.read_text(encoding="utf-8").splitlines():
+            if row.startswith("```"):
+                fenced = not fenced
+            if fenced:
+                continue
+            if row.startswith("#"):
+                heading = row.lstrip("#").strip()
+            if re.match(r"^\| *(key|setting) *\|", row):
+                in_table = True
+                tables.setdefault((where, heading), [])
+                continue
+            if not row.startswith("|"):
+                in_table = False
+            if in_table and not row.startswith("|---"):
+                cell = row.split("|")[1]
+                tables[(where, heading)].extend(re.findall(r"`([a-z_.*\[\]]+)`", cell)[:4])
+    return tables
+
+
+def test_every_settings_table_is_known() -> None:
+    found = set(_settings_tables())
+    assert sorted(found - set(SETTINGS_TABLES) - NOT_SETTINGS) == []
+    assert sorted(set(SETTINGS_TABLES) - found) == []  # a heading renamed: update the list
+
+
+@pytest.mark.parametrize("table", sorted(SETTINGS_TABLES), ids=lambda t: f"{t[0]}#{t[1]}")
+def test_every_key_of_a_settings_table_is_a_setting(table: tuple[str, str]) -> None:
     from edge.config import EdgeConfig
     from server.config import ServerSettings
 
-    edge_names = _environment_names("SERIALTRACE_EDGE__") - {"SERIALTRACE_EDGE__SECTION__KEY"}
-    assert "SERIALTRACE_EDGE__MQTT__PASSWORD" in edge_names
-    bad = [
-        name
-        for name in sorted(edge_names)
-        if not _resolves(EdgeConfig, name.removeprefix("SERIALTRACE_EDGE__").lower().split("__"))
-    ]
-    server_names = _environment_names("SERIALTRACE_SERVER_")
-    # not settings of the server: the edge's password at the server, read by the edge
-    server_names -= {"SERIALTRACE_SERVER_PASSWORD"}
-    assert "SERIALTRACE_SERVER__DB_URL" in server_names
-    for name in sorted(server_names):
-        key = name.removeprefix("SERIALTRACE_SERVER").strip("_").lower()
-        if key and key not in ServerSettings.model_fields:  # empty: SERIALTRACE_SERVER_<KEY>
-            bad.append(name)
-    assert bad == []
+    model, prefix = SETTINGS_TABLES[table]
+    names = _settings_tables()[table]
+    assert names  # the table's keys were found
+    if table[0] == "docs/edge.md":
+        names = EDGE_REFERENCE_KEYS  # [[products]] rows and dotted keys, read above
+    unknown: list[str] = []
+    parent = ""
+    for name in names:
+        if name.startswith("[") or name.endswith("_"):
+            continue
+        if model == "server":
+            if name not in ServerSettings.model_fields:
+                unknown.append(name)
+            continue
+        if "." in name:
+            parent = name.rsplit(".", 1)[0] + "."
+            path = prefix + name
+        else:
+            path = prefix + (parent if not prefix else "") + name
+        if not _resolves(EdgeConfig, path.split(".")):
+            unknown.append(path)
+    assert unknown == []

@@ -110,6 +110,8 @@ class LabelTemplate:
     def from_mapping(cls, data: Mapping[str, Any], source: str = "template") -> LabelTemplate:
         """Validate a parsed TOML document; errors name ``source`` and the field."""
         reader = _Reader(data, source)
+        symbol = "sscc_barcode" if data.get("kind") == LabelKind.LOGISTIC.value else "datamatrix"
+        reader.only("name", "kind", "dpi", "width", "length", "variables", symbol, "text")
         name = reader.string("name")
         kind_text = reader.string("kind")
         try:
@@ -136,6 +138,7 @@ class LabelTemplate:
         datamatrix = code128 = None
         if kind is LabelKind.UNIT:
             dm = reader.table("datamatrix")
+            dm.only("x", "y", "module")
             datamatrix = DataMatrixSpec(
                 x=dm.integer("x", 0, width - 1),
                 y=dm.integer("y", 0, length - 1),
@@ -143,6 +146,7 @@ class LabelTemplate:
             )
         else:
             bc = reader.table("sscc_barcode")
+            bc.only("x", "y", "module", "height")
             code128 = Code128Spec(
                 x=bc.integer("x", 0, width - 1),
                 y=bc.integer("y", 0, length - 1),
@@ -193,6 +197,7 @@ def load_template(name_or_path: str | Path) -> LabelTemplate:
 
 
 def _text_spec(item: _Reader, known: frozenset[str], width: int, length: int) -> TextSpec:
+    item.only("x", "y", "font", "height", "width", "value")
     value = item.string("value")
     pieces: list[TextPiece] = []
     try:
@@ -234,6 +239,14 @@ class _Reader:
     def __init__(self, data: Mapping[str, Any], source: str) -> None:
         self.data = data
         self.source = source
+
+    def only(self, *keys: str) -> None:
+        """Refuse a key this table does not take (a typo would otherwise be ignored)."""
+        unknown = sorted(set(self.data) - set(keys))
+        if unknown:
+            raise TemplateError(
+                f"{self.source}: {unknown[0]}: unknown key; expected one of {sorted(keys)}"
+            )
 
     def _get(self, key: str) -> Any:
         if key not in self.data:

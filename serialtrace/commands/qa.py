@@ -29,7 +29,7 @@ def _add_common(parser: argparse.ArgumentParser) -> None:
     parser.add_argument(
         "--db",
         metavar="URL",
-        help="the trace store's URL (or db_url in --config FILE, or SERIALTRACE_SERVER_DB_URL)",
+        help="the trace store's URL (or db_url in --config FILE, or SERIALTRACE_SERVER__DB_URL)",
     )
 
 

@@ -26,7 +26,7 @@ Every user change is audited with its reason (actor ``cli:<login>``). ``audit ve
     serialtrace server lines add|list|remove …            (see server_admin)
 
 The broker's credentials never go on the command line: ``--mqtt-secrets FILE`` (as
-``serialtrace broker add-server`` writes it) or ``SERIALTRACE_SERVER_MQTT_*`` variables.
+``serialtrace broker add-server`` writes it) or ``SERIALTRACE_SERVER__MQTT_*`` variables.
 If the broker refuses the server (credentials, ACL, an untrusted certificate), the server
 says so in one line and exits with code 1.
 """
@@ -517,7 +517,7 @@ def run_audit_checkpoint(args: argparse.Namespace) -> int:
     try:
         if not anchor.can_sign:
             raise CliError(
-                "audit: no audit key configured (audit_key_file or SERIALTRACE_SERVER_AUDIT_KEY)"
+                "audit: no audit key configured (audit_key_file or SERIALTRACE_SERVER__AUDIT_KEY)"
             )
         checkpoint = anchor.chain_checkpoint(force=True)
     finally:

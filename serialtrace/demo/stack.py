@@ -351,7 +351,7 @@ class Stack:
             ),
             stdout=log,
             stderr=subprocess.STDOUT,
-            env={**os.environ, "SERIALTRACE_SERVER_AUDIT_KEY_FILE": str(audit_key)},
+            env={**os.environ, "SERIALTRACE_SERVER__AUDIT_KEY_FILE": str(audit_key)},
         )  # fmt: skip
         self.server = process
         self._exits.callback(terminate, process)

@@ -2,8 +2,9 @@
 
 A clock is ``met`` or ``breached`` once its event happened (in time or late), else
 ``on_track``, ``at_risk`` (``at_risk_fraction`` of the window gone) or ``breached``.
-Durations and the at-risk fraction come from :class:`SlaPolicy` (environment variables
-``SERIALTRACE_QA_FIRST_RESPONSE_HOURS``, ``…_RESOLUTION_HOURS``, ``…_AT_RISK_FRACTION``).
+Durations and the at-risk fraction come from :class:`SlaPolicy`, made by
+:meth:`QaSettings.policy` from the server's settings (``qa_first_response_hours``,
+``qa_resolution_hours``, ``qa_at_risk_fraction``: :meth:`server.config.ServerSettings.qa`).
 """
 
 from __future__ import annotations
@@ -12,12 +13,14 @@ from dataclasses import dataclass
 from datetime import datetime, timedelta
 from enum import StrEnum
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from pydantic import BaseModel, ConfigDict, Field
 
 
-class QaSettings(BaseSettings):
-    model_config = SettingsConfigDict(env_prefix="SERIALTRACE_QA_", frozen=True)
+class QaSettings(BaseModel):
+    """The QA part of the server settings (the ``qa_*`` keys of
+    :class:`server.config.ServerSettings`, which reads them)."""
+
+    model_config = ConfigDict(frozen=True, extra="forbid")
 
     first_response_hours: float = Field(default=24.0, gt=0)
     resolution_hours: float = Field(default=48.0, gt=0)

@@ -32,7 +32,7 @@ def register(subparsers: argparse._SubParsersAction[argparse.ArgumentParser]) ->
     parser.add_argument(
         "--mqtt-secrets",
         metavar="FILE",
-        default=env.setting("mqtt_secrets"),
+        default=env.SimulatorSettings().mqtt_secrets,
         help="the line PLC identity's secrets file (serialtrace broker add-plc); "
         "env SERIALTRACE_SIM__MQTT_SECRETS",
     )

@@ -50,6 +50,24 @@ def test_check_accepts_the_example_and_lists_every_problem(
         assert problem in err
 
 
+def test_check_reads_the_environment_over_the_file(
+    capsys: pytest.CaptureFixture[str], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``edge check`` reads the file and the environment as ``edge run`` does: problems of
+    both listed at once."""
+    example = str(REPO / "docs/examples/edge.toml")
+    monkeypatch.setenv("SERIALTRACE_EDGE__API__PORT", "many")
+    monkeypatch.setenv("SERIALTRACE_EDGE__PRODUCTS__4__NAME", "x")
+    code, _, err = run(capsys, "edge", "check", "--config", example, "--file-only")
+    assert code == 2
+    assert err == (
+        f"serialtrace: error: invalid configuration {example} (2 problems):\n"
+        "  - environment: SERIALTRACE_EDGE__PRODUCTS__4__NAME: no list item '4' at products.4\n"
+        "  - api.port: Input should be a valid integer, unable to parse string as an integer,"
+        " got 'many'\n"
+    )
+
+
 def test_no_agent_running_is_a_clear_error(capsys: pytest.CaptureFixture[str]) -> None:
     url = f"http://127.0.0.1:{free_port()}"
     code, _, err = run(capsys, "edge", "batch", "status", "--api", url)

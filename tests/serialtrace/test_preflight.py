@@ -315,11 +315,12 @@ def test_no_command_makes_a_store_in_the_current_folder(
 ) -> None:
     monkeypatch.chdir(tmp_path)
     monkeypatch.delenv("SERIALTRACE_SERVER_DB_URL", raising=False)
+    monkeypatch.delenv("SERIALTRACE_SERVER__DB_URL", raising=False)
     code, _, err = run(capsys, *argv)
     assert code == 2
     assert err == (
         "serialtrace: error: db_url: expected the trace store's URL (--db URL, db_url in the "
-        "--config file, or SERIALTRACE_SERVER_DB_URL), got none\n"
+        "--config file, or SERIALTRACE_SERVER__DB_URL), got none\n"
     )
     assert list(tmp_path.iterdir()) == []
 

@@ -235,7 +235,7 @@ def test_cli_verify_exits_1_and_names_the_first_bad_row(
 ) -> None:
     history(anchored, tokens)
     url = store.url.render_as_string(hide_password=False)
-    monkeypatch.setenv("SERIALTRACE_SERVER_AUDIT_KEY_FILE", str(key_file))
+    monkeypatch.setenv("SERIALTRACE_SERVER__AUDIT_KEY_FILE", str(key_file))
     if store.dialect.name == "postgresql":
         pytest.skip("the CLI takes a URL; the PostgreSQL test store is a schema of this test")
     assert main(["server", "audit", "verify", "--db", url]) == 0
@@ -284,7 +284,7 @@ def test_periodic_chain_checkpoints_are_enough_for_a_verifier_with_the_public_ke
             assert time.monotonic() < deadline, "no chain checkpoint of the newest row in 30 s"
             time.sleep(0.05)
     if store.dialect.name == "sqlite":  # the CLI takes a URL (see above)
-        monkeypatch.setenv("SERIALTRACE_SERVER_AUDIT_KEY_FILE", str(key_file))
+        monkeypatch.setenv("SERIALTRACE_SERVER__AUDIT_KEY_FILE", str(key_file))
         url = store.url.render_as_string(hide_password=False)
         assert main(["server", "audit", "checkpoint", "--db", url]) == 0
         assert re.fullmatch(

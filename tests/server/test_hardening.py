@@ -157,8 +157,8 @@ def test_the_window_reaches_the_mqtt_receiver_process() -> None:
     import os
 
     set_event_time_window(30, 0.5)
-    assert os.environ["SERIALTRACE_SERVER_EVENT_TIME_MAX_AGE_DAYS"] == "30.0"
-    assert os.environ["SERIALTRACE_SERVER_EVENT_TIME_MAX_AHEAD_DAYS"] == "0.5"
+    assert os.environ["SERIALTRACE_SERVER__EVENT_TIME_MAX_AGE_DAYS"] == "30.0"
+    assert os.environ["SERIALTRACE_SERVER__EVENT_TIME_MAX_AHEAD_DAYS"] == "0.5"
 
 
 # -- headers and docs --------------------------------------------------------------------------

@@ -262,7 +262,7 @@ def test_sigkill_during_ingest_loses_nothing(tmp_path: Path) -> None:
             env={
                 **os.environ,
                 # the test documents carry 2025 event times
-                "SERIALTRACE_SERVER_EVENT_TIME_MAX_AGE_DAYS": str(WIDE_WINDOW_DAYS),
+                "SERIALTRACE_SERVER__EVENT_TIME_MAX_AGE_DAYS": str(WIDE_WINDOW_DAYS),
             },
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,

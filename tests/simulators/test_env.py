@@ -7,16 +7,30 @@ import argparse
 
 import pytest
 
-from simulators.env import setting
+from simulators.env import SimulatorSettings
 from simulators.plc.cli import register
 
 
-def test_one_syntax_and_the_older_name() -> None:
-    assert setting("mqtt_secrets", {}) is None
-    assert setting("mqtt_secrets", {"SERIALTRACE_MQTT_SECRETS": "/old"}) == "/old"
-    both = {"SERIALTRACE_MQTT_SECRETS": "/old", "SERIALTRACE_SIM__MQTT_SECRETS": "/new"}
-    assert setting("mqtt_secrets", both) == "/new"
-    assert setting("mqtt_secrets", {"SERIALTRACE_SIM__MQTT_SECRETS": ""}) is None
+def test_one_syntax_and_the_older_name(monkeypatch: pytest.MonkeyPatch) -> None:
+    monkeypatch.delenv("SERIALTRACE_MQTT_SECRETS", raising=False)
+    monkeypatch.delenv("SERIALTRACE_SIM__MQTT_SECRETS", raising=False)
+    assert SimulatorSettings().mqtt_secrets is None
+    monkeypatch.setenv("SERIALTRACE_MQTT_SECRETS", "/old")
+    assert SimulatorSettings().mqtt_secrets == "/old"
+    monkeypatch.setenv("SERIALTRACE_SIM__MQTT_SECRETS", "/new")
+    assert SimulatorSettings().mqtt_secrets == "/new"
+    assert SimulatorSettings(mqtt_secrets="/arg").mqtt_secrets == "/arg"  # an argument wins
+    monkeypatch.setenv("SERIALTRACE_SIM__MQTT_SECRETS", "")  # empty: unset
+    assert SimulatorSettings().mqtt_secrets == "/old"
+    monkeypatch.setenv("SERIALTRACE_MQTT_SECRETS", "")
+    assert SimulatorSettings().mqtt_secrets is None
+
+
+def test_the_settings_are_one_model_of_their_own(monkeypatch: pytest.MonkeyPatch) -> None:
+    """Other ``SERIALTRACE_…`` variables (the edge's, the server's) are not the simulators'."""
+    monkeypatch.setenv("SERIALTRACE_SIM__COLOUR", "red")
+    monkeypatch.setenv("SERIALTRACE_SERVER__DB_URL", "sqlite:///x.db")
+    assert set(SimulatorSettings().model_dump()) == {"mqtt_secrets"}
 
 
 def test_the_plc_takes_its_secrets_file_from_the_environment(

@@ -62,7 +62,7 @@ def audit_checkpoint(
     if anchor is None or not anchor.can_sign:
         raise HTTPException(
             status.HTTP_409_CONFLICT,
-            "audit: no audit key configured (audit_key_file or SERIALTRACE_SERVER_AUDIT_KEY)",
+            "audit: no audit key configured (audit_key_file or SERIALTRACE_SERVER__AUDIT_KEY)",
         )
     return anchor.chain_checkpoint(force=True)
 

@@ -9,12 +9,12 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
-from functools import lru_cache
 from typing import Annotated
 
-from fastapi import Depends, HTTPException, Path, status
+from fastapi import Depends, HTTPException, Path, Request, status
 from sqlalchemy import Connection
 
+from server.api.app_state import services_of
 from server.errors import NotFound
 from server.qa.clock import Clock, SystemClock
 from server.qa.errors import (
@@ -34,9 +34,9 @@ def get_clock() -> Clock:
     return _system_clock
 
 
-@lru_cache(maxsize=1)
-def get_qa_settings() -> QaSettings:
-    return QaSettings()
+def get_qa_settings(request: Request) -> QaSettings:
+    """The QA part of the server's settings (``qa_*`` keys)."""
+    return services_of(request).settings.qa()
 
 
 QaClock = Annotated[Clock, Depends(get_clock)]

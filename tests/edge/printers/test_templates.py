@@ -68,6 +68,25 @@ def test_text_width_defaults_to_height_and_fields_are_known() -> None:
             "t.toml: text[0]: font: expected one of A-Z or 0-9, got '^'",
         ),
         ({"variables": ["a b"]}, "t.toml: variables: expected a list of names, got ['a b']"),
+        (
+            {"colour": "red"},
+            "t.toml: colour: unknown key; expected one of ['datamatrix', 'dpi', 'kind',"
+            " 'length', 'name', 'text', 'variables', 'width']",
+        ),
+        (
+            {"sscc_barcode": {"x": 1, "y": 1, "module": 2, "height": 50}},
+            "t.toml: sscc_barcode: unknown key; expected one of ['datamatrix', 'dpi', 'kind',"
+            " 'length', 'name', 'text', 'variables', 'width']",
+        ),
+        (
+            {"datamatrix": {"x": 10, "y": 10, "module": 4, "modul": 5}},
+            "t.toml: datamatrix: modul: unknown key; expected one of ['module', 'x', 'y']",
+        ),
+        (
+            {"text": [{"x": 1, "y": 1, "font": "0", "height": 9, "value": "x", "size": 9}]},
+            "t.toml: text[0]: size: unknown key; expected one of ['font', 'height', 'value',"
+            " 'width', 'x', 'y']",
+        ),
     ],
 )
 def test_invalid_templates_are_refused_with_the_field_named(

@@ -5,9 +5,13 @@ from __future__ import annotations
 from datetime import timedelta
 
 from fastapi.testclient import TestClient
+from sqlalchemy import Engine
 
+from server.api.app import create_app
+from server.api.routes.qa_common import get_clock
 from server.qa.clock import ManualClock
 from tests.server import factory as f
+from tests.server.conftest import settings_for
 from tests.server.qa.builders import Headers, build_batch
 
 HOUR = timedelta(hours=1)
@@ -32,6 +36,24 @@ def move(client: TestClient, tokens: Headers, complaint_id: int, status: str, **
         json={"status": status, "note": f"now {status}", **extra},
         headers=tokens["qa"],
     )
+
+
+def test_the_sla_clocks_follow_the_servers_qa_settings(
+    store: Engine, tokens: Headers, clock: ManualClock
+) -> None:
+    """qa_first_response_hours and qa_at_risk_fraction of the server's settings set the
+    clocks (here 4 h, at risk after half of it) instead of the 24 h default."""
+    settings = settings_for(store, qa_first_response_hours=4, qa_at_risk_fraction=0.5)
+    with TestClient(create_app(settings, engine=store)) as client:
+        client.app.dependency_overrides[get_clock] = lambda: clock  # type: ignore[attr-defined]
+        complaint_id = complain(client, tokens)
+        clock.advance(2.5 * HOUR)
+        item = client.get(f"/complaints/{complaint_id}", headers=tokens["qa"]).json()
+        assert item["response_sla"]["state"] == "at_risk"
+        clock.advance(2 * HOUR)
+        item = client.get(f"/complaints/{complaint_id}", headers=tokens["qa"]).json()
+        assert item["response_sla"]["state"] == "breached"
+        assert item["resolution_sla"]["state"] == "on_track"
 
 
 def test_any_code_form_identifies_unit_batch_and_shipment(
