@@ -484,10 +484,17 @@ class Agent:
                 "cases": _container_counts(conn, batch.id),
             }
 
+        alarms = dict(self._alarms)
+        try:
+            records = self.read(query)
+            closed = self._closed_on_server(delivery)
+        except sqlite3.Error as exc:  # the alarms must show even when the store cannot be read
+            records, closed = {"batch": None, "store_error": str(exc)}, []
+            alarms.setdefault("store", f"store: the records cannot be read ({exc})")
         return {
             "site": self.config.agent.site,
             "line": self.config.agent.line,
-            **self.read(query),
+            **records,
             "pipeline": {**self.pipeline.stats.as_dict(), "in_flight": self.pipeline.in_flight},
             "packer": {
                 "enabled": self.packer.enabled,
@@ -497,14 +504,14 @@ class Agent:
                 "dropped_empty": self.packer.dropped_empty,
             },
             "outbox": self.publisher.stats.as_dict(),
-            "delivery": {**delivery, "closed_batches": self._closed_on_server(delivery)},
+            "delivery": {**delivery, "closed_batches": closed},
             "writer": self.writer.stats.as_dict(),
             "plc": {
                 "connected": self.plc.connected,
                 "errors": self.plc.errors,
                 "refused": dict(self.plc.refused),
             },
-            "alarms": dict(self._alarms),
+            "alarms": alarms,
             "gate": self.pipeline.timing.snapshot(history=False),
             "recovered": self.recovered,
             "grade": {

@@ -250,5 +250,9 @@ def run_fault(stack: FaultStack, name: str, *, units: int, kills: int = 3) -> Fa
     phase("audit")
     run = FaultRun(name, units, result, alarms, time.monotonic() - began, phases)
     if not run.ok:
-        run.logs = {"edge": stack.edge.tail(), "server": stack.server.tail()}
+        run.logs = {
+            "alarm watch (signal changes, seconds before the report)": stack.alarms.report(),
+            "edge": stack.edge.tail(),
+            "server": stack.server.tail(),
+        }
     return run

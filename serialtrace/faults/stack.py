@@ -24,6 +24,7 @@ import subprocess
 import sys
 import threading
 import time
+from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -118,6 +119,8 @@ class AlarmWatch:
     def __init__(self, edge_url: str, server_url: str) -> None:
         self.edge_url, self.server_url = edge_url, server_url
         self.history: list[tuple[float, frozenset[str]]] = []
+        # why a poll found a part unreachable, the latest (for a report)
+        self.problems: deque[str] = deque(maxlen=20)
         self._lock = threading.Lock()
         self._stop = threading.Event()
         self._thread = threading.Thread(target=self._run, name="fault-alarms", daemon=True)
@@ -135,9 +138,15 @@ class AlarmWatch:
     def signals(self) -> frozenset[str]:
         found: set[str] = set()
         try:
-            status = self._client.get(self.edge_url + "/status").json()
-            found |= {f"edge: {name}" for name in status.get("alarms", {})}
-        except (httpx.HTTPError, ValueError):
+            reply = self._client.get(self.edge_url + "/status")
+            if reply.status_code != 200:  # no status: the HMI shows no alarm either
+                answer = f"{reply.status_code}: {reply.text[:200]}"
+                self.problems.append(f"edge /status answered {answer}")
+                found.add("edge: unreachable")
+            else:
+                found |= {f"edge: {name}" for name in reply.json().get("alarms", {})}
+        except (httpx.HTTPError, ValueError) as exc:
+            self.problems.append(f"edge /status: {type(exc).__name__}: {exc}")
             found.add("edge: unreachable")
         try:
             health = self._client.get(self.server_url + "/health")
@@ -154,6 +163,20 @@ class AlarmWatch:
             with self._lock:
                 self.history.append((time.monotonic(), seen))
             self._stop.wait(POLL_S)
+
+    def report(self, seconds: float = 40.0) -> str:
+        """What the watch saw over the last ``seconds``: each change of the signals, and the
+        last reasons a part was unreachable (for a fault run's report)."""
+        now = time.monotonic()
+        with self._lock:
+            entries = [(at, seen) for at, seen in self.history if at >= now - seconds]
+            problems = list(self.problems)[-10:]
+        lines, last = [], None
+        for at, seen in entries:
+            if seen != last:
+                lines.append(f"{at - now:+7.1f} s  {sorted(seen) or 'no alarm'}")
+                last = seen
+        return "\n".join(lines + [f"unreachable: {p}" for p in problems])
 
     def settle(self, allowed: frozenset[str], timeout: float) -> frozenset[str]:
         """Wait (at most ``timeout``) until only ``allowed`` signals are up; what is up."""

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import sqlite3
 import time
 from collections.abc import Iterator
 from pathlib import Path
@@ -256,3 +257,23 @@ def test_a_serial_with_a_slash_is_one_segment(
     missing = client.post("/units/A%2FB/sample", json={"reason": "qa"})
     assert missing.status_code == 404
     assert "'A/B'" in missing.json()["error"]
+
+
+def test_status_shows_the_alarms_when_the_store_cannot_be_read(
+    running: tuple[Agent, httpx.Client, SimLine],
+) -> None:
+    """A store that refuses reads (a full or broken disk) must not hide the alarms: /status
+    answers with them and a ``store`` alarm, not a server error (a fault run under load saw
+    no alarm while the data folder was full)."""
+    agent, client, _ = running
+    reader = agent._reader
+    broken = sqlite3.connect(":memory:")
+    broken.close()  # every query on it raises sqlite3.ProgrammingError
+    agent._reader = broken
+    try:
+        body = ok(client.get("/status"))
+    finally:
+        agent._reader = reader
+    assert body["alarms"]["store"].startswith("store: the records cannot be read")
+    assert body["batch"] is None and "store_error" in body
+    assert "store" not in ok(client.get("/status"))["alarms"]  # readable again: no alarm
