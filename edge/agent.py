@@ -27,7 +27,7 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import gs1
-from edge import store
+from edge import outbox, store
 from edge.aggregation import CASE, PALLET, Aggregation, Packer, Packing
 from edge.batch import BatchAction, BatchState, next_state
 from edge.config import EdgeConfig
@@ -35,6 +35,7 @@ from edge.devices import ContainerLabeller, SerialSource, SsccSource, UnitPrinte
 from edge.errors import BatchStateError, PayloadError, ReconciliationError
 from edge.events import EventFactory, MaterialLot
 from edge.gate_timing import GateTiming, TimingSettings
+from edge.health import DeviceStates
 from edge.ledger import Batch, BatchStart, Ledger, closed_on_server
 from edge.pipeline import GateFinding, Pipeline
 from edge.plc import GateReport, PlcLink
@@ -112,6 +113,8 @@ class LinkHooks:
         return self.agent.handle_batch_command(data)
 
     def device_fault(self, reason: str) -> None:
+        """The PLC reported a fault (``plc/error``)."""
+        self.agent.device_states.fault("plc", reason)
         self.agent._device_fault(reason)
 
     def gate_report(self, report: GateReport, answer: Callable[[str | None], None]) -> None:
@@ -160,12 +163,15 @@ class Agent:
             ),
         )
         self.plc = links.plc
+        # each device's last known state: faulted (why) or working (the agent's /health)
+        self.device_states = DeviceStates()
         self.packer = Packer(
             self.aggregation,
             self.writer,
             devices.labeller,
             devices.ssccs,
             on_fault=self._device_fault,
+            on_device=self._device_state,
             read_timeout_s=config.devices.scanner.timeout_s if config.devices.scanner else 2.0,
         )
         self.pipeline = Pipeline(
@@ -179,6 +185,7 @@ class Agent:
             packer=self.packer,
             images_dir=config.data_path / "rejects",
             on_fault=self._device_fault,
+            on_device=self._device_state,
             on_grade=lambda grade: self.grade_trend.add(grade.overall, grade.parameters),
             timing=GateTiming(
                 TimingSettings(
@@ -332,6 +339,7 @@ class Agent:
         self._pause_pending = None
         for name in LINE_FAULT_ALARMS:
             self._clear_alarm(name)
+        self.device_states.clear()  # a device still faulted faults again at its next job
         self.grade_trend.reset()  # a new batch: a new baseline
         self._state_changed.set()
         log.info("batch %s started: GTIN %s, %d planned", batch.lot, batch.gtin, batch.planned)
@@ -370,6 +378,7 @@ class Agent:
             self.plc.start_line()
             for name in LINE_FAULT_ALARMS:  # the operator cleared the fault
                 self._clear_alarm(name)
+            self.device_states.clear()  # a device still faulted faults again at its next job
             self._repack()
         self._state_changed.set()
         return batch
@@ -519,6 +528,37 @@ class Agent:
             if self.devices.production is None
             else self.devices.production.status(),
         }
+
+    # -- health -------------------------------------------------------------------------
+
+    def workers_alive(self) -> dict[str, bool]:
+        """Whether each of the agent's worker threads runs, by thread name."""
+        workers = {
+            "edge-writer": self.writer.alive,
+            **self.pipeline.workers_alive(),
+            "edge-packer": self.packer.alive,
+            "outbox-publisher": self.publisher.worker_alive,
+            "plc-batch": self.plc.worker_alive,
+        }
+        names = ["edge-state"] + (["edge-timer"] if self.config.trigger.source == "timer" else [])
+        alive = {thread.name: thread.is_alive() for thread in self._threads}
+        for name in names:
+            workers[name] = alive.get(name, False)
+        return workers
+
+    def outbox_oldest_age_s(self, now: float | None = None) -> float:
+        """Seconds since the oldest event not yet confirmed was written (0: none waits),
+        read now (the publisher's own figure, if the store cannot be read)."""
+        try:
+            return self.read(lambda conn: outbox.oldest_age_s(conn, now))
+        except sqlite3.Error:
+            return self.publisher.stats.oldest_age_s
+
+    def _device_state(self, device: str, problem: str | None) -> None:
+        if problem is None:
+            self.device_states.working(device)
+        else:
+            self.device_states.fault(device, problem)
 
     # -- alarms and state -----------------------------------------------------------------
 

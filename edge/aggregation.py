@@ -361,8 +361,10 @@ class Packer:
         *,
         read_timeout_s: float = 2.0,
         on_fault: Callable[[str], None] | None = None,
+        on_device: Callable[[str, str | None], None] | None = None,
     ) -> None:
         self._aggregation = aggregation
+        self._on_device = on_device
         self._writer = writer
         self._labeller = labeller
         self._ssccs = ssccs
@@ -382,6 +384,18 @@ class Packer:
     @property
     def enabled(self) -> bool:
         return self._labeller is not None
+
+    @property
+    def alive(self) -> bool:
+        """Whether the packer thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def _device(self, device: str, problem: str | None) -> None:
+        if self._on_device is not None:
+            try:
+                self._on_device(device, problem)
+            except Exception:  # the device state must never stop packing
+                log.exception("device state handler failed")
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="edge-packer", daemon=True)
@@ -416,6 +430,8 @@ class Packer:
                 self._pack(container_id)
             except DeviceFault as exc:
                 log.error("container %d: %s", container_id, exc)
+                if exc.stop_line:
+                    self._device(exc.device, exc.problem)
                 if self._on_fault is not None:
                     self._on_fault(str(exc))
             except Exception:
@@ -443,6 +459,7 @@ class Packer:
             level, children = assigned
             try:
                 labeller.print_container(sscc, level, children)
+                self._device("case printer", None)
                 read = labeller.read_back(self._read_timeout_s)
             except DeviceFault as exc:
                 self._writer.call(
@@ -454,6 +471,8 @@ class Packer:
                     )
                 )
                 raise
+            if read is not None:
+                self._device("scanner", None)
             problem = _check_read(read, sscc)
             if problem is None:
                 parent = self._writer.call(

@@ -82,6 +82,9 @@ class PublisherStats:
     missing_resends: int = 0  # events sent again because the server named them missing
     bad_acks: int = 0  # acknowledgements that could not be read (ignored)
     last_confirm_age_s: float | None = None  # seconds since the last confirmation
+    # Another client took the session over (MQTT 5 reason 0x8E: same client id).
+    takeovers: int = 0
+    last_takeover: float | None = None  # time.time() of the last one
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -97,6 +100,7 @@ class _InFlight:
     payload: bytes = field(repr=False)
 
 
+SESSION_TAKEN_OVER = 0x8E  # MQTT 5 DISCONNECT reason: another client connected with our id
 MAX_ACK_BYTES = 256 * 1024
 MAX_ACK_SEQS = 10_000
 MAX_ACK_RANGES = 100
@@ -193,6 +197,7 @@ class Publisher:
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self._connected = threading.Event()
+        self.broker = mqtt.link().redacted()  # URL and user, never the password
         self._client = make_client(mqtt, client_id)
         self._client.max_inflight_messages_set(mqtt.max_inflight)
         self._client.max_queued_messages_set(0)
@@ -252,6 +257,11 @@ class Publisher:
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
+
+    @property
+    def worker_alive(self) -> bool:
+        """Whether the publisher thread runs."""
+        return self._thread is not None and self._thread.is_alive()
 
     def pending(self) -> int:
         """Rows not yet confirmed (as of the last look)."""
@@ -327,6 +337,12 @@ class Publisher:
         if reason.is_failure:
             self.stats.last_error = f"disconnected: {reason}"
             log.warning("MQTT disconnected: %s", reason)
+        if getattr(reason, "value", None) == SESSION_TAKEN_OVER:  # (Mosquitto 2.0.11 omits it)
+            self.stats.takeovers += 1
+            self.stats.last_takeover = time.time()
+            log.error(
+                "MQTT: another client took this line's session over (client id in use twice?)"
+            )
 
     def _on_publish(
         self, client: paho.Client, userdata: Any, mid: int, reason: Any, props: Any

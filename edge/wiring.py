@@ -238,6 +238,14 @@ class LabelContainerLabeller:
             return None if scan.outcome is ScanOutcome.NO_READ else scan.raw.decode("latin-1")
         return None
 
+    def device_problems(self) -> dict[str, str]:
+        """What is wrong with the scanner now that no job shows (its port was lost and its
+        reader ended), by device name (the agent's ``/health``)."""
+        scanner = self._scanner
+        if scanner.alive:
+            return {}
+        return {"scanner": scanner.fault or f"scanner {scanner.url!r}: its reader is not running"}
+
     def close(self) -> None:
         self._scanner.close()
         self._driver.close()
