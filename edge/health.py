@@ -6,7 +6,8 @@ failing part named (``{"part": …, "problem": …}``):
 ================  =========================================================================
 ``mqtt``          the outbox publisher's broker link: connected, not refused for good (bad
                   credentials, not authorised, an untrusted certificate), its session not
-                  taken over by another client lately (MQTT 5 reason 0x8E)
+                  taken over by another client lately (MQTT 5 reason 0x8E, or the
+                  connection closed 3 times in 60 s: Mosquitto 2.0.11 sends no reason)
 ``plc``           the PLC link's two broker connections are up and not refused, and the PLC
                   reported no fault since the batch last (re)started
 ``printer``,      each device the line has, by its last known state: the fault that stopped
@@ -122,10 +123,7 @@ def _mqtt(agent: Agent, now: float) -> PartHealth:
         problems.append(f"not connected to {publisher.broker}{why}")
     if stats.last_takeover is not None and now - stats.last_takeover < TAKEOVER_ALARM_S:
         when = time.strftime("%Y-%m-%dT%H:%M:%SZ", time.gmtime(stats.last_takeover))
-        problems.append(
-            f"session taken over at {when} by another client with this line's client id "
-            "(MQTT 5 reason 0x8E: a second agent for this line?)"
-        )
+        problems.append(f"session taken over at {when}: {stats.takeover}")
     return PartHealth("mqtt", _joined(problems))
 
 

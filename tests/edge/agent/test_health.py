@@ -17,7 +17,7 @@ from paho.mqtt.reasoncodes import ReasonCode
 from edge.agent import Agent
 from edge.api import create_app
 from edge.wiring import build_agent
-from serialtrace.services import serve_asgi
+from serialtrace.services import connect_once, serve_asgi
 from tests.edge.agent.line import GTIN, SimLine, api_headers, config_for, sim_devices, start_line
 from tests.support.services import Broker, free_port, start_mosquitto
 
@@ -204,6 +204,27 @@ def test_dead_worker_fails_health_naming_it(tmp_path: Path, mosquitto: Broker) -
         agent.packer.stop()
         _, body = health_until(client, fails("workers", "edge-packer"))
         assert body["workers"]["edge-packer"] is False
+
+
+def test_second_client_of_the_line_identity_fails_health_as_a_takeover(
+    tmp_path: Path, mosquitto: Broker
+) -> None:
+    """Another client connecting as this line (a second agent with its secrets) takes the
+    publisher's session over each time: Mosquitto 2.0.11 just closes the connection (no
+    0x8E), so three closes in a minute are what a takeover looks like."""
+    with agent_api(tmp_path, mosquitto) as (agent, client, _):
+        health_until(client, healthy)
+        intruder = mosquitto.link("line", "plant1", "line3")
+        for _ in range(3):
+            connects = agent.publisher.stats.connects
+            assert connect_once(intruder) is None  # accepted: the agent's link is closed
+            deadline = time.monotonic() + 30
+            while agent.publisher.stats.connects == connects:  # the agent is back
+                assert time.monotonic() < deadline, "the publisher did not reconnect"
+                time.sleep(0.05)
+        _, body = health_until(client, fails("mqtt", "session taken over", "3 times in 60 s"))
+        assert set(failing(body)) == {"mqtt"}
+        assert "serialtrace_edge_mqtt_takeovers_total 1.0" in client.get("/metrics").text
 
 
 def test_session_taken_over_fails_health_naming_mqtt(tmp_path: Path, mosquitto: Broker) -> None:
