@@ -28,7 +28,7 @@ Health = dict[str, Any]
 
 @contextmanager
 def agent_api(
-    tmp_path: Path, broker: Broker, **config: Any
+    tmp_path: Path, broker: Broker | str, **config: Any
 ) -> Iterator[tuple[Agent, httpx.Client, SimLine]]:
     line = start_line()
     try:
@@ -236,3 +236,30 @@ def test_session_taken_over_fails_health_naming_mqtt(tmp_path: Path, mosquitto: 
         agent.publisher._on_disconnect(agent.publisher._client, None, None, taken, None)
         health_until(client, fails("mqtt", "session taken over"))
         assert "serialtrace_edge_mqtt_takeovers_total 1.0" in client.get("/metrics").text
+
+
+def test_wrong_password_fails_health_naming_mqtt_and_the_plc_without_the_password(
+    tmp_path: Path, mosquitto: Broker
+) -> None:
+    secret = "not-the-line-password"
+    mqtt = {
+        "ca_file": str(mosquitto.ca_file),
+        "username": "line/plant1/line3",
+        "password": secret,
+    }
+    with agent_api(tmp_path, mosquitto.url, extra={"mqtt": mqtt}) as (_, client, _):
+        _, body = health_until(client, fails("mqtt", "refused", "line/plant1/line3@"))
+        assert "refused" in failing(body)["plc"]
+        assert secret not in client.get("/health").text
+        assert secret not in client.get("/metrics").text
+
+
+def test_untrusted_broker_certificate_fails_health_naming_mqtt(
+    tmp_path: Path, mosquitto: Broker
+) -> None:
+    """No CA file: the test broker's certificate chains to no CA this client trusts."""
+    secrets = mosquitto.secrets("line", "plant1", "line3")
+    link = mosquitto.link_from(secrets)
+    mqtt = {"username": link.username, "password": link.password}
+    with agent_api(tmp_path, mosquitto.url, extra={"mqtt": mqtt}) as (_, client, _):
+        health_until(client, fails("mqtt", "TLS", "not trusted"))
