@@ -114,7 +114,7 @@ class LinkHooks:
 
     def device_fault(self, reason: str) -> None:
         """The PLC reported a fault (``plc/error``)."""
-        self.agent.device_states.fault("plc", reason)
+        self.agent.device_states.fault("plc", reason, time.time())
         self.agent._device_fault(reason)
 
     def gate_report(self, report: GateReport, answer: Callable[[str | None], None]) -> None:
@@ -554,11 +554,11 @@ class Agent:
         except sqlite3.Error:
             return self.publisher.stats.oldest_age_s
 
-    def _device_state(self, device: str, problem: str | None) -> None:
+    def _device_state(self, device: str, problem: str | None, at: float) -> None:
         if problem is None:
-            self.device_states.working(device)
+            self.device_states.working(device, since=at)
         else:
-            self.device_states.fault(device, problem)
+            self.device_states.fault(device, problem, at)
 
     # -- alarms and state -----------------------------------------------------------------
 

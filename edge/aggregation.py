@@ -23,6 +23,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -361,7 +362,7 @@ class Packer:
         *,
         read_timeout_s: float = 2.0,
         on_fault: Callable[[str], None] | None = None,
-        on_device: Callable[[str, str | None], None] | None = None,
+        on_device: Callable[[str, str | None, float], None] | None = None,
     ) -> None:
         self._aggregation = aggregation
         self._on_device = on_device
@@ -390,10 +391,11 @@ class Packer:
         """Whether the packer thread runs."""
         return self._thread is not None and self._thread.is_alive()
 
-    def _device(self, device: str, problem: str | None) -> None:
+    def _device(self, device: str, problem: str | None, at: float | None = None) -> None:
+        """``on_device`` (see :data:`edge.pipeline.DeviceHandler`)."""
         if self._on_device is not None:
             try:
-                self._on_device(device, problem)
+                self._on_device(device, problem, time.time() if at is None else at)
             except Exception:  # the device state must never stop packing
                 log.exception("device state handler failed")
 
@@ -457,9 +459,10 @@ class Packer:
                 self.dropped_empty += 1
                 return
             level, children = assigned
+            started = time.time()
             try:
                 labeller.print_container(sscc, level, children)
-                self._device("case printer", None)
+                self._device("case printer", None, started)
                 read = labeller.read_back(self._read_timeout_s)
             except DeviceFault as exc:
                 self._writer.call(
@@ -472,7 +475,7 @@ class Packer:
                 )
                 raise
             if read is not None:
-                self._device("scanner", None)
+                self._device("scanner", None, started)
             problem = _check_read(read, sscc)
             if problem is None:
                 parent = self._writer.call(

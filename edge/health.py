@@ -85,18 +85,23 @@ class DeviceStates:
     :meth:`working` is cheap when nothing is faulted (it runs once per unit)."""
 
     def __init__(self) -> None:
-        self._faults: dict[str, str] = {}
+        self._faults: dict[str, tuple[str, float]] = {}  # device -> (problem, when)
         self._lock = threading.Lock()
 
-    def fault(self, device: str, problem: str) -> None:
+    def fault(self, device: str, problem: str, at: float) -> None:
+        """``device`` faulted at ``at`` (``time.time()``)."""
         with self._lock:
-            self._faults[device] = problem
+            self._faults[device] = (problem, at)
 
-    def working(self, device: str) -> None:
+    def working(self, device: str, since: float) -> None:
+        """``device`` did a job it was given at ``since``: a fault from before that is over
+        (a job that was under way when the device faulted says nothing)."""
         if device not in self._faults:
             return
         with self._lock:
-            self._faults.pop(device, None)
+            fault = self._faults.get(device)
+            if fault is not None and fault[1] <= since:
+                del self._faults[device]
 
     def clear(self) -> None:
         """The operator cleared the fault (resumed the batch, started a new one)."""
@@ -104,8 +109,9 @@ class DeviceStates:
             self._faults.clear()
 
     def faults(self) -> dict[str, str]:
+        """What is wrong with each faulted device."""
         with self._lock:
-            return dict(self._faults)
+            return {device: problem for device, (problem, _) in self._faults.items()}
 
 
 def _joined(problems: list[str]) -> str | None:

@@ -68,8 +68,9 @@ class PlcCommands(Protocol):
 
 #: ``on_fault(reason, alarm)``: the line stopped; ``alarm`` names it (``device``, ``store``).
 FaultHandler = Callable[[str, str], None]
-#: ``on_device(device, problem)``: a device faulted (``problem``) or did its job (None).
-DeviceHandler = Callable[[str, str | None], None]
+#: ``on_device(device, problem, at)``: a device faulted (``problem``; ``at`` is now) or did a
+#: job it was given at ``at`` (``problem`` None); both times are ``time.time()``.
+DeviceHandler = Callable[[str, str | None, float], None]
 
 
 class GateFinding(StrEnum):
@@ -205,10 +206,10 @@ class Pipeline:
         alive = {thread.name: thread.is_alive() for thread in self._threads}
         return {name: alive.get(name, False) for name in ("edge-print", "edge-verify")}
 
-    def _device(self, device: str, problem: str | None) -> None:
+    def _device(self, device: str, problem: str | None, at: float | None = None) -> None:
         if self._on_device is not None:
             try:
-                self._on_device(device, problem)
+                self._on_device(device, problem, time.time() if at is None else at)
             except Exception:  # the device state must never stop a stage
                 log.exception("device state handler failed")
 
@@ -451,7 +452,7 @@ class Pipeline:
             except Exception as exc:
                 self._print_failed(job, exc)
                 continue
-            self._device("printer", None)
+            self._device("printer", None, ticket.sent_at)  # a label sent after a fault is out
             try:
                 verdict = self._verifier.verify(job.code, ticket.sent_at, label=ticket.sequence)
             except DeviceFault as exc:
@@ -463,7 +464,7 @@ class Pipeline:
                 log.exception("verifier failed")
                 verdict = Verdict("camera_fault", repr(exc))
             else:
-                self._device("camera", None)
+                self._device("camera", None, ticket.sent_at)
             if verdict.grade is not None and self._on_grade is not None:
                 try:
                     self._on_grade(verdict.grade)
