@@ -263,3 +263,14 @@ def test_untrusted_broker_certificate_fails_health_naming_mqtt(
     mqtt = {"username": link.username, "password": link.password}
     with agent_api(tmp_path, mosquitto.url, extra={"mqtt": mqtt}) as (_, client, _):
         health_until(client, fails("mqtt", "TLS", "not trusted"))
+
+
+def test_scanner_port_lost_fails_health_naming_the_scanner(
+    tmp_path: Path, mosquitto: Broker
+) -> None:
+    with agent_api(tmp_path, mosquitto) as (_, client, line):
+        health_until(client, healthy)
+        line.scanner.close()  # the case scanner's cable is pulled: its port fails
+        _, body = health_until(client, fails("scanner", "scanner port"))
+        assert set(failing(body)) == {"scanner"}
+        assert 'serialtrace_edge_device_up{device="scanner"} 0.0' in client.get("/metrics").text
