@@ -169,11 +169,12 @@ def _outbox(agent: Agent, now: float) -> PartHealth:
     age = agent.outbox_oldest_age_s(now)
     if age <= limit:
         return PartHealth("outbox")
-    depth = agent.publisher.stats.depth
+    stats = agent.publisher.stats
+    by = "the trace server" if stats.confirm_by == "server" else "the broker"
     return PartHealth(
         "outbox",
-        f"the oldest event not confirmed by the trace server is {age:.0f} s old "
-        f"(limit outbox.max_age_s = {limit:g} s; {depth} event(s) waiting)",
+        f"the oldest event not confirmed by {by} is {age:.0f} s old "
+        f"(limit outbox.max_age_s = {limit:g} s; {stats.depth} waiting)",
     )
 
 
