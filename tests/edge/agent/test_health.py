@@ -274,3 +274,19 @@ def test_scanner_port_lost_fails_health_naming_the_scanner(
         _, body = health_until(client, fails("scanner", "scanner port"))
         assert set(failing(body)) == {"scanner"}
         assert 'serialtrace_edge_device_up{device="scanner"} 0.0' in client.get("/metrics").text
+
+
+def test_camera_out_of_step_fails_health_naming_the_camera(
+    tmp_path: Path, mosquitto: Broker
+) -> None:
+    with agent_api(tmp_path, mosquitto) as (agent, client, line):
+        health_until(client, healthy)
+        start_batch(client, "H5")
+        for unit in ("u1", "u2"):
+            assert client.post("/trigger", json={"id": unit}).status_code == 200
+        assert agent.pipeline.wait_idle(20)
+        health_until(client, healthy)
+        line.camera.skip_triggers(500)  # its count jumps: frames no longer name their labels
+        assert client.post("/trigger", json={"id": "u3"}).status_code == 200
+        _, body = health_until(client, fails("camera", "out of step"))
+        assert set(failing(body)) == {"camera"}
