@@ -3,6 +3,7 @@
 
 from __future__ import annotations
 
+import json
 import time
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
@@ -10,13 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import httpx
+import paho.mqtt.client as paho
 import pytest
+from paho.mqtt.enums import CallbackAPIVersion
 from paho.mqtt.packettypes import PacketTypes
 from paho.mqtt.reasoncodes import ReasonCode
 
 from edge.agent import Agent
 from edge.api import create_app
 from edge.wiring import build_agent
+from epcis.topics import LineTopics
 from serialtrace.services import connect_once, serve_asgi
 from tests.edge.agent.line import GTIN, SimLine, api_headers, config_for, sim_devices, start_line
 from tests.support.services import Broker, free_port, start_mosquitto
@@ -290,3 +294,26 @@ def test_camera_out_of_step_fails_health_naming_the_camera(
         assert client.post("/trigger", json={"id": "u3"}).status_code == 200
         _, body = health_until(client, fails("camera", "out of step"))
         assert set(failing(body)) == {"camera"}
+
+
+def test_plc_reported_fault_fails_health_naming_the_plc_until_resumed(
+    tmp_path: Path, mosquitto: Broker
+) -> None:
+    with agent_api(tmp_path, mosquitto) as (_, client, _):
+        health_until(client, healthy)
+        start_batch(client, "H6")
+        plc = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+        link = mosquitto.link("plc", "plant1", "line3")
+        link.configure(plc)
+        plc.connect(link.host, link.port)
+        plc.loop_start()
+        try:
+            body = json.dumps({"error": "emergency stop pressed"})
+            topic = LineTopics("plant1", "line3").plc_error
+            plc.publish(topic, body, qos=1).wait_for_publish(5)
+            health_until(client, fails("plc", "PLC: emergency stop pressed"))
+        finally:
+            plc.disconnect()
+            plc.loop_stop()
+        assert client.post("/batch/resume", json={}).status_code == 200
+        health_until(client, healthy)
