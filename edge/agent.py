@@ -31,7 +31,14 @@ from edge import outbox, store
 from edge.aggregation import CASE, PALLET, Aggregation, Packer, Packing
 from edge.batch import BatchAction, BatchState, next_state
 from edge.config import EdgeConfig
-from edge.devices import ContainerLabeller, SerialSource, SsccSource, UnitPrinter, UnitVerifier
+from edge.devices import (
+    ContainerLabeller,
+    DeviceFault,
+    SerialSource,
+    SsccSource,
+    UnitPrinter,
+    UnitVerifier,
+)
 from edge.errors import BatchStateError, PayloadError, ReconciliationError
 from edge.events import EventFactory, MaterialLot
 from edge.gate_timing import GateTiming, TimingSettings
@@ -55,6 +62,9 @@ LINE_FAULT_ALARMS = ("device", "store", "stuck unit", "gate timing")
 PLC_LINK_TIMEOUT_S = 5.0  # the PLC link down this long while running: alarm and halt
 # The broker away this long: an alarm (the line goes on, its events wait in the outbox).
 BROKER_ALARM_S = 3.0
+# An idle line's printers are asked for their status this often (a running line's work
+# shows their state): a printer switched off or out of labels between batches shows at once.
+DEVICE_PROBE_S = 5.0
 # Less free space than this in the data folder: the line stops before the store's writes fail.
 MIN_FREE_BYTES = 8 * 1024 * 1024
 
@@ -237,6 +247,7 @@ class Agent:
             self.packer.submit(container_id)
         self.plc.start(resume_gate_session=not fresh)
         self._spawn("edge-state", self._state_loop)
+        self._spawn("edge-probe", self._probe_loop)
         if self.config.trigger.source == "timer":
             self._spawn("edge-timer", self._timer_loop)
 
@@ -540,7 +551,9 @@ class Agent:
             "outbox-publisher": self.publisher.worker_alive,
             "plc-batch": self.plc.worker_alive,
         }
-        names = ["edge-state"] + (["edge-timer"] if self.config.trigger.source == "timer" else [])
+        names = ["edge-state", "edge-probe"]
+        if self.config.trigger.source == "timer":
+            names.append("edge-timer")
         alive = {thread.name: thread.is_alive() for thread in self._threads}
         for name in names:
             workers[name] = alive.get(name, False)
@@ -553,6 +566,36 @@ class Agent:
             return self.read(lambda conn: outbox.oldest_age_s(conn, now))
         except sqlite3.Error:
             return self.publisher.stats.oldest_age_s
+
+    def _probe_loop(self) -> None:
+        while not self._stopping.wait(DEVICE_PROBE_S):
+            try:
+                self._probe_devices()
+            except sqlite3.Error as exc:
+                log.error("device probe: %s", exc)
+
+    def _probe_devices(self) -> None:
+        """Ask an idle line's printers for their status (nothing is printing: no unit in
+        flight, no case being labelled), so that ``/health`` knows them between batches."""
+        batch = self.current_batch()
+        if batch is not None and batch.state is BatchState.RUNNING:
+            return
+        for name, device, idle in (
+            ("printer", self.devices.printer, self.pipeline.wait_idle),
+            ("case printer", self.devices.labeller, self.packer.wait_idle),
+        ):
+            probe = getattr(device, "probe", None)
+            if not callable(probe) or not idle(0):
+                continue
+            started = time.time()
+            try:
+                probe()
+            except DeviceFault as exc:
+                self._device_state(exc.device, exc.problem, time.time())
+            except Exception:  # a driver's bug must not end the probe
+                log.exception("probing the %s failed", name)
+            else:
+                self._device_state(name, None, started)
 
     def _device_state(self, device: str, problem: str | None, at: float) -> None:
         if problem is None:

@@ -14,14 +14,16 @@ failing part named (``{"part": …, "problem": …}``):
 ``camera``, …     the line (printer offline, head open, camera gone, scanner port lost, the
                   serial buffer empty), until the device works again or the batch resumes
 ``workers``       every worker thread of the agent runs (writer, print and verify stages,
-                  packer, outbox publisher, state loop, PLC command worker, timer)
+                  packer, outbox publisher, state loop, device probe, PLC command worker,
+                  timer)
 ``outbox``        the oldest event not yet confirmed is younger than ``outbox.max_age_s``
 ================  =========================================================================
 
 An idle line (no batch) is healthy. What a device is doing is known from its work: a
-device fault raised by a driver marks it faulted, the next job it does well marks it
-working again; nothing here polls a device. Problems name links by their redacted URL
-(user, never the password): ``/health`` needs no token.
+device fault raised by a driver marks it faulted, the next job it was given after that and
+did well marks it working again. Between batches the agent asks its printers for their
+status (:meth:`edge.agent.Agent._probe_devices`), which marks them the same way. Problems
+name links by their redacted URL (user, never the password): ``/health`` needs no token.
 """
 
 from __future__ import annotations

@@ -317,3 +317,18 @@ def test_plc_reported_fault_fails_health_naming_the_plc_until_resumed(
             plc.loop_stop()
         assert client.post("/batch/resume", json={}).status_code == 200
         health_until(client, healthy)
+
+
+def test_idle_printers_out_of_labels_fail_health_until_refilled(
+    tmp_path: Path, mosquitto: Broker
+) -> None:
+    """No batch runs: the agent asks the idle printers for their status every few seconds."""
+    with agent_api(tmp_path, mosquitto) as (_, client, line):
+        health_until(client, healthy)
+        line.printer.set_state("paper_out")
+        line.case_printer.set_state("head_open")
+        health_until(client, fails("printer", "printer reports paper_out"))
+        health_until(client, fails("case printer", "printer reports head_open"))
+        line.printer.clear_faults()
+        line.case_printer.clear_faults()
+        health_until(client, healthy)
