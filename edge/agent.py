@@ -27,14 +27,22 @@ from pathlib import Path
 from typing import Any, TypeVar
 
 import gs1
-from edge import store
+from edge import outbox, store
 from edge.aggregation import CASE, PALLET, Aggregation, Packer, Packing
 from edge.batch import BatchAction, BatchState, next_state
 from edge.config import EdgeConfig
-from edge.devices import ContainerLabeller, SerialSource, SsccSource, UnitPrinter, UnitVerifier
+from edge.devices import (
+    ContainerLabeller,
+    DeviceFault,
+    SerialSource,
+    SsccSource,
+    UnitPrinter,
+    UnitVerifier,
+)
 from edge.errors import BatchStateError, PayloadError, ReconciliationError
 from edge.events import EventFactory, MaterialLot
 from edge.gate_timing import GateTiming, TimingSettings
+from edge.health import DeviceStates
 from edge.ledger import Batch, BatchStart, Ledger, closed_on_server
 from edge.pipeline import GateFinding, Pipeline
 from edge.plc import GateReport, PlcLink
@@ -54,6 +62,9 @@ LINE_FAULT_ALARMS = ("device", "store", "stuck unit", "gate timing")
 PLC_LINK_TIMEOUT_S = 5.0  # the PLC link down this long while running: alarm and halt
 # The broker away this long: an alarm (the line goes on, its events wait in the outbox).
 BROKER_ALARM_S = 3.0
+# An idle line's printers are asked for their status this often (a running line's work
+# shows their state): a printer switched off or out of labels between batches shows at once.
+DEVICE_PROBE_S = 5.0
 # Less free space than this in the data folder: the line stops before the store's writes fail.
 MIN_FREE_BYTES = 8 * 1024 * 1024
 
@@ -112,6 +123,8 @@ class LinkHooks:
         return self.agent.handle_batch_command(data)
 
     def device_fault(self, reason: str) -> None:
+        """The PLC reported a fault (``plc/error``)."""
+        self.agent.device_states.fault("plc", reason, time.time())
         self.agent._device_fault(reason)
 
     def gate_report(self, report: GateReport, answer: Callable[[str | None], None]) -> None:
@@ -160,12 +173,15 @@ class Agent:
             ),
         )
         self.plc = links.plc
+        # each device's last known state: faulted (why) or working (the agent's /health)
+        self.device_states = DeviceStates()
         self.packer = Packer(
             self.aggregation,
             self.writer,
             devices.labeller,
             devices.ssccs,
             on_fault=self._device_fault,
+            on_device=self._device_state,
             read_timeout_s=config.devices.scanner.timeout_s if config.devices.scanner else 2.0,
         )
         self.pipeline = Pipeline(
@@ -179,6 +195,7 @@ class Agent:
             packer=self.packer,
             images_dir=config.data_path / "rejects",
             on_fault=self._device_fault,
+            on_device=self._device_state,
             on_grade=lambda grade: self.grade_trend.add(grade.overall, grade.parameters),
             timing=GateTiming(
                 TimingSettings(
@@ -230,6 +247,7 @@ class Agent:
             self.packer.submit(container_id)
         self.plc.start(resume_gate_session=not fresh)
         self._spawn("edge-state", self._state_loop)
+        self._spawn("edge-probe", self._probe_loop)
         if self.config.trigger.source == "timer":
             self._spawn("edge-timer", self._timer_loop)
 
@@ -332,6 +350,7 @@ class Agent:
         self._pause_pending = None
         for name in LINE_FAULT_ALARMS:
             self._clear_alarm(name)
+        self.device_states.clear()  # a device still faulted faults again at its next job
         self.grade_trend.reset()  # a new batch: a new baseline
         self._state_changed.set()
         log.info("batch %s started: GTIN %s, %d planned", batch.lot, batch.gtin, batch.planned)
@@ -370,6 +389,7 @@ class Agent:
             self.plc.start_line()
             for name in LINE_FAULT_ALARMS:  # the operator cleared the fault
                 self._clear_alarm(name)
+            self.device_states.clear()  # a device still faulted faults again at its next job
             self._repack()
         self._state_changed.set()
         return batch
@@ -526,6 +546,69 @@ class Agent:
             if self.devices.production is None
             else self.devices.production.status(),
         }
+
+    # -- health -------------------------------------------------------------------------
+
+    def workers_alive(self) -> dict[str, bool]:
+        """Whether each of the agent's worker threads runs, by thread name."""
+        workers = {
+            "edge-writer": self.writer.alive,
+            **self.pipeline.workers_alive(),
+            "edge-packer": self.packer.alive,
+            "outbox-publisher": self.publisher.worker_alive,
+            "plc-batch": self.plc.worker_alive,
+        }
+        names = ["edge-state", "edge-probe"]
+        if self.config.trigger.source == "timer":
+            names.append("edge-timer")
+        alive = {thread.name: thread.is_alive() for thread in self._threads}
+        for name in names:
+            workers[name] = alive.get(name, False)
+        return workers
+
+    def outbox_oldest_age_s(self, now: float | None = None) -> float:
+        """Seconds since the oldest event not yet confirmed was written (0: none waits),
+        read now (the publisher's own figure, if the store cannot be read)."""
+        try:
+            return self.read(lambda conn: outbox.oldest_age_s(conn, now))
+        except sqlite3.Error:
+            return self.publisher.stats.oldest_age_s
+
+    def _probe_loop(self) -> None:
+        while not self._stopping.wait(DEVICE_PROBE_S):
+            try:
+                self._probe_devices()
+            except sqlite3.Error as exc:
+                log.error("device probe: %s", exc)
+
+    def _probe_devices(self) -> None:
+        """Ask an idle line's printers for their status (nothing is printing: no unit in
+        flight, no case being labelled), so that ``/health`` knows them between batches."""
+        batch = self.current_batch()
+        if batch is not None and batch.state is BatchState.RUNNING:
+            return
+        for name, device, idle in (
+            ("printer", self.devices.printer, self.pipeline.wait_idle),
+            ("case printer", self.devices.labeller, self.packer.wait_idle),
+        ):
+            probe = getattr(device, "probe", None)
+            if not callable(probe) or not idle(0):
+                continue
+            started = time.time()
+            try:
+                probe()
+            except DeviceFault as exc:
+                self._device_state(exc.device, exc.problem, time.time())
+            except Exception:  # a driver's bug must not end the probe
+                log.exception("probing the %s failed", name)
+            else:
+                self._device_state(name, None, started)
+
+    def _device_state(self, device: str, problem: str | None, at: float) -> None:
+        if problem is None:
+            self.device_states.working(device, since=at)
+        else:
+            self.device_states.fault(device, problem, at)
 
     # -- alarms and state -----------------------------------------------------------------
 

@@ -23,6 +23,7 @@ import logging
 import queue
 import sqlite3
 import threading
+import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from functools import partial
@@ -361,8 +362,10 @@ class Packer:
         *,
         read_timeout_s: float = 2.0,
         on_fault: Callable[[str], None] | None = None,
+        on_device: Callable[[str, str | None, float], None] | None = None,
     ) -> None:
         self._aggregation = aggregation
+        self._on_device = on_device
         self._writer = writer
         self._labeller = labeller
         self._ssccs = ssccs
@@ -382,6 +385,19 @@ class Packer:
     @property
     def enabled(self) -> bool:
         return self._labeller is not None
+
+    @property
+    def alive(self) -> bool:
+        """Whether the packer thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
+    def _device(self, device: str, problem: str | None, at: float | None = None) -> None:
+        """``on_device`` (see :data:`edge.pipeline.DeviceHandler`)."""
+        if self._on_device is not None:
+            try:
+                self._on_device(device, problem, time.time() if at is None else at)
+            except Exception:  # the device state must never stop packing
+                log.exception("device state handler failed")
 
     def start(self) -> None:
         self._thread = threading.Thread(target=self._run, name="edge-packer", daemon=True)
@@ -416,6 +432,8 @@ class Packer:
                 self._pack(container_id)
             except DeviceFault as exc:
                 log.error("container %d: %s", container_id, exc)
+                if exc.stop_line:
+                    self._device(exc.device, exc.problem)
                 if self._on_fault is not None:
                     self._on_fault(str(exc))
             except Exception:
@@ -441,8 +459,10 @@ class Packer:
                 self.dropped_empty += 1
                 return
             level, children = assigned
+            started = time.time()
             try:
                 labeller.print_container(sscc, level, children)
+                self._device("case printer", None, started)
                 read = labeller.read_back(self._read_timeout_s)
             except DeviceFault as exc:
                 self._writer.call(
@@ -454,6 +474,8 @@ class Packer:
                     )
                 )
                 raise
+            if read is not None:
+                self._device("scanner", None, started)
             problem = _check_read(read, sscc)
             if problem is None:
                 parent = self._writer.call(

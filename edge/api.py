@@ -28,6 +28,7 @@ from edge.errors import (
     PayloadError,
     ReconciliationError,
 )
+from edge.health import assess
 from edge.metrics import render_metrics
 from edge.writer import WriterStopped
 
@@ -116,9 +117,15 @@ def create_app(agent: Agent, *, manage_agent: bool = True) -> FastAPI:
     async def stopping(request: Request, exc: WriterStopped) -> JSONResponse:
         return JSONResponse({"error": "the agent is stopping"}, status_code=503)
 
-    @app.get("/health")
-    def health() -> dict[str, Any]:
-        return {"status": "ok", "mqtt": agent.publisher.connected, "plc": agent.plc.connected}
+    @app.get(
+        "/health",
+        responses={503: {"description": "a part is failing (each named in 'failing')"}},
+    )
+    def health() -> JSONResponse:
+        """200 when every part works (broker link, PLC link, devices, workers, outbox age),
+        else 503 naming each failing part (see :mod:`edge.health`); no token needed."""
+        report = assess(agent)
+        return JSONResponse(report.as_dict(), status_code=200 if report.ok else 503)
 
     @app.get("/status")
     def status() -> dict[str, Any]:

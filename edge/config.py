@@ -278,6 +278,9 @@ class OutboxConfig(_Section):
     # unconfirmed); each further timeout without progress doubles it, up to the maximum.
     confirm_timeout_s: Annotated[float, Field(gt=0, le=3600)] = 30.0
     confirm_timeout_max_s: Annotated[float, Field(gt=0, le=86_400)] = 300.0
+    # The agent's /health fails (part "outbox") while the oldest event not yet confirmed is
+    # older than this: delivery to the trace server has stalled.
+    max_age_s: Annotated[float, Field(gt=0, le=30 * 86_400)] = 120.0
 
 
 class TriggerConfig(_Section):

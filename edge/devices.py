@@ -72,6 +72,7 @@ class DeviceFault(EdgeError):
 
     def __init__(self, device: str, message: str, *, stop_line: bool = True) -> None:
         self.device = device
+        self.problem = message
         self.stop_line = stop_line
         super().__init__(f"{device}: {message}")
 

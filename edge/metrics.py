@@ -24,6 +24,20 @@ agent at scrape time (a registry of its own per scrape: no module-level globals)
 ``serialtrace_edge_alarm``                     gauge    1 per active alarm, by ``alarm``
 ``serialtrace_edge_units_total``               counter  units by ``outcome`` (triggered,
                                                         printed, commissioned, rejected, …)
+``serialtrace_edge_device_up``                 gauge    1 per part that works, 0 if not, by
+                                                        ``device`` (``mqtt``: the broker
+                                                        link, ``plc``: the PLC link,
+                                                        ``printer``, ``camera``, ``case
+                                                        printer``, ``scanner``, …)
+``serialtrace_edge_device_fault``              gauge    1 per failing part, by ``device``
+                                                        and ``fault`` (what is wrong)
+``serialtrace_edge_worker_alive``              gauge    1 per running worker thread, 0 if
+                                                        dead, by ``worker``
+``serialtrace_edge_outbox_max_age_seconds``    gauge    ``outbox.max_age_s``: older events
+                                                        fail ``/health``
+``serialtrace_edge_mqtt_takeovers_total``      counter  times another client took the
+                                                        publisher's session over (0x8E)
+``serialtrace_edge_healthy``                   gauge    1 when ``/health`` answers 200
 =============================================  =======  ==================================
 """
 
@@ -36,8 +50,12 @@ from prometheus_client import CollectorRegistry, generate_latest
 from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily, Metric
 from prometheus_client.exposition import CONTENT_TYPE_LATEST
 
+from edge.health import assess
+
 if TYPE_CHECKING:
     from edge.agent import Agent
+
+MAX_FAULT_LABEL = 200  # characters of a fault kept in the ``fault`` label
 
 
 class _AgentCollector:
@@ -129,6 +147,47 @@ class _AgentCollector:
         ):
             units.add_metric([outcome], value)
         yield units
+        yield from self._health()
+
+    def _health(self) -> Iterator[Metric]:
+        agent = self.agent
+        report = assess(agent)
+        devices = [part for part in report.parts if part.part not in ("workers", "outbox")]
+        up = GaugeMetricFamily(
+            "serialtrace_edge_device_up",
+            "1 per device or link that works (mqtt: broker link, plc: PLC link)",
+            labels=["device"],
+        )
+        fault = GaugeMetricFamily(
+            "serialtrace_edge_device_fault",
+            "1 per device or link that fails, with what is wrong",
+            labels=["device", "fault"],
+        )
+        for part in devices:
+            up.add_metric([part.part], 1 if part.ok else 0)
+            if part.problem is not None:
+                fault.add_metric([part.part, part.problem[:MAX_FAULT_LABEL]], 1)
+        yield up
+        yield fault
+        workers = GaugeMetricFamily(
+            "serialtrace_edge_worker_alive", "1 per running worker thread", labels=["worker"]
+        )
+        for name, alive in sorted(report.workers.items()):
+            workers.add_metric([name], 1 if alive else 0)
+        yield workers
+        yield GaugeMetricFamily(
+            "serialtrace_edge_outbox_max_age_seconds",
+            "events waiting longer than this fail /health",
+            value=agent.config.outbox.max_age_s,
+        )
+        yield CounterMetricFamily(
+            "serialtrace_edge_mqtt_takeovers",
+            "times another client took the publisher's MQTT session over",
+            value=agent.publisher.stats.takeovers,
+        )
+        yield GaugeMetricFamily(
+            "serialtrace_edge_healthy", "1 when /health answers 200", value=1 if report.ok else 0
+        )
 
 
 def render_metrics(agent: Agent) -> tuple[bytes, str]:

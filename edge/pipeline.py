@@ -68,6 +68,9 @@ class PlcCommands(Protocol):
 
 #: ``on_fault(reason, alarm)``: the line stopped; ``alarm`` names it (``device``, ``store``).
 FaultHandler = Callable[[str, str], None]
+#: ``on_device(device, problem, at)``: a device faulted (``problem``; ``at`` is now) or did a
+#: job it was given at ``at`` (``problem`` None); both times are ``time.time()``.
+DeviceHandler = Callable[[str, str | None, float], None]
 
 
 class GateFinding(StrEnum):
@@ -142,6 +145,7 @@ class Pipeline:
         on_fault: FaultHandler | None = None,
         on_grade: Callable[[UnitGrade], None] | None = None,
         timing: GateTiming | None = None,
+        on_device: DeviceHandler | None = None,
     ) -> None:
         self._ledger = ledger
         self._aggregation = aggregation
@@ -155,6 +159,7 @@ class Pipeline:
         self._max_in_flight = max_in_flight
         self._on_fault = on_fault
         self._on_grade = on_grade
+        self._on_device = on_device
         self._print_queue: queue.SimpleQueue[UnitJob | None] = queue.SimpleQueue()
         self._verify_queue: queue.SimpleQueue[tuple[UnitJob, PrintTicket] | None] = (
             queue.SimpleQueue()
@@ -195,6 +200,18 @@ class Pipeline:
             resync()
         self.timing.reset_window()
         self._halted.clear()
+
+    def workers_alive(self) -> dict[str, bool]:
+        """Whether each stage's thread runs, by thread name (not running before start)."""
+        alive = {thread.name: thread.is_alive() for thread in self._threads}
+        return {name: alive.get(name, False) for name in ("edge-print", "edge-verify")}
+
+    def _device(self, device: str, problem: str | None, at: float | None = None) -> None:
+        if self._on_device is not None:
+            try:
+                self._on_device(device, problem, time.time() if at is None else at)
+            except Exception:  # the device state must never stop a stage
+                log.exception("device state handler failed")
 
     @property
     def halted(self) -> bool:
@@ -301,6 +318,8 @@ class Pipeline:
             stop = (isinstance(exc, DeviceFault) and exc.stop_line) or isinstance(
                 exc, sqlite3.Error
             )
+            if isinstance(exc, DeviceFault) and exc.stop_line:
+                self._device(exc.device, exc.problem)
             if stop:  # e.g. the serial buffer ran dry, or the disk is full
                 alarm = "store" if isinstance(exc, sqlite3.Error) else "device"
                 reason = f"store: {exc}" if alarm == "store" else str(exc)
@@ -374,10 +393,12 @@ class Pipeline:
         if isinstance(exc, DeviceFault):
             self._scrap(job, f"print fault: {exc}")
             if exc.stop_line:
+                self._device(exc.device, exc.problem)
                 self._fault(str(exc))
         else:  # a driver bug must not stop the line thread
             log.error("printer driver failed: %r", exc)
             self._scrap(job, f"print fault: {exc!r}")
+            self._device("printer", f"driver failed: {exc!r}")
             self._fault(f"printer: {exc!r}")
 
     def _scrap(self, job: UnitJob, reason: str) -> None:
@@ -431,15 +452,19 @@ class Pipeline:
             except Exception as exc:
                 self._print_failed(job, exc)
                 continue
+            self._device("printer", None, ticket.sent_at)  # a label sent after a fault is out
             try:
                 verdict = self._verifier.verify(job.code, ticket.sent_at, label=ticket.sequence)
             except DeviceFault as exc:
                 verdict = Verdict("camera_fault", str(exc))
                 if exc.stop_line:
+                    self._device(exc.device, exc.problem)
                     self._fault(str(exc))
             except Exception as exc:
                 log.exception("verifier failed")
                 verdict = Verdict("camera_fault", repr(exc))
+            else:
+                self._device("camera", None, ticket.sent_at)
             if verdict.grade is not None and self._on_grade is not None:
                 try:
                     self._on_grade(verdict.grade)

@@ -204,6 +204,7 @@ class PlcLink:
         self._on_plc_fault = on_plc_fault
         self._on_link_problem = on_link_problem
         self.refused: dict[str, str] = {}  # connection -> why the broker refuses it
+        self.broker = mqtt.link("/plc").redacted()  # URL and user, never the password
         self._connected = threading.Event()
         self._commands: queue.SimpleQueue[tuple[str, bytes] | None] = queue.SimpleQueue()
         self._worker: threading.Thread | None = None

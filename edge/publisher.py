@@ -82,6 +82,12 @@ class PublisherStats:
     missing_resends: int = 0  # events sent again because the server named them missing
     bad_acks: int = 0  # acknowledgements that could not be read (ignored)
     last_confirm_age_s: float | None = None  # seconds since the last confirmation
+    # Another client took the session over (MQTT 5 reason 0x8E: same client id), or the
+    # connection was closed FLAP_LOSSES times in FLAP_WINDOW_S (what that looks like on
+    # Mosquitto 2.0.11, which closes the taken-over connection without the reason).
+    takeovers: int = 0
+    last_takeover: float | None = None  # time.time() of the last one
+    takeover: str | None = None  # what was seen
 
     def as_dict(self) -> dict[str, Any]:
         return dict(self.__dict__)
@@ -97,6 +103,9 @@ class _InFlight:
     payload: bytes = field(repr=False)
 
 
+SESSION_TAKEN_OVER = 0x8E  # MQTT 5 DISCONNECT reason: another client connected with our id
+FLAP_LOSSES = 3  # connections lost within FLAP_WINDOW_S: taken over (or an unstable link)
+FLAP_WINDOW_S = 60.0
 MAX_ACK_BYTES = 256 * 1024
 MAX_ACK_SEQS = 10_000
 MAX_ACK_RANGES = 100
@@ -193,6 +202,8 @@ class Publisher:
         self._thread: threading.Thread | None = None
         self._conn: sqlite3.Connection | None = None
         self._connected = threading.Event()
+        self._losses: collections.deque[float] = collections.deque()  # monotonic times
+        self.broker = mqtt.link().redacted()  # URL and user, never the password
         self._client = make_client(mqtt, client_id)
         self._client.max_inflight_messages_set(mqtt.max_inflight)
         self._client.max_queued_messages_set(0)
@@ -252,6 +263,11 @@ class Publisher:
 
     def wait_connected(self, timeout: float) -> bool:
         return self._connected.wait(timeout)
+
+    @property
+    def worker_alive(self) -> bool:
+        """Whether the publisher thread runs."""
+        return self._thread is not None and self._thread.is_alive()
 
     def pending(self) -> int:
         """Rows not yet confirmed (as of the last look)."""
@@ -327,6 +343,28 @@ class Publisher:
         if reason.is_failure:
             self.stats.last_error = f"disconnected: {reason}"
             log.warning("MQTT disconnected: %s", reason)
+        if self._stop.is_set():
+            return
+        now = time.monotonic()
+        self._losses.append(now)
+        while self._losses and now - self._losses[0] > FLAP_WINDOW_S:
+            self._losses.popleft()
+        code = getattr(reason, "value", None)
+        if code == SESSION_TAKEN_OVER:
+            self._taken_over(f"the broker said another client took the session over ({reason})")
+        elif len(self._losses) >= FLAP_LOSSES:
+            self._taken_over(
+                f"connection closed {len(self._losses)} times in {FLAP_WINDOW_S:.0f} s "
+                f"(last: {reason}): another client with this line's identity keeps taking "
+                "the session over (a second agent for this line?), or the link is unstable"
+            )
+
+    def _taken_over(self, what: str) -> None:
+        self._losses.clear()
+        self.stats.takeovers += 1
+        self.stats.last_takeover = time.time()
+        self.stats.takeover = what
+        log.error("MQTT: %s", what)
 
     def _on_publish(
         self, client: paho.Client, userdata: Any, mid: int, reason: Any, props: Any

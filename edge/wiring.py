@@ -35,6 +35,7 @@ from edge.printers import (
     LabelFormatter,
     LabelPrinter,
     PrinterError,
+    PrinterFault,
     PrinterLanguage,
     PrinterSettings,
     PrintJob,
@@ -125,8 +126,25 @@ class LabelUnitPrinter:
         except PrinterError as exc:
             raise DeviceFault("printer", str(exc)) from exc
 
+    def probe(self) -> None:
+        """Ask the idle printer's status: DeviceFault if it does not answer or cannot print."""
+        with self._lock:
+            probe_printer(self._driver, "printer")
+
     def close(self) -> None:
         self._driver.close()
+
+
+def probe_printer(driver: LabelPrinter, device: str) -> None:
+    """Ask a printer's status: DeviceFault (as ``device``) if it does not answer or reports a
+    state in which it does not print (a full buffer aside: it drains)."""
+    try:
+        status = driver.status()
+    except PrinterError as exc:
+        raise DeviceFault(device, str(exc)) from exc
+    stopping = sorted(f.value for f in status.faults if f is not PrinterFault.BUFFER_FULL)
+    if stopping:
+        raise DeviceFault(device, f"printer reports {', '.join(stopping)}")
 
 
 class CameraVerifier:
@@ -215,6 +233,7 @@ class LabelContainerLabeller:
         self._driver = driver
         self._builders = {"case": case_builder, "pallet": pallet_builder}
         self._scanner = scanner
+        self._lock = threading.Lock()  # the packer prints, the agent probes an idle printer
 
     def print_container(self, sscc: gs1.Sscc, level: str, children: int) -> None:
         while self._scanner.get(timeout=0) is not None:  # forget scans of earlier labels
@@ -223,7 +242,8 @@ class LabelContainerLabeller:
         content = f"{children} {'units' if level == 'case' else 'cases'}"
         variables = {"content": content} if "content" in builder.template.variables else {}
         try:
-            self._driver.confirm(self._driver.send(builder.logistic_label(sscc, variables)))
+            with self._lock:
+                self._driver.confirm(self._driver.send(builder.logistic_label(sscc, variables)))
         except (PrinterError, LabelDataError) as exc:
             raise DeviceFault("case printer", str(exc)) from exc
 
@@ -237,6 +257,20 @@ class LabelContainerLabeller:
                 return scan.data
             return None if scan.outcome is ScanOutcome.NO_READ else scan.raw.decode("latin-1")
         return None
+
+    def probe(self) -> None:
+        """Ask the idle case printer's status: DeviceFault if it does not answer or cannot
+        print."""
+        with self._lock:
+            probe_printer(self._driver, "case printer")
+
+    def device_problems(self) -> dict[str, str]:
+        """What is wrong with the scanner now that no job shows (its port was lost and its
+        reader ended), by device name (the agent's ``/health``)."""
+        scanner = self._scanner
+        if scanner.alive:
+            return {}
+        return {"scanner": scanner.fault or f"scanner {scanner.url!r}: its reader is not running"}
 
     def close(self) -> None:
         self._scanner.close()

@@ -90,6 +90,11 @@ class Writer:
         if self._thread is not None:
             self._thread.join(timeout=30)
 
+    @property
+    def alive(self) -> bool:
+        """Whether the writer thread runs."""
+        return self._thread is not None and self._thread.is_alive()
+
     def submit(self, command: Command[T], then: Callable[[T], None] | None = None) -> Future[T]:
         """Queue a command; the future resolves after the commit that covers it."""
         if not self._running:

@@ -221,6 +221,26 @@ def tls_problem(link: BrokerLink, timeout: float = 5.0) -> str | None:
         return f"cannot reach {link.host}:{link.port}: {exc.strerror or exc}"
 
 
+def command_line_url_problem(url: str | None, flag: str, instead: str) -> str | None:
+    """The one-line refusal of a broker URL given on the command line (``flag``) with a
+    password in it, None if it has none: a command line is in the process list, which every
+    user of the machine can read. ``instead`` says where the password goes (a secrets file,
+    an environment variable). A username alone is no secret; configuration files and the
+    environment may still carry a URL with credentials."""
+    if url is None:
+        return None
+    try:
+        password = urlsplit(url).password
+    except ValueError:  # not a URL at all: BrokerLink.parse says what is wrong with it
+        return None
+    if not password:
+        return None
+    return (
+        f"{flag}: expected a broker URL without a password (the process list shows it to "
+        f"every user), got {_redact_url(url)!r}; give the password in {instead}"
+    )
+
+
 def _unquote(value: str | None) -> str | None:
     return None if value is None else unquote(value)
 

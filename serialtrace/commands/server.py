@@ -43,6 +43,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+from epcis.broker import command_line_url_problem
 from serialtrace.cli import CliError
 from serialtrace.commands.server_admin import register_admin
 
@@ -209,6 +210,14 @@ def run_server(args: argparse.Namespace) -> int:
     from server.api.app import create_app
     from server.api.security import uvicorn_config
 
+    problem = command_line_url_problem(
+        args.mqtt,
+        "--mqtt",
+        "the secrets file (--mqtt-secrets FILE) or the environment "
+        "(SERIALTRACE_SERVER__MQTT_PASSWORD)",
+    )
+    if problem is not None:
+        raise CliError(problem)
     settings = _settings(
         args,
         need_store=False,  # the start-up check below lists it with every other problem

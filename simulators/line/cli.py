@@ -11,6 +11,7 @@ import threading
 import time
 from pathlib import Path
 
+from epcis.broker import command_line_url_problem
 from simulators import env
 from simulators.line.line import LineSimulator
 from simulators.line.scenario import SCENARIO_DIR, Scenario, ScenarioError
@@ -50,6 +51,13 @@ def _error(message: str) -> int:
 
 
 def run_line(args: argparse.Namespace) -> int:
+    problem = command_line_url_problem(
+        args.mqtt,
+        "--mqtt",
+        "the secrets file (--mqtt-secrets FILE or SERIALTRACE_SIM__MQTT_SECRETS)",
+    )
+    if problem is not None:
+        return _error(problem)
     try:
         scenario = Scenario.load(args.scenario)
     except ScenarioError as exc:

@@ -7,6 +7,7 @@ import json
 import sys
 import time
 
+from epcis.broker import command_line_url_problem
 from simulators import env
 from simulators.plc.conveyor import Conveyor
 
@@ -58,6 +59,13 @@ def _error(message: str) -> int:
 
 
 def run(args: argparse.Namespace) -> int:
+    problem = command_line_url_problem(
+        args.broker,
+        "--broker",
+        "the secrets file (--mqtt-secrets FILE or SERIALTRACE_SIM__MQTT_SECRETS)",
+    )
+    if problem is not None:
+        return _error(problem)
     try:
         conveyor = Conveyor(
             args.broker,

@@ -9,7 +9,13 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from epcis.broker import BrokerLink, load_secrets, refusal, write_secrets
+from epcis.broker import (
+    BrokerLink,
+    command_line_url_problem,
+    load_secrets,
+    refusal,
+    write_secrets,
+)
 from epcis.errors import BrokerLinkError
 
 
@@ -96,3 +102,24 @@ def test_refusals_that_retrying_cannot_cure() -> None:
     assert refusal(0x87) == "broker refused the connection: not authorized (0x87)"
     assert refusal(0x88) is None  # server unavailable: try again
     assert refusal("x") is None
+
+
+@pytest.mark.parametrize(
+    ("url", "refused"),
+    [
+        (None, False),
+        ("mqtts://127.0.0.1:8883", False),
+        ("mqtts://line%2Fplant1%2Fline3@127.0.0.1:8883", False),  # a username is no secret
+        ("mqtt://u:@host", False),  # an empty password
+        ("mqtts://u:s3cret@host:8883", True),
+        ("mqtt://:s3cret@host", True),
+        ("not a url", False),  # BrokerLink.parse names what is wrong with it
+    ],
+)
+def test_a_password_in_a_command_line_url_is_refused(url: str | None, refused: bool) -> None:
+    problem = command_line_url_problem(url, "--mqtt", "the secrets file")
+    assert (problem is not None) is refused
+    if problem is not None:
+        assert problem.startswith("--mqtt: expected a broker URL without a password")
+        assert "s3cret" not in problem and "***" in problem
+        assert problem.endswith("; give the password in the secrets file")

@@ -12,6 +12,7 @@ from serialtrace.cli import main
 from server.store import create_store_engine, read_transaction
 from server.store.migrate import head_revision
 from server.store.schema import audit_trail, users
+from tests.support.services import free_port
 
 
 def test_migrate_and_user_add(
@@ -52,3 +53,21 @@ def test_help_lists_the_sub_commands(capsys: pytest.CaptureFixture[str]) -> None
         main(["server", "--help"])
     out = capsys.readouterr().out
     assert "migrate" in out and "--mqtt" in out and "--share-group" in out
+
+
+@pytest.mark.timeout(60)  # (a server that took the URL would run until stopped)
+def test_a_password_in_the_broker_url_is_refused_in_one_line(
+    tmp_path: Path, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """The process list would show it: the password goes in the secrets file or env."""
+    url = f"sqlite:///{tmp_path / 'trace.db'}"
+    mqtt = "mqtts://trace1:s3cret@127.0.0.1:8883"
+    assert main(["server", "--db", url, "--mqtt", mqtt, "--port", str(free_port())]) == 2
+    err = capsys.readouterr().err
+    assert err == (
+        "serialtrace: error: --mqtt: expected a broker URL without a password (the process "
+        "list shows it to every user), got 'mqtts://trace1:***@127.0.0.1:8883'; give the "
+        "password in the secrets file (--mqtt-secrets FILE) or the environment "
+        "(SERIALTRACE_SERVER__MQTT_PASSWORD)\n"
+    )
+    assert not (tmp_path / "trace.db").exists()  # refused before anything started

@@ -46,6 +46,7 @@ def running(tmp_path: Path, mosquitto: Broker) -> Iterator[tuple[Agent, httpx.Cl
         httpx.Client(base_url=url, timeout=60, headers=api_headers(config)) as client,
     ):
         assert agent.publisher.wait_connected(10)
+        assert agent.plc.wait_connected(10)  # /health is 200 only with both links up
         yield agent, client, line
     line.close()
 
