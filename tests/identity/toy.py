@@ -96,8 +96,12 @@ class ToyScheme:
         lot: str | None = None,
         expiry: str | dt.date | None = None,
     ) -> ToyCode:
-        if isinstance(expiry, str):
-            expiry = dt.date.fromisoformat(expiry)
+        if isinstance(expiry, str):  # ISO, or YYMMDD as the edge's batch record keeps it
+            expiry = (
+                dt.datetime.strptime(expiry, "%y%m%d").date()
+                if len(expiry) == 6
+                else dt.date.fromisoformat(expiry)
+            )
         return ToyCode(product, serial, lot, expiry)
 
     def read(self, scan: str) -> ToyCode:
