@@ -22,8 +22,9 @@ DATAMATRIX_IDENTIFIERS = tuple(
     for identifier, symbology in SYMBOLOGIES.items()
     if identifier.startswith("]d") and symbology.content is Content.AI_DATA
 )
-"""The DataMatrix symbology identifiers of GS1 data: ``]d2`` (ECC 200), ``]d5`` (with ECI),
-``]d8`` (a rectangular extension symbol, DMRE, as zxing-cpp 3 reports it)."""
+"""The DataMatrix symbology identifiers of GS1 data (FNC1 in first position), from the
+symbology table: ``]d2`` (ECC 200), ``]d5`` (with ECI), ``]d8`` and ``]dB`` (a rectangular
+extension symbol, DMRE, without and with ECI, as zxing-cpp 3 reports them)."""
 
 
 class Gs1Scheme:
@@ -72,8 +73,8 @@ GS1 = Gs1Scheme()
 
 
 def match_unit(expected: UnitCode, scan: str) -> ScanMatch:
-    """:meth:`UnitCode.matches`: ``scan`` must be a GS1 DataMatrix (symbology identifier
-    ``]d2``, ``]d5`` or ``]d8``) that :func:`gs1.parse` reads; then each of GTIN, expiry,
+    """:meth:`UnitCode.matches`: ``scan`` must be a GS1 DataMatrix (a symbology identifier
+    of :data:`DATAMATRIX_IDENTIFIERS`) that :func:`gs1.parse` reads; then each of GTIN, expiry,
     lot and serial that differs from ``expected`` is a mismatch."""
     identifier = scan[:3]
     if identifier not in DATAMATRIX_IDENTIFIERS:

@@ -60,11 +60,11 @@ def test_a_code_without_serial_has_no_key_and_an_epc_needs_the_prefix_length() -
     [
         (
             "]d1" + CODE.element_string(),
-            "symbology_identifier: expected a GS1 DataMatrix (]d2, ]d5, ]d8), got ']d1'",
+            "symbology_identifier: expected a GS1 DataMatrix (]d2, ]d5, ]d8, ]dB), got ']d1'",
         ),
         (
             "]C1" + CODE.element_string(),
-            "symbology_identifier: expected a GS1 DataMatrix (]d2, ]d5, ]d8), got ']C1'",
+            "symbology_identifier: expected a GS1 DataMatrix (]d2, ]d5, ]d8, ]dB), got ']C1'",
         ),
         ("]d20109506000134353", "gtin: expected check digit 2, got 3 in '09506000134353'"),
     ],
@@ -89,7 +89,7 @@ def test_a_scan_of_another_unit_names_each_field() -> None:
 
 @given(serialised)
 def test_a_scan_of_the_code_itself_matches(code: UnitCode) -> None:
-    for identifier in ("]d2", "]d5", "]d8"):
+    for identifier in ("]d2", "]d5", "]d8", "]dB"):
         match = code.matches(identifier + code.element_string())
         assert match.ok and match.read == code
 
