@@ -202,8 +202,9 @@ class Aggregation:
         return [self._sscc_uri(c["sscc"]) for c in cases]
 
     def _sgtin(self, gtin: str, serial: str) -> str:
-        code = gs1.UnitCode.create(gtin=gtin, serial=serial)
-        return code.sgtin_uri(self.ledger.products[gtin])
+        """The unit's EPC in events (an SGTIN URI for GS1), by the ledger's code scheme."""
+        code = self.ledger.scheme.unit(gtin, serial)
+        return code.epc_uri(self.ledger.products[gtin])
 
     def packed(self, conn: sqlite3.Connection, container_id: int) -> int | None:
         """The label was read back: record the packing; the pallet id if that filled one.

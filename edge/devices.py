@@ -25,6 +25,7 @@ from edge.errors import EdgeError
 from edge.printers import LANGUAGES, LabelKind, PrinterSettings
 from edge.scanners import ScannerSettings
 from edge.vision import CameraSettings
+from identity import UnitIdentity
 
 
 class DevicesConfig(BaseModel):
@@ -140,7 +141,7 @@ class UnitPrinter(Protocol):
 
     Both raise DeviceFault; they are called from two threads (print and verify stages)."""
 
-    def send(self, code: gs1.UnitCode) -> PrintTicket: ...
+    def send(self, code: UnitIdentity) -> PrintTicket: ...
 
     def confirm(self, ticket: PrintTicket) -> None: ...
 
@@ -155,7 +156,7 @@ class UnitVerifier(Protocol):
     that counts its triggers matches the frame by it, not by its place in the stream."""
 
     def verify(
-        self, expected: gs1.UnitCode, printed_after: float, *, label: int | None = None
+        self, expected: UnitIdentity, printed_after: float, *, label: int | None = None
     ) -> Verdict: ...
 
     def close(self) -> None:

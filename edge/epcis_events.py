@@ -27,6 +27,7 @@ from epcis.factories import (
 )
 from epcis.model import Event, Location, ObjectEvent, QuantityElement
 from epcis.vocabulary import Action, BizStep, Disposition
+from identity import UnitIdentity
 
 if TYPE_CHECKING:
     from edge.batch import Reconciliation
@@ -131,15 +132,15 @@ class EpcisEvents:
         return _encode(with_event_id(event))
 
     def unit_commissioned(
-        self, code: gs1.UnitCode, company_prefix_length: int, grade: UnitGrade | None = None
+        self, code: UnitIdentity, company_prefix_length: int, grade: UnitGrade | None = None
     ) -> bytes:
         event = commissioning_event(
-            [code.sgtin_uri(company_prefix_length)],
+            [code.epc_uri(company_prefix_length)],
             event_time=datetime.now(UTC),
             read_point=self.read_point,
             biz_location=self.biz_location,
             lot=code.lot,
-            expiry=None if code.expiry is None else code.expiry.as_date(),
+            expiry=code.expiry_date(),
         )
         if grade is not None:
             extension = {GRADE_EXTENSION: grade.as_extension()}

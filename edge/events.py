@@ -11,7 +11,7 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING, Protocol
 
-import gs1
+from identity import UnitIdentity
 
 if TYPE_CHECKING:
     from edge.batch import Reconciliation
@@ -57,9 +57,10 @@ class EventFactory(Protocol):
     ) -> bytes: ...
 
     def unit_commissioned(
-        self, code: gs1.UnitCode, company_prefix_length: int, grade: UnitGrade | None = None
+        self, code: UnitIdentity, company_prefix_length: int, grade: UnitGrade | None = None
     ) -> bytes:
         """ObjectEvent ADD, bizStep commissioning, disposition active, lot and expiry in ilmd;
+        the unit named by ``code.epc_uri(company_prefix_length)`` (any code scheme);
         the print-quality ``grade``, when the unit was graded, as ``serialtrace:grade``."""
         ...
 

@@ -26,6 +26,7 @@ from edge.batch import (
 from edge.devices import UnitGrade
 from edge.errors import BatchStateError, NotFoundError, PayloadError, ReconciliationError
 from edge.events import EventFactory, MaterialLot
+from identity import CodeScheme, UnitIdentity, get_scheme
 
 
 def utc_now() -> str:
@@ -88,13 +89,13 @@ class UnitJob:
 
     unit_id: int
     batch_id: int
-    code: gs1.UnitCode
+    code: UnitIdentity
     trigger: str | None
     triggered_at: float = field(default=0.0, compare=False)
 
     @property
     def serial(self) -> str:
-        return self.code.serial or ""
+        return self.code.key().serial
 
 
 def _batch(row: sqlite3.Row) -> Batch:
@@ -116,11 +117,20 @@ def _batch(row: sqlite3.Row) -> Batch:
 class Ledger:
     """Record keeping for one line; stateless apart from its configuration."""
 
-    def __init__(self, events: EventFactory, products: dict[str, int], events_topic: str) -> None:
-        """``products`` maps each GTIN the line packs to its company prefix length."""
+    def __init__(
+        self,
+        events: EventFactory,
+        products: dict[str, int],
+        events_topic: str,
+        scheme: CodeScheme | None = None,
+    ) -> None:
+        """``products`` maps each GTIN (each product code of ``scheme``) the line packs to its
+        company prefix length; ``scheme`` (default GS1, :mod:`identity`) builds the units'
+        codes from a batch's product, lot and expiry and each serial."""
         self.events = events
         self.products = products
         self.topic = events_topic
+        self.scheme = get_scheme() if scheme is None else scheme
 
     # -- batches ------------------------------------------------------------------------
 
@@ -288,9 +298,7 @@ class Ledger:
             "VALUES (?, ?, ?, 'allocated', ?, ?, ?)",
             (batch.id, batch.gtin, serial, trigger, now, now),
         )
-        code = gs1.UnitCode.create(
-            gtin=batch.gtin, serial=serial, lot=batch.lot, expiry=batch.expiry
-        )
+        code = self.scheme.unit(batch.gtin, serial, lot=batch.lot, expiry=batch.expiry)
         return UnitJob(int(cursor.lastrowid or 0), batch.id, code, trigger, triggered_at)
 
     def _move(
@@ -332,7 +340,7 @@ class Ledger:
         Its print-quality ``grade`` goes with the commissioning event."""
         self._move(conn, job.unit_id, UnitState.COMMISSIONED)
         self._record_grade(conn, job.unit_id, grade)
-        cpl = self.products[job.code.gtin.value]
+        cpl = self.products[job.code.key().product]
         outbox.append(conn, self.topic, self.events.unit_commissioned(job.code, cpl, grade))
 
     def reject(
@@ -378,11 +386,9 @@ class Ledger:
             raise PayloadError(f"serial: {serial!r} exists for several GTINs; give the gtin")
         return rows[0]
 
-    def code_of(self, conn: sqlite3.Connection, row: sqlite3.Row) -> gs1.UnitCode:
+    def code_of(self, conn: sqlite3.Connection, row: sqlite3.Row) -> UnitIdentity:
         batch = self.batch(conn, row["batch_id"])
-        return gs1.UnitCode.create(
-            gtin=row["gtin"], serial=row["serial"], lot=batch.lot, expiry=batch.expiry
-        )
+        return self.scheme.unit(row["gtin"], row["serial"], lot=batch.lot, expiry=batch.expiry)
 
     def sample(self, conn: sqlite3.Connection, serial: str, reason: str) -> None:
         """QA took a commissioned unit as a sample: decommissioned with reason ``sample``."""
@@ -396,7 +402,7 @@ class Ledger:
         outbox.append(
             conn,
             self.topic,
-            self.events.decommissioned([code.sgtin_uri(self.products[row["gtin"]])], "sample"),
+            self.events.decommissioned([code.epc_uri(self.products[row["gtin"]])], "sample"),
         )
 
     # -- the reject gate's reports --------------------------------------------------------
@@ -437,8 +443,8 @@ class Ledger:
         if packed is not None:
             raise BatchStateError(f"unit {packed[0]!r}: take it out of its case first")
         row = self._move(conn, unit_id, UnitState.DECOMMISSIONED, reason)
-        code = gs1.UnitCode.create(gtin=row["gtin"], serial=row["serial"])
-        epc = code.sgtin_uri(self.products[row["gtin"]])
+        code = self.scheme.unit(row["gtin"], row["serial"])
+        epc = code.epc_uri(self.products[row["gtin"]])
         outbox.append(conn, self.topic, self.events.decommissioned([epc], reason))
 
     def note(self, conn: sqlite3.Connection, unit_id: int, note: str) -> None:

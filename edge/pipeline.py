@@ -558,7 +558,7 @@ class Pipeline:
     def _save_image(self, job: UnitJob, verdict: Verdict) -> str | None:
         if verdict.image is None:
             return None
-        path = self._images_dir / f"{job.code.gtin.value}-{job.serial}.png"
+        path = self._images_dir / f"{job.code.key().product}-{job.serial}.png"
         try:
             import cv2  # only needed for rejects
 

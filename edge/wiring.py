@@ -71,6 +71,7 @@ from edge.vision.grading.report import ABBREVIATIONS
 from edge.writer import Writer
 from epcis.topics import LineTopics
 from gs1.serials import SerialGenerator, SerialKey, SerialScheme, SerialsError, alphabet_named
+from identity import UnitIdentity
 
 
 def open_port(url: str, **kwargs: Any) -> serial.SerialBase:
@@ -103,10 +104,11 @@ class LabelUnitPrinter:
         self._builders = builders
         self._lock = threading.Lock()  # send (print stage) and confirm (verify stage)
 
-    def send(self, code: gs1.UnitCode) -> PrintTicket:
-        builder = self._builders.get(code.gtin.value)
+    def send(self, code: UnitIdentity) -> PrintTicket:
+        product = code.key().product
+        builder = self._builders.get(product)
         if builder is None:
-            raise DeviceFault("printer", f"no label template for GTIN {code.gtin.value}")
+            raise DeviceFault("printer", f"no label template for GTIN {product}")
         try:
             label = builder.unit_label(code)
         except LabelDataError as exc:
@@ -176,9 +178,9 @@ class CameraVerifier:
         self.ungraded = 0
 
     def verify(
-        self, expected: gs1.UnitCode, printed_after: float, *, label: int | None = None
+        self, expected: UnitIdentity, printed_after: float, *, label: int | None = None
     ) -> Verdict:
-        trigger = Trigger(expected.serial or "", printed_after, origin="printer")
+        trigger = Trigger(expected.key().serial, printed_after, origin="printer")
         lost = self._capture.lost
         # A unit's frame is due within timeout_s of its printing: the wait is anchored at the
         # print, so that when the camera stops, the units printed behind the first one do not
@@ -207,7 +209,7 @@ class CameraVerifier:
         result = self._verifier.verify(frame.image, expected, source=frame.source, grade=grade)
         detail = "; ".join(result.mismatches) or (result.error or "") or "; ".join(result.failures)
         if result.decoded is not None and not result.ok:
-            read = result.parsed.hri() if isinstance(result.parsed, gs1.UnitCode) else None
+            read = result.parsed.hri() if isinstance(result.parsed, UnitIdentity) else None
             detail = f"{detail}; read {read or repr(result.decoded.transmitted)}"
         return Verdict(result.outcome.value, detail, unit_grade(result.grade), result.image)
 

@@ -19,6 +19,11 @@ fields), ``datamatrix_data(fnc1)`` (what an encoder needs: FNC1 first), ``hri()`
 ``digital_link(domain)``, ``sgtin_uri(cpl)``, ``lgtin_uri(cpl)``; for other keys
 :func:`sscc_uri`, :func:`sgln_uri`, :func:`epc_uri`.
 
+The code-scheme seam (:mod:`identity`): :class:`UnitCode` is a
+:class:`identity.UnitIdentity` (``key()``, ``printer_payload()``, ``matches(scan)``,
+``epc_uri(cpl)``, ``digital_link()``) and :data:`GS1` (:class:`Gs1Scheme`) the
+:class:`identity.CodeScheme` registered as ``"gs1"`` on import.
+
 Reading anything: :func:`parse` returns the :data:`Code` a string identifies
 (``UnitCode | Sscc | Gln``); :func:`read` returns a :class:`Reading` with the code, the form
 (:class:`CodeForm`: element_string, hri, digital_link, epc_uri, key), every element, the
@@ -60,8 +65,12 @@ from gs1.epc import EpcIdentity, lgtin_uri, parse_epc_uri, sgln_uri, sgtin_uri, 
 from gs1.errors import CheckDigitError, FormatError, Gs1Error, NotGs1Error, RuleError
 from gs1.keys import Gln, Gtin, Sscc
 from gs1.reading import Code, CodeForm, Reading, epc_uri, parse, read
+from gs1.scheme import GS1, Gs1Scheme
 from gs1.symbology import SYMBOLOGIES, Symbology, identify, is_gs1_ai_data
 from gs1.unit import UnitCode
+from identity import register_scheme
+
+register_scheme(GS1)
 
 __all__ = [
     "APPLICATION_IDENTIFIERS",
@@ -70,6 +79,7 @@ __all__ = [
     "DEFAULT_DOMAIN",
     "DICTIONARY_COMMIT",
     "GS",
+    "GS1",
     "SYMBOLOGIES",
     "ApplicationIdentifier",
     "Charset",
@@ -84,6 +94,7 @@ __all__ = [
     "FormatError",
     "Gln",
     "Gs1Error",
+    "Gs1Scheme",
     "Gtin",
     "NotGs1Error",
     "Reading",

@@ -1,5 +1,9 @@
 """The code a pharmaceutical unit carries: GTIN, serial, lot and expiry (and optional AIs).
 
+:class:`UnitCode` is GS1's :class:`identity.UnitIdentity` (scheme ``"gs1"``, see
+:mod:`gs1.scheme`): printers, verifiers, the ledger and the store take it through that
+protocol.
+
 Rendering is the per-unit hot path (one call per printed label), so :class:`UnitCode` keeps
 it to string concatenation; validation happens once, in ``__post_init__``, with precompiled
 patterns, so building a code from already valid parts (a :class:`~gs1.keys.Gtin` reused for a
@@ -19,6 +23,7 @@ from gs1.elements import GS, Element, check_rules, encode, validate_element
 from gs1.epc import lgtin_uri, sgtin_uri
 from gs1.errors import FormatError, RuleError
 from gs1.keys import Gtin
+from identity import GS1_DATAMATRIX, PrintPayload, ScanMatch, UnitKey
 
 UNIT_FIELDS = frozenset({"01", "10", "17", "21"})
 """AIs that are fields of :class:`UnitCode` itself rather than ``extra`` elements."""
@@ -31,6 +36,11 @@ NOT_ON_A_UNIT = frozenset({"00", "02", "37", "254", "414"})
 class UnitCode:
     """GTIN (AI 01), serial (21), lot (10), expiry (17), and ``extra`` AIs such as an NHRN
     (710-715), additional product ID (240) or production date (11).
+
+    An :class:`identity.UnitIdentity` of scheme ``"gs1"``: ``key()`` is
+    ``("gs1", gtin, serial)``, ``printer_payload()`` a GS1 DataMatrix of the element string,
+    ``matches(scan)`` reads a GS1 DataMatrix scan and compares GTIN, expiry, lot and serial,
+    ``epc_uri(cpl)`` the SGTIN URI.
 
     ``extra`` is kept sorted by AI, so equal codes compare equal however they were read.
     Build one from strings with :meth:`create`; the constructor takes typed parts.
@@ -147,6 +157,55 @@ class UnitCode:
         if self.lot is None:
             raise FormatError("lot", "", "a lot for an LGTIN EPC class URI", "none")
         return lgtin_uri(self.gtin, self.lot, company_prefix_length)
+
+    # -- identity.UnitIdentity -------------------------------------------------------------
+
+    @property
+    def scheme(self) -> str:
+        return "gs1"
+
+    def key(self) -> UnitKey:
+        """``("gs1", gtin, serial)``; needs a serial."""
+        if self.serial is None:
+            raise FormatError("serial", "", "a serial for a unit key", "none")
+        return UnitKey("gs1", self.gtin.value, self.serial)
+
+    def expiry_date(self) -> dt.date | None:
+        """The expiry as a date (day 00: the last day of the month)."""
+        return None if self.expiry is None else self.expiry.as_date()
+
+    def printer_payload(self) -> PrintPayload:
+        """A GS1 DataMatrix of :meth:`element_string` and the text fields ``product``,
+        ``gtin``, ``hri``, ``serial``, ``lot``, ``expiry`` (``YYYY-MM-DD``, ``YYYY-MM`` for
+        day 00) and ``expiry_yymmdd`` (those the code carries)."""
+        gtin = self.gtin.value
+        fields = {"product": gtin, "gtin": gtin, "hri": self.hri()}
+        if self.serial is not None:
+            fields["serial"] = self.serial
+        if self.lot is not None:
+            fields["lot"] = self.lot
+        expiry = self.expiry
+        if expiry is not None:
+            month = f"{expiry.year:04d}-{expiry.month:02d}"
+            fields["expiry"] = f"{month}-{expiry.day:02d}" if expiry.day else month
+            fields["expiry_yymmdd"] = expiry.yymmdd()
+        return PrintPayload(GS1_DATAMATRIX, self.element_string(), fields)
+
+    def matches(self, scan: str) -> ScanMatch:
+        """``scan`` (``]d2`` + data, as a decoder transmits it) against this code: an error
+        unless it is a GS1 DataMatrix that :func:`gs1.parse` reads; a mismatch for each of
+        GTIN, expiry, lot and serial that differs."""
+        from gs1.scheme import match_unit  # gs1.scheme reads with gs1.reading, which needs us
+
+        return match_unit(self, scan)
+
+    def epc_uri(self, company_prefix_length: int | None = None) -> str:
+        """The SGTIN EPC URI (:meth:`sgtin_uri`); needs the company prefix length."""
+        if company_prefix_length is None:
+            raise FormatError(
+                "company_prefix_length", "", "the GS1 company prefix length (6 to 12)", "none"
+            )
+        return self.sgtin_uri(company_prefix_length)
 
 
 def _checked_extra(extra: tuple[Element, ...]) -> tuple[Element, ...]:

@@ -8,6 +8,8 @@ fixed length):
 * unit (SGTIN): ``(01)09506000134352(21)A1B2C3``
 * container (SSCC): ``(00)106141412345678908``
 * lot class (LGTIN): ``(01)09506000134352(10)LOT2611``
+* a unit of another code scheme (:mod:`identity`, e.g. ``urn:example:toy:123456.0000000042``
+  read by a registered scheme's ``parse_epc``): ``{scheme}:{product}:{serial}``;
 * anything else (GIAI, GRAI, private URIs): the text as received.
 
 Every identifier is parsed by :func:`gs1.identifiers.parse_identifier` (the same rules as
@@ -26,13 +28,18 @@ from typing import NamedTuple
 
 import gs1
 from gs1.identifiers import IdentifierUri, parse_identifier, plain_sgtin
+from identity import CodeScheme, check_key, schemes
 
 SGTIN_URN = "urn:epc:id:sgtin:"
 SGTIN_PATTERN_URN = "urn:epc:idpat:sgtin:"
 
 
+GS1 = "gs1"
+
+
 class UnitKey(NamedTuple):
-    """A serialised unit: GTIN (14 digits) and serial (AI 21).
+    """A serialised unit: GTIN (14 digits) and serial (AI 21), or, for another code scheme
+    (:mod:`identity`), its product code and serial; ``scheme`` is ``units.scheme``.
 
     A named tuple, not a dataclass: ingest hashes and compares one per EPC per event, and
     a tuple does both in C.
@@ -40,10 +47,40 @@ class UnitKey(NamedTuple):
 
     gtin: str
     serial: str
+    scheme: str = GS1
 
     @property
     def key(self) -> str:
-        return f"(01){self.gtin}(21){self.serial}"
+        if self.scheme == GS1:
+            return f"(01){self.gtin}(21){self.serial}"
+        return f"{self.scheme}:{self.gtin}:{self.serial}"
+
+
+def other_schemes() -> tuple[CodeScheme, ...]:
+    """The registered code schemes other than GS1 (asked for EPCs GS1 does not read)."""
+    return tuple(scheme for scheme in schemes() if scheme.name != GS1)
+
+
+def forget_parsed() -> None:
+    """Empty the identifier caches: call after registering a code scheme on a running
+    server (schemes are meant to be registered at start-up, before ingest)."""
+    for cached in (parse_unit, parse_sscc, canonical):
+        cached.cache_clear()
+
+
+def _other_unit(text: str) -> UnitKey | None:
+    """The unit a registered non-GS1 scheme reads in ``text`` (ValueError if the store
+    cannot keep its key), None if none does."""
+    for scheme in other_schemes():
+        found = scheme.parse_epc(text)
+        if found is not None:
+            check_key(found)
+            if ":" in found.product:
+                raise ValueError(
+                    f"{found.scheme} unit product: expected no ':', got {found.product!r}"
+                )
+            return UnitKey(found.product, found.serial, found.scheme)
+    return None
 
 
 def _identifier(text: str) -> IdentifierUri | None:
@@ -58,21 +95,32 @@ def refusal(text: str) -> str | None:
     if plain_sgtin(text) is not None:  # the usual unit EPC: accepted by gs1's rules at once
         return None
     try:
-        parse_identifier(text)
+        identifier = parse_identifier(text)
     except gs1.Gs1Error as exc:
         return str(exc)
+    if identifier is None:
+        try:
+            _other_unit(text)
+        except ValueError as exc:
+            return str(exc)
     return None
 
 
 @lru_cache(maxsize=1 << 16)
 def parse_unit(epc: str) -> UnitKey | None:
-    """The unit an SGTIN EPC URI or Digital Link (AI 01 + 21) names; None for any other
-    EPC, and for identifiers GS1 refuses (see :func:`refusal`)."""
+    """The unit an SGTIN EPC URI or Digital Link (AI 01 + 21) names, or a registered
+    scheme's unit EPC; None for any other EPC, and for identifiers refused (see
+    :func:`refusal`)."""
     plain = plain_sgtin(epc)
     if plain is not None:
         return UnitKey(plain[0].value, plain[1])
     identifier = _identifier(epc)
-    if identifier is None or identifier.kind != "id" or identifier.ais[:1] != ("01",):
+    if identifier is None:
+        try:
+            return _other_unit(epc)
+        except ValueError:
+            return None
+    if identifier.kind != "id" or identifier.ais[:1] != ("01",):
         return None
     serial = identifier.value("21")
     if serial is None:
@@ -123,9 +171,15 @@ def canonical(epc: str) -> str:
 
 
 def unit_of_key(key: str) -> UnitKey | None:
-    """The unit a canonical key ``(01){gtin}(21){serial}`` names; None for other keys."""
+    """The unit a canonical key ``(01){gtin}(21){serial}`` (or ``{scheme}:{product}:{serial}``
+    of a registered scheme) names; None for other keys."""
     if len(key) > 22 and key.startswith("(01)") and key[18:22] == "(21)" and key[4:18].isdigit():
         return UnitKey(key[4:18], key[22:])
+    scheme, _, rest = key.partition(":")
+    if rest and scheme != GS1 and any(s.name == scheme for s in other_schemes()):
+        product, _, serial = rest.partition(":")
+        if product and serial:
+            return UnitKey(product, serial, scheme)
     return None
 
 

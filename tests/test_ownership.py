@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from pathlib import Path
 
 REPO = Path(__file__).resolve().parent.parent
-PACKAGES = ("gs1", "epcis", "edge", "server", "simulators", "serialtrace", "benchmarks")
+PACKAGES = ("identity", "gs1", "epcis", "edge", "server", "simulators", "serialtrace", "benchmarks")
 
 
 def _sources(*skip: str) -> Iterator[Path]:

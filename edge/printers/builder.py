@@ -1,10 +1,14 @@
-"""Build ZPL II label formats from a template and GS1 data.
+"""Build ZPL II label formats from a template and a unit's code (any
+:class:`identity.UnitIdentity`) or an SSCC.
 
 One format per label, ``^XA`` … ``^XZ``; the builder keeps the template's fixed parts ready so
 a unit label costs a few string joins. Output is ASCII bytes, ready for the printer driver::
 
     builder = LabelBuilder(LabelTemplate.builtin("unit-50x30-203"))
     zpl = builder.unit_label(UnitCode.create(gtin="09506000134352", serial="A1", ...))
+
+A unit's barcode and text fields come from its :meth:`~identity.UnitIdentity.printer_payload`:
+a GS1 DataMatrix (FNC1 first) for GS1, a plain DataMatrix for a scheme that asks for one.
 """
 
 from __future__ import annotations
@@ -13,29 +17,23 @@ from collections.abc import Mapping
 
 from edge.printers.errors import LabelDataError
 from edge.printers.templates import LabelKind, LabelTemplate, TextSpec
-from edge.printers.zpl import code128_gs1_data, datamatrix_gs1_data, field_data
-from gs1 import Expiry, Sscc, UnitCode
+from edge.printers.zpl import (
+    code128_gs1_data,
+    datamatrix_gs1_data,
+    datamatrix_plain_data,
+    field_data,
+)
+from gs1 import Sscc
+from identity import DATAMATRIX, GS1_DATAMATRIX, SYMBOLOGIES, UnitIdentity
 
 _NO_VARIABLES: Mapping[str, str] = {}
 
 
-def expiry_text(expiry: Expiry) -> str:
-    """``YYYY-MM-DD``, or ``YYYY-MM`` when the day is 00 (end of month)."""
-    month = f"{expiry.year:04d}-{expiry.month:02d}"
-    return f"{month}-{expiry.day:02d}" if expiry.day else month
-
-
-def unit_fields(code: UnitCode) -> dict[str, str]:
-    """The text fields of a unit label (see :data:`~edge.printers.templates.UNIT_FIELDS`)."""
-    fields = {"gtin": code.gtin.value, "hri": code.hri()}
-    if code.serial is not None:
-        fields["serial"] = code.serial
-    if code.lot is not None:
-        fields["lot"] = code.lot
-    if code.expiry is not None:
-        fields["expiry"] = expiry_text(code.expiry)
-        fields["expiry_yymmdd"] = code.expiry.yymmdd()
-    return fields
+def unknown_symbology(code: UnitIdentity, symbology: str) -> LabelDataError:
+    """The error for a unit code whose scheme asks for a barcode the drivers do not print."""
+    return LabelDataError(
+        f"{code.scheme} unit: symbology: expected one of {sorted(SYMBOLOGIES)}, got {symbology!r}"
+    )
 
 
 def logistic_fields(sscc: Sscc) -> dict[str, str]:
@@ -43,7 +41,7 @@ def logistic_fields(sscc: Sscc) -> dict[str, str]:
 
 
 class LabelBuilder:
-    """Turns GS1 data into ZPL with one template."""
+    """Turns a unit's code or an SSCC into ZPL with one template."""
 
     def __init__(self, template: LabelTemplate) -> None:
         self.template = template
@@ -58,11 +56,18 @@ class LabelBuilder:
             bc = template.code128
             self._barcode_head = f"^FO{bc.x},{bc.y}^BY{bc.module}^BCN,{bc.height},N,N,N^FH\\^FD"
 
-    def unit_label(self, code: UnitCode, variables: Mapping[str, str] = _NO_VARIABLES) -> bytes:
-        """A unit label: the code's GS1 DataMatrix and the template's text lines."""
+    def unit_label(self, code: UnitIdentity, variables: Mapping[str, str] = _NO_VARIABLES) -> bytes:
+        """A unit label: the code's DataMatrix (GS1 or plain, as its scheme asks) and the
+        template's text lines."""
         self._expect(LabelKind.UNIT)
-        barcode = datamatrix_gs1_data(code.element_string())
-        return self._format(barcode, unit_fields(code), variables)
+        payload = code.printer_payload()
+        if payload.symbology == GS1_DATAMATRIX:
+            barcode = datamatrix_gs1_data(payload.data)
+        elif payload.symbology == DATAMATRIX:
+            barcode = datamatrix_plain_data(payload.data)
+        else:
+            raise unknown_symbology(code, payload.symbology)
+        return self._format(barcode, payload.fields, variables)
 
     def logistic_label(self, sscc: Sscc, variables: Mapping[str, str] = _NO_VARIABLES) -> bytes:
         """A case or pallet label: the SSCC as GS1-128 and the template's text lines."""
@@ -77,7 +82,9 @@ class LabelBuilder:
                 f" got data for a {self.template.kind.value} label"
             )
 
-    def _format(self, barcode: str, fields: dict[str, str], variables: Mapping[str, str]) -> bytes:
+    def _format(
+        self, barcode: str, fields: Mapping[str, str], variables: Mapping[str, str]
+    ) -> bytes:
         if variables:
             unknown = set(variables) - self.template.variables
             if unknown:

@@ -41,13 +41,14 @@ from functools import partial
 
 import serial
 
-from edge.printers.builder import logistic_fields, unit_fields
+from edge.printers.builder import logistic_fields, unknown_symbology
 from edge.printers.config import PrinterSettings
 from edge.printers.driver import SerialPrinter
 from edge.printers.errors import LabelDataError, PrinterProtocolError, PrinterTimeout
 from edge.printers.status import PrinterFault
 from edge.printers.templates import LabelKind, LabelTemplate, TextSpec
-from gs1 import Sscc, UnitCode
+from gs1 import Sscc
+from identity import DATAMATRIX, GS1_DATAMATRIX, UnitIdentity
 
 SOH = b"\x01"
 STX = b"\x02"
@@ -109,7 +110,8 @@ def _printable(text: str, what: str) -> str:
 
 
 class DplLabelBuilder:
-    """Turns GS1 data into a DPL label format with one template (unit or logistic).
+    """Turns a unit's code or an SSCC into a DPL label format with one template (unit or
+    logistic).
 
     Positions: the template's dots from the top left become DPL's 1/100 inch from the lower
     left corner to each element's lower left corner. The DataMatrix's height is that of the
@@ -155,10 +157,18 @@ class DplLabelBuilder:
             for t in template.texts
         )
 
-    def unit_label(self, code: UnitCode, variables: Mapping[str, str] = _NO_VARIABLES) -> bytes:
-        """A unit label: the code's GS1 DataMatrix and the template's text lines."""
+    def unit_label(self, code: UnitIdentity, variables: Mapping[str, str] = _NO_VARIABLES) -> bytes:
+        """A unit label: the code's DataMatrix (GS1: GS first, as FNC1; plain: the message,
+        printable ASCII) and the template's text lines."""
         self._expect(LabelKind.UNIT)
-        return self._format(GS + code.element_string(), unit_fields(code), variables)
+        payload = code.printer_payload()
+        if payload.symbology == GS1_DATAMATRIX:
+            barcode = GS + payload.data
+        elif payload.symbology == DATAMATRIX:
+            barcode = _printable(payload.data, "datamatrix")
+        else:
+            raise unknown_symbology(code, payload.symbology)
+        return self._format(barcode, payload.fields, variables)
 
     def logistic_label(self, sscc: Sscc, variables: Mapping[str, str] = _NO_VARIABLES) -> bytes:
         """A case or pallet label: the SSCC as GS1-128 (``W1I``: FNC1 after the start code,
@@ -178,7 +188,9 @@ class DplLabelBuilder:
                 f" got data for a {self.template.kind.value} label"
             )
 
-    def _format(self, barcode: str, fields: dict[str, str], variables: Mapping[str, str]) -> bytes:
+    def _format(
+        self, barcode: str, fields: Mapping[str, str], variables: Mapping[str, str]
+    ) -> bytes:
         template = self.template
         if variables:
             unknown = set(variables) - template.variables

@@ -22,15 +22,17 @@ from edge.printers.dpl import DplLabelBuilder, DplPrinter
 from edge.printers.driver import LabelPrinter
 from edge.printers.templates import LabelKind, LabelTemplate
 from edge.printers.zpl import ZplPrinter
-from gs1 import Sscc, UnitCode
+from gs1 import Sscc
+from identity import UnitIdentity
 
 
 class LabelFormatter(Protocol):
-    """Turns GS1 data into the bytes of one label in a printer language."""
+    """Turns a unit's code (any :class:`identity.UnitIdentity`) or an SSCC into the bytes
+    of one label in a printer language."""
 
     template: LabelTemplate
 
-    def unit_label(self, code: UnitCode, variables: Mapping[str, str] = ...) -> bytes: ...
+    def unit_label(self, code: UnitIdentity, variables: Mapping[str, str] = ...) -> bytes: ...
 
     def logistic_label(self, sscc: Sscc, variables: Mapping[str, str] = ...) -> bytes: ...
 

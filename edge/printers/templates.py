@@ -44,8 +44,10 @@ class LabelKind(StrEnum):
     LOGISTIC = "logistic"
 
 
-UNIT_FIELDS = frozenset({"gtin", "serial", "lot", "expiry", "expiry_yymmdd", "hri"})
-"""Fields a unit label's text may name (``expiry`` is ``YYYY-MM-DD``, or ``YYYY-MM`` for day 00)."""
+UNIT_FIELDS = frozenset({"product", "gtin", "serial", "lot", "expiry", "expiry_yymmdd", "hri"})
+"""Fields a unit label's text may name (``expiry`` is ``YYYY-MM-DD``, or ``YYYY-MM`` for day 00;
+``product`` is the scheme's product code, the GTIN for GS1). A line naming a field the unit's
+code does not carry (``gtin`` on a non-GS1 code, ``lot`` on a code without one) is left out."""
 LOGISTIC_FIELDS = frozenset({"sscc", "sscc_hri"})
 """Fields a case or pallet label's text may name (``sscc_hri`` is ``(00)`` + the SSCC)."""
 

@@ -11,6 +11,8 @@ GS1 barcodes follow Zebra's documentation for GS1:
 * DataMatrix: ``^BXN,h,200,0,0,6,_`` sets ``_`` as the escape character; ``_1`` is FNC1 (the
   leading GS1 flag and each separator after a variable-length AI) and a ``_`` of the data is
   written ``__``. Field hex processing (``^FH``) happens before escape processing.
+* a plain DataMatrix (a code scheme other than GS1, see :mod:`identity`): the same ``^BX``
+  without the leading ``_1``, ``_`` written ``__``.
 * Code 128: ``>;`` starts subset C and ``>8`` is FNC1, so an SSCC is ``>;>800`` + 18 digits.
 
 The driver (:class:`ZplPrinter`) confirms a label by asking the host status (``~HS``): a job
@@ -80,6 +82,14 @@ def datamatrix_gs1_data(element_string: str) -> str:
         )
     escaped = element_string.replace(DATAMATRIX_ESCAPE, DATAMATRIX_ESCAPE * 2)
     return DATAMATRIX_ESCAPE + "1" + escaped.replace(GS, DATAMATRIX_ESCAPE + "1")
+
+
+def datamatrix_plain_data(text: str) -> str:
+    """A plain DataMatrix message (no FNC1: not GS1 data) as ``^BX`` quality 200 field data:
+    ``_`` (the escape character) becomes ``__``. It still goes through :func:`field_data`."""
+    if not text:
+        raise LabelDataError("datamatrix: expected a message, got ''")
+    return text.replace(DATAMATRIX_ESCAPE, DATAMATRIX_ESCAPE * 2)
 
 
 def code128_gs1_data(element_string: str) -> str:

@@ -19,8 +19,8 @@ from typing import Protocol
 import numpy as np
 import numpy.typing as npt
 
-import gs1
 from edge.errors import ConfigError
+from gs1.scheme import DATAMATRIX_IDENTIFIERS
 
 GreyImage = npt.NDArray[np.uint8]
 """An 8-bit greyscale image, shape ``(height, width)``, 255 = white."""
@@ -31,11 +31,7 @@ GS = "\x1d"
 GS1_DATAMATRIX = "]d2"
 """ISO/IEC 15424 symbology identifier of a GS1 DataMatrix (FNC1 in first position)."""
 
-GS1_DATAMATRIX_IDENTIFIERS = tuple(
-    identifier
-    for identifier in gs1.SYMBOLOGIES
-    if identifier.startswith("]d") and gs1.is_gs1_ai_data(identifier)
-)
+GS1_DATAMATRIX_IDENTIFIERS = DATAMATRIX_IDENTIFIERS
 """The DataMatrix symbology identifiers of GS1 data, as :mod:`gs1` (their one owner) lists
 them: the modifiers that signal FNC1 in first position, ``]d2`` (ECC 200), ``]d5`` (with
 ECI, ISO/IEC 16022 Table N.1), ``]d8`` and ``]dB`` (a rectangular extension symbol, DMRE,

@@ -1,4 +1,4 @@
-"""Verification of one printed unit code: decode, GS1 check, parse, match, print quality.
+"""Verification of one printed unit code: decode, scheme check, parse, match, print quality.
 
 :meth:`Verifier.verify` never raises for anything the frame contains; every outcome is a
 :class:`VerifyResult` value::
@@ -8,10 +8,16 @@
     if result.outcome is Outcome.OK: ...
     result.save(qa_folder)           # image + JSON, for QA
 
+The expected code is any :class:`identity.UnitIdentity`: its
+:meth:`~identity.UnitIdentity.matches` says whether the scan is its scheme's code and which
+fields differ. Without an expected code the frame is read as GS1.
+
 Order of checks: nothing reads -> ``no_read``; not a GS1 DataMatrix (a symbology
 identifier without FNC1 in first position, see
 :data:`~edge.vision.decoding.GS1_DATAMATRIX_IDENTIFIERS`) or GS1 data that does not parse
--> ``not_gs1``; parsed data differs from the expected unit (GTIN, serial, lot, expiry)
+-> ``not_gs1`` (for an expected code of another scheme: a scan that is not that scheme's
+code -> ``wrong_data``, with the scheme's reason as ``error``); parsed data differs from
+the expected unit (GTIN, serial, lot, expiry for GS1; the scheme's fields otherwise)
 -> ``wrong_data``; any quality check fails, or the ISO/IEC 15415 grade is
 below ``min_grade`` -> ``poor_quality``; else ``ok``. Quality (and the grade, with a
 :class:`~edge.vision.grading.Grader`) is measured whenever a symbol was decoded, so every
@@ -22,6 +28,7 @@ from __future__ import annotations
 
 import json
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -36,6 +43,7 @@ from edge.vision.grading import Grader, GradeReport, letter
 from edge.vision.quality import Quality, QualityThresholds, measure_quality
 from gs1 import Gs1Error, UnitCode
 from gs1 import parse as parse_gs1
+from identity import UnitIdentity
 
 
 class Outcome(StrEnum):
@@ -50,17 +58,18 @@ class Outcome(StrEnum):
 class VerifyResult:
     """The verdict on one frame, with everything needed to explain it.
 
-    ``parsed`` is what :func:`gs1.parse` made of the symbol (a :class:`gs1.UnitCode` for a
-    unit label); ``mismatches`` name each expected field that differs, as
-    ``"serial: expected 'A1', got 'A2'"``; ``error`` says why a symbol was not accepted as
-    GS1 or why decoding failed. ``image`` is the frame verified (kept for :meth:`save`,
-    left out of comparisons and ``repr``).
+    ``parsed`` is what the expected code's scheme (GS1 without one: :func:`gs1.parse`)
+    made of the symbol (a :class:`gs1.UnitCode` for a GS1 unit label); ``mismatches`` name
+    each expected field that differs, as ``"serial: expected 'A1', got 'A2'"``; ``error``
+    says why a symbol was not accepted as the scheme's code or why decoding failed.
+    ``image`` is the frame verified (kept for :meth:`save`, left out of comparisons and
+    ``repr``).
     """
 
     outcome: Outcome
     decoded: Decoded | None
     parsed: object | None
-    expected: UnitCode | None
+    expected: UnitIdentity | None
     mismatches: tuple[str, ...]
     quality: Quality | None
     elapsed_ms: float
@@ -159,7 +168,7 @@ class Verifier:
     def verify(
         self,
         image: GreyImage,
-        expected: UnitCode | None = None,
+        expected: UnitIdentity | None = None,
         *,
         source: str = "",
         grade: bool = True,
@@ -204,6 +213,17 @@ class Verifier:
             return result(Outcome.NO_READ)
         quality = measure_quality(image, decoded, self.thresholds)
         report = self._grade(image, decoded) if grading else None
+        if expected is not None:
+            match = expected.matches(decoded.transmitted)
+            if match.error is not None:
+                outcome = Outcome.NOT_GS1 if expected.scheme == "gs1" else Outcome.WRONG_DATA
+                return result(outcome, decoded, quality=quality, grade=report, error=match.error)
+            parsed: object = match.read
+            if match.mismatches:
+                return result(
+                    Outcome.WRONG_DATA, decoded, parsed, match.mismatches, quality, grade=report
+                )
+            return self._judged(result, decoded, parsed, quality, report)
         if not decoded.is_gs1:
             expected_ids = ", ".join(GS1_DATAMATRIX_IDENTIFIERS)
             return result(
@@ -218,12 +238,17 @@ class Verifier:
             parsed = parse_gs1(decoded.transmitted)
         except Gs1Error as exc:
             return result(Outcome.NOT_GS1, decoded, quality=quality, grade=report, error=str(exc))
-        if expected is not None:
-            mismatches = compare_unit(expected, parsed)
-            if mismatches:
-                return result(
-                    Outcome.WRONG_DATA, decoded, parsed, mismatches, quality, grade=report
-                )
+        return self._judged(result, decoded, parsed, quality, report)
+
+    def _judged(
+        self,
+        result: Callable[..., VerifyResult],
+        decoded: Decoded,
+        parsed: object,
+        quality: Quality,
+        report: GradeReport | None,
+    ) -> VerifyResult:
+        """The verdict on a symbol whose data is right: ``ok`` or ``poor_quality``."""
         failures = list(quality.failures)
         if self.min_grade is not None and report is not None and report.overall < self.min_grade:
             failures.append(
@@ -247,23 +272,9 @@ class Verifier:
         return self.grader.grade(image, decoded)
 
 
-def compare_unit(expected: UnitCode, parsed: object) -> tuple[str, ...]:
-    """Each field of ``expected`` that ``parsed`` does not carry, as a mismatch message."""
-    if not isinstance(parsed, UnitCode):
-        return (f"code: expected a unit code (GTIN), got {type(parsed).__name__}",)
-    pairs = (
-        ("gtin", expected.gtin.value, parsed.gtin.value),
-        ("expiry", _expiry(expected), _expiry(parsed)),
-        ("lot", expected.lot, parsed.lot),
-        ("serial", expected.serial, parsed.serial),
-    )
-    return tuple(
-        f"{name}: expected {want!r}, got {got!r}" for name, want, got in pairs if want != got
-    )
-
-
 def code_fields(code: object | None) -> dict[str, Any] | None:
-    """The GS1 fields of a parsed code as plain JSON values."""
+    """The fields of a parsed or expected code as plain JSON values: GTIN, expiry, lot,
+    serial and HRI for GS1; scheme, product, serial, lot and HRI for another scheme."""
     if code is None:
         return None
     if isinstance(code, UnitCode):
@@ -272,6 +283,15 @@ def code_fields(code: object | None) -> dict[str, Any] | None:
             "expiry": _expiry(code),
             "lot": code.lot,
             "serial": code.serial,
+            "hri": code.hri(),
+        }
+    if isinstance(code, UnitIdentity):
+        key = code.key()
+        return {
+            "scheme": key.scheme,
+            "product": key.product,
+            "serial": key.serial,
+            "lot": code.lot,
             "hri": code.hri(),
         }
     value = getattr(code, "value", None)

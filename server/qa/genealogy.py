@@ -32,7 +32,7 @@ from server.qa.release import (
 from server.qa.tables import qa_material_lots
 from server.store.dialect import chunks
 from server.store.queries import MAX_DEPTH, Reach, ShipmentReach, level_name, reach_of_batch
-from server.store.schema import batch_inputs, batches, containers, units
+from server.store.schema import batch_inputs, batches, containers, unit_is, units
 
 # -- completeness -------------------------------------------------------------------------
 
@@ -141,11 +141,7 @@ def backward(conn: Connection, code: str) -> BackwardTrace:
     batch records and raw materials; raises :class:`NotFound` or ``ValueError``."""
     unit = unit_from_code(code)
     if unit is not None:
-        row = conn.execute(
-            select(units.c.batch_id, units.c.parent_id).where(
-                units.c.gtin == unit.gtin, units.c.serial == unit.serial
-            )
-        ).first()
+        row = conn.execute(select(units.c.batch_id, units.c.parent_id).where(unit_is(unit))).first()
         if row is None or row.batch_id is None:
             raise NotFound(f"code: unit GTIN {unit.gtin} serial {unit.serial!r} not on record")
         chain = chain_up(conn, row.parent_id)

@@ -66,6 +66,7 @@ from server.store.schema import (
     event_fields,
     events,
     unit_events,
+    unit_is,
     units,
 )
 
@@ -576,9 +577,7 @@ def matching(values: list[str], roles: tuple[str, ...]) -> CompoundSelect[Any]:
             exact.append(key)
             unit = unit_of_key(key)
             if unit is not None:
-                unit_conditions.append(
-                    and_(units.c.gtin == unit.gtin, units.c.serial == unit.serial)
-                )
+                unit_conditions.append(unit_is(unit))
         else:
             exact.append(value)  # a class named by the pattern itself (quantity elements)
             conditions.append(event_epcs.c.epc.like(pattern, escape="\\"))

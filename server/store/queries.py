@@ -43,6 +43,7 @@ from server.store.schema import (
     events,
     shipments,
     unit_events,
+    unit_is,
     units,
 )
 
@@ -167,7 +168,11 @@ def _trace_query() -> Any:
             *unit_columns,
         )
         .select_from(units.outerjoin(batches, batches.c.id == units.c.batch_id))
-        .where(units.c.gtin == bindparam("gtin"), units.c.serial == bindparam("serial"))
+        .where(
+            units.c.gtin == bindparam("gtin"),
+            units.c.serial == bindparam("serial"),
+            units.c.scheme == bindparam("scheme"),
+        )
     )
     chain = anchor.cte("chain", recursive=True)
     step = select(
@@ -322,7 +327,9 @@ def batch_grades(conn: Connection, gtin: str, lot: str) -> GradeDistribution | N
 def unit_chain(conn: Connection, unit: UnitKey) -> Sequence[Any]:
     """The unit's row (depth 0) and its containers up to the outermost (depth 1, 2, ...),
     each with its batch's and shipment's columns; empty if the unit is unknown."""
-    return conn.execute(_TRACE, {"gtin": unit.gtin, "serial": unit.serial}).all()
+    return conn.execute(
+        _TRACE, {"gtin": unit.gtin, "serial": unit.serial, "scheme": unit.scheme}
+    ).all()
 
 
 def events_naming(
@@ -693,7 +700,7 @@ def verify_pack(
             batches.c.disposition,
         )
         .select_from(units.outerjoin(batches, batches.c.id == units.c.batch_id))
-        .where(units.c.gtin == unit.gtin, units.c.serial == unit.serial)
+        .where(unit_is(unit))
     ).first()
     if row is None:
         return Verification("unknown", unit.gtin, unit.serial, "serial not on record")

@@ -4,7 +4,8 @@ One ``MetaData`` holds every table; Alembic migrations in ``server/store/migrati
 them, and a test checks that the migrations and these definitions never drift apart.
 
 Objects are keyed by their canonical GS1 key (see :mod:`server.identifiers`): a unit by
-``(gtin, serial)``, a container by its 18-digit SSCC, an event's EPCs by their key text in
+``(gtin, serial, scheme)`` (the code scheme, :mod:`identity`: ``gs1`` unless another
+scheme's EPC named it), a container by its 18-digit SSCC, an event's EPCs by their key text in
 ``event_epcs`` (so a Digital Link and an EPC URI for the same object meet in one row), or,
 for commissioned units, by unit id in ``unit_events``.
 
@@ -36,8 +37,12 @@ from sqlalchemy import (
     Table,
     Text,
     UniqueConstraint,
+    and_,
 )
+from sqlalchemy.sql.elements import ColumnElement
 from sqlalchemy.types import TypeDecorator
+
+from server.identifiers import UnitKey
 
 metadata = MetaData(
     naming_convention={
@@ -130,7 +135,7 @@ batches = Table(
     "batches",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("gtin", String(14), nullable=False),
+    Column("gtin", String(64), nullable=False),  # or another code scheme's product (0017)
     Column("lot", String(20), nullable=False),
     Column("expiry", String(10)),  # ISO date YYYY-MM-DD; day 00 kept as written (YYYY-MM-00)
     Column("site", String(64)),
@@ -166,12 +171,15 @@ batch_inputs = Table(
     Column("event_pk", Id, nullable=False),
 )
 
+# A unit is keyed by (gtin, serial, scheme) (0017): ``scheme`` is the code scheme's name
+# (:mod:`identity`, "gs1" for every unit before 0017); for another scheme ``gtin`` holds its
+# product code. Both are 64 wide, so a scheme with longer codes needs no schema change.
 units = Table(
     "units",
     metadata,
     Column("id", Id, primary_key=True, autoincrement=True),
-    Column("gtin", String(14), nullable=False),
-    Column("serial", String(20), nullable=False),
+    Column("gtin", String(64), nullable=False),
+    Column("serial", String(64), nullable=False),
     Column("batch_id", Id, index=True),
     Column("parent_id", Id, index=True),  # containers.id, no FK (see module docstring)
     Column("shipment_id", Id),
@@ -184,8 +192,17 @@ units = Table(
     # eventTime of the aggregation that last put the unit in or took it out of a container
     # (0012): a packing or unpacking older than it, arriving late, changes nothing.
     Column("parent_at", UtcDateTime),
-    UniqueConstraint("gtin", "serial"),
+    Column("scheme", String(16), nullable=False, server_default="gs1"),
+    UniqueConstraint("gtin", "serial", "scheme"),
 )
+
+
+def unit_is(unit: UnitKey) -> ColumnElement[bool]:
+    """The ``units`` row of ``unit`` (gtin, serial and scheme)."""
+    return and_(
+        units.c.gtin == unit.gtin, units.c.serial == unit.serial, units.c.scheme == unit.scheme
+    )
+
 
 containers = Table(
     "containers",

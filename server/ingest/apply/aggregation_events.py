@@ -28,6 +28,7 @@ from server.store.schema import (
     event_epcs,
     events,
     unit_events,
+    unit_is,
     units,
 )
 
@@ -163,8 +164,7 @@ def _unpack(
         conn.execute(
             update(units)
             .where(
-                units.c.gtin == unit.gtin,
-                units.c.serial == unit.serial,
+                unit_is(unit),
                 or_(units.c.parent_id == parent.id, units.c.parent_id.is_(None)),
                 not_moved_after(units.c.parent_at, event_time),
             )
@@ -206,8 +206,7 @@ def _retract_packing(uow: UnitOfWork, named: Contents) -> None:
         conn.execute(
             update(units)
             .where(
-                units.c.gtin == unit.gtin,
-                units.c.serial == unit.serial,
+                unit_is(unit),
                 units.c.parent_id == parent,
             )
             .values(parent_id=None)
@@ -283,9 +282,7 @@ def _retract_unpacking(uow: UnitOfWork, pk: int, event: dict[str, Any], named: C
         container_keys = _child_keys_of(conn, packings)
     else:
         unit_ids = [
-            unit_id
-            for gtin, serial in named.units
-            if (unit_id := _unit_id(conn, UnitKey(gtin, serial))) is not None
+            unit_id for unit in named.units if (unit_id := _unit_id(conn, unit)) is not None
         ]
         container_keys = [sscc_key(sscc) for sscc, _ in named.ssccs]
     # The children that still carry the unpacking's mark.
@@ -393,7 +390,7 @@ def _child_keys_of(conn: Connection, event_pks: Sequence[int]) -> list[str]:
 
 
 def _unit_id(conn: Connection, unit: UnitKey) -> int | None:
-    query = select(units.c.id).where(units.c.gtin == unit.gtin, units.c.serial == unit.serial)
+    query = select(units.c.id).where(unit_is(unit))
     return conn.execute(query).scalar()
 
 
@@ -439,9 +436,12 @@ def _unit_moves(conn: Connection, valid: _Valid, unit_ids: Sequence[int]) -> dic
         )
         query = query.where(unit_events.c.unit_id.in_(part), unit_events.c.role == "child")
         rows += [(unit_id, pk, action, at) for pk, action, at, unit_id in conn.execute(query)]
-        keys = select(units.c.id, units.c.gtin, units.c.serial).where(units.c.id.in_(part))
+        keys = select(units.c.id, units.c.gtin, units.c.serial, units.c.scheme).where(
+            units.c.id.in_(part)
+        )
         by_key.update(
-            (UnitKey(gtin, serial).key, unit_id) for unit_id, gtin, serial in conn.execute(keys)
+            (UnitKey(gtin, serial, scheme).key, unit_id)
+            for unit_id, gtin, serial, scheme in conn.execute(keys)
         )
     for key_part in chunks(list(by_key)):
         query = valid.add_columns(event_epcs.c.epc).join(

@@ -21,7 +21,7 @@ from server.cbv import cbv_term
 from server.identifiers import lot_key
 from server.ingest.prepare import Contents, PreparedEvent, contents_of
 from server.store.dialect import chunks, insert_ignore
-from server.store.schema import batches, containers, shipments, units
+from server.store.schema import batches, containers, shipments, unit_is, units
 
 if TYPE_CHECKING:
     from server.ingest.apply.unit_of_work import UnitOfWork
@@ -67,6 +67,7 @@ def commission(uow: UnitOfWork, pk: int, event: PreparedEvent, row: dict[str, An
             "grade": grade[0] if grade else None,
             "grade_detail": grade[1] if grade else None,
             "parent_at": None,  # the driver's value of _parent_at
+            "scheme": unit.scheme,
             "_parent_at": None,
             "_event_id": row["event_id"],
             "_line": line_key,
@@ -223,8 +224,7 @@ def retract(uow: UnitOfWork, pk: int, event: dict[str, Any]) -> None:
             conn.execute(
                 update(units)
                 .where(
-                    units.c.gtin == unit.gtin,
-                    units.c.serial == unit.serial,
+                    unit_is(unit),
                     units.c.status != "active",
                     units.c.status_reason == reason,
                 )

@@ -69,6 +69,7 @@ UNIT_COLUMNS = (
     "grade",
     "grade_detail",
     "parent_at",
+    "scheme",
 )
 
 _UNIT_ROW = itemgetter(*UNIT_COLUMNS)  # a pending unit's dict -> its row tuple, in C
@@ -280,17 +281,17 @@ class UnitOfWork:
 
     def _stored_units(self, keys: Iterable[UnitKey]) -> Iterator[tuple[UnitKey, int, int]]:
         """(unit, id, commission event pk) of the stored units among ``keys``, one query per
-        GTIN and chunk; their ids go to :attr:`unit_ids`."""
-        by_gtin: defaultdict[str, list[str]] = defaultdict(list)
+        GTIN (code scheme and product) and chunk; their ids go to :attr:`unit_ids`."""
+        by_gtin: defaultdict[tuple[str, str], list[str]] = defaultdict(list)
         for unit in keys:
-            by_gtin[unit.gtin].append(unit.serial)
-        for gtin, serials in by_gtin.items():
+            by_gtin[unit.gtin, unit.scheme].append(unit.serial)
+        for (gtin, scheme), serials in by_gtin.items():
             for part in chunks(serials):
                 query = select(units.c.id, units.c.serial, units.c.commission_event).where(
-                    units.c.gtin == gtin, units.c.serial.in_(part)
+                    units.c.gtin == gtin, units.c.serial.in_(part), units.c.scheme == scheme
                 )
                 for unit_id, serial, event_pk in self.conn.execute(query):
-                    unit = UnitKey(gtin, serial)
+                    unit = UnitKey(gtin, serial, scheme)
                     self.unit_ids[unit] = unit_id
                     yield unit, unit_id, event_pk
 

@@ -13,7 +13,7 @@ from server.identifiers import unit_from_code
 from server.qa.complaints.model import ComplaintStatus, Identified, Intake
 from server.qa.genealogy import chain_up, sscc_of
 from server.qa.tables import qa_complaints
-from server.store.schema import batches, containers, units
+from server.store.schema import batches, containers, unit_is, units
 
 
 def identify(conn: Connection, code: str | None) -> Identified:
@@ -23,9 +23,7 @@ def identify(conn: Connection, code: str | None) -> Identified:
     unit = unit_from_code(code)
     if unit is not None:
         row = conn.execute(
-            select(units.c.batch_id, units.c.parent_id, units.c.shipment_id).where(
-                units.c.gtin == unit.gtin, units.c.serial == unit.serial
-            )
+            select(units.c.batch_id, units.c.parent_id, units.c.shipment_id).where(unit_is(unit))
         ).first()
         if row is None:
             return Identified(unit.gtin, unit.serial)

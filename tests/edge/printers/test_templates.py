@@ -57,7 +57,7 @@ def test_text_width_defaults_to_height_and_fields_are_known() -> None:
         (
             {"text": [{"x": 1, "y": 1, "font": "0", "height": 9, "value": "{price}"}]},
             "t.toml: text[0]: value: expected fields from ['expiry', 'expiry_yymmdd', 'gtin',"
-            " 'hri', 'lot', 'serial'], got 'price'",
+            " 'hri', 'lot', 'product', 'serial'], got 'price'",
         ),
         (
             {"text": [{"x": 1, "y": 1, "font": "0", "height": 9, "value": "{lot:>9}"}]},

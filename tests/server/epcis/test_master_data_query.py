@@ -22,7 +22,7 @@ from server.store import (
     upgrade,
     write_transaction,
 )
-from server.store.migrate import current_revision, downgrade
+from server.store.migrate import current_revision, downgrade, head_revision
 from server.store.schema import master_data_attributes, master_data_children
 from tests.server import factory as f
 
@@ -351,7 +351,7 @@ def test_migration_0016_goes_down_and_up(tmp_path: Path) -> None:
     engine = create_store_engine(f"sqlite:///{tmp_path / 'm.db'}")
     try:
         upgrade(engine)
-        assert current_revision(engine) == "0016"
+        assert current_revision(engine) == head_revision()  # 0016 or a later one
         with write_transaction(engine) as conn:
             capture_master_data(
                 conn,
