@@ -124,8 +124,11 @@ case "$target" in
         status=0
         # Two workers by default (the machines CI runs on have 2 cores; most tests wait on
         # brokers, servers and browsers); a module's tests stay on one worker with its fixtures.
+        # Modules are handed out with the most slow tests first (tests/conftest.py), not by
+        # xdist's number of tests, which left the long modules of few tests to the end.
         # SERIALTRACE_TEST_WORKERS=0 runs them in this process.
-        "$VENV/bin/python" -m pytest -n "${SERIALTRACE_TEST_WORKERS:-2}" --dist loadfile "$@" \
+        "$VENV/bin/python" -m pytest -n "${SERIALTRACE_TEST_WORKERS:-2}" --dist loadfile \
+            --no-loadscope-reorder "$@" \
             || status=$?
         elapsed=$((SECONDS - started))
         log "tests took $((elapsed / 60)) min $((elapsed % 60)) s; set-up, lint and tests $(((SECONDS - total_started) / 60)) min $(((SECONDS - total_started) % 60)) s (exit $status)"

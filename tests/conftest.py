@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import os
+from collections import Counter
 from collections.abc import Iterator
 from pathlib import Path
 
@@ -14,6 +15,23 @@ from tests.support.browser import CHROMIUM, CHROMIUM_ARGS
 from tests.support.services import Broker, start_mosquitto
 
 REPO = Path(__file__).resolve().parent.parent
+
+
+def pytest_collection_modifyitems(config: pytest.Config, items: list[pytest.Item]) -> None:
+    """On pytest-xdist's workers: the modules with the most ``slow`` tests first, every
+    module's tests in their own order.
+
+    ``quickstart.sh test`` hands out whole modules (``--dist loadfile``) in this order
+    (``--no-loadscope-reorder``; by default xdist sorts modules by their number of tests, which
+    put the long modules of few tests, the chaos and demo tests, last, and one worker waited
+    idle while the other ran them). Long modules first, the short ones fill in at the end.
+    """
+    if not hasattr(config, "workerinput"):  # not an xdist worker: collection order
+        return
+    slow: Counter[str] = Counter(
+        item.nodeid.split("::", 1)[0] for item in items if item.get_closest_marker("slow")
+    )
+    items.sort(key=lambda item: -slow[item.nodeid.split("::", 1)[0]])  # stable
 
 
 @pytest.fixture(autouse=True)

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from typing import Any
 
+import pytest
 import schemathesis
 from fastapi.testclient import TestClient
 from hypothesis import HealthCheck, Phase, given, settings
@@ -40,6 +41,7 @@ def fuzz(operation: Operation, headers: dict[str, str]) -> None:
     run()
 
 
+@pytest.mark.slow  # 32-44 s per engine in CI: handed to a worker early (tests/conftest.py)
 def test_no_operation_answers_a_server_error(
     client: TestClient, tokens: dict[str, dict[str, str]]
 ) -> None:
