@@ -459,6 +459,10 @@ class FaultStack:
         """Run the belt to ``units`` triggers, let the last units be decided, stop and close
         the batch, and wait until the outbox is empty and the server holds what it should."""
         self.run_belt(units, timeout)
+        # The batch's labels are printed: the belt stops. (A belt the agent started again
+        # after the PLC had sent its count runs until stopped: it printed 384 labels for a
+        # batch of 40 and waited out the 60 s below.)
+        self.plc.halt("the batch's units are printed")
         self.plc.wait_done(60)
         deadline = time.monotonic() + 60
         while time.monotonic() < deadline:
