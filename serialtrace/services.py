@@ -285,9 +285,18 @@ def tied_to_starter(argv: list[str]) -> list[str]:
     """``argv`` run so that the process gets SIGTERM when the thread that started it ends,
     however it ends (SIGKILL included): Linux's parent-death signal, set by util-linux's
     ``setpriv`` before it executes ``argv``. Start such a process from a thread that lives as
-    long as the process should (the main thread). Unchanged where ``setpriv`` is missing."""
+    long as the process should (the main thread). Unchanged where ``setpriv`` is missing.
+
+    The signal is armed only once ``setpriv`` runs, after :class:`subprocess.Popen` returned:
+    a starter killed in between would leave the process running for ever. So a shell, with
+    the signal already armed, checks that its parent is still the starter before it executes
+    ``argv`` (same process id throughout), and gives up otherwise."""
     setpriv = shutil.which("setpriv")
-    return [setpriv, "--pdeathsig", "TERM", "--", *argv] if setpriv else argv
+    if setpriv is None:
+        return argv
+    starter_alive = '[ "$PPID" = "$0" ] || exit 143; exec "$@"'
+    return [setpriv, "--pdeathsig", "TERM", "--", "/bin/sh", "-c", starter_alive,
+            str(os.getpid()), *argv]  # fmt: skip
 
 
 def _spawn(config: Path, *, tied: bool = False) -> subprocess.Popen[bytes]:

@@ -6,6 +6,7 @@ demo starts ends with it, even when it is killed with SIGKILL."""
 from __future__ import annotations
 
 import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -130,3 +131,38 @@ def test_what_a_starter_ties_to_itself_ends_when_it_is_killed(tmp_path: Path) ->
     for pid in left:
         os.kill(pid, signal.SIGKILL)
     assert left == [], "still running after their starter was killed"
+
+
+# A starter that starts a tied process and is killed at once, while the process has not armed
+# its parent-death signal yet: ``setpriv`` on PATH is slowed down by a wrapper.
+QUICK_DEATH = (
+    "import os, signal, subprocess\n"
+    "from serialtrace.services import tied_to_starter\n"
+    "sleeper = subprocess.Popen(tied_to_starter(['sleep', '300']), stdout=subprocess.DEVNULL)\n"
+    "print(sleeper.pid, flush=True)\n"
+    "os.kill(os.getpid(), signal.SIGKILL)\n"
+)
+
+
+def test_a_starter_killed_before_the_signal_is_armed_leaves_nothing_running(
+    tmp_path: Path,
+) -> None:
+    real = shutil.which("setpriv")
+    if real is None:
+        pytest.skip("setpriv (util-linux) is not installed: nothing is tied")
+    slow = tmp_path / "bin" / "setpriv"
+    slow.parent.mkdir()
+    slow.write_text(f'#!/bin/sh\nsleep 0.5\nexec {real} "$@"\n')
+    slow.chmod(0o755)
+    env = {**os.environ, "PATH": f"{slow.parent}:{os.environ['PATH']}"}
+    starter = subprocess.run(
+        [sys.executable, "-c", QUICK_DEATH], capture_output=True, text=True, env=env, timeout=60
+    )
+    assert starter.returncode == -signal.SIGKILL
+    pid = int(starter.stdout.split()[0])
+    deadline = time.monotonic() + 20
+    while not _ended(pid) and time.monotonic() < deadline:
+        time.sleep(0.05)  # polling a process of another parent, bounded by the deadline
+    if not _ended(pid):
+        os.kill(pid, signal.SIGKILL)
+        pytest.fail("the tied process outlived its starter that was killed before it ran")
