@@ -26,17 +26,20 @@ def _options(tmp_path: Path, **changes: object) -> DemoOptions:
     return DemoOptions(**{**base, **changes})  # type: ignore[arg-type]
 
 
-UNITS = 400
+UNITS = 200
 
 
 @pytest.mark.slow
 @pytest.mark.timeout(900)  # starting alone took about 3 minutes on a loaded 2-core machine
 def test_demo_runs_a_batch_that_reconciles_and_traces_every_unit(tmp_path: Path):
-    # 400 units at the demo's 600 a minute: 40 s of belt (the default 1,000 units waited 100 s
-    # for it); two pallets of 200 (the second one short by the rejects), shipped to two
-    # customers. (3,000 a minute instead was slowed by the gate-timing policy on a busy
+    # 200 units at the demo's 600 a minute: 20 s of belt (the default 1,000 units waited 100 s
+    # for it); two pallets of 10 cases of 10 (the second one short by the rejects), shipped to
+    # two customers. (3,000 a minute instead was slowed by the gate-timing policy on a busy
     # machine: still at 960 of 1,000 units after 6 min, 884 commissioned.)
-    options = _options(tmp_path, units=UNITS, ppm=600, defect_rate=0.02, seed=3)
+    options = _options(
+        tmp_path, units=UNITS, ppm=600, defect_rate=0.02, seed=3, units_per_case=10,
+        cases_per_pallet=10,
+    )  # fmt: skip
     output = io.StringIO()
     with Demo(options, Console(file=output, width=120)) as demo:
         demo.start()
