@@ -5,6 +5,7 @@ from __future__ import annotations
 import json
 import os
 import secrets
+import shutil
 from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
@@ -13,6 +14,7 @@ from pathlib import Path
 import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine, select, text, update
+from sqlalchemy import event as sa_event
 
 from server.api.app import create_app
 from server.auth import Role, User, hash_password, issue_token
@@ -97,23 +99,74 @@ def _wide_event_time_window() -> Iterator[None]:
     set_event_time_window(WIDE_WINDOW_DAYS, WIDE_WINDOW_DAYS)
 
 
+#: Per test process: a SQLite store migrated once (copied for each test), and the SQL that the
+#: migrations ran on an empty PostgreSQL schema (run again, in one go, for each test).
+_SQLITE_TEMPLATE: dict[str, Path] = {}
+_PG_MIGRATION_SQL: dict[str, str] = {}
+
+
+def _sqlite_template(request: pytest.FixtureRequest) -> Path:
+    if "path" not in _SQLITE_TEMPLATE:
+        factory: pytest.TempPathFactory = request.getfixturevalue("tmp_path_factory")
+        path = factory.mktemp("store-template") / "trace.db"
+        engine = create_store_engine(f"sqlite:///{path}")
+        upgrade(engine)
+        engine.dispose()  # the last connection closed: the WAL is checkpointed into the file
+        _SQLITE_TEMPLATE["path"] = path
+    return _SQLITE_TEMPLATE["path"]
+
+
+def _pg_migration_sql(pg_url: str, admin: Engine) -> str:
+    """Every statement but the reads that the migrations ran on an empty schema, recorded
+    once: on an empty schema they take no decision on data, and name no schema (the engine's
+    search_path does), which is checked here."""
+    if pg_url not in _PG_MIGRATION_SQL:
+        schema = f"t_{secrets.token_hex(6)}"
+        with admin.connect() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        engine = create_store_engine(pg_url, schema=schema)
+        recorded: list[str] = []
+
+        def record(_c: object, _cur: object, statement: str, params: object, *_: object) -> None:
+            if not statement.lstrip().upper().startswith("SELECT"):
+                assert not params and schema not in statement, statement
+                recorded.append(statement.strip())
+
+        sa_event.listen(engine, "before_cursor_execute", record)
+        try:
+            upgrade(engine)
+        finally:
+            engine.dispose()
+            with admin.connect() as conn:
+                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
+        _PG_MIGRATION_SQL[pg_url] = ";\n".join(recorded)
+    return _PG_MIGRATION_SQL[pg_url]
+
+
 @contextmanager
 def migrated_store(kind: str, folder: Path, request: pytest.FixtureRequest) -> Iterator[Engine]:
-    """A migrated, empty store: a SQLite file in ``folder``, or a PostgreSQL schema of its own."""
+    """A migrated, empty store: a SQLite file in ``folder``, or a PostgreSQL schema of its own.
+
+    Migrated by the real migrations once per test process; each store is a copy of that
+    result (the file; the recorded SQL), which is what running them again would make, in a
+    fraction of the time (0.4 s a PostgreSQL schema, 0.1 s a SQLite file, hundreds of times)."""
     if kind == "sqlite":
-        engine = create_store_engine(f"sqlite:///{folder / f'trace-{secrets.token_hex(3)}.db'}")
-        upgrade(engine)
+        path = folder / f"trace-{secrets.token_hex(3)}.db"
+        shutil.copyfile(_sqlite_template(request), path)
+        engine = create_store_engine(f"sqlite:///{path}")
         yield engine
         engine.dispose()
         return
     pg_url: str = request.getfixturevalue("pg_url")
     schema = f"t_{secrets.token_hex(6)}"
     admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
+    script = _pg_migration_sql(pg_url, admin)
     with admin.connect() as conn:
         conn.execute(text(f"CREATE SCHEMA {schema}"))
     engine = create_store_engine(pg_url, schema=schema)
     try:
-        upgrade(engine)
+        with engine.begin() as conn:
+            conn.exec_driver_sql(script)
         yield engine
     finally:
         engine.dispose()
