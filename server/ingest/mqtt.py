@@ -55,7 +55,7 @@ import subprocess
 import sys
 import threading
 import time
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from datetime import timedelta
 from multiprocessing.connection import Connection
 from pathlib import Path
@@ -69,6 +69,7 @@ from server.errors import ConfigError, StoreError
 from server.ingest import receiver
 from server.ingest.apply import Origin
 from server.ingest.collector import gc_paused
+from server.ingest.prepare import EVENT_TIME_WINDOW_ENV
 from server.ingest.receiver import Generation, Received, ReceiverConfig
 from server.ingest.service import Checked, Ingestor
 from server.store.engine import write_transaction
@@ -98,6 +99,27 @@ def events_subscription(share_group: str | None) -> str:
         return topics.shared_events_subscription(share_group)
     except TopicError as exc:
         raise ConfigError(f"mqtt_share_group: {exc}") from exc
+
+
+#: What the receiver reads from its environment: the event time window (set by the app).
+RECEIVER_SETTINGS = frozenset(EVENT_TIME_WINDOW_ENV)
+_SECRET_NAME = ("PASSWORD", "SECRET", "TOKEN", "KEY", "CREDENTIALS")
+
+
+def receiver_environment(environ: Mapping[str, str]) -> dict[str, str]:
+    """The receiver's environment: the system's (locale, paths), none of serialtrace's
+    settings but the few it reads, and nothing named like a secret. The receiver parses
+    hostile bytes from the network: the credentials it needs come down its pipe, and the
+    server's other secrets (the audit signing key, passwords) never reach it."""
+    return {
+        name: value
+        for name, value in environ.items()
+        if name in RECEIVER_SETTINGS
+        or not (
+            name.upper().startswith("SERIALTRACE_")
+            or any(word in name.upper() for word in _SECRET_NAME)
+        )
+    }
 
 
 class MqttIngest:
@@ -321,8 +343,7 @@ class MqttIngest:
                 command,
                 pass_fds=ends,
                 env={
-                    # The credentials come down the pipe; the environment keeps none.
-                    **{k: v for k, v in os.environ.items() if not k.endswith("_PASSWORD")},
+                    **receiver_environment(os.environ),
                     "PYTHONPATH": os.pathsep.join(filter(None, path)),
                 },
             )

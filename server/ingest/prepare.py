@@ -56,7 +56,7 @@ TYPED_ID_LISTS = (
 # dead letter). Set from the server settings event_time_max_age_days / _ahead_days by the
 # app; read from the same environment variables (the settings' names) in a process of its
 # own (the MQTT receiver).
-_WINDOW_ENV = (
+EVENT_TIME_WINDOW_ENV = (
     "SERIALTRACE_SERVER__EVENT_TIME_MAX_AGE_DAYS",
     "SERIALTRACE_SERVER__EVENT_TIME_MAX_AHEAD_DAYS",
 )
@@ -68,8 +68,8 @@ def _window_days(name: str, default: float) -> float:
 
 
 _EVENT_TIME_WINDOW = [
-    timedelta(days=_window_days(_WINDOW_ENV[0], 365)),
-    timedelta(days=_window_days(_WINDOW_ENV[1], 1)),
+    timedelta(days=_window_days(EVENT_TIME_WINDOW_ENV[0], 365)),
+    timedelta(days=_window_days(EVENT_TIME_WINDOW_ENV[1], 1)),
 ]
 
 
@@ -77,8 +77,8 @@ def set_event_time_window(max_age_days: float, max_ahead_days: float) -> None:
     """Accept event times from ``max_age_days`` ago to ``max_ahead_days`` ahead (this
     process and the receiver processes it starts later)."""
     _EVENT_TIME_WINDOW[:] = [timedelta(days=max_age_days), timedelta(days=max_ahead_days)]
-    os.environ[_WINDOW_ENV[0]] = repr(float(max_age_days))
-    os.environ[_WINDOW_ENV[1]] = repr(float(max_ahead_days))
+    os.environ[EVENT_TIME_WINDOW_ENV[0]] = repr(float(max_age_days))
+    os.environ[EVENT_TIME_WINDOW_ENV[1]] = repr(float(max_ahead_days))
 
 
 def check_event_time(event_time: datetime, field_name: str, now: datetime | None = None) -> None:

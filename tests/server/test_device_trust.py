@@ -412,7 +412,16 @@ def test_a_secrets_file_others_can_read_is_refused(tmp_path: Path) -> None:
     )
 
 
-def test_the_receivers_command_line_holds_no_secret(lines: Engine, mosquitto: Broker) -> None:
+def test_the_receivers_command_line_holds_no_secret(
+    lines: Engine, mosquitto: Broker, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Nor its environment: the receiver parses the network's bytes; the server's audit key
+    and any other secret of the server's environment stay in the server."""
+    audit_key = os.urandom(32).hex()
+    monkeypatch.setenv("SERIALTRACE_SERVER__AUDIT_KEY", audit_key)
+    monkeypatch.setenv("SERIALTRACE_SERVER__MQTT_PASSWORD", "env-password")
+    monkeypatch.setenv("PGPASSWORD", "pg-password")
+    monkeypatch.setenv("SERIALTRACE_SERVER__DB_URL", "postgresql://u:db-password@h/db")
     link = mosquitto.link("server", f"argv-{os.getpid()}-{lines.dialect.name}")
     consumer = MqttIngest(Ingestor(lines, max_payload_bytes=1024), link, client_id="argv")
     consumer.start()
@@ -426,7 +435,10 @@ def test_the_receivers_command_line_holds_no_secret(lines: Engine, mosquitto: Br
         consumer.stop()
     assert link.password is not None
     assert link.password.encode() not in argv
-    assert link.password.encode() not in environ
+    for secret in (link.password, audit_key, "env-password", "pg-password", "db-password"):
+        assert secret.encode() not in environ, secret
+    # what it does read from there: the event time window the app set
+    assert b"SERIALTRACE_SERVER__EVENT_TIME_MAX_AGE_DAYS=" in environ
 
 
 def test_nan_and_huge_integers_are_refused_on_http_capture_too(
