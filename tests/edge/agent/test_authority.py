@@ -30,7 +30,7 @@ pytestmark = [pytest.mark.mqtt, pytest.mark.slow]
 
 PASSWORD = "line three secret"
 RATE = 600.0  # the line rate the buffer is sized for
-TARGET, LOW = 300, 150  # serials: 0.5 and 0.25 minutes at 600/min
+TARGET, LOW = 150, 75  # serials: 0.25 and 0.125 minutes at 600/min
 
 
 @pytest.fixture
@@ -117,19 +117,19 @@ def test_offline_until_empty_then_refill_and_the_books_balance(
     plc.start()
     try:
         assert agent.plc.wait_connected(10) and plc.wait_connected(10)
-        # SSCCs: 0.5 min of 30 cases and 10 pallets a minute, a fifth more for relabels
+        # SSCCs: 0.25 min of 30 cases and 10 pallets a minute, a fifth more for relabels
         assert wait(
             lambda: (
                 serial_scope(agent, "sgtin")["remaining"] == TARGET
-                and serial_scope(agent, "sscc")["remaining"] == 24
+                and serial_scope(agent, "sscc")["remaining"] == 12
             )
         )
         authority.stop()  # away before the batch starts: everything comes from the buffer
         from edge.ledger import BatchStart
 
         agent.start_batch(BatchStart(GTIN, "AUTH1", "281130", 1000))
-        plc.run(500)
-        # the buffer runs dry after 300 serials: the line stops with an alarm
+        plc.run(250)
+        # the buffer runs dry after 150 serials: the line stops with an alarm
         assert wait(lambda: plc.stop_reason is not None, 120), agent.status()["alarms"]
         assert "no serials left for GTIN" in plc.stop_reason
         assert wait(lambda: agent.current_batch().state.value == "paused", 10)
@@ -141,7 +141,7 @@ def test_offline_until_empty_then_refill_and_the_books_balance(
         assert wait(lambda: serial_scope(agent, "sgtin")["remaining"] == TARGET, 60)
         assert wait(lambda: "serials" not in agent.status()["alarms"], 10)
         agent.transition(BatchAction.RESUME)
-        plc.run(100)
+        plc.run(50)
         assert plc.wait_done(60) and agent.pipeline.wait_idle(20)
         agent.transition(BatchAction.STOP)
         closed = agent.close_batch()
