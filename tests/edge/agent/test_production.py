@@ -31,7 +31,14 @@ from server.production import lots as lot_codes
 from server.production.tables import lots
 from server.serials import SerialAuthority
 from server.store import read_transaction, write_transaction
-from tests.edge.agent.line import GTIN, SimLine, config_for, sim_devices, start_line
+from tests.edge.agent.line import (
+    GTIN,
+    SimLine,
+    config_for,
+    mqtt_section,
+    sim_devices,
+    start_line,
+)
 from tests.server.conftest import migrated_store
 from tests.support.services import Broker
 
@@ -117,6 +124,9 @@ def agent_for(tmp: Path, mosquitto: Broker, sim: SimLine, server: Server, line: 
                                                    "company_prefix_length": 7}},
             "server": {"url": server.url, "user": f"{line}-pc", "password_file": str(password),
                        "poll_s": 0.3},
+            # the line's own broker identity: an agent whose link is refused waits out its
+            # drain timeout (5 s) when it stops
+            "mqtt": mqtt_section(mosquitto, "plant1", line),
         },
     )  # fmt: skip
     return build_agent(config, sim_devices(config, sim))

@@ -58,7 +58,7 @@ def served(
         line = start_line()
         config = config_for(
             folder / "edge",
-            mosquitto.url,
+            mosquitto,  # the line's broker identity (a refused link waits out the drain on stop)
             line,
             trigger="timer",
             rate_per_minute=240.0,
