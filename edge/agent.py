@@ -208,6 +208,7 @@ class Agent:
             ),
         )
         self._alarms: dict[str, str] = {}
+        self._refused_links: set[str] = set()  # links the broker refused for good (alarms)
         camera = config.devices.camera
         self.grade_trend = GradeTrend(
             TrendSettings(
@@ -354,6 +355,11 @@ class Agent:
         self.grade_trend.reset()  # a new batch: a new baseline
         self._state_changed.set()
         log.info("batch %s started: GTIN %s, %d planned", batch.lot, batch.gtin, batch.planned)
+        for name in sorted(self._refused_links):  # refused before the batch: halted at once
+            if (problem := self._alarms.get(name)) is not None:
+                log.error("%s: %s; halting the line", name, problem)
+                self._halt(problem)
+                return self.current_batch() or batch
         return batch
 
     def start_order(self, order_id: int, operator: str) -> Batch:
@@ -641,11 +647,13 @@ class Agent:
         line (pause the batch, stop the PLC if it can still be told); its end clears the
         alarm (the operator resumes the batch)."""
         if problem is None:
+            self._refused_links.discard(name)
             if self._alarms.pop(name, None) is not None:
                 log.info("%s: the broker accepts us again", name)
                 self._state_changed.set()
             return
         self._alarms[name] = problem
+        self._refused_links.add(name)
         log.error("%s: %s; halting the line", name, problem)
         self._halt(problem)
 

@@ -170,6 +170,44 @@ def test_a_broker_that_refuses_the_credentials_raises_an_alarm_and_halts_the_lin
         agent.stop(drain_timeout_s=0)
 
 
+def test_a_batch_started_after_the_broker_refused_the_line_is_halted_at_once(
+    tmp_path: Path, mosquitto: Broker, line: SimLine
+) -> None:
+    """The refusal came first (on a busy machine it may): the batch does not run on a line
+    whose links are refused; it is paused at once, with the refusal as its reason (it was
+    paused 5 s later as "PLC link disconnected")."""
+    good = mosquitto.link("line", "plant1", "line3")
+    secrets = tmp_path / "wrong.toml"
+    write_secrets(
+        secrets,
+        {
+            "url": mosquitto.url,
+            "username": good.username or "",
+            "password": "wrong",
+            "ca_file": str(mosquitto.ca_file),
+        },
+    )
+    raw = line_config(
+        tmp_path / "edge",
+        mosquitto.url,
+        printer_url=line.printer_tcp.url,
+        case_printer_url=line.case_printer_tcp.url,
+        scanner_url=line.scanner.port,
+    )
+    raw["mqtt"] = {"url": mosquitto.url, "secrets_file": str(secrets)}
+    config = parse_config(raw)
+    agent = build_agent(config, sim_devices(config, line))
+    agent.start()
+    try:
+        assert wait_for(lambda: {"mqtt", "plc link"} <= set(agent.status()["alarms"]))
+        batch = agent.start_batch(BatchStart(GTIN, "H4", "281100", 10))
+        assert batch.state.value == "paused"
+        assert batch.reason is not None
+        assert batch.reason.startswith("broker refused the connection: not authorized")
+    finally:
+        agent.stop(drain_timeout_s=0)
+
+
 def test_an_untrusted_broker_certificate_raises_an_alarm(
     tmp_path: Path, mosquitto: Broker, line: SimLine
 ) -> None:
