@@ -411,8 +411,11 @@ class FaultStack:
         self.camera.recover()
         self.plc.halt("fault suite: heal")
         self.broker.start()
-        self.server.start()
-        self.edge.start()
+        down = [service for service in (self.server, self.edge) if not service.alive]
+        for service in down:  # side by side
+            service.spawn()
+        for service in down:
+            service.wait_ready()
         for attempt in range(2):
             batch = self.status().get("batch") or {}
             if batch.get("state") in ("running", "paused"):
