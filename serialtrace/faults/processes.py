@@ -43,6 +43,14 @@ class Service:
         """Start it and wait until its health URL answers (any of ``ready``)."""
         if self.alive:
             return
+        self.spawn()
+        self.wait_ready(timeout)
+
+    def spawn(self) -> None:
+        """Start the process (if it is not running) without waiting for it to come up: two
+        services spawned one after the other start side by side (:meth:`wait_ready`)."""
+        if self.alive:
+            return
         with open(self.log, "ab") as out:  # the child keeps its own copy of the descriptor
             out.write(f"\n===== start {self.starts + 1} at {time.time():.3f}\n".encode())
             out.flush()
@@ -50,6 +58,13 @@ class Service:
                 self.argv, stdout=out, stderr=subprocess.STDOUT, env=self.env
             )
         self.starts += 1
+
+    def wait_ready(self, timeout: float = 180.0) -> None:
+        """Wait until the spawned process's health URL answers (any of ``ready``);
+        RuntimeError if it exits meanwhile, TimeoutError (and killed) if it does not answer
+        within ``timeout``."""
+        if self.process is None:
+            raise RuntimeError(f"{self.name} was not started")
         deadline = time.monotonic() + timeout
         while time.monotonic() < deadline:
             if self.process.poll() is not None:

@@ -19,14 +19,15 @@ stalls the camera, and watches the alarms (the agent's ``/status``, the server's
 from __future__ import annotations
 
 import contextlib
+import getpass
 import sqlite3
-import subprocess
 import sys
 import threading
 import time
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass, field
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
@@ -187,6 +188,15 @@ class AlarmWatch:
             seen = self.signals()
         return seen
 
+    def wait_for(self, wanted: frozenset[str], timeout: float) -> frozenset[str]:
+        """Wait (at most ``timeout``) until every ``wanted`` signal is up; what is up."""
+        deadline = time.monotonic() + timeout
+        seen = self.signals()
+        while wanted - seen and time.monotonic() < deadline:
+            time.sleep(POLL_S)
+            seen = self.signals()
+        return seen
+
     def current(self) -> frozenset[str]:
         with self._lock:
             return self.history[-1][1] if self.history else frozenset()
@@ -246,6 +256,8 @@ class FaultStack:
         self.alarms: AlarmWatch
         self.closed: dict[str, Any] | None = None
         self.close_refused: str | None = None
+        #: unit labels of this batch printed when each fault was injected
+        self.printed_at_faults: list[int] = []
 
     # -- paths ----------------------------------------------------------------------------------
 
@@ -288,12 +300,7 @@ class FaultStack:
         self._closers.append(self.broker.stop)
         db_url = f"sqlite:///{self.server_db}"
         command = [sys.executable, "-m", "serialtrace"]
-        locations = ["--location", READ_POINT, "--location", SITE_LOCATION]
-        register = ["server", "lines", "add", SITE, LINE, "--db", db_url, *locations]
-        for args in (["server", "migrate", "--db", db_url], [*register, "--reason", "fault suite"]):
-            done = subprocess.run([*command, *args], capture_output=True, text=True, timeout=120)
-            if done.returncode != 0:
-                raise RuntimeError(f"serialtrace {' '.join(args[:3])}: {done.stderr.strip()}")
+        _prepare_server_store(db_url)
         server_port = free_port()
         secrets = self.broker.secrets("server", "faults")
         mqtt = ["--mqtt", self.broker.url, "--mqtt-secrets", str(secrets)]
@@ -306,7 +313,7 @@ class FaultStack:
             ready=(200, 503),
         )
         self._closers.append(self.server.stop)  # (also if it fails to come up)
-        self.server.start()
+        self.server.spawn()  # it comes up while the line and the agent start
 
         frames = self.folder / "frames"
         frames.mkdir(exist_ok=True)
@@ -339,7 +346,9 @@ class FaultStack:
             ready=(200, 503),
         )
         self._closers.append(self.edge.stop)  # (also if it fails to come up)
-        self.edge.start()
+        self.edge.spawn()
+        self.server.wait_ready()
+        self.edge.wait_ready()
 
         self.plc = Conveyor(
             self.broker.link("plc", SITE, LINE),
@@ -383,6 +392,7 @@ class FaultStack:
         self.lot = f"FAULT{self.batches:03d}"
         self.printed = Printed()
         self.closed, self.close_refused = None, None
+        self.printed_at_faults = []
         self._trigger_base = int(self.plc.counts().get("triggered", 0))
         answer = self.post(
             "/batch/start", {"gtin": GTIN, "lot": self.lot, "expiry": "281130", "planned": planned}
@@ -401,8 +411,11 @@ class FaultStack:
         self.camera.recover()
         self.plc.halt("fault suite: heal")
         self.broker.start()
-        self.server.start()
-        self.edge.start()
+        down = [service for service in (self.server, self.edge) if not service.alive]
+        for service in down:  # side by side
+            service.spawn()
+        for service in down:
+            service.wait_ready()
         for attempt in range(2):
             batch = self.status().get("batch") or {}
             if batch.get("state") in ("running", "paused"):
@@ -479,20 +492,33 @@ class FaultStack:
         self.drain(timeout)
 
     def drain(self, timeout: float) -> None:
-        """Wait until the agent's outbox is empty, the server is healthy and has stopped
-        receiving (2 s without a new event)."""
+        """Wait until the server holds what it should: the agent's outbox is empty, the
+        server is healthy and has confirmed every event of the line up to the batch's close
+        event (the agent's ``/status``: ``delivery.closed_batches``; server-confirmed
+        delivery, so what is confirmed is stored). A batch that did not close has no close
+        event to go by: then until the outbox is empty, the server healthy and no new event
+        came for 2 s."""
         deadline = time.monotonic() + timeout
         last = -1
         steady = 0
         while time.monotonic() < deadline:
             with contextlib.suppress(httpx.HTTPError, ValueError, KeyError, sqlite3.Error):
-                depth = self.status()["outbox"]["depth"]
+                status = self.status()
+                depth = status["outbox"]["depth"]
                 healthy = httpx.get(self.server_url + "/health", timeout=5).status_code == 200
-                stored = self._server_count()
-                steady = steady + 1 if (depth == 0 and healthy and stored == last) else 0
-                last = stored
-                if steady >= 10:  # 2 s with an empty outbox and nothing new on the server
-                    return
+                if self.closed is not None:
+                    whole = any(
+                        batch["lot"] == self.lot and batch["closed_on_server"]
+                        for batch in status["delivery"]["closed_batches"]
+                    )
+                    if depth == 0 and healthy and whole:
+                        return
+                else:
+                    stored = self._server_count()
+                    steady = steady + 1 if (depth == 0 and healthy and stored == last) else 0
+                    last = stored
+                    if steady >= 10:  # 2 s with an empty outbox and nothing new on the server
+                        return
             time.sleep(POLL_S)
 
     def _server_count(self) -> int:
@@ -512,6 +538,30 @@ class FaultStack:
         disk = self.disks.get(side)
         if disk is not None:
             disk.free()
+
+
+def _prepare_server_store(db_url: str) -> None:
+    """Bring the server's store up to date and register the line with its read point and
+    site, as ``serialtrace server migrate`` and ``serialtrace server lines add`` do (in this
+    process: two interpreters fewer to start)."""
+    from server.lines import register_line
+    from server.store import create_store_engine, upgrade, write_transaction
+
+    engine = create_store_engine(db_url)
+    try:
+        upgrade(engine)
+        with write_transaction(engine) as conn:
+            register_line(
+                conn,
+                SITE,
+                LINE,
+                [READ_POINT, SITE_LOCATION],
+                actor=f"cli:{getpass.getuser()}",
+                reason="fault suite",
+                now=datetime.now(UTC),
+            )
+    finally:
+        engine.dispose()
 
 
 def _read_only(path: Path) -> sqlite3.Connection:

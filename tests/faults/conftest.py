@@ -10,6 +10,10 @@ import pytest
 from serialtrace.faults import FaultStack
 from tests.support import leaks
 
+#: PLC triggers a minute: the full-size rate (``serialtrace bench faults``); a batch of 40 is
+#: 4 s of belt
+RATE = 600.0
+
 
 class Stacks:
     def __init__(self, factory: pytest.TempPathFactory) -> None:
@@ -24,7 +28,7 @@ class Stacks:
             except Exception:  # beyond healing: the next test gets a fresh stack
                 self.stack.close()
                 self.stack = None
-        self.stack = FaultStack(self.factory.mktemp("faults")).start()
+        self.stack = FaultStack(self.factory.mktemp("faults"), rate_per_minute=RATE).start()
         return self.stack
 
     def close(self) -> None:

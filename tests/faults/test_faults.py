@@ -20,7 +20,12 @@ from tests.faults.conftest import Stacks
 
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow, pytest.mark.shared_stack]
 
-UNITS = 40  # a batch: 8 s of belt at 300 units/min
+UNITS = 40  # a batch: a pallet of 4 cases, 4 s of belt at 600 units/min (conftest.RATE)
+#: A stalled camera shows after about 3.5 s (three units without a frame, each waiting its
+#: share of the camera timeout), 35 units of belt: its batch is long enough that the line
+#: stops with labels still to print even when the alarm takes the whole 5 s, and units are
+#: verified again once the camera has delivered what it held (at 300 units/min, 40 were).
+LONGER = {"camera-stall": 100}
 KILLS = 2  # the kill faults kill twice here (three times at full size)
 
 
@@ -29,9 +34,16 @@ def test_fault_loses_nothing_and_raises_an_alarm(name: str, stacks: Stacks) -> N
     if name in NEEDS_DISKS and SmallDisk.available() is not None:
         pytest.skip(f"{name}: {SmallDisk.available()}")
     stack = stacks.get()
-    run = run_fault(stack, name, units=UNITS, kills=KILLS)
+    units = LONGER.get(name, UNITS)
+    run = run_fault(stack, name, units=units, kills=KILLS)
     print(json.dumps(run.figures()))
     assert run.audit.printed > 0, run.explain()
+    if name != "no-fault":  # the (first) fault came in the first half of the batch
+        assert run.printed_at_faults, run.explain()
+        assert 0 < run.printed_at_faults[0] <= units // 2, run.explain()
+    if name == "camera-stall":  # once recovered, the camera's frames verified units again
+        verified = run.audit.edge_states.get("commissioned", 0)
+        assert verified > run.printed_at_faults[0], run.explain()
     assert run.ok, run.explain()
     assert all(delay is not None and delay <= ALARM_S for delay in run.alarms)
 
@@ -40,7 +52,7 @@ def test_the_audit_sees_a_lost_unit_and_a_wrong_parent(stacks: Stacks) -> None:
     """The auditor itself can fail: after a clean batch, one unit is taken off the server's
     records and another one's case is changed there; the audit names both."""
     stack = stacks.get()
-    run = run_fault(stack, "no-fault", units=30)
+    run = run_fault(stack, "no-fault", units=20)  # two full cases: the count is not the point
     assert run.audit.clean, run.explain()
     with sqlite3.connect(stack.server_db, timeout=30) as db:
         rows = db.execute(
