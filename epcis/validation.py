@@ -5,7 +5,7 @@ Three validators are compiled once, lazily, per process:
 * a fastjsonschema validator (the schema compiled to Python code) is the authority on
   "is this valid?";
 * a jsonschema ``Draft7Validator`` explains failures: every error with the JSON path it is
-  at. It only runs for documents the authority rejected;
+  at. It only runs (and jsonschema is only imported) for documents the authority rejected;
 * a jsonschema-rs validator (compiled Rust) goes first, on the hot path: a document it
   accepts is valid and needs no other check (about 30 times faster than the authority on a
   100-unit document). It is never more lenient than the authority: same schema, patterns
@@ -27,15 +27,16 @@ from collections.abc import Callable, Iterable
 from datetime import datetime
 from functools import cache
 from importlib.resources import files
-from typing import Any, Final
+from typing import TYPE_CHECKING, Any, Final
 
 import fastjsonschema
 import jsonschema_rs
-from jsonschema import FormatChecker, ValidationError, validators
-from jsonschema.exceptions import best_match
 
 from epcis._time import RFC3339
 from epcis.errors import SchemaValidationError
+
+if TYPE_CHECKING:
+    from jsonschema import ValidationError
 
 _URI: Final = re.compile(
     r"[A-Za-z][A-Za-z0-9+.\-]*:(?:[A-Za-z0-9\-._~:/?#\[\]@!$&'()*+,;=]|%[0-9A-Fa-f]{2})*\Z"
@@ -94,6 +95,8 @@ def certainly_valid(doc: object) -> bool:
 
 @cache
 def _explaining_validator() -> Any:
+    from jsonschema import FormatChecker, validators  # only to explain a refusal: not at import
+
     checker = FormatChecker(formats=())
     for name, check in _FORMATS.items():
         checker.checks(name)(check)
@@ -110,6 +113,8 @@ def _json_path(path: Iterable[str | int]) -> str:
 
 def _describe(error: ValidationError) -> str:
     """The most specific cause of one top-level error, with the JSON path it is at."""
+    from jsonschema.exceptions import best_match
+
     cause = best_match([error])
     path = _json_path(cause.absolute_path)
     if "propertyNames" in cause.absolute_schema_path:

@@ -43,7 +43,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
-from epcis.broker import command_line_url_problem
 from serialtrace.cli import CliError
 from serialtrace.commands.server_admin import register_admin
 
@@ -207,6 +206,7 @@ def _settings(args: argparse.Namespace, *, need_store: bool = True, **overrides:
 def run_server(args: argparse.Namespace) -> int:
     import uvicorn
 
+    from epcis.broker import command_line_url_problem
     from server.api.app import create_app
     from server.api.security import uvicorn_config
 

@@ -6,16 +6,16 @@ from __future__ import annotations
 import csv
 import io
 from dataclasses import asdict
+from functools import cache
 from typing import TYPE_CHECKING, Any
 
 from jinja2 import Environment, PackageLoader, select_autoescape
-from reportlab.lib import colors
-from reportlab.lib.pagesizes import A4
-from reportlab.lib.styles import getSampleStyleSheet
-from reportlab.platypus import Paragraph, SimpleDocTemplate, Spacer, Table, TableStyle
-from reportlab.platypus.flowables import Flowable
 
 if TYPE_CHECKING:
+    from reportlab.lib.styles import StyleSheet1
+    from reportlab.platypus import Paragraph, Table, TableStyle
+    from reportlab.platypus.flowables import Flowable
+
     from server.qa.drills import DrillResult
     from server.qa.recalls import RecallStatus
 
@@ -25,15 +25,29 @@ _env = Environment(
     trim_blocks=True,
     lstrip_blocks=True,
 )
-_styles = getSampleStyleSheet()
-_GRID = TableStyle(
-    [
-        ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
-        ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
-        ("FONTSIZE", (0, 0), (-1, -1), 8),
-        ("VALIGN", (0, 0), (-1, -1), "TOP"),
-    ]
-)
+
+
+# reportlab is imported by the first PDF, not by the server at start.
+@cache
+def _styles() -> StyleSheet1:
+    from reportlab.lib.styles import getSampleStyleSheet
+
+    return getSampleStyleSheet()
+
+
+@cache
+def _grid() -> TableStyle:
+    from reportlab.lib import colors
+    from reportlab.platypus import TableStyle
+
+    return TableStyle(
+        [
+            ("GRID", (0, 0), (-1, -1), 0.5, colors.grey),
+            ("BACKGROUND", (0, 0), (-1, 0), colors.lightgrey),
+            ("FONTSIZE", (0, 0), (-1, -1), 8),
+            ("VALIGN", (0, 0), (-1, -1), "TOP"),
+        ]
+    )
 
 
 def drill_html(drill: DrillResult) -> str:
@@ -41,27 +55,36 @@ def drill_html(drill: DrillResult) -> str:
 
 
 def _p(text: str) -> Paragraph:
+    from reportlab.platypus import Paragraph
+
     escaped = text.replace("&", "&amp;").replace("<", "&lt;").replace(">", "&gt;")
-    return Paragraph(escaped, _styles["BodyText"])
+    return Paragraph(escaped, _styles()["BodyText"])
 
 
 def _table(header: list[str], rows: list[list[Any]]) -> Table:
+    from reportlab.platypus import Table
+
     data = [header, *([_p(str(cell)) for cell in row] for row in rows)]
     table = Table(data, repeatRows=1)
-    table.setStyle(_GRID)
+    table.setStyle(_grid())
     return table
 
 
 def _pdf(title: str, story: list[Flowable]) -> bytes:
+    from reportlab.lib.pagesizes import A4
+    from reportlab.platypus import Paragraph, SimpleDocTemplate
+
     out = io.BytesIO()
     doc = SimpleDocTemplate(out, pagesize=A4, title=title, author="serialtrace")
     doc.build(
-        [Paragraph(title.replace("&", "&amp;").replace("<", "&lt;"), _styles["Title"]), *story]
+        [Paragraph(title.replace("&", "&amp;").replace("<", "&lt;"), _styles()["Title"]), *story]
     )
     return out.getvalue()
 
 
 def drill_pdf(drill: DrillResult) -> bytes:
+    from reportlab.platypus import Spacer
+
     verdict = "complete: 100 % traceable" if drill.complete else "gaps found"
     story: list[Flowable] = [
         _p(
@@ -139,6 +162,8 @@ def _csv_safe(cell: Any) -> Any:
 
 
 def notification_pdf(recall: RecallStatus) -> bytes:
+    from reportlab.platypus import Spacer
+
     effectiveness = "n/a" if recall.effectiveness is None else f"{100 * recall.effectiveness:.1f} %"
     story: list[Flowable] = [
         _p(

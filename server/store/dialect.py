@@ -1,13 +1,16 @@
-"""The few statements that differ between SQLite and PostgreSQL."""
+"""The few statements that differ between SQLite and PostgreSQL.
+
+psycopg and SQLAlchemy's PostgreSQL dialect are imported where a PostgreSQL path needs them
+(a store on PostgreSQL has them loaded by its engine anyway): a server on SQLite starts
+without them.
+"""
 
 from __future__ import annotations
 
 from collections.abc import Iterator, Sequence
 from typing import Any, TypeVar
 
-import psycopg
 from sqlalchemy import Connection, Table
-from sqlalchemy.dialects import postgresql, sqlite
 from sqlalchemy.exc import DBAPIError, IntegrityError
 
 T = TypeVar("T")
@@ -18,14 +21,18 @@ IN_CHUNK = 900
 
 def insert_ignore(conn: Connection, table: Table) -> Any:
     """``INSERT … ON CONFLICT DO NOTHING`` for ``table`` in ``conn``'s dialect."""
-    module = sqlite if conn.dialect.name == "sqlite" else postgresql
-    return module.insert(table).on_conflict_do_nothing()
+    return upsert(conn, table).on_conflict_do_nothing()
 
 
 def upsert(conn: Connection, table: Table) -> Any:
     """An ``INSERT`` whose ``on_conflict_do_update`` is available in ``conn``'s dialect."""
-    module = sqlite if conn.dialect.name == "sqlite" else postgresql
-    return module.insert(table)
+    if conn.dialect.name == "sqlite":
+        from sqlalchemy.dialects import sqlite
+
+        return sqlite.insert(table)
+    from sqlalchemy.dialects import postgresql
+
+    return postgresql.insert(table)
 
 
 def chunks(items: Sequence[T], size: int = IN_CHUNK) -> Iterator[Sequence[T]]:
@@ -117,7 +124,9 @@ def copy_unless_conflict(
         with conn.begin_nested():
             _copy(conn, table, ", ".join(columns), rows)
     except IntegrityError as exc:
-        if isinstance(exc.orig, psycopg.errors.UniqueViolation):
+        from psycopg.errors import UniqueViolation
+
+        if isinstance(exc.orig, UniqueViolation):
             return False
         raise
     return True
@@ -174,6 +183,8 @@ def _serial_sequence(conn: Connection, table: Table, column: str) -> str:
 def _copy(conn: Connection, table: Table, names: str, rows: Sequence[Sequence[Any]]) -> int:
     """PostgreSQL ``COPY … FROM STDIN`` (psycopg 3) in ``conn``'s transaction: several times
     faster than a multi-row INSERT for the index rows of ingest (no conflicts possible)."""
+    import psycopg
+
     statement = f"COPY {table.name} ({names}) FROM STDIN"
     dbapi = conn.connection.dbapi_connection
     try:
