@@ -121,6 +121,14 @@ case "$target" in
         "$VENV/bin/lint-imports"
         log "pytest"
         started=$SECONDS
+        # Byte-code caches (__pycache__, ignored by git): every test worker collects every
+        # module and the suite starts hundreds of Python processes; without a cache each one
+        # compiles what it imports (collection alone: 10.8 -> 5.5 s of CPU per worker). So they
+        # are written even where the environment sets PYTHONDONTWRITEBYTECODE (pytest keeps its
+        # rewritten test modules there too).
+        unset PYTHONDONTWRITEBYTECODE
+        "$VENV/bin/python" -m compileall -q -j 0 identity gs1 epcis edge server simulators \
+            serialtrace tests benchmarks >/dev/null
         status=0
         # Two workers by default (the machines CI runs on have 2 cores; most tests wait on
         # brokers, servers and browsers); a module's tests stay on one worker with its fixtures.
