@@ -190,6 +190,7 @@ class Conveyor:
         self._closing = threading.Event()
         self._thread: threading.Thread | None = None
         self._connected = threading.Event()
+        self._link_news = threading.Condition()  # connected or refused: wait_connected
         self._client = paho.Client(
             callback_api_version=CallbackAPIVersion.VERSION2,
             client_id=client_id or f"serialtrace-plc-sim-{site}-{line}",
@@ -219,7 +220,13 @@ class Conveyor:
         self._client.loop_stop()
 
     def wait_connected(self, timeout: float) -> bool:
-        return self._connected.wait(timeout)
+        """True once connected; False after ``timeout``, or as soon as the broker refused
+        the connection for good (:attr:`refused` says why)."""
+        with self._link_news:
+            self._link_news.wait_for(
+                lambda: self._connected.is_set() or self.refused is not None, timeout
+            )
+        return self._connected.is_set()
 
     def run(self, units: int | None = None) -> None:
         """Start the belt: ``units`` more triggers (None: until stopped)."""
@@ -292,6 +299,7 @@ class Conveyor:
         if reason.is_failure:
             self.refused = refusal(reason)
             log.warning("PLC sim: broker refused the connection: %s", reason)
+            self._link_changed()
             return
         self.refused = None
         client.subscribe(
@@ -303,11 +311,17 @@ class Conveyor:
             ]
         )
         self._connected.set()
+        self._link_changed()
 
     def _on_connect_fail(self, client: paho.Client, userdata: Any) -> None:
         problem = tls_problem(self.link)
         if problem is not None and problem.startswith("TLS"):
             self.refused = problem
+            self._link_changed()
+
+    def _link_changed(self) -> None:
+        with self._link_news:
+            self._link_news.notify_all()
 
     def _on_disconnect(
         self, client: paho.Client, userdata: Any, flags: Any, reason: Any, props: Any
