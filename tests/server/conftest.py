@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import secrets
@@ -15,6 +16,7 @@ import pytest
 from fastapi.testclient import TestClient
 from sqlalchemy import Connection, Engine, create_engine, select, text, update
 from sqlalchemy import event as sa_event
+from sqlalchemy.exc import DBAPIError
 
 from server.api.app import create_app
 from server.auth import Role, User, hash_password, issue_token
@@ -99,10 +101,8 @@ def _wide_event_time_window() -> Iterator[None]:
     set_event_time_window(WIDE_WINDOW_DAYS, WIDE_WINDOW_DAYS)
 
 
-#: Per test process: a SQLite store migrated once (copied for each test), and the SQL that the
-#: migrations ran on an empty PostgreSQL schema (run again, in one go, for each test).
+#: Per test process: a SQLite store migrated once (copied for each test).
 _SQLITE_TEMPLATE: dict[str, Path] = {}
-_PG_MIGRATION_SQL: dict[str, str] = {}
 
 
 def _sqlite_template(request: pytest.FixtureRequest) -> Path:
@@ -116,31 +116,158 @@ def _sqlite_template(request: pytest.FixtureRequest) -> Path:
     return _SQLITE_TEMPLATE["path"]
 
 
-def _pg_migration_sql(pg_url: str, admin: Engine) -> str:
-    """Every statement but the reads that the migrations ran on an empty schema, recorded
-    once: on an empty schema they take no decision on data, and name no schema (the engine's
-    search_path does), which is checked here."""
-    if pg_url not in _PG_MIGRATION_SQL:
-        schema = f"t_{secrets.token_hex(6)}"
-        with admin.connect() as conn:
-            conn.execute(text(f"CREATE SCHEMA {schema}"))
-        engine = create_store_engine(pg_url, schema=schema)
-        recorded: list[str] = []
+#: What makes a schema's shape: its tables, columns, constraints, triggers and functions, and
+#: its revision (one row per item, hashed).
+_SHAPE = """
+SELECT md5(string_agg(item, ',' ORDER BY item)) FROM (
+  SELECT c.relname || '/' || c.relkind::text || '/' || coalesce(a.attname, '') || '/'
+         || coalesce(format_type(a.atttypid, a.atttypmod), '') || '/'
+         || coalesce(a.attnotnull::text, '') || '/' || coalesce(pg_get_expr(d.adbin, d.adrelid), '')
+    FROM pg_class c JOIN pg_namespace n ON n.oid = c.relnamespace
+    LEFT JOIN pg_attribute a ON a.attrelid = c.oid AND a.attnum > 0 AND NOT a.attisdropped
+    LEFT JOIN pg_attrdef d ON d.adrelid = c.oid AND d.adnum = a.attnum
+    WHERE n.nspname = :schema
+  UNION ALL SELECT 'constraint/' || conname || '/' || pg_get_constraintdef(c.oid)
+    FROM pg_constraint c JOIN pg_namespace n ON n.oid = c.connamespace WHERE n.nspname = :schema
+  UNION ALL SELECT 'index/' || indexdef FROM pg_indexes WHERE schemaname = :schema
+  UNION ALL SELECT 'trigger/' || t.tgname || '/' || t.tgenabled::text || '/'
+         || pg_get_triggerdef(t.oid)
+    FROM pg_trigger t JOIN pg_class c ON c.oid = t.tgrelid
+    JOIN pg_namespace n ON n.oid = c.relnamespace WHERE n.nspname = :schema
+  UNION ALL SELECT 'function/' || p.proname || '/' || md5(p.prosrc)
+    FROM pg_proc p JOIN pg_namespace n ON n.oid = p.pronamespace WHERE n.nspname = :schema
+) shape (item)
+"""
 
-        def record(_c: object, _cur: object, statement: str, params: object, *_: object) -> None:
-            if not statement.lstrip().upper().startswith("SELECT"):
-                assert not params and schema not in statement, statement
-                recorded.append(statement.strip())
 
-        sa_event.listen(engine, "before_cursor_execute", record)
+class _PgSchemas:
+    """Per test process and database: migrated schemas, handed out one per store.
+
+    The first is made by the real migrations, which record what they run (on an empty schema
+    they take no decision on data, and name no schema: the engine's search_path does); every
+    other is made by that SQL, in one go (what running them again would make, in a fraction
+    of the time). A schema a test gave back with the shape it was given is emptied (every
+    table's rows deleted, without firing the audit trail's guards, and its sequences restarted)
+    and handed out again: hundreds of tests, no catalog churn (that database runs without
+    autovacuum). One whose shape a test changed is dropped."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.admin = create_engine(url, isolation_level="AUTOCOMMIT")
+        self.script: str | None = None
+        self.free: list[str] = []
+        self.shapes: dict[str, str] = {}
+        self.empty_sql: dict[str, str] = {}
+
+    def take(self) -> str:
+        while self.free:
+            schema = self.free.pop()
+            if self._emptied(schema):
+                return schema
+            self.drop(schema)
+        return self._create()
+
+    def give_back(self, schema: str) -> None:
         try:
-            upgrade(engine)
+            same = self._shape(schema) == self.shapes[schema]
+        except DBAPIError:
+            same = False
+        if same:
+            self.free.append(schema)
+        else:
+            self.drop(schema)
+
+    def drop(self, schema: str) -> None:
+        self.shapes.pop(schema, None)
+        with self.admin.connect() as conn:
+            conn.execute(text("SET lock_timeout = '30s'"))
+            conn.execute(text(f"DROP SCHEMA IF EXISTS {schema} CASCADE"))
+
+    def close(self) -> None:
+        for schema in self.free:
+            with contextlib.suppress(DBAPIError):
+                self.drop(schema)
+        self.free.clear()
+        self.admin.dispose()
+
+    def _create(self) -> str:
+        schema = f"t_{secrets.token_hex(6)}"
+        with self.admin.connect() as conn:
+            conn.execute(text(f"CREATE SCHEMA {schema}"))
+        engine = create_store_engine(self.url, schema=schema)
+        try:
+            if self.script is None:
+                recorded: list[str] = []
+
+                def record(
+                    _c: object, _cur: object, statement: str, params: object, *_: object
+                ) -> None:
+                    if not statement.lstrip().upper().startswith("SELECT"):
+                        assert not params and schema not in statement, statement
+                        recorded.append(statement.strip())
+
+                sa_event.listen(engine, "before_cursor_execute", record)
+                upgrade(engine)
+                self.script = ";\n".join(recorded)
+            else:
+                with engine.begin() as conn:
+                    conn.exec_driver_sql(self.script)
         finally:
             engine.dispose()
-            with admin.connect() as conn:
-                conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        _PG_MIGRATION_SQL[pg_url] = ";\n".join(recorded)
-    return _PG_MIGRATION_SQL[pg_url]
+        with self.admin.connect() as conn:
+            named = {"schema": schema}
+            tables = (
+                conn.execute(
+                    text("SELECT tablename FROM pg_tables WHERE schemaname = :schema"), named
+                )
+                .scalars()
+                .all()
+            )
+            sequences = (
+                conn.execute(
+                    text("SELECT sequencename FROM pg_sequences WHERE schemaname = :schema"), named
+                )
+                .scalars()
+                .all()
+            )
+        statements = [
+            *(f"DELETE FROM {schema}.{table}" for table in tables if table != "alembic_version"),
+            *(f"SELECT setval('{schema}.{sequence}', 1, false)" for sequence in sequences),
+        ]
+        self.empty_sql[schema] = ";\n".join(statements)
+        self.shapes[schema] = self._shape(schema)
+        return schema
+
+    def _emptied(self, schema: str) -> bool:
+        """Delete every row but the revision's, as if new (False: it cannot be done, e.g. the
+        test database's user may not bypass triggers)."""
+        try:
+            with self.admin.connect() as conn:  # (autocommit: the transaction is spelled out)
+                conn.exec_driver_sql(
+                    "BEGIN; SET LOCAL lock_timeout = '30s'; "
+                    f"SET LOCAL session_replication_role = replica; {self.empty_sql[schema]}; "
+                    "COMMIT"
+                )
+        except DBAPIError:
+            return False
+        return True
+
+    def _shape(self, schema: str) -> str:
+        with self.admin.connect() as conn:
+            shape = conn.execute(text(_SHAPE), {"schema": schema}).scalar_one()
+            version = conn.execute(text(f"SELECT version_num FROM {schema}.alembic_version"))
+            return f"{shape}/{','.join(version.scalars())}"
+
+
+_PG_SCHEMAS: dict[str, _PgSchemas] = {}
+
+
+def _pg_schemas(request: pytest.FixtureRequest) -> _PgSchemas:
+    url: str = request.getfixturevalue("pg_url")
+    if url not in _PG_SCHEMAS:
+        schemas = _PG_SCHEMAS[url] = _PgSchemas(url)
+        request.config.add_cleanup(schemas.close)
+    return _PG_SCHEMAS[url]
 
 
 @contextmanager
@@ -148,8 +275,8 @@ def migrated_store(kind: str, folder: Path, request: pytest.FixtureRequest) -> I
     """A migrated, empty store: a SQLite file in ``folder``, or a PostgreSQL schema of its own.
 
     Migrated by the real migrations once per test process; each store is a copy of that
-    result (the file; the recorded SQL), which is what running them again would make, in a
-    fraction of the time (0.4 s a PostgreSQL schema, 0.1 s a SQLite file, hundreds of times)."""
+    result (SQLite: the file, 0.1 s of migrations saved per store; PostgreSQL: see
+    :class:`_PgSchemas`, 0.4-0.8 s saved), hundreds of times a run."""
     if kind == "sqlite":
         path = folder / f"trace-{secrets.token_hex(3)}.db"
         shutil.copyfile(_sqlite_template(request), path)
@@ -157,22 +284,14 @@ def migrated_store(kind: str, folder: Path, request: pytest.FixtureRequest) -> I
         yield engine
         engine.dispose()
         return
-    pg_url: str = request.getfixturevalue("pg_url")
-    schema = f"t_{secrets.token_hex(6)}"
-    admin = create_engine(pg_url, isolation_level="AUTOCOMMIT")
-    script = _pg_migration_sql(pg_url, admin)
-    with admin.connect() as conn:
-        conn.execute(text(f"CREATE SCHEMA {schema}"))
-    engine = create_store_engine(pg_url, schema=schema)
+    schemas = _pg_schemas(request)
+    schema = schemas.take()
+    engine = create_store_engine(schemas.url, schema=schema)
     try:
-        with engine.begin() as conn:
-            conn.exec_driver_sql(script)
         yield engine
     finally:
         engine.dispose()
-        with admin.connect() as conn:
-            conn.execute(text(f"DROP SCHEMA {schema} CASCADE"))
-        admin.dispose()
+        schemas.give_back(schema)
 
 
 @pytest.fixture(params=["sqlite", pytest.param("postgresql", marks=pytest.mark.postgres)])

@@ -1,5 +1,6 @@
-"""The ``store`` fixture copies one migration run (a SQLite file, the recorded PostgreSQL SQL):
-what it gives each test must be what the migrations themselves make."""
+"""The ``store`` fixture copies one migration run (a SQLite file, the recorded PostgreSQL SQL),
+and hands PostgreSQL schemas out again emptied: what it gives each test must be what the
+migrations themselves make, with no row of an earlier test."""
 
 from __future__ import annotations
 
@@ -8,6 +9,7 @@ from pathlib import Path
 
 import pytest
 from sqlalchemy import Engine, create_engine, text
+from sqlalchemy.exc import DBAPIError
 
 from server.store import create_store_engine, upgrade
 
@@ -88,3 +90,58 @@ def store_sqlite(request: pytest.FixtureRequest, tmp_path: Path):  # type: ignor
 
     with migrated_store("sqlite", tmp_path, request) as engine:
         yield engine
+
+
+def _schema(engine: Engine) -> str:
+    with engine.connect() as conn:
+        return str(conn.execute(text("SELECT current_schema()")).scalar_one())
+
+
+@pytest.mark.postgres
+def test_a_schema_handed_out_again_has_no_row_of_the_test_before(
+    request: pytest.FixtureRequest, tmp_path: Path
+) -> None:
+    from tests.server.conftest import migrated_store
+
+    insert = (
+        "INSERT INTO alerts (at, kind, subject, event_id, detail) "
+        "VALUES (now(), 'gap', 's', 'e', 'd') RETURNING id"
+    )
+    with migrated_store("postgresql", tmp_path, request) as first:
+        with first.begin() as conn:
+            conn.execute(text("INSERT INTO audit_trail (at, actor, action, entity, entity_key, "
+                              "reason, prev_hash, hash) VALUES (now(), 'a', 'b', 'c', 'd', 'e', "
+                              "'0', '1')"))  # fmt: skip
+            ids = [conn.execute(text(insert)).scalar_one() for _ in range(3)]
+        assert ids == [1, 2, 3]
+        used = _schema(first)
+    with migrated_store("postgresql", tmp_path, request) as second:
+        assert _schema(second) == used  # handed out again
+        with second.begin() as conn:
+            assert conn.execute(text("SELECT count(*) FROM audit_trail")).scalar_one() == 0
+            assert conn.execute(text("SELECT count(*) FROM alerts")).scalar_one() == 0
+            assert conn.execute(text(insert)).scalar_one() == 1  # its sequences restarted
+            # and the audit trail's guard is on again
+            with pytest.raises(DBAPIError, match="append-only"):
+                conn.execute(text("DELETE FROM audit_trail"))
+
+
+@pytest.mark.postgres
+def test_a_schema_a_test_changed_is_dropped_not_handed_out_again(
+    request: pytest.FixtureRequest, tmp_path: Path, pg_url: str
+) -> None:
+    from tests.server.conftest import migrated_store
+
+    with migrated_store("postgresql", tmp_path, request) as first:
+        with first.begin() as conn:
+            conn.execute(text("ALTER TABLE alerts ADD COLUMN extra integer"))
+        changed = _schema(first)
+    with migrated_store("postgresql", tmp_path, request) as second:
+        assert _schema(second) != changed
+    admin = create_engine(pg_url)
+    try:
+        with admin.connect() as conn:
+            gone = "SELECT count(*) FROM pg_namespace WHERE nspname = :s"
+            assert conn.execute(text(gone), {"s": changed}).scalar_one() == 0
+    finally:
+        admin.dispose()
