@@ -22,7 +22,6 @@ import random
 import secrets
 import signal
 import subprocess
-import sys
 import time
 from collections import Counter
 from collections.abc import Callable, Iterator
@@ -53,6 +52,7 @@ from tests.edge.agent.line import (
 from tests.server.conftest import register_line
 from tests.support.authority import KEY, key_file, prepare
 from tests.support.services import Broker, free_port
+from tests.support.standby import Standby
 
 # With 14 kills: about 2.5 min a run (174 s and 162 s in CI); 405 s (SQLite) and 459 s
 # (PostgreSQL) under a load average of 15-18, when the suite's 300 s timeout stopped both runs
@@ -63,7 +63,8 @@ from tests.support.services import Broker, free_port
 # an agent 2-3 s under that load).
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow, pytest.mark.timeout(900)]
 
-REPO = Path(__file__).resolve().parents[3]
+# what ``serialtrace edge run`` imports before it reads its configuration
+AGENT_MODULES = ("uvicorn", "edge.api", "edge.wiring", "serialtrace.preflight")
 LINES = 3
 # The seeded draw below kills the authority 4 times, line1 once, line2 and line3 twice each
 # (the first 9 of the 14 kills it drew before); after each kill no serial or SSCC printed so
@@ -87,7 +88,9 @@ class Printed:
 
 
 class Process:
-    """A child process that can be killed and started again."""
+    """``serialtrace ARGS`` in a child process that can be killed and started again; the
+    next run waits as a standby with ``preload`` imported, so that a restart after a kill
+    costs the command's start-up, not the interpreter's (tests/support/standby.py)."""
 
     def __init__(
         self,
@@ -96,28 +99,31 @@ class Process:
         health: str,
         env: dict[str, str],
         ready: tuple[int, ...] = (200,),
+        preload: tuple[str, ...] = (),
     ) -> None:
         self.args, self.log, self.health, self.env = args, log, health, env
         self.ready = ready  # the /health answers that mean it is up
+        self.preload = preload
         self.process: subprocess.Popen[bytes] | None = None
+        self.standby: Standby | None = None
         self.stopping = False  # SIGTERM sent
 
     def start(self, timeout: float = 60.0) -> None:
         self.spawn()
         self.wait_ready(timeout)
 
+    def prepare(self) -> None:
+        """Start the next run's standby (while this one runs)."""
+        if self.standby is None:
+            self.standby = Standby(self.args, self.preload, self.log, {**os.environ, **self.env})
+
     def spawn(self) -> None:
         """Start the process; :meth:`wait_ready` waits for it to answer (several processes
         start side by side)."""
         self.stopping = False
-        with open(self.log, "ab") as out:
-            self.process = subprocess.Popen(
-                self.args,
-                stdout=out,
-                stderr=subprocess.STDOUT,
-                cwd=REPO,
-                env={**os.environ, **self.env},
-            )
+        self.prepare()
+        assert self.standby is not None
+        self.process, self.standby = self.standby.go(), None
 
     def wait_ready(self, timeout: float = 60.0) -> None:
         assert self.process is not None
@@ -128,7 +134,7 @@ class Process:
                 if httpx.get(self.health, timeout=2).status_code in self.ready:
                     return
             time.sleep(0.05)
-        raise TimeoutError(f"{self.args[3:5]} did not come up:\n{self.log.read_text()[-3000:]}")
+        raise TimeoutError(f"{self.args[:2]} did not come up:\n{self.log.read_text()[-3000:]}")
 
     def kill(self) -> None:
         if self.process is not None and self.process.poll() is None:
@@ -143,6 +149,9 @@ class Process:
             self.stopping = True
 
     def terminate(self) -> None:
+        if self.standby is not None:
+            self.standby.cancel()
+            self.standby = None
         self.signal_stop()
         if self.process is not None and self.process.poll() is None:
             try:
@@ -180,6 +189,7 @@ class Line:
         for frame in self.frames.iterdir():  # a new camera session: old frames are gone
             frame.unlink(missing_ok=True)
         self.process.start()
+        self.process.prepare()  # the next restart's standby imports while this run works
 
 
 @pytest.fixture(
@@ -289,12 +299,15 @@ def test_lines_and_the_authority_killed_at_random_never_print_a_serial_twice(
         for number, name in enumerate(names, start=1):
             register_line(engine, "plant1", name, read_point(number), SITE_LOCATION)
         server_secrets = mosquitto.secrets("server", f"kills-{os.getpid()}")
-        args = [sys.executable, "-m", "serialtrace", "server", "--db", db_url,
-                "--mqtt-secrets", str(server_secrets), "--port", str(port)]  # fmt: skip
-    else:
-        args = [sys.executable, "-m", "serialtrace", "serials", "serve", "--db", db_url,
+        args = ["server", "--db", db_url, "--mqtt-secrets", str(server_secrets),
                 "--port", str(port)]  # fmt: skip
-    authority = Process(args, tmp_path / "authority.log", authority_url + "/health", keys)
+        preload = ("uvicorn", "server.api.app")
+    else:
+        args = ["serials", "serve", "--db", db_url, "--port", str(port)]
+        preload = ("uvicorn", "server.serials.app")
+    authority = Process(
+        args, tmp_path / "authority.log", authority_url + "/health", keys, preload=preload
+    )
     lines: list[Line] = []
     rng = random.Random(20250301)
     kills: Counter[str] = Counter()
@@ -347,13 +360,14 @@ def test_lines_and_the_authority_killed_at_random_never_print_a_serial_twice(
             )
             config = write_config(folder / "edge.toml", raw)
             process = Process(
-                [sys.executable, "-m", "serialtrace", "edge", "run", "--config", str(config)],
+                ["edge", "run", "--config", str(config)],
                 folder / "agent.log",
                 f"http://127.0.0.1:{api_port}/health",
                 {},
                 # its API answers: up. No trace server confirms the events here, so once the
                 # oldest waits longer than outbox.max_age_s, /health says so with a 503.
                 ready=(200, 503),
+                preload=AGENT_MODULES,
             )
             line = Line(
                 name, sim, frames, printed, process, f"http://127.0.0.1:{api_port}",
@@ -364,6 +378,8 @@ def test_lines_and_the_authority_killed_at_random_never_print_a_serial_twice(
         authority.wait_ready()
         for line in lines:
             line.process.wait_ready()
+        for process in (authority, *(line.process for line in lines)):
+            process.prepare()  # each restart's standby imports while the lines work
         # every line's buffer filled before its batch starts (none begins paused, dry)
         wait_until(lambda: all(stocked(line) for line in lines), 60, "buffers filled")
         for line in lines:
@@ -386,6 +402,7 @@ def test_lines_and_the_authority_killed_at_random_never_print_a_serial_twice(
                 # (and retried) while it is away
                 time.sleep(rng.uniform(0.2, 1.2))
                 authority.start()
+                authority.prepare()
             else:
                 next(line for line in lines if line.name == victim).restart()
             resume_paused(lines)
