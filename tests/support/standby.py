@@ -19,14 +19,14 @@ from pathlib import Path
 REPO = Path(__file__).resolve().parents[2]
 GO = b"go\n"
 
-# argv: MODULES (comma-separated) then the command's own arguments. Anything but GO on
-# stdin (the test ended, the pipe closed) ends it without running the command.
+# argv: MODULES (comma-separated) then the command's own arguments (its module is imported
+# too). Anything but GO on stdin (the test ended, the pipe closed) ends it without running
+# the command.
 _STANDBY = """\
 import importlib, sys
-for name in filter(None, sys.argv[1].split(",")):
+for name in (*filter(None, sys.argv[1].split(",")), "serialtrace.commands." + sys.argv[2]):
     importlib.import_module(name)
-from serialtrace.cli import build_parser, main
-build_parser()  # imports every command's module
+from serialtrace.cli import main
 if sys.stdin.buffer.readline() != b"go\\n":
     sys.exit(0)
 sys.exit(main(sys.argv[2:]))
