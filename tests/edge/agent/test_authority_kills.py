@@ -57,10 +57,9 @@ from tests.support.standby import Standby
 # With 14 kills: about 2.5 min a run (174 s and 162 s in CI); 405 s (SQLite) and 459 s
 # (PostgreSQL) under a load average of 15-18, when the suite's 300 s timeout stopped both runs
 # before their checks. Each kill costs a restart (about 8 s under load), so the run has 9.
-# With the 9 kills, processes started side by side and shorter gaps between kills: 46.6 s and
-# 35.8 s against 83.2 s and 96.6 s before, one after the other on the same busy machine
-# (load average 9-12, 2 cores); each restart is now most of the time (trace server 4.5-6.5 s,
-# an agent 2-3 s under that load).
+# With the 9 kills, processes started side by side, shorter gaps between kills and restarts
+# from standbys: 47-50 s (SQLite) and 36-46 s (PostgreSQL) on a busy 2-core machine (load
+# average 6-7), against 83-85 s and 79-97 s before on the same machine.
 pytestmark = [pytest.mark.mqtt, pytest.mark.slow, pytest.mark.timeout(900)]
 
 # what ``serialtrace edge run`` imports before it reads its configuration
