@@ -5,7 +5,6 @@ from __future__ import annotations
 import logging
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
-from dataclasses import dataclass
 from datetime import timedelta
 
 from fastapi import FastAPI, Request
@@ -15,6 +14,7 @@ from sqlalchemy import Engine
 from sqlalchemy.exc import DataError
 
 from server import audit
+from server.api.app_state import Services
 from server.api.paths import EncodedSlashes
 from server.api.routes import (
     audit_routes,
@@ -52,17 +52,6 @@ from server.store import create_store_engine, upgrade
 from server.web import router as web_ui_router
 
 log = logging.getLogger(__name__)
-
-
-@dataclass
-class Services:
-    """What the routes need, built once per app in the lifespan."""
-
-    settings: ServerSettings
-    engine: Engine
-    ingestor: Ingestor
-    mqtt: MqttIngest | None
-    anchor: audit.Anchor | None = None  # signs audit checkpoints (None: not configured)
 
 
 def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> FastAPI:

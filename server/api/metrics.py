@@ -50,7 +50,7 @@ from server.dead_letters import KINDS, counts_by_kind
 from server.store import read_transaction
 
 if TYPE_CHECKING:
-    from server.api.app import Services
+    from server.api.app_state import Services
 
 
 class _ServerCollector:

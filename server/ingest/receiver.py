@@ -266,7 +266,6 @@ class Receiver:
     def serve(self, acks: Connection) -> None:
         """Connect, check and forward messages, and acknowledge what ``acks`` names, until
         a stop frame or the end of ``acks``."""
-        warm_up()  # compile the schema validators before the first message
         checker = threading.Thread(target=self._checker, name="mqtt-check", daemon=True)
         checker.start()
         properties = Properties(PacketTypes.CONNECT)  # type: ignore[no-untyped-call]
@@ -414,6 +413,9 @@ class Receiver:
 
     def _check_loop(self) -> None:
         """Check each message and send it to the writer, in arrival order."""
+        # The schema validators are compiled before the first message is checked, while the
+        # connection is being made (the server's health waits for the subscription).
+        warm_up()
         while True:
             generation, message = self._queue.get()
             payload = bytes(message.payload)

@@ -9,7 +9,7 @@ from contextlib import asynccontextmanager
 from fastapi import FastAPI
 from sqlalchemy import Engine
 
-from server.api.app import Services
+from server.api.app_state import Services
 from server.api.routes import auth_routes, health
 from server.config import ServerSettings
 from server.ingest.service import Ingestor
