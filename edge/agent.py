@@ -62,9 +62,6 @@ LINE_FAULT_ALARMS = ("device", "store", "stuck unit", "gate timing")
 PLC_LINK_TIMEOUT_S = 5.0  # the PLC link down this long while running: alarm and halt
 # The broker away this long: an alarm (the line goes on, its events wait in the outbox).
 BROKER_ALARM_S = 3.0
-# An idle line's printers are asked for their status this often (a running line's work
-# shows their state): a printer switched off or out of labels between batches shows at once.
-DEVICE_PROBE_S = 5.0
 # Less free space than this in the data folder: the line stops before the store's writes fail.
 MIN_FREE_BYTES = 8 * 1024 * 1024
 
@@ -581,7 +578,10 @@ class Agent:
             return self.publisher.stats.oldest_age_s
 
     def _probe_loop(self) -> None:
-        while not self._stopping.wait(DEVICE_PROBE_S):
+        """An idle line's printers are asked for their status every ``devices.idle_probe_s``
+        (a running line's work shows their state): a printer switched off or out of labels
+        between batches shows before the next batch starts."""
+        while not self._stopping.wait(self.config.devices.idle_probe_s):
             try:
                 self._probe_devices()
             except sqlite3.Error as exc:

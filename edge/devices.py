@@ -14,11 +14,11 @@ from __future__ import annotations
 
 from collections.abc import Mapping
 from dataclasses import dataclass, field
-from typing import Protocol
+from typing import Annotated, Protocol
 
 import numpy as np
 import numpy.typing as npt
-from pydantic import BaseModel, ConfigDict, field_validator
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 import gs1
 from edge.errors import EdgeError
@@ -32,7 +32,10 @@ class DevicesConfig(BaseModel):
     """The line's devices (``[devices.printer]``, ``case_printer``, ``camera``, ``scanner``).
 
     ``printer`` prints unit labels, ``case_printer`` case and pallet labels (SSCC), read back
-    by ``scanner``; each printer's ``language`` must print its kind of label."""
+    by ``scanner``; each printer's ``language`` must print its kind of label.
+
+    ``idle_probe_s``: while no batch runs, the agent asks the unit and case printers for
+    their status this often (a running line's devices are known by their work)."""
 
     model_config = ConfigDict(frozen=True, extra="forbid")
 
@@ -40,6 +43,7 @@ class DevicesConfig(BaseModel):
     case_printer: PrinterSettings | None = None
     camera: CameraSettings | None = None
     scanner: ScannerSettings | None = None
+    idle_probe_s: Annotated[float, Field(gt=0, le=3600)] = 5.0
 
     @field_validator("printer")
     @classmethod

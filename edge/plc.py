@@ -263,9 +263,11 @@ class PlcLink:
         self._commands.put(None)
         if self._worker is not None:
             self._worker.join(timeout=30)
+        # both told first: a client waiting to reconnect (broker away) sees it only between
+        # its 1 s sleeps, and the two then wait at once rather than one after the other
         self._gate_client.disconnect()
-        self._gate_client.loop_stop()
         self._client.disconnect()
+        self._gate_client.loop_stop()
         self._client.loop_stop()
 
     def wait_connected(self, timeout: float) -> bool:

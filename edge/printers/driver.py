@@ -27,6 +27,7 @@ is :class:`~edge.printers.errors.PrinterDisconnected`.
 from __future__ import annotations
 
 import contextlib
+import socket
 import time
 from abc import ABC, abstractmethod
 from collections.abc import Callable
@@ -34,6 +35,7 @@ from dataclasses import dataclass
 from typing import ClassVar, Generic, Protocol, Self, TypeVar
 
 import serial
+from serial.urlhandler import protocol_socket
 
 from edge.printers.config import FlowControl, PrinterSettings
 from edge.printers.errors import (
@@ -206,7 +208,9 @@ class SerialPrinter(ABC, Generic[S]):
         return PrinterStatus(status.faults, self._pending(status))
 
     def close(self) -> None:
-        self._drop_port()
+        port, self._port = self._port, None
+        if port is not None:
+            _close_for_good(port)
 
     # -- counts and helpers ---------------------------------------------------------------
 
@@ -281,6 +285,8 @@ class SerialPrinter(ABC, Generic[S]):
         ) from error
 
     def _drop_port(self) -> None:
+        """Close a port that failed, to open it again (a ``socket://`` port pauses 0.3 s after
+        it, pyserial's allowance for a server that takes one connection at a time)."""
         port, self._port = self._port, None
         if port is not None:
             with contextlib.suppress(serial.SerialException, OSError):
@@ -303,3 +309,19 @@ class SerialPrinter(ABC, Generic[S]):
                 f"printer {self.config.url!r}: I/O failed after reconnecting: {exc}"
                 f" (first: {first_error})"
             ) from exc
+
+
+def _close_for_good(port: serial.SerialBase) -> None:
+    """Close a port that will not be opened again. A ``socket://`` port's socket is shut
+    here: pyserial's own close then sleeps 0.3 s for a quick reconnect that will not come
+    (every agent's stop waited it out, once per printer)."""
+    sock = getattr(port, "_socket", None)
+    if isinstance(port, protocol_socket.Serial) and isinstance(sock, socket.socket):
+        with contextlib.suppress(OSError):
+            sock.shutdown(socket.SHUT_RDWR)
+        sock.close()
+        port._socket = None
+        port.is_open = False
+        return
+    with contextlib.suppress(serial.SerialException, OSError):
+        port.close()

@@ -11,6 +11,7 @@ from __future__ import annotations
 
 import json
 import os
+import threading
 import time
 from collections.abc import Callable, Iterator
 from datetime import UTC, datetime
@@ -241,13 +242,15 @@ def test_a_gap_that_stays_open_raises_an_alert_and_acks_name_it(
     client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
     broker.link("line", SITE, LINE).configure(client)
     client.on_message = lambda _c, _u, message: acks.append(bytes(message.payload))
+    subscribed = threading.Event()
+    client.on_subscribe = lambda *_: subscribed.set()
     link = broker.link("line", SITE, LINE)
     client.connect(link.host, link.port)
     client.loop_start()
     try:
         assert server.connected.wait(30)
         client.subscribe(OF.acks, qos=1)
-        time.sleep(0.5)
+        assert subscribed.wait(30), "the acks subscription was not acknowledged"
         events = [
             {**f.commissioning([f"G{i}"], time=now()), delivery.SEQ_FIELD: seq}
             for i, seq in enumerate((1, 3))
@@ -262,8 +265,8 @@ def test_a_gap_that_stays_open_raises_an_alert_and_acks_name_it(
             kinds = conn.execute(select(alerts.c.kind)).scalars().all()
         assert kinds == ["delivery_gap"] and line.gaps[0].alerted
     finally:
-        client.loop_stop()
         client.disconnect()
+        client.loop_stop()
         server.stop()
 
 
@@ -325,8 +328,8 @@ def test_hostile_acknowledgements_are_ignored_and_never_delete(
         assert [row.line_seq for row in outbox.pending(production.conn, 0, 10)] == [2, 4]
         assert publisher.stats.last_confirmed_seq == 1
     finally:
+        client.disconnect()  # first: it wakes the network loop, which loop_stop() waits for
         client.loop_stop()
-        client.disconnect()
         publisher.stop()
 
 

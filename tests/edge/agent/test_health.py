@@ -322,8 +322,13 @@ def test_plc_reported_fault_fails_health_naming_the_plc_until_resumed(
 def test_idle_printers_out_of_labels_fail_health_until_refilled(
     tmp_path: Path, mosquitto: Broker
 ) -> None:
-    """No batch runs: the agent asks the idle printers for their status every few seconds."""
-    with agent_api(tmp_path, mosquitto) as (_, client, line):
+    """No batch runs: the agent asks the idle printers for their status every
+    ``devices.idle_probe_s`` (5 s by default; here 0.2 s, so the test need not wait it out)."""
+    with agent_api(tmp_path, mosquitto, extra={"devices": {"idle_probe_s": 0.2}}) as (
+        _,
+        client,
+        line,
+    ):
         health_until(client, healthy)
         line.printer.set_state("paper_out")
         line.case_printer.set_state("head_open")

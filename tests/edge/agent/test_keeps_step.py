@@ -98,6 +98,7 @@ def started(
         assert agent.plc.wait_connected(10) and agent.publisher.wait_connected(10)
         yield agent, config, plc, watch
     finally:
+        plc.disconnect()  # wakes its network loop: loop_stop() does not wait out a select
         plc.loop_stop()
         watch.close()
         agent.stop()
@@ -222,7 +223,9 @@ def test_a_full_store_stops_the_line_and_the_batch_closes_once_it_clears(
     [
         {
             "line": {"stuck_unit_s": 1.0},
-            "devices": {"camera": {"url": "unused", "timeout_s": 8.0}},
+            # the camera's timeout must come well after the stuck-unit alarm (1 s, seen by
+            # the agent's state loop within another second): 3 s to spare on a busy machine
+            "devices": {"camera": {"url": "unused", "timeout_s": 5.0}},
         }
     ],
     indirect=True,
@@ -280,6 +283,7 @@ def test_a_case_with_no_good_unit_is_never_labelled_or_shipped(
         packings = [e for e in watch.events(EVENTS) if e.get("bizStep") == "packing"]
         assert packings == []
     finally:
+        plc.disconnect()  # wakes its network loop: loop_stop() does not wait out a select
         plc.loop_stop()
         watch.close()
         agent.stop()

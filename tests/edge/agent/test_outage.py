@@ -35,19 +35,47 @@ def test_broker_stopped_and_restarted_mid_batch_loses_nothing(tmp_path: Path) ->
         )
         subscriber = Subscriber(broker, [EVENTS], client_id="outage-sub", persistent=True)
         agent = build_agent(config, sim_devices(config, line))
+
+        def commissioned() -> set[str]:
+            return {
+                epc
+                for e in subscriber.events(EVENTS)
+                if e.get("bizStep") == "commissioning"
+                for epc in e.get("epcList", [])
+            }
+
+        def made() -> int:
+            return int(agent.status()["counts"].get("commissioned", 0))
+
+        def offline() -> bool:
+            status = agent.status()
+            return (
+                not status["outbox"]["connected"]
+                and status["outbox"]["depth"] > 20
+                and "outbox" in status["alarms"]
+            )
+
         agent.start()
         try:
             assert agent.publisher.wait_connected(10)
             agent.start_batch(BatchStart(GTIN, "OUT1", "281130", 1000))
-            time.sleep(2.0)
+            # online: the line runs and its events reach the subscriber
+            assert subscriber.wait_for(lambda: len(commissioned()) >= 20, 30)
             broker.stop()
-            time.sleep(3.0)  # offline: the line goes on, the outbox grows
-            offline = agent.status()
-            assert offline["outbox"]["connected"] is False
-            assert offline["outbox"]["depth"] > 20
-            assert offline["alarms"]["outbox"].endswith("events waiting for the broker")
+            # offline: the line goes on (20 units more), the outbox grows past its alarm depth
+            before = made()
+            assert subscriber.wait_for(lambda: offline() and made() >= before + 20, 30), (
+                agent.status()
+            )
+            status = agent.status()
+            assert status["outbox"]["connected"] is False
+            assert status["outbox"]["depth"] > 20
+            assert status["alarms"]["outbox"].endswith("events waiting for the broker")
             broker.restart()
-            time.sleep(2.0)
+            # online again, and the line still producing: more than 80 units in all
+            assert agent.publisher.wait_connected(30)
+            after = made()
+            assert subscriber.wait_for(lambda: made() > max(80, after), 30), made()
             agent.transition(BatchAction.STOP)
             agent.close_batch()
             deadline = time.monotonic() + 30
@@ -61,14 +89,6 @@ def test_broker_stopped_and_restarted_mid_batch_loses_nothing(tmp_path: Path) ->
         db = sqlite3.connect(config.data_path / "edge.sqlite")
         serials = [s for (s,) in db.execute("SELECT serial FROM units WHERE state='commissioned'")]
         expected = {gs1.UnitCode.create(gtin=GTIN, serial=s).sgtin_uri(7) for s in serials}
-
-        def commissioned() -> set[str]:
-            return {
-                epc
-                for e in subscriber.events(EVENTS)
-                if e.get("bizStep") == "commissioning"
-                for epc in e.get("epcList", [])
-            }
 
         assert subscriber.wait_for(lambda: commissioned() == expected, 20)
         assert len(serials) > 80

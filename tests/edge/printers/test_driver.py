@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import socket
 from collections.abc import Callable
 from typing import Any
 
@@ -196,3 +197,24 @@ def test_config_errors(config: dict[str, Any], message: str) -> None:
     with pytest.raises(ValueError) as error:
         PrinterConfig.from_mapping(config)
     assert str(error.value) == message
+
+
+def test_closing_a_socket_port_for_good_shuts_it_without_pyserials_pause(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """pyserial's ``socket://`` close sleeps 0.3 s for a quick reconnect; the driver's last
+    close skips that (every agent's stop paid it per printer) and still shuts the socket."""
+    from serial.urlhandler import protocol_socket
+
+    pauses: list[float] = []
+    monkeypatch.setattr(protocol_socket.time, "sleep", pauses.append)
+    with socket.create_server(("127.0.0.1", 0)) as listener:
+        host, port = listener.getsockname()
+        driver = ZplPrinter(PrinterConfig(url=f"socket://{host}:{port}"))
+        with driver:  # opens the port
+            peer, _ = listener.accept()
+        with peer:
+            peer.settimeout(5)
+            assert peer.recv(1) == b""  # the printer's side saw the connection closed
+    assert pauses == []
+    driver.close()  # closed already: nothing to do
