@@ -75,6 +75,9 @@ class ServerSettings(BaseSettings):
     # and for this long after the broker said another client took the session over.
     mqtt_max_lag_seconds: float = Field(default=60.0, gt=0)
     mqtt_takeover_alarm_seconds: float = Field(default=300.0, ge=0)
+    # A receiver process that died is started again after this, doubling while new ones die
+    # (up to 30 s); after one that ran a minute or more, after this again.
+    mqtt_receiver_restart_seconds: float = Field(default=1.0, gt=0, le=30)
     # A line's delivery gap (sequence numbers missing) open this long raises an alert
     # (server/delivery.py, docs/mqtt.md).
     delivery_gap_alert_seconds: float = Field(default=120.0, gt=0)

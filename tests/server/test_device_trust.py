@@ -260,6 +260,7 @@ def test_a_message_that_crashes_the_receiver_twice_is_dead_lettered_by_id(
         Ingestor(lines, max_payload_bytes=64 * 1024),
         mosquitto.link("server", f"poison-{os.getpid()}-{lines.dialect.name}"),
         client_id="poison",
+        receiver_restart_seconds=0.05,  # the default waits 1 s, then 2 s
     )
     consumer.receiver_command = (sys.executable, "-m", "tests.server.crashing_receiver")
     consumer.start()
