@@ -113,6 +113,8 @@ class ServerSettings(BaseSettings):
     )
     epcis_capture_limit: int = Field(default=10_000, ge=1)
     epcis_subscription_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # A webhook delivery that failed is tried again after this, doubling up to 60 s.
+    epcis_webhook_retry_seconds: float = Field(default=2.0, gt=0, le=60)
     epcis_webhook_hosts: tuple[str, ...] = ()
 
     # Audit trail anchoring (docs/qa.md): the Ed25519 key that signs checkpoints, from a
