@@ -264,9 +264,20 @@ def connect_once(link: BrokerLink, timeout: float = 5.0) -> str | None:
         outcome.append(str(reason) if reason.is_failure else None)
         done.set()
 
-    client = paho.Client(callback_api_version=CallbackAPIVersion.VERSION2, protocol=paho.MQTTv5)
+    def on_disconnect(client: Any, _u: Any, _f: Any, reason: Any, _p: Any) -> None:
+        # e.g. plain MQTT to a TLS listener: the broker closes the socket, no CONNACK comes
+        if not done.is_set():
+            outcome.append(f"connection closed before a CONNACK ({reason})")
+            done.set()
+
+    client = paho.Client(  # once: a refused or closed connection is not tried again
+        callback_api_version=CallbackAPIVersion.VERSION2,
+        protocol=paho.MQTTv5,
+        reconnect_on_failure=False,
+    )
     link.configure(client)
     client.on_connect = on_connect
+    client.on_disconnect = on_disconnect
     try:
         client.connect(link.host, link.port, keepalive=10)
     except OSError as exc:

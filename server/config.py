@@ -75,6 +75,9 @@ class ServerSettings(BaseSettings):
     # and for this long after the broker said another client took the session over.
     mqtt_max_lag_seconds: float = Field(default=60.0, gt=0)
     mqtt_takeover_alarm_seconds: float = Field(default=300.0, ge=0)
+    # A receiver process that died is started again after this, doubling while new ones die
+    # (up to 30 s); after one that ran a minute or more, after this again.
+    mqtt_receiver_restart_seconds: float = Field(default=1.0, gt=0, le=30)
     # A line's delivery gap (sequence numbers missing) open this long raises an alert
     # (server/delivery.py, docs/mqtt.md).
     delivery_gap_alert_seconds: float = Field(default=120.0, gt=0)
@@ -110,6 +113,8 @@ class ServerSettings(BaseSettings):
     )
     epcis_capture_limit: int = Field(default=10_000, ge=1)
     epcis_subscription_poll_seconds: float = Field(default=1.0, gt=0, le=60)
+    # A webhook delivery that failed is tried again after this, doubling up to 60 s.
+    epcis_webhook_retry_seconds: float = Field(default=2.0, gt=0, le=60)
     epcis_webhook_hosts: tuple[str, ...] = ()
 
     # Audit trail anchoring (docs/qa.md): the Ed25519 key that signs checkpoints, from a

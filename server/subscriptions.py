@@ -63,6 +63,7 @@ BATCH = 500  # events per delivered document
 MAX_BATCHES = 20  # per subscription and tick: one subscriber cannot hold the others up
 LAG = timedelta(minutes=5)  # minRecordTime trails "now" by this (commits can be late)
 WEBHOOK_TIMEOUT = 10.0
+RETRY_MAX_SECONDS = 60.0  # the longest wait between two tries of a failed delivery
 ITEM = re.compile(r"\[?(\*|\d{1,2})(?:-(\d{1,2}))?\]?(?:/(\d{1,2}))?\Z")
 
 
@@ -176,10 +177,17 @@ class Dispatcher:
     """Runs the subscriptions of one server process (see the module docstring)."""
 
     def __init__(
-        self, engine: Engine, *, poll_seconds: float, query_document: Callable[..., dict[str, Any]]
+        self,
+        engine: Engine,
+        *,
+        poll_seconds: float,
+        query_document: Callable[..., dict[str, Any]],
+        retry_seconds: float = 2.0,
     ) -> None:
         self.engine = engine
         self.poll_seconds = poll_seconds
+        # A delivery that failed is tried again after this, doubling up to RETRY_MAX_SECONDS.
+        self.retry_seconds = retry_seconds
         self.query_document = query_document
         self.sockets: dict[str, Listener] = {}
         self.webhooks: dict[str, Listener] = {}
@@ -319,7 +327,9 @@ class Dispatcher:
             if not await listener.send(body):
                 listener.failures += 1
                 listener.retry_at = datetime.now(UTC) + timedelta(
-                    seconds=min(60, 2**listener.failures)
+                    seconds=min(
+                        RETRY_MAX_SECONDS, self.retry_seconds * 2 ** (listener.failures - 1)
+                    )
                 )
                 return
             listener.failures = 0

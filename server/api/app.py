@@ -88,6 +88,7 @@ def create_app(settings: ServerSettings, *, engine: Engine | None = None) -> Fas
                 max_lag_seconds=settings.mqtt_max_lag_seconds,
                 takeover_alarm_seconds=settings.mqtt_takeover_alarm_seconds,
                 gap_alert_seconds=settings.delivery_gap_alert_seconds,
+                receiver_restart_seconds=settings.mqtt_receiver_restart_seconds,
             )
             mqtt.start()
             # A username of the server's own identity (``server/NAME/mes``): with

@@ -78,6 +78,7 @@ log = logging.getLogger(__name__)
 
 STORE_RETRY_MAX_SECONDS = 5.0
 RECEIVER_RESTART_MAX_SECONDS = 30.0
+_WAKE = b""  # put on the writer's queue by stop(): no message, the writer looks up at once
 
 
 def _checked(one: Received) -> Checked:
@@ -144,8 +145,12 @@ class MqttIngest:
         takeover_alarm_seconds: float = 300.0,
         gap_alert_seconds: float = 120.0,
         delivery_check_seconds: float = 1.0,
+        receiver_restart_seconds: float = 1.0,
     ) -> None:
         self.ingestor = ingestor
+        # The wait before the first new receiver after one died (doubling while they keep
+        # dying, up to RECEIVER_RESTART_MAX_SECONDS; this again after one that ran a while).
+        self.receiver_restart_seconds = min(receiver_restart_seconds, RECEIVER_RESTART_MAX_SECONDS)
         self.gap_alert_seconds = gap_alert_seconds
         self.delivery_check_seconds = delivery_check_seconds
         self.acks_published = 0  # server acknowledgements handed to the receiver
@@ -288,6 +293,8 @@ class MqttIngest:
         """Stop: the group being applied is committed and acknowledged; messages checked
         but not applied stay with the broker."""
         self._stop.set()
+        with contextlib.suppress(queue.Full):  # a full queue: the writer is busy anyway
+            self._checked.put_nowait(_WAKE)
         if self._supervisor is not None:
             self._supervisor.join(timeout=5)
         reader, writer = self._threads or (None, None)
@@ -408,7 +415,8 @@ class MqttIngest:
     def _read_loop(self) -> None:
         """Pass the receiver's checked messages to the writer, in arrival order. Starts a new
         receiver if it dies."""
-        delay = 0.5
+        first = self.receiver_restart_seconds
+        delay = first / 2
         while True:
             frames = self._frames
             assert frames is not None  # start() opened it before this thread began
@@ -421,7 +429,7 @@ class MqttIngest:
                     return
                 # Quickly again if it ran a while, else backing off up to 30 s.
                 ran = time.monotonic() - self._started_at
-                delay = 1.0 if ran > 60 else min(2 * delay, RECEIVER_RESTART_MAX_SECONDS)
+                delay = first if ran > 60 else min(2 * delay, RECEIVER_RESTART_MAX_SECONDS)
                 with self._acks_lock:
                     code = self._stop_receiver()
                 if self._status_thread is not None:
@@ -430,7 +438,7 @@ class MqttIngest:
                     log.error("MQTT ingest stopped: %s", self.failure or "broker refused us")
                     return
                 self._count_crash()
-                log.error("MQTT receiver exited (code %s); a new one in %.0f s", code, delay)
+                log.error("MQTT receiver exited (code %s); a new one in %.1f s", code, delay)
                 if self._stop.wait(delay):
                     return
                 try:
@@ -465,14 +473,19 @@ class MqttIngest:
                 continue
             self._check_delivery()
             try:
-                frames = [self._checked.get(timeout=0.2)]
+                frame = self._checked.get(timeout=0.2)
             except queue.Empty:
                 continue
+            if frame == _WAKE:
+                continue
+            frames = [frame]
             while len(frames) < self.group_commit:
                 try:
-                    frames.append(self._checked.get_nowait())
+                    frame = self._checked.get_nowait()
                 except queue.Empty:
                     break
+                if frame != _WAKE:
+                    frames.append(frame)
             received = self._unpickle(frames)
             self._held = received
             line_acks = self._apply_until_stored([_checked(one) for one in received])

@@ -28,6 +28,7 @@ from sqlalchemy import Engine, func, select
 from epcis.broker import BrokerLink, tls_problem, write_secrets
 from serialtrace.services import connect_once
 from server.api.app import create_app
+from server.ingest import receiver
 from server.ingest.mqtt import MqttIngest
 from server.ingest.service import Ingestor
 from server.store import read_transaction
@@ -260,6 +261,7 @@ def test_a_message_that_crashes_the_receiver_twice_is_dead_lettered_by_id(
         Ingestor(lines, max_payload_bytes=64 * 1024),
         mosquitto.link("server", f"poison-{os.getpid()}-{lines.dialect.name}"),
         client_id="poison",
+        receiver_restart_seconds=0.05,  # the default waits 1 s, then 2 s
     )
     consumer.receiver_command = (sys.executable, "-m", "tests.server.crashing_receiver")
     consumer.start()
@@ -341,26 +343,42 @@ def test_a_session_taken_over_shows_in_health_as_503(lines: Engine, mosquitto: B
     with served(lines, mosquitto, name) as client:
         wait_health(client, 200)
         link = mosquitto.link("server", name)
-        intruder = mqtt.Client(
-            callback_api_version=CallbackAPIVersion.VERSION2, protocol=mqtt.MQTTv5
-        )
-        link.configure(intruder)
-        intruder.reconnect_delay_set(min_delay=1, max_delay=1)
-        intruder.connect_async(link.host, link.port)
-        intruder.loop_start()
-        prefix = "mqtt: session taken over at "
-        try:
+        kicks = 0
 
-            def taken_over() -> bool:
-                code, body = health_of(client)
-                return code == 503 and any(
-                    line.startswith(prefix) for line in body.get("failing", [])
+        def intrude() -> None:
+            """Connect with the server's identity (the server loses its connection), and
+            again each time the server, reconnecting, kicks this one off: three times."""
+            nonlocal kicks
+            for _ in range(receiver.FLAP_LOSSES):
+                intruder = mqtt.Client(
+                    callback_api_version=CallbackAPIVersion.VERSION2,
+                    protocol=mqtt.MQTTv5,
+                    reconnect_on_failure=False,
                 )
+                link.configure(intruder)
+                kicked = threading.Event()
+                intruder.on_disconnect = lambda *_args, event=kicked: event.set()
+                intruder.connect(link.host, link.port)
+                intruder.loop_start()
+                try:
+                    if not kicked.wait(30):
+                        return
+                    kicks += 1
+                finally:
+                    intruder.disconnect()
+                    intruder.loop_stop()
 
-            wait_until(taken_over, timeout=60)
-        finally:
-            intruder.disconnect()
-            intruder.loop_stop()
+        thread = threading.Thread(target=intrude, daemon=True)
+        thread.start()
+        prefix = "mqtt: session taken over at "
+
+        def taken_over() -> bool:
+            code, body = health_of(client)
+            return code == 503 and any(line.startswith(prefix) for line in body.get("failing", []))
+
+        wait_until(taken_over, timeout=60)
+        thread.join(timeout=60)
+        assert kicks == receiver.FLAP_LOSSES  # the server took its session back each time
         assert "serialtrace_mqtt_session_takeovers_total 1.0" in client.get("/metrics").text
 
 

@@ -32,6 +32,8 @@ from tests.support.services import Broker, free_port, start_mosquitto, wait_for_
 
 pytestmark = pytest.mark.mqtt
 TOPIC = "serialtrace/v1/site1/line{}/events"
+#: Tests that kill receivers start the next one at once (the default waits 1 s, doubling).
+RESTART = 0.05
 
 
 def read_point(line: int) -> str:
@@ -46,8 +48,8 @@ def publisher(broker: Broker, line: int = 1) -> Iterator[mqtt.Client]:
     client.connect(link.host, link.port)
     client.loop_start()
     yield client
+    client.disconnect()  # first: it wakes the network thread, which loop_stop() waits for
     client.loop_stop()
-    client.disconnect()
 
 
 def publish_all(client: mqtt.Client, payloads: list[tuple[str, bytes]]) -> None:
@@ -159,7 +161,9 @@ def test_shared_subscription_splits_the_load(store: Engine, mosquitto: Broker) -
 def test_a_receiver_killed_mid_ingest_is_replaced_and_nothing_is_lost(
     store: Engine, mosquitto: Broker
 ) -> None:
-    ingest = make_consumer(store, mosquitto, "rkill", max_inflight=20, group_commit=5)
+    ingest = make_consumer(
+        store, mosquitto, "rkill", max_inflight=20, group_commit=5, receiver_restart_seconds=RESTART
+    )
     ingest.start()
     try:
         assert ingest.connected.wait(10)  # subscribed
@@ -183,7 +187,7 @@ def test_a_receiver_killed_mid_ingest_is_replaced_and_nothing_is_lost(
 def test_a_receiver_that_cannot_be_started_is_tried_again(
     store: Engine, mosquitto: Broker, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    ingest = make_consumer(store, mosquitto, "rfail")
+    ingest = make_consumer(store, mosquitto, "rfail", receiver_restart_seconds=RESTART)
     ingest.start()
     try:
         assert ingest.connected.wait(10)

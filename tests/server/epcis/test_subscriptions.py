@@ -12,16 +12,19 @@ import queue
 import threading
 import time
 from collections.abc import Iterator
+from datetime import UTC, datetime, timedelta
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
 
 import httpx
 import pytest
-from sqlalchemy import Engine
+from sqlalchemy import Engine, select
 from websockets.sync.client import connect
 
 from serialtrace.services import serve_asgi
 from server.api.app import create_app
+from server.store import read_transaction
+from server.store.schema import subscriptions
 from server.subscriptions import parse_schedule, schedule_matches
 from tests.server import factory as f
 from tests.server.conftest import settings_for
@@ -30,6 +33,10 @@ from tests.support.services import free_port
 
 SECRET = "13df38d8275b13f05704629e5f1cf3d45d6132d5"
 WAIT = 20.0  # seconds at most for a delivery on a busy machine
+POLL = 0.2  # epcis_subscription_poll_seconds of the servers here
+#: A duplicate would come with the dispatcher's next tick: what else arrives is collected
+#: until a tick that began this long after the last document ran (two polls and more).
+SETTLE = timedelta(seconds=2.5 * POLL)
 
 HTTP = httpx.Client(timeout=60)  # a busy machine answers slowly, never wrongly
 
@@ -57,7 +64,9 @@ class Receiver:
                 pass
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(
+            target=self.server.serve_forever, kwargs={"poll_interval": 0.05}, daemon=True
+        )
         self.thread.start()
 
     @property
@@ -78,9 +87,10 @@ class Receiver:
             found.append((json.loads(body), headers | {"_body": body.decode()}))
         return found
 
-    def event_ids(self, expected: int) -> list[str]:
+    def event_ids(self, expected: int, store: Engine) -> list[str]:
         """The eventIDs of the documents received until ``expected`` events came (or the
-        wait ran out), then what else arrives within a short grace period."""
+        wait ran out), then what else arrives until every subscription of ``store`` ran a
+        tick that began :data:`SETTLE` after the last document (or the wait ran out)."""
         ids: list[str] = []
         deadline = time.monotonic() + WAIT
         while len(ids) < expected and time.monotonic() < deadline:
@@ -89,19 +99,29 @@ class Receiver:
             except queue.Empty:
                 break
             ids += event_ids_of(json.loads(body))
-        grace = time.monotonic() + 1.5  # a duplicate would come within a few ticks
-        while time.monotonic() < grace:
+        settled = datetime.now(UTC) + SETTLE
+        deadline = time.monotonic() + WAIT
+        while not ran_since(store, settled) and time.monotonic() < deadline:
+            time.sleep(0.05)
+        while True:
             try:
-                body, _ = self.received.get(timeout=max(0.0, grace - time.monotonic()))
+                body, _ = self.received.get_nowait()
             except queue.Empty:
-                break
+                return ids
             ids += event_ids_of(json.loads(body))
-        return ids
 
     def close(self) -> None:
         self.server.shutdown()
         self.server.server_close()
         self.thread.join(timeout=10)
+
+
+def ran_since(store: Engine, moment: datetime) -> bool:
+    """Whether every stored subscription's last run (a dispatcher tick's) began at or after
+    ``moment``: whatever that tick sent has been received."""
+    with read_transaction(store) as conn:
+        runs = list(conn.execute(select(subscriptions.c.last_run_at)).scalars())
+    return bool(runs) and all(run is not None and run >= moment for run in runs)
 
 
 def event_ids_of(document: dict[str, Any]) -> list[str]:
@@ -133,7 +153,9 @@ def capture(url: str, headers: dict[str, str], events: list[dict[str, Any]]) -> 
     assert response.status_code == 202, response.text
 
 
-def test_webhook_stream_signed_once_per_subscriber(live: Live, receiver: Receiver) -> None:
+def test_webhook_stream_signed_once_per_subscriber(
+    store: Engine, live: Live, receiver: Receiver
+) -> None:
     create_query(live)
     other = Receiver()
     try:
@@ -148,8 +170,8 @@ def test_webhook_stream_signed_once_per_subscriber(live: Live, receiver: Receive
         capture(live.url, live.headers["device"], [*commissioning, f.packing(f.sscc(40), ["W0"])])
         capture(live.url, live.headers["device"], commissioning)  # the same events again
         expected = sorted(event["eventID"] for event in commissioning)
-        assert sorted(receiver.event_ids(3)) == expected
-        assert sorted(other.event_ids(3)) == expected
+        assert sorted(receiver.event_ids(3, store)) == expected
+        assert sorted(other.event_ids(3, store)) == expected
         later = f.commissioning(["W9"])
         capture(live.url, live.headers["device"], [later])
         [(document, headers)] = receiver.documents(1)
@@ -194,7 +216,7 @@ def test_subscription_refusals(live: Live, receiver: Receiver) -> None:
     assert missing.status_code == 404
 
 
-def test_scheduled_webhook_reports_if_empty(live: Live, receiver: Receiver) -> None:
+def test_scheduled_webhook_reports_if_empty(store: Engine, live: Live, receiver: Receiver) -> None:
     create_query(live)
     response = subscribe(
         live, "commissioned", dest=receiver.url, schedule={"second": "*"}, reportIfEmpty=True
@@ -204,7 +226,7 @@ def test_scheduled_webhook_reports_if_empty(live: Live, receiver: Receiver) -> N
     assert event_ids_of(empty) == []
     event = f.commissioning(["T1"])
     capture(live.url, live.headers["device"], [event])
-    assert event["eventID"] in receiver.event_ids(1)
+    assert event["eventID"] in receiver.event_ids(1, store)
     subscription_id = response.json()["subscriptionID"]
     deleted = HTTP.delete(
         f"{live.epcis}/queries/commissioned/subscriptions/{subscription_id}",
@@ -245,7 +267,7 @@ def test_websocket_schedule(live: Live) -> None:
 
 def test_webhook_survives_a_restart(store: Engine, receiver: Receiver) -> None:
     headers = role_headers(store)
-    settings = settings_for(store, epcis_subscription_poll_seconds=0.2)
+    settings = settings_for(store, epcis_subscription_poll_seconds=POLL)
     with serve_asgi(create_app(settings, engine=store), free_port(), name="epcis-1") as url:
         live = Live(url, headers)
         create_query(live)
@@ -254,22 +276,28 @@ def test_webhook_survives_a_restart(store: Engine, receiver: Receiver) -> None:
     event = f.commissioning(["R1"])
     with serve_asgi(create_app(settings, engine=store), free_port(), name="epcis-2") as url:
         capture(url, headers["device"], [event])
-        assert receiver.event_ids(1) == [event["eventID"]]
+        assert receiver.event_ids(1, store) == [event["eventID"]]
 
 
-def test_a_receiver_that_is_down_gets_the_events_later(live: Live) -> None:
-    create_query(live)
+def test_a_receiver_that_is_down_gets_the_events_later(store: Engine) -> None:
+    # Failed deliveries are tried again after 0.2 s, doubling (the default starts at 2 s).
+    settings = settings_for(
+        store, epcis_subscription_poll_seconds=POLL, epcis_webhook_retry_seconds=POLL
+    )
     down = Receiver(status=503)
     try:
-        assert subscribe(live, "commissioned", dest=down.url, stream=True).status_code == 201
-        event = f.commissioning(["F1"])
-        capture(live.url, live.headers["device"], [event])
-        deadline = time.monotonic() + WAIT
-        while down.attempts == 0 and time.monotonic() < deadline:
-            time.sleep(0.05)  # bounded poll: the dispatcher tries, gets 503, backs off
-        assert down.attempts >= 1
-        down.status = 200
-        assert down.event_ids(1) == [event["eventID"]]
+        with serve_asgi(create_app(settings, engine=store), free_port(), name="epcis") as url:
+            live = Live(url, role_headers(store))
+            create_query(live)
+            assert subscribe(live, "commissioned", dest=down.url, stream=True).status_code == 201
+            event = f.commissioning(["F1"])
+            capture(live.url, live.headers["device"], [event])
+            deadline = time.monotonic() + WAIT
+            while down.attempts == 0 and time.monotonic() < deadline:
+                time.sleep(0.05)  # bounded poll: the dispatcher tries, gets 503, backs off
+            assert down.attempts >= 1
+            down.status = 200
+            assert down.event_ids(1, store) == [event["eventID"]]
     finally:
         down.close()
 

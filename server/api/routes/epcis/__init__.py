@@ -147,6 +147,7 @@ def install(app: FastAPI, settings: ServerSettings) -> None:
                 application.state.services.engine,
                 poll_seconds=settings.epcis_subscription_poll_seconds,
                 query_document=query_document,
+                retry_seconds=settings.epcis_webhook_retry_seconds,
             )
             application.state.epcis_dispatcher = dispatcher
             task = asyncio.create_task(dispatcher.run())
