@@ -65,7 +65,7 @@ def test_sign_in_goes_to_the_form_and_waits_for_the_signed_in_ui(
         tab.route("**/*", serve(page))
         refused = AssertionError if form.signed_in_text else PlaywrightTimeout
         with pytest.raises(refused):
-            sign_in(tab, "op1", "wrong", form)
+            sign_in(tab, "op1", "wrong", form, timeout_ms=1_000)
 
 
 def test_no_browser_test_repeats_the_tab_or_sign_in_set_up() -> None:

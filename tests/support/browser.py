@@ -76,17 +76,26 @@ def submit_sign_in(tab: Page, user: str, password: str, form: SignInForm = QA_UI
 
 
 def sign_in(
-    tab: Page, user: str, password: str, form: SignInForm = QA_UI, *, go: bool = True
+    tab: Page,
+    user: str,
+    password: str,
+    form: SignInForm = QA_UI,
+    *,
+    go: bool = True,
+    timeout_ms: float | None = None,
 ) -> None:
     """Sign ``user`` in (first opening ``form.path`` unless ``go`` is False) and wait until
-    the UI shows it."""
+    the UI shows it: at most ``timeout_ms`` if given, else as long as ``expect`` and the tab
+    wait by default (other modules set ``expect``'s default for their process)."""
     if go:
         tab.goto(form.path)
     submit_sign_in(tab, user, password, form)
     if form.signed_in_text is not None:
-        expect(tab.locator(form.signed_in)).to_have_text(form.signed_in_text.format(user=user))
+        expect(tab.locator(form.signed_in)).to_have_text(
+            form.signed_in_text.format(user=user), timeout=timeout_ms
+        )
     else:
-        tab.wait_for_selector(form.signed_in)
+        tab.wait_for_selector(form.signed_in, timeout=timeout_ms)
 
 
 @contextmanager
