@@ -131,7 +131,7 @@ case "$target" in
             serialtrace tests benchmarks >/dev/null
         status=0
         # One worker more than the cores (3 on CI's 2 cores): most tests wait on brokers,
-        # servers and browsers, and two workers kept the cores 68 % busy (10 min 49 s; three:
+        # servers and browsers, and two workers kept the cores 63 % busy (10 min 49 s; three:
         # 9 min 24 s). A module's tests stay on one worker with its fixtures. Modules are
         # handed out with the most slow tests first (tests/conftest.py), not by xdist's number
         # of tests, which left the long modules of few tests to the end.

@@ -98,9 +98,14 @@ def test_demo_finishes_when_the_gate_rejects_commissioned_units(tmp_path: Path):
         demo.report(summary)
         states = summary.unit_states
         assert set(states) <= {"rejected", "decommissioned"}, states
-        assert sum(states.values()) == 12, states
         rec = summary.reconciliation
-        assert rec["balanced"] is True and rec["printed"] == 12, rec
+        assert rec["balanced"] is True and sum(states.values()) == rec["printed"], (rec, states)
+        # Every verdict misses the gate: on a busy machine they also miss the gate-timing
+        # deadline (150 ms), and the policy stops the line before all 12 are printed (under
+        # a CPU hog: 5). The demo finishes either way, with what was printed accounted for.
+        assert demo.agent is not None
+        alarms = demo.agent.alarms
+        assert rec["printed"] == 12 or "gate timing" in alarms, (rec, alarms)
         assert summary.unit_trace is None and summary.shipments == []
         # The trace server holds every unit that was commissioned, and the batch was released.
         server = summary.server_batch

@@ -97,11 +97,16 @@ def test_the_buffer_fills_keeps_going_offline_then_stops_and_recovers(
             printed[serial] = "used"
             taken.append(serial)
         wait_until(lambda: alarms and alarms[-1] is not None)
-        assert re.fullmatch(
-            rf"GTIN {GTIN}: 1 min \d\d s of production left in the serial buffer; authority "
-            r"unreachable since \d\d:\d\d:\d\d UTC",
+        alarm = re.fullmatch(
+            rf"GTIN {GTIN}: (\d+) min (\d\d) s of production left in the serial buffer; "
+            r"authority unreachable since \d\d:\d\d:\d\d UTC",
             str(alarms[-1]),
         )
+        assert alarm is not None, alarms[-1]
+        # raised at the low water (150 serials, 2.5 min at 60 a minute) or below, as it was then:
+        # 100 left once the 200 were taken (1 min 40 s), more if the link looked on the way
+        left_s = int(alarm[1]) * 60 + int(alarm[2])
+        assert 100 <= left_s <= 150, alarms[-1]
         for _ in range(100):
             taken.append(link.buffer.take(SGTIN))
         with pytest.raises(BufferEmptyError):
