@@ -202,8 +202,9 @@ def test_a_batch_started_after_the_broker_refused_the_line_is_halted_at_once(
         assert wait_for(lambda: {"mqtt", "plc link"} <= set(agent.status()["alarms"]))
         batch = agent.start_batch(BatchStart(GTIN, "H4", "281100", 10))
         assert batch.state.value == "paused"
-        assert batch.reason is not None
-        assert batch.reason.startswith("broker refused the connection: not authorized")
+        # the reason is one of the refused links' (the MQTT link's, or the PLC's if its
+        # refusal came again meanwhile)
+        assert "broker refused the connection: not authorized" in str(batch.reason), batch
     finally:
         agent.stop(drain_timeout_s=0)
 
