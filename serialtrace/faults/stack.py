@@ -181,18 +181,16 @@ class AlarmWatch:
 
     def settle(self, allowed: frozenset[str], timeout: float) -> frozenset[str]:
         """Wait (at most ``timeout``) until only ``allowed`` signals are up; what is up."""
-        deadline = time.monotonic() + timeout
-        seen = self.signals()
-        while seen - allowed and time.monotonic() < deadline:
-            time.sleep(POLL_S)
-            seen = self.signals()
-        return seen
+        return self._until(lambda seen: not seen - allowed, timeout)
 
     def wait_for(self, wanted: frozenset[str], timeout: float) -> frozenset[str]:
         """Wait (at most ``timeout``) until every ``wanted`` signal is up; what is up."""
+        return self._until(lambda seen: not wanted - seen, timeout)
+
+    def _until(self, done: Callable[[frozenset[str]], bool], timeout: float) -> frozenset[str]:
         deadline = time.monotonic() + timeout
         seen = self.signals()
-        while wanted - seen and time.monotonic() < deadline:
+        while not done(seen) and time.monotonic() < deadline:
             time.sleep(POLL_S)
             seen = self.signals()
         return seen

@@ -126,9 +126,8 @@ def test_only_the_lines_own_plc_may_command_it(agent: Agent, mosquitto: Broker) 
     assert agent.status()["alarms"] == {}
 
 
-def test_a_broker_that_refuses_the_credentials_raises_an_alarm_and_halts_the_line(
-    tmp_path: Path, mosquitto: Broker, line: SimLine
-) -> None:
+def started_with_a_wrong_password(tmp_path: Path, mosquitto: Broker, line: SimLine) -> Agent:
+    """An agent of line3 started with its broker identity's name and a wrong password."""
     good = mosquitto.link("line", "plant1", "line3")
     secrets = tmp_path / "wrong.toml"
     write_secrets(
@@ -151,6 +150,13 @@ def test_a_broker_that_refuses_the_credentials_raises_an_alarm_and_halts_the_lin
     config = parse_config(raw)
     agent = build_agent(config, sim_devices(config, line))
     agent.start()
+    return agent
+
+
+def test_a_broker_that_refuses_the_credentials_raises_an_alarm_and_halts_the_line(
+    tmp_path: Path, mosquitto: Broker, line: SimLine
+) -> None:
+    agent = started_with_a_wrong_password(tmp_path, mosquitto, line)
     try:
         agent.start_batch(BatchStart(GTIN, "H3", "281100", 10))
         assert wait_for(lambda: "mqtt" in agent.status()["alarms"])
@@ -176,28 +182,7 @@ def test_a_batch_started_after_the_broker_refused_the_line_is_halted_at_once(
     """The refusal came first (on a busy machine it may): the batch does not run on a line
     whose links are refused; it is paused at once, with the refusal as its reason (it was
     paused 5 s later as "PLC link disconnected")."""
-    good = mosquitto.link("line", "plant1", "line3")
-    secrets = tmp_path / "wrong.toml"
-    write_secrets(
-        secrets,
-        {
-            "url": mosquitto.url,
-            "username": good.username or "",
-            "password": "wrong",
-            "ca_file": str(mosquitto.ca_file),
-        },
-    )
-    raw = line_config(
-        tmp_path / "edge",
-        mosquitto.url,
-        printer_url=line.printer_tcp.url,
-        case_printer_url=line.case_printer_tcp.url,
-        scanner_url=line.scanner.port,
-    )
-    raw["mqtt"] = {"url": mosquitto.url, "secrets_file": str(secrets)}
-    config = parse_config(raw)
-    agent = build_agent(config, sim_devices(config, line))
-    agent.start()
+    agent = started_with_a_wrong_password(tmp_path, mosquitto, line)
     try:
         assert wait_for(lambda: {"mqtt", "plc link"} <= set(agent.status()["alarms"]))
         batch = agent.start_batch(BatchStart(GTIN, "H4", "281100", 10))
