@@ -59,6 +59,7 @@ from edge.vision import (
     Grader,
     GradeReport,
     GradingSettings,
+    Outcome,
     QualityThresholds,
     Trigger,
     TriggeredCapture,
@@ -158,6 +159,15 @@ class CameraVerifier:
     a minimum grade is set; the accept/reject decision must reach the reject gate in time,
     the grade is monitoring. Such units are commissioned without ``serialtrace:grade`` and
     counted in ``ungraded``.
+
+    Keeping step: a unit's frame is the one the camera counted for its label (see
+    :class:`~edge.vision.frames.TriggeredCapture`). Frames whose code is read but is not the
+    unit's own (``wrong_data``) for ``max_lost_frames`` units in a row mean the count no
+    longer names the labels (a label the printer dropped, a camera counting a double
+    trigger): the camera is out of step, and the line stops rather than reject every unit
+    after. The count is matched afresh (:meth:`resync`) only after the camera lost step: a
+    printer's fault stops the line with labels in its buffer, which print when it resumes and
+    which the camera counts, so that the count still holds.
     """
 
     def __init__(
@@ -176,6 +186,8 @@ class CameraVerifier:
         self._grade_backlog_s = grade_backlog_s
         self._clock = clock
         self.ungraded = 0
+        self._out_of_step = False  # the camera lost step since the count was last matched
+        self._others_in_row = 0  # units in a row whose frame read another code
 
     def verify(
         self, expected: UnitIdentity, printed_after: float, *, label: int | None = None
@@ -195,6 +207,7 @@ class CameraVerifier:
         try:
             frame = self._capture.capture(trigger, wait, tag=label)
         except (VisionError, ConfigError) as exc:
+            self._out_of_step = True
             raise DeviceFault("camera", str(exc)) from exc
         if frame is None:
             if self._capture.lost > lost:
@@ -211,11 +224,29 @@ class CameraVerifier:
         if result.decoded is not None and not result.ok:
             read = result.parsed.hri() if isinstance(result.parsed, UnitIdentity) else None
             detail = f"{detail}; read {read or repr(result.decoded.transmitted)}"
+        self._keep_step(result.outcome is Outcome.WRONG_DATA, label, detail)
         return Verdict(result.outcome.value, detail, unit_grade(result.grade), result.image)
 
+    def _keep_step(self, other_code: bool, label: int | None, detail: str) -> None:
+        """DeviceFault (the line stops) when ``max_lost_frames`` units in a row read another
+        code than their own."""
+        self._others_in_row = self._others_in_row + 1 if other_code else 0
+        if self._others_in_row < self._capture.max_lost:
+            return
+        self._out_of_step = True
+        raise DeviceFault(
+            "camera",
+            f"camera out of step: {self._others_in_row} units in a row read another code "
+            f"than their own (label {label}: {detail})",
+        )
+
     def resync(self) -> None:
-        """Match the camera's trigger count to the labels again (the operator resumed)."""
-        self._capture.reset()
+        """The operator resumed: match the camera's trigger count to the labels afresh if
+        the camera lost step (see the class), else keep it."""
+        self._others_in_row = 0
+        if self._out_of_step:
+            self._out_of_step = False
+            self._capture.reset()
 
     def close(self) -> None:
         self._capture.source.close()
