@@ -134,16 +134,21 @@ class Verdict:
 
 @dataclass(frozen=True, slots=True)
 class PrintTicket:
-    """A label handed to the printer: its number and when it was sent (``time.time()``)."""
+    """A label handed to the printer: its number and when it was sent (``time.time()``);
+    ``epoch`` is the printer driver's (see :class:`edge.printers.PrintJob`)."""
 
     sequence: int
     sent_at: float
+    epoch: int = 0
 
 
 class UnitPrinter(Protocol):
     """Prints unit labels: ``send`` returns at once, ``confirm`` waits until that label is out.
 
-    Both raise DeviceFault; they are called from two threads (print and verify stages)."""
+    Both raise DeviceFault; they are called from two threads (print and verify stages).
+    Optional: ``cancel_pending() -> int | None``, called after a fault stopped the printer:
+    cancel the labels sent and not yet out, which it would print once the fault is cleared
+    (how many; None if they cannot be)."""
 
     def send(self, code: UnitIdentity) -> PrintTicket: ...
 

@@ -96,6 +96,7 @@ class PipelineStats:
     refused_triggers: int = 0
     printed: int = 0
     print_faults: int = 0
+    cancelled_labels: int = 0  # sent, then cancelled in the printer after its fault
     commissioned: int = 0
     rejected: int = 0
     gate_decommissioned: int = 0
@@ -118,6 +119,7 @@ class PipelineStats:
             "refused_triggers": self.refused_triggers,
             "printed": self.printed,
             "print_faults": self.print_faults,
+            "cancelled_labels": self.cancelled_labels,
             "commissioned": self.commissioned,
             "rejected": self.rejected,
             "gate_decommissioned": self.gate_decommissioned,
@@ -395,11 +397,34 @@ class Pipeline:
             if exc.stop_line:
                 self._device(exc.device, exc.problem)
                 self._fault(str(exc))
+                if exc.device == "printer":
+                    self._cancel_printing(str(exc))
         else:  # a driver bug must not stop the line thread
             log.error("printer driver failed: %r", exc)
             self._scrap(job, f"print fault: {exc!r}")
             self._device("printer", f"driver failed: {exc!r}")
             self._fault(f"printer: {exc!r}")
+
+    def _cancel_printing(self, fault: str) -> None:
+        """The printer stopped on a fault with labels in its buffer: their units are scrapped
+        (the line is stopped), and a printer prints what it holds once the fault is cleared,
+        labels of scrapped units on the next packs. They are cancelled in the printer where
+        its language can (ZPL ``~JA``), else the operator is told to take them out."""
+        cancel = getattr(self._printer, "cancel_pending", None)
+        cancelled = cancel() if callable(cancel) else None
+        if cancelled is None:
+            log.warning(
+                "%s: labels already sent to the printer may print when it resumes; their "
+                "units are scrapped: take those labels out",
+                fault,
+            )
+        elif cancelled:
+            self.stats.cancelled_labels += cancelled
+            log.warning(
+                "%s: %d labels waiting in the printer cancelled (their units are scrapped)",
+                fault,
+                cancelled,
+            )
 
     def _scrap(self, job: UnitJob, reason: str) -> None:
         self._plc.reject(job.trigger, job.serial, reason)

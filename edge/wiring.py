@@ -10,6 +10,7 @@ boundary.
 from __future__ import annotations
 
 import contextlib
+import logging
 import os
 import socket
 import stat
@@ -31,6 +32,7 @@ from edge.epcis_events import EpcisEvents
 from edge.errors import ConfigError, EdgeError
 from edge.plc import PlcLink
 from edge.printers import (
+    LabelCancelled,
     LabelDataError,
     LabelFormatter,
     LabelPrinter,
@@ -73,6 +75,8 @@ from edge.writer import Writer
 from epcis.topics import LineTopics
 from gs1.serials import SerialGenerator, SerialKey, SerialScheme, SerialsError, alphabet_named
 from identity import UnitIdentity
+
+log = logging.getLogger(__name__)
 
 
 def open_port(url: str, **kwargs: Any) -> serial.SerialBase:
@@ -120,14 +124,28 @@ class LabelUnitPrinter:
                 job = self._driver.send(label)
         except PrinterError as exc:
             raise DeviceFault("printer", str(exc)) from exc
-        return PrintTicket(job.sequence, sent_at)
+        return PrintTicket(job.sequence, sent_at, job.epoch)
 
     def confirm(self, ticket: PrintTicket) -> None:
         try:
             with self._lock:
-                self._driver.confirm(PrintJob(ticket.sequence, 0))
+                self._driver.confirm(PrintJob(ticket.sequence, 0, ticket.epoch))
+        except LabelCancelled as exc:  # after the fault that stopped the line: this unit only
+            raise DeviceFault("printer", str(exc), stop_line=False) from exc
         except PrinterError as exc:
             raise DeviceFault("printer", str(exc)) from exc
+
+    def cancel_pending(self) -> int | None:
+        cancel = getattr(self._driver, "cancel_pending", None)
+        if not callable(cancel):
+            return None
+        try:
+            with self._lock:
+                cancelled: int | None = cancel()
+        except PrinterError as exc:
+            log.warning("printer: labels waiting in it not cancelled: %s", exc)
+            return None
+        return cancelled
 
     def probe(self) -> None:
         """Ask the idle printer's status: DeviceFault if it does not answer or cannot print."""
@@ -166,8 +184,9 @@ class CameraVerifier:
     longer names the labels (a label the printer dropped, a camera counting a double
     trigger): the camera is out of step, and the line stops rather than reject every unit
     after. The count is matched afresh (:meth:`resync`) only after the camera lost step: a
-    printer's fault stops the line with labels in its buffer, which print when it resumes and
-    which the camera counts, so that the count still holds.
+    printer's fault stops the line with labels in its buffer, which are cancelled and their
+    numbers given again (ZPL) or print when it resumes and are counted by the camera (DPL), so
+    that the count still holds.
     """
 
     def __init__(

@@ -21,6 +21,7 @@ from edge.printers.driver import LabelPrinter, PrintJob, SerialPrinter
 from edge.printers.errors import (
     BufferFull,
     HeadOpen,
+    LabelCancelled,
     LabelDataError,
     LabelError,
     PaperOut,
@@ -55,6 +56,7 @@ __all__ = [
     "HeadOpen",
     "HostStatus",
     "LabelBuilder",
+    "LabelCancelled",
     "LabelDataError",
     "LabelError",
     "LabelFormatter",

@@ -16,7 +16,10 @@ errors and the timeouts. A language module gives only its commands and parsers:
   the next poll; DPL counts the feedback characters the printer sends meanwhile);
 * ``_on_open(port)`` (what a fresh connection needs) and ``_prepare(label)`` (bytes added to
   each label), both optional; ``_pending(status)`` for a language whose status counts the
-  labels waiting in the printer.
+  labels waiting in the printer;
+* ``cancel_command``: the command that cancels every label waiting in the printer (ZPL
+  ``~JA``), for :meth:`SerialPrinter.cancel_pending`; None where the language has none (DPL's
+  ``<SOH>C`` cancels the current label only).
 
 Ports are pyserial URLs (``/dev/ttyUSB0``, ``socket://127.0.0.1:9100``, ``loop://``,
 ``spy://…``), opened with :func:`serial.serial_for_url`. A failed read or write drops the
@@ -41,6 +44,7 @@ from edge.printers.config import FlowControl, PrinterSettings
 from edge.printers.errors import (
     BufferFull,
     HeadOpen,
+    LabelCancelled,
     PaperOut,
     Paused,
     PrinterDisconnected,
@@ -57,10 +61,19 @@ S = TypeVar("S", bound=StatusReport)
 
 @dataclass(frozen=True)
 class PrintJob:
-    """A label handed to the printer: ``sequence`` counts from 1 per driver."""
+    """A label handed to the printer: ``sequence`` counts from 1 per driver, the labels the
+    printer prints; ``epoch`` counts the cancellations before it (a job of an earlier epoch
+    was cancelled in the printer, its number is given to the next label sent)."""
 
     sequence: int
     size: int
+    epoch: int = 0
+
+
+#: The faults in which a printer prints nothing until someone attends to it.
+STOPPED = frozenset(
+    {PrinterFault.HEAD_OPEN, PrinterFault.PAPER_OUT, PrinterFault.RIBBON_OUT, PrinterFault.PAUSED}
+)
 
 
 class LabelPrinter(Protocol):
@@ -107,6 +120,8 @@ class SerialPrinter(ABC, Generic[S]):
     status_interval: ClassVar[float | None] = None
     """Seconds between status polls while a job is not confirmed; None: the settings'
     ``poll_interval``."""
+    cancel_command: ClassVar[bytes | None] = None
+    """Cancels every label waiting in the printer; None: the language has no such command."""
 
     def __init__(
         self,
@@ -119,6 +134,8 @@ class SerialPrinter(ABC, Generic[S]):
         self._port: serial.SerialBase | None = None
         self._sent = 0
         self._printed = 0
+        self._epoch = 0
+        self._epoch_printed: dict[int, int] = {}  # an ended epoch: its last label printed
         self._last_status: S | None = None
 
     # -- what a language gives ------------------------------------------------------------
@@ -152,14 +169,19 @@ class SerialPrinter(ABC, Generic[S]):
     def send(self, label: bytes) -> PrintJob:
         """Write one label; wait first if ``max_in_flight`` labels are unconfirmed."""
         if self._sent - self._printed >= self.config.max_in_flight:
-            self.confirm(PrintJob(self._sent - self.config.max_in_flight + 1, 0))
+            self.confirm(PrintJob(self._sent - self.config.max_in_flight + 1, 0, self._epoch))
         data = self._prepare(label)
         self._io(lambda port: port.write(data))
         self._sent += 1
-        return PrintJob(self._sent, len(data))
+        return PrintJob(self._sent, len(data), self._epoch)
 
     def confirm(self, job: PrintJob, timeout: float | None = None) -> None:
-        """Return once ``job`` is out; raise the fault that stops it, or PrinterTimeout."""
+        """Return once ``job`` is out; raise the fault that stops it, PrinterTimeout, or
+        LabelCancelled for a job cancelled in the printer."""
+        if job.epoch != self._epoch:  # sent before a cancellation: out then, or never
+            if job.sequence <= self._epoch_printed.get(job.epoch, 0):
+                return
+            raise LabelCancelled(f"job {job.sequence}: cancelled in the printer, never printed")
         if job.sequence <= self._printed:
             return
         limit = self.config.confirm_timeout if timeout is None else timeout
@@ -206,6 +228,28 @@ class SerialPrinter(ABC, Generic[S]):
     def status(self) -> PrinterStatus:
         status = self._poll()
         return PrinterStatus(status.faults, self._pending(status))
+
+    def cancel_pending(self) -> int | None:
+        """Cancel every label sent and not yet out, when the printer has stopped on a fault
+        (head open, paper or ribbon out, paused): a printer prints the labels in its buffer
+        once the fault is cleared, and the host has given up on them. Returns how many
+        labels were cancelled; None when nothing was cancelled because the language has no
+        command for it or the printer did not report itself stopped (its labels may be
+        coming out). Their jobs' :meth:`confirm` raises LabelCancelled; the next label sent
+        takes the first cancelled number, so that the numbers go on counting the labels the
+        printer prints (a camera that counts its triggers stays in step)."""
+        command = self.cancel_command
+        if command is None:
+            return None
+        status = self._poll()
+        if not status.faults & STOPPED:
+            return None
+        cancelled = self._sent - self._printed
+        if cancelled:
+            self._io(lambda port: port.write(command))
+            self._epoch_printed[self._epoch] = self._sent = self._printed
+            self._epoch += 1
+        return cancelled
 
     def close(self) -> None:
         port, self._port = self._port, None

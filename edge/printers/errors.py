@@ -14,7 +14,8 @@
     ├── BufferFull                   buffer full flag (ZPL) with labels that never drain
     ├── PrinterTimeout               no (complete) answer, or a job not printed in time
     ├── PrinterDisconnected          the port cannot be (re)opened or written
-    └── PrinterProtocolError         an answer that is not what the protocol says
+    ├── PrinterProtocolError         an answer that is not what the protocol says
+    └── LabelCancelled               a label the host cancelled in the printer (never printed)
 
 Each fault error carries the parsed status answer that showed it (ZPL
 :class:`~edge.printers.status.HostStatus`, DPL :class:`~edge.printers.dpl.DplStatus`), when
@@ -81,3 +82,8 @@ class PrinterDisconnected(PrinterError):
 
 class PrinterProtocolError(PrinterError):
     """The printer answered something that its protocol does not allow."""
+
+
+class LabelCancelled(PrinterError):
+    """The label was cancelled in the printer before it was printed (the driver's
+    ``cancel_pending`` after a fault stopped the printer): it never comes out."""

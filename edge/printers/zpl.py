@@ -112,6 +112,8 @@ def code128_gs1_data(element_string: str) -> str:
 class ZplPrinter(SerialPrinter[HostStatus]):
     """A Zebra-compatible printer (ZPL II) on a serial port or a raw TCP port."""
 
+    cancel_command = b"~JA"  # Cancel All: every format in the buffer
+
     def _on_open(self, port: serial.SerialBase) -> None:
         if self.config.print_speed is not None:
             port.write(f"^XA^PR{self.config.print_speed}^XZ".encode("ascii"))

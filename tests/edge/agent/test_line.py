@@ -70,6 +70,8 @@ def test_a_batch_with_faults_reconciles_and_every_event_arrives_once(
     )
     subscriber = Subscriber(mosquitto, [EVENTS, STATE], client_id="line-sub")
     request.addfinalizer(subscriber.close)  # also when an assertion fails
+    printed_labels: list[str] = []  # what came out of the unit printer, as its ZPL
+    line.printer.subscribe(lambda label: printed_labels.append(label.zpl))
     agent: Agent = build_agent(config, sim_devices(config, line))
     agent.start()
     plc = Conveyor(
@@ -140,6 +142,13 @@ def test_a_batch_with_faults_reconciles_and_every_event_arrives_once(
     read_good = states["commissioned"] + states["decommissioned"] + late_rejected
     assert read_good > 0.9 * printed and states["rejected"] > late_rejected
     assert states["scrapped"] >= 1  # the label the ribbon ran out on
+    # The labels sent before the ribbon ran out waited in the printer's buffer; their units
+    # are scrapped, and the agent cancelled them (~JA): none came out when the ribbon was
+    # changed, to be stuck on the next packs with a serial the records call scrapped.
+    scrapped = [s for (s,) in db.execute("SELECT serial FROM units WHERE state='scrapped'")]
+    out = "\n".join(printed_labels)
+    assert [serial for serial in scrapped if serial in out] == []
+    assert status["pipeline"]["cancelled_labels"] >= 1
     images = [i for (i,) in db.execute("SELECT image FROM units WHERE state='rejected'") if i]
     assert images and all(Path(image).is_file() for image in images)  # why, with the picture
     reasons = {

@@ -188,3 +188,14 @@ def test_a_label_out_right_after_a_status_line_is_counted() -> None:
     assert printer.status().faults == frozenset()
     printer.confirm(job, timeout=0.5)  # the RS read with the status line was not dropped
     assert printer.printed == 1
+
+
+def test_dpl_has_no_command_that_cancels_every_waiting_label() -> None:
+    port = FeedbackPort()
+    printer = DplPrinter(
+        PrinterSettings(url="dpl://", language=PrinterLanguage.DPL, reply_timeout=0.2),
+        port_factory=lambda url, **kwargs: port,
+    )
+    printer.send(DplLabelBuilder(UNIT).unit_label(CODE))
+    # <SOH>C cancels the label being printed only: the agent tells the operator instead
+    assert printer.cancel_pending() is None

@@ -12,6 +12,7 @@ import serial
 from edge.printers import (
     BufferFull,
     HeadOpen,
+    LabelCancelled,
     PaperOut,
     Paused,
     PrinterConfig,
@@ -121,6 +122,49 @@ def test_a_label_out_before_the_fault_is_confirmed() -> None:
     driver.confirm(first)
     with pytest.raises(RibbonOut):
         driver.confirm(second)
+
+
+def test_labels_waiting_in_a_stopped_printer_are_cancelled_and_their_numbers_given_again() -> None:
+    # four labels sent; the ribbon ran out after the first: three wait in the printer's buffer
+    answers = [hs(formats=3, ribbon=1), hs(formats=1), hs(), hs()]
+    port = ScriptedPort(answers)
+    driver, _ = printer([port])
+    jobs = [driver.send(LABEL) for _ in range(4)]
+    assert driver.cancel_pending() == 3
+    assert port.written[-2:] == [b"~HS", b"~JA"]  # asked first: cancelled only when stopped
+    driver.confirm(jobs[0])  # out before the fault, confirmed after the cancellation
+    for job in jobs[1:]:
+        with pytest.raises(LabelCancelled, match=f"job {job.sequence}: cancelled in the printer"):
+            driver.confirm(job)
+    # the next label is the printer's second one (a camera counting its triggers agrees)
+    after = driver.send(LABEL)
+    assert after.sequence == 2 and after.epoch == jobs[0].epoch + 1
+    driver.confirm(after)
+    assert driver.printed == 2
+    assert driver.cancel_pending() is None  # the printer prints again: nothing cancelled
+    assert port.written.count(b"~JA") == 1
+
+
+def test_the_window_of_labels_in_flight_counts_from_the_cancellation() -> None:
+    port = ScriptedPort([hs(formats=2, ribbon=1), hs(formats=1)])
+    driver, _ = printer([port], max_in_flight=2)
+    driver.send(LABEL)
+    driver.send(LABEL)
+    assert driver.cancel_pending() == 2
+    driver.send(LABEL)
+    driver.send(LABEL)
+    # the window is full of labels sent after the cancellation: wait for the first of them
+    assert driver.send(LABEL).sequence == 3
+    assert port.written[-3:] == [LABEL, b"~HS", LABEL]
+
+
+def test_a_printer_that_prints_is_not_cancelled() -> None:
+    port = ScriptedPort([hs(formats=2)])
+    driver, _ = printer([port])
+    driver.send(LABEL)
+    driver.send(LABEL)
+    assert driver.cancel_pending() is None  # its labels may be coming out: they are counted
+    assert b"~JA" not in port.written
 
 
 def test_buffer_full_that_does_not_drain_is_buffer_full() -> None:
