@@ -70,12 +70,6 @@ class PrintJob:
     epoch: int = 0
 
 
-#: The faults in which a printer prints nothing until someone attends to it.
-STOPPED = frozenset(
-    {PrinterFault.HEAD_OPEN, PrinterFault.PAPER_OUT, PrinterFault.RIBBON_OUT, PrinterFault.PAUSED}
-)
-
-
 class LabelPrinter(Protocol):
     """What the edge agent needs of a label printer, whatever its language."""
 
@@ -94,6 +88,9 @@ FAULT_ERRORS: tuple[tuple[PrinterFault, type[PrinterError]], ...] = (
     (PrinterFault.RIBBON_OUT, RibbonOut),
     (PrinterFault.PAUSED, Paused),
 )
+
+#: The faults in which a printer prints nothing until someone attends to it.
+STOPPED = frozenset(fault for fault, _ in FAULT_ERRORS)
 
 
 def raise_for_faults(status: StatusReport, *, buffer_full: int | None = None) -> None:
