@@ -11,6 +11,7 @@ import contextlib
 import functools
 import getpass
 import os
+import random
 import shutil
 import signal
 import socket
@@ -34,8 +35,37 @@ from serialtrace.broker import (
     server_identity,
 )
 
+#: Where the ephemeral range starts when the kernel does not say (Linux's default).
+PORT_RANGE_FALLBACK_END = 32768
+
+
+def ephemeral_port_start() -> int:
+    """The first port of the kernel's ephemeral range (``net.ipv4.ip_local_port_range``),
+    from which outgoing connections take their local port."""
+    try:
+        text = Path("/proc/sys/net/ipv4/ip_local_port_range").read_text()
+        return int(text.split()[0])
+    except (OSError, ValueError, IndexError):
+        return PORT_RANGE_FALLBACK_END
+
 
 def free_port() -> int:
+    """A TCP port on 127.0.0.1 on which nothing listens or connects now, for a server that
+    binds it soon after.
+
+    Picked at random below the ephemeral range, not by binding port 0: that gives a port of
+    the ephemeral range, which any outgoing connection on the machine may take as its local
+    port before the server binds it (a suite run under a CPU hog lost the demo's HMI port to
+    one: ``EADDRINUSE``)."""
+    end = ephemeral_port_start()
+    if end > 11_000:
+        for port in random.sample(range(10_000, end), 64):
+            with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
+                try:
+                    sock.bind(("127.0.0.1", port))
+                except OSError:
+                    continue
+                return port
     with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as sock:
         sock.bind(("127.0.0.1", 0))
         return int(sock.getsockname()[1])

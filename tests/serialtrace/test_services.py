@@ -20,6 +20,7 @@ import pytest
 from serialtrace.services import (
     PortTaken,
     check_port_free,
+    ephemeral_port_start,
     free_port,
     owns_listener,
     serve_asgi,
@@ -50,6 +51,14 @@ def test_a_listened_port_is_taken_and_a_free_one_is_not(listener):
     with pytest.raises(PortTaken, match=rf"^127\.0\.0\.1:{port} is already in use \("):
         check_port_free(port)
     check_port_free(free_port())  # no exception
+
+
+def test_a_free_port_is_outside_the_range_outgoing_connections_take_theirs_from() -> None:
+    ports = {free_port() for _ in range(20)}
+    assert all(10_000 <= port < ephemeral_port_start() for port in ports)
+    assert len(ports) > 1  # at random: two test processes rarely pick the same one
+    for port in ports:
+        check_port_free(port)
 
 
 def test_a_listener_belongs_to_the_process_that_holds_it(listener):
